@@ -1,0 +1,85 @@
+/**
+ * Builds the Fastify app from the contract, without listening: tests `inject` into it, and
+ * `cli.ts` is the only place that listens.
+ */
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createHandlers } from './api/index.js';
+import type { ApiKeyService } from './auth/api-keys.js';
+import { bindOperations, notFoundHandler } from './http/binder.js';
+import { errorHandler } from './http/problem.js';
+import { listOperations, type OpenApiDocument } from './http/spec.js';
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export interface AppOptions {
+  spec: OpenApiDocument;
+  version: string;
+  logger: Logger;
+  apiKeys: ApiKeyService;
+  https?: { cert: Buffer; key: Buffer };
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    // The HTTPS server has the same API; its distinct type would only spread through every signature.
+    ...(options.https ? { https: options.https } : ({} as { https?: never })),
+    loggerInstance: options.logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // A caller's own request id is kept (to correlate with its logs) only if it cannot forge log content.
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: {
+      customOptions: {
+        allErrors: true, // report every failing field at once, not the first
+        removeAdditional: false, // an unknown (misspelt) field is an error, never silently dropped
+        coerceTypes: 'array',
+        useDefaults: true,
+      },
+      plugins: [
+        addFormats as never,
+        // `format: password` marks secrets for clients (SecureString in PowerShell); any string is valid.
+        ((ajv: { addFormat(name: string, format: true): unknown }) => (ajv.addFormat('password', true), ajv)) as never,
+      ],
+    },
+  }) as unknown as FastifyInstance;
+
+  // JSON is the only body type the API takes: anything else is 415, not a confusing validation error.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler(errorHandler);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    // API answers describe security state; no cache between the daemon and the caller may keep them.
+    if (request.url.startsWith('/v1/')) reply.header('Cache-Control', 'no-store');
+    return payload;
+  });
+
+  const operations = listOperations(options.spec);
+  app.setNotFoundHandler(notFoundHandler(operations));
+
+  await app.register(fastifySwagger, { mode: 'static', specification: { document: options.spec as never } });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { deepLinking: true, displayRequestDuration: true, tryItOutEnabled: false },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.yaml', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('application/yaml; charset=utf-8').send(app.swagger({ yaml: true })),
+  );
+
+  bindOperations(app, operations, createHandlers(options), options.apiKeys);
+  return app;
+}

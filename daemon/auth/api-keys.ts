@@ -1,0 +1,173 @@
+/**
+ * API keys: 256 random bits shown once as `ams_<base64url>`, kept only as a SHA-256 hash. A plain hash
+ * is enough (no slow KDF): the key is random, so there is nothing to guess from its hash.
+ */
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { components } from '../../openapi/ams.js';
+import { ProblemError } from '../http/problem.js';
+import type { ApiKeyRecord, Role } from '../store/state.js';
+import type { DeepReadonly, Store } from '../store/store.js';
+
+export type ApiKeyView = components['schemas']['ApiKey'];
+export type ApiKeyStatus = components['schemas']['ApiKeyStatus'];
+export type NewApiKey = components['schemas']['NewApiKey'];
+
+export const KEY_PREFIX = 'ams_';
+const KEY_BYTES = 32;
+/** `lastUsedAt` is written at most this often per key, so that reads do not turn into writes. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Who is calling, as derived from the bearer token. */
+export interface Caller {
+  kind: 'apiKey';
+  apiKeyId: string;
+  displayName: string;
+  role: Role;
+  tenantId?: string;
+  principalId?: string;
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function mintKey(): string {
+  return KEY_PREFIX + randomBytes(KEY_BYTES).toString('base64url');
+}
+
+/** A key's display prefix: enough to recognise it in a list, far too little to use it. */
+function displayPrefix(key: string): string {
+  return key.slice(0, KEY_PREFIX.length + 4);
+}
+
+export function keyStatus(record: DeepReadonly<ApiKeyRecord>, now = new Date()): ApiKeyStatus {
+  if (record.revokedAt) return 'revoked';
+  if (record.expiresAt && Date.parse(record.expiresAt) <= now.getTime()) return 'expired';
+  return 'active';
+}
+
+export function toView(record: DeepReadonly<ApiKeyRecord>, now = new Date()): ApiKeyView {
+  const { hash: _hash, ...visible } = record;
+  return { ...visible, status: keyStatus(record, now) };
+}
+
+export type AuthenticationResult = { caller: Caller } | { refused: string };
+
+export class ApiKeyService {
+  constructor(
+    private readonly store: Store,
+    private readonly onBackgroundError: (error: unknown) => void = () => {},
+  ) {}
+
+  list(status?: ApiKeyStatus): ApiKeyView[] {
+    const now = new Date();
+    return this.store.state.apiKeys
+      .map((record) => toView(record, now))
+      .filter((view) => !status || view.status === status)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.name.localeCompare(b.name));
+  }
+
+  async create(input: NewApiKey, createdBy: string): Promise<{ view: ApiKeyView; key: string }> {
+    const now = new Date();
+    validateNewKey(input, now);
+    const key = mintKey();
+    const record: ApiKeyRecord = {
+      id: randomUUID(),
+      name: input.name.trim(),
+      role: input.role,
+      ...(input.description ? { description: input.description } : {}),
+      prefix: displayPrefix(key),
+      hash: hashKey(key),
+      ...(input.tenantId ? { tenantId: input.tenantId.toLowerCase(), principalId: input.principalId!.toLowerCase() } : {}),
+      ...(input.expiresAt ? { expiresAt: new Date(input.expiresAt).toISOString() } : {}),
+      createdAt: now.toISOString(),
+      createdBy,
+    };
+    await this.store.mutate((state) => {
+      const clash = state.apiKeys.find(
+        (k) => k.name.toLowerCase() === record.name.toLowerCase() && keyStatus(k, now) === 'active',
+      );
+      if (clash) {
+        throw new ProblemError(409, 'api-key-name-taken', `An active API key is already named '${clash.name}'. Choose another name, or revoke that key first.`);
+      }
+      state.apiKeys.push(record);
+    });
+    return { view: toView(record, now), key };
+  }
+
+  async revoke(id: string, revokedBy: string): Promise<ApiKeyView> {
+    const now = new Date();
+    return this.store.mutate((state) => {
+      const record = state.apiKeys.find((k) => k.id === id.toLowerCase());
+      if (!record) throw new ProblemError(404, 'api-key-not-found', `No API key has the id ${id}. Get-AmsApiKey lists the keys and their ids.`);
+      if (record.revokedAt) return toView(record, now);
+      const otherActiveAdmins = state.apiKeys.filter(
+        (k) => k !== record && k.role === 'admin' && keyStatus(k, now) === 'active',
+      );
+      if (record.role === 'admin' && keyStatus(record, now) === 'active' && otherActiveAdmins.length === 0) {
+        throw new ProblemError(409, 'last-admin-key', `'${record.name}' is the last active admin key; revoking it would lock every administrator out. Create another admin key first.`);
+      }
+      record.revokedAt = now.toISOString();
+      record.revokedBy = revokedBy;
+      return toView(record, now);
+    });
+  }
+
+  /** Decides whether a presented key is good, in time independent of how much of it matches. */
+  authenticate(presented: string): AuthenticationResult {
+    if (!presented.startsWith(KEY_PREFIX)) return { refused: 'The bearer token is not an amsd API key (those start with ams_).' };
+    const presentedHash = Buffer.from(hashKey(presented), 'hex');
+    const now = new Date();
+    let match: DeepReadonly<ApiKeyRecord> | undefined;
+    for (const record of this.store.state.apiKeys) {
+      if (timingSafeEqual(Buffer.from(record.hash, 'hex'), presentedHash)) match = record;
+    }
+    if (!match) return { refused: 'The API key is not known to this daemon. Check that it was copied whole.' };
+    const status = keyStatus(match, now);
+    if (status === 'revoked') return { refused: `The API key '${match.name}' was revoked at ${match.revokedAt}.` };
+    if (status === 'expired') return { refused: `The API key '${match.name}' expired at ${match.expiresAt}.` };
+    this.noteUse(match.id, match.lastUsedAt, now);
+    return {
+      caller: {
+        kind: 'apiKey',
+        apiKeyId: match.id,
+        displayName: match.name,
+        role: match.role,
+        ...(match.tenantId ? { tenantId: match.tenantId, principalId: match.principalId } : {}),
+      },
+    };
+  }
+
+  private noteUse(id: string, lastUsedAt: string | undefined, now: Date) {
+    if (lastUsedAt && now.getTime() - Date.parse(lastUsedAt) < LAST_USED_RESOLUTION_MS) return;
+    this.store
+      .mutate((state) => {
+        const record = state.apiKeys.find((k) => k.id === id);
+        if (record) record.lastUsedAt = now.toISOString();
+      })
+      .catch(this.onBackgroundError);
+  }
+
+  /** Creates the first admin key of an empty data directory. */
+  async bootstrap(): Promise<string> {
+    const { key } = await this.create({ name: 'bootstrap-admin', role: 'admin', description: 'Created on first start.' }, 'bootstrap');
+    return key;
+  }
+}
+
+function validateNewKey(input: NewApiKey, now: Date) {
+  const errors: { path: string; message: string }[] = [];
+  if (input.name.trim() === '') errors.push({ path: 'body/name', message: 'must contain more than spaces' });
+  if (Boolean(input.tenantId) !== Boolean(input.principalId)) {
+    errors.push({
+      path: input.tenantId ? 'body/principalId' : 'body/tenantId',
+      message: 'tenantId and principalId go together: give both (the Entra user the key acts as) or neither',
+    });
+  }
+  if (input.expiresAt && Date.parse(input.expiresAt) <= now.getTime()) {
+    errors.push({ path: 'body/expiresAt', message: `must be in the future (it is now ${now.toISOString()})` });
+  }
+  if (errors.length > 0) {
+    throw new ProblemError(400, 'validation-failed', `The request is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}.`, { errors });
+  }
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+/**
+ * `amsd`: the only place that reads the environment, listens, and handles signals.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { defaultDataDir } from './config.js';
+import { openDaemon } from './daemon.js';
+import { LOG_LEVELS, createLogger, type LogLevel } from './logging.js';
+import { packageVersion } from './package-root.js';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535.');
+  return port;
+}
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel: LogLevel;
+}
+
+async function serve(options: ServeOptions) {
+  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {
+    fail('--tls-cert and --tls-key go together: give both, or neither for plain HTTP on loopback.');
+  }
+  const https = options.tlsCert && options.tlsKey ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) } : undefined;
+  const logger = createLogger(options.logLevel);
+
+  let daemon;
+  try {
+    daemon = await openDaemon({
+      dataDir: options.dataDir,
+      logger,
+      ...(process.env.AMS_MASTER_KEY_FILE ? { masterKeyFile: process.env.AMS_MASTER_KEY_FILE } : {}),
+      ...(https ? { https } : {}),
+    });
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const { app } = daemon;
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for requests in flight');
+      process.exit(1);
+    }
+    closing = true;
+    logger.info({ signal }, 'stopping: no new requests; finishing those in flight');
+    const force = setTimeout(() => {
+      logger.error('requests in flight did not finish within 10 s; exiting anyway');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    app.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  let address: string;
+  try {
+    address = await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    fail(`cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
+  }
+  const banner = [
+    `amsd ${packageVersion} is serving at ${address}`,
+    `  Swagger UI:   ${address}/docs`,
+    `  Data dir:     ${options.dataDir}`,
+    daemon.bootstrapKeyFile
+      ? `  Admin key:    written to ${daemon.bootstrapKeyFile} (first start; keep it safe, then delete the file)`
+      : undefined,
+  ].filter(Boolean);
+  process.stderr.write(banner.join('\n') + '\n');
+}
+
+function fail(message: string): never {
+  process.stderr.write(`amsd: ${message}\n`);
+  process.exit(1);
+}
+
+export function buildCli(): Command {
+  const program = new Command('amsd')
+    .description('Access Manager daemon: rule-governed, audited reads of Windows LAPS passwords and BitLocker keys held by Entra ID.')
+    .version(packageVersion, '-v, --version', 'print the version')
+    .showHelpAfterError('(run amsd --help for the commands and their options)');
+
+  program
+    .command('serve')
+    .description('Run the daemon until SIGINT or SIGTERM; then it finishes the requests in flight and exits 0.')
+    .addOption(new Option('--host <address>', 'address to listen on; keep the loopback default unless TLS is on and a firewall guards the port').default('127.0.0.1'))
+    .addOption(new Option('--port <number>', 'TCP port (0 picks a free one)').default(5800).argParser(parsePort))
+    .addOption(
+      new Option('--data-dir <dir>', 'where state, the master key, the lock and the audit trail live').default(
+        defaultDataDir(),
+        '$AMS_DATA_DIR, else a per-user data directory',
+      ),
+    )
+    .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS with; needs --tls-key'))
+    .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert'))
+    .addOption(new Option('--log-level <level>', 'how much to log (JSON lines on standard output)').choices(LOG_LEVELS).default('info'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Environment:',
+        '  AMS_DATA_DIR          default for --data-dir',
+        '  AMS_MASTER_KEY_FILE   file holding the 32-byte key that seals secrets at rest (default: <data-dir>/master.key, created on first start)',
+        '',
+        'On the first start of an empty data directory, an admin API key is written to <data-dir>/bootstrap-admin.key.',
+      ].join('\n'),
+    )
+    .action(serve);
+
+  return program;
+}
+
+await buildCli().parseAsync(process.argv);

@@ -1,0 +1,75 @@
+/**
+ * Opens a data directory and builds the daemon on it: lock, master key, state, bootstrap key, app.
+ * Closing the app flushes the store and releases the lock.
+ */
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApp } from './app.js';
+import { ApiKeyService } from './auth/api-keys.js';
+import { loadSpec } from './http/spec.js';
+import { packageVersion } from './package-root.js';
+import { openJsonFileStore } from './store/json-file-store.js';
+import { lockDataDir } from './store/lock.js';
+import { createSealer, loadMasterKey, type Sealer } from './store/sealing.js';
+
+export const STATE_FILE = 'amsd.json';
+export const BOOTSTRAP_KEY_FILE = 'bootstrap-admin.key';
+
+export interface DaemonOptions {
+  dataDir: string;
+  /** `$AMS_MASTER_KEY_FILE`; without it the key lives in the data directory. */
+  masterKeyFile?: string;
+  logger: Logger;
+  /** Serve HTTPS with this certificate and key. */
+  https?: { cert: Buffer; key: Buffer };
+}
+
+export interface Daemon {
+  app: FastifyInstance;
+  sealer: Sealer;
+  /** Set when this start created the first admin key. */
+  bootstrapKeyFile?: string;
+}
+
+export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
+  const { dataDir, logger } = options;
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const lock = await lockDataDir(dataDir);
+  try {
+    const masterKey = await loadMasterKey(dataDir, options.masterKeyFile);
+    if (masterKey.generated) logger.info({ file: masterKey.file }, 'generated a new master key for sealing secrets at rest');
+    if (masterKey.warning) logger.warn(masterKey.warning);
+
+    const { store, created } = await openJsonFileStore(join(dataDir, STATE_FILE));
+    const apiKeys = new ApiKeyService(store, (error) => logger.warn({ err: error }, 'could not record when an API key was last used'));
+
+    let bootstrapKeyFile: string | undefined;
+    if (created) {
+      bootstrapKeyFile = join(dataDir, BOOTSTRAP_KEY_FILE);
+      await writePrivateFile(bootstrapKeyFile, (await apiKeys.bootstrap()) + '\n');
+      logger.info({ file: bootstrapKeyFile }, 'first start: wrote an admin API key to this file (readable by you only)');
+    }
+
+    const app = await buildApp({ spec: loadSpec(), version: packageVersion, logger, apiKeys, ...(options.https ? { https: options.https } : {}) });
+    app.addHook('onClose', async () => {
+      await store.close();
+      await lock.release();
+    });
+    return { app, sealer: createSealer(masterKey.key), ...(bootstrapKeyFile ? { bootstrapKeyFile } : {}) };
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function writePrivateFile(file: string, content: string) {
+  const handle = await open(file, 'w', 0o600);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

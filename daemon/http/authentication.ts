@@ -1,0 +1,43 @@
+/**
+ * The bearer token of a request becomes a `Caller`, before the body is even parsed: unauthenticated
+ * requests learn nothing about validation, and admin-only operations are refused to `user` callers.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiKeyService, Caller } from '../auth/api-keys.js';
+import { sendProblem } from './problem.js';
+import type { Operation } from './spec.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+}
+
+const BEARER = /^Bearer[ ]+([^\s]+)[ ]*$/i;
+
+export function authenticationHook(operation: Operation, apiKeys: ApiKeyService) {
+  return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
+    const header = request.headers.authorization;
+    const refuse = (detail: string) => {
+      reply.header('WWW-Authenticate', 'Bearer realm="amsd"');
+      return sendProblem(request, reply, 401, 'unauthenticated', detail);
+    };
+    if (!header) {
+      return refuse('This operation needs an Authorization: Bearer <api key> header. Connect-AmsServer -ApiKey sets it for the PowerShell module.');
+    }
+    const token = BEARER.exec(header)?.[1];
+    if (!token) return refuse('The Authorization header must be "Bearer <api key>", with one space and nothing else.');
+    const result = apiKeys.authenticate(token);
+    if ('refused' in result) return refuse(result.refused);
+    request.caller = result.caller;
+    if (operation.adminOnly && result.caller.role !== 'admin') {
+      return sendProblem(
+        request,
+        reply,
+        403,
+        'admin-role-required',
+        `${operation.cmdlet ?? operation.operationId} is for administrators, and the API key '${result.caller.displayName}' has the user role.`,
+      );
+    }
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Every error a caller sees is RFC 9457 problem details (`application/problem+json`) whose `detail`
+ * says what to fix. Client errors keep their message; server errors reveal nothing about internals.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { components } from '../../openapi/ams.js';
+
+export type Problem = components['schemas']['Problem'];
+export type FieldError = components['schemas']['FieldError'];
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** An error a handler throws on purpose; the error handler renders it as problem details. */
+export class ProblemError extends Error {
+  constructor(
+    readonly status: number,
+    /** A short kebab-case name of the kind of problem, e.g. `api-key-not-found`. */
+    readonly kind: string,
+    detail: string,
+    readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+    this.name = 'ProblemError';
+  }
+}
+
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  kind: string,
+  detail: string,
+  errors?: FieldError[],
+): FastifyReply {
+  const body: Problem = {
+    type: `urn:amsd:problem:${kind}`,
+    title: TITLES[status] ?? (status < 500 ? 'Client Error' : 'Server Error'),
+    status,
+    detail,
+    instance: request.url.split('?')[0],
+    requestId: String(request.id),
+    ...(errors && errors.length > 0 ? { errors } : {}),
+  };
+  // Serialized here so that no success schema of the route can strip problem fields.
+  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** Turns ajv's errors into field errors that name the field: `body/role`, `query/status`. */
+export function fieldErrors(context: string, validation: AjvError[]): FieldError[] {
+  const where = context === 'querystring' ? 'query' : context;
+  return validation.map((e) => {
+    const segments = e.instancePath.split('/').filter(Boolean);
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'required') {
+      segments.push(String(e.params.missingProperty));
+      message = 'is required';
+    } else if (e.keyword === 'additionalProperties') {
+      segments.push(String(e.params.additionalProperty));
+      message = 'is not a known field; check its spelling against the API documentation';
+    } else if (e.keyword === 'enum') {
+      message = `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`;
+    } else if (e.keyword === 'format') {
+      message = `must be a valid ${String(e.params.format)}${FORMAT_HINTS[String(e.params.format)] ?? ''}`;
+    }
+    return { path: [where, ...segments].join('/'), message };
+  });
+}
+
+const FORMAT_HINTS: Record<string, string> = {
+  uuid: ' (a GUID such as 8f0d3c2e-5b7a-4a51-9a0e-0c1d2e3f4a5b)',
+  'date-time': ' (RFC 3339, such as 2026-12-31T23:59:59Z)',
+};
+
+/** Fastify's own client errors, given a detail that tells the caller what to do. */
+function describeFastifyError(error: FastifyError): { status: number; kind: string; detail: string } | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, kind: 'body-too-large', detail: 'The request body is larger than the daemon accepts (1 MiB). Send a smaller body.' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, kind: 'unsupported-media-type', detail: 'Send the request body as JSON with the header Content-Type: application/json.' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, kind: 'invalid-json', detail: `The request body is not valid JSON: ${error.message}. Send a JSON object.` };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, kind: 'invalid-content-length', detail: 'The Content-Length header does not match the body.' };
+    default:
+      if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+        return { status: error.statusCode, kind: 'client-error', detail: error.message };
+      }
+      return undefined;
+  }
+}
+
+export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof ProblemError) {
+    for (const [name, value] of Object.entries(error.extra.headers ?? {})) reply.header(name, value);
+    if (error.status >= 500) request.log.error({ err: error }, 'request failed');
+    return sendProblem(request, reply, error.status, error.kind, error.message, error.extra.errors);
+  }
+  if (error.validation) {
+    const errors = fieldErrors(error.validationContext ?? 'request', error.validation as AjvError[]);
+    const detail = `The request is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}.`;
+    return sendProblem(request, reply, 400, 'validation-failed', detail, errors);
+  }
+  const known = describeFastifyError(error);
+  if (known) return sendProblem(request, reply, known.status, known.kind, known.detail);
+
+  request.log.error({ err: error }, 'unexpected error');
+  return sendProblem(
+    request,
+    reply,
+    500,
+    'internal-error',
+    `The daemon failed unexpectedly. Nothing about the cause is shown here; the daemon's log has it under request id ${request.id}.`,
+  );
+}

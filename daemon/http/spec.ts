@@ -1,0 +1,190 @@
+/**
+ * Reading the contract (openapi/ams.yaml): the list of operations the daemon binds, and their schemas
+ * turned from OpenAPI 3.0 dialect into the JSON Schema that ajv validates.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { specPath } from '../package-root.js';
+
+export type JsonSchema = Record<string, unknown>;
+
+export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export interface ParameterObject {
+  name: string;
+  in: 'path' | 'query' | 'header' | 'cookie';
+  required?: boolean;
+  description?: string;
+  schema?: JsonSchema;
+}
+
+export interface OperationObject {
+  operationId: string;
+  summary?: string;
+  description?: string;
+  tags?: string[];
+  security?: Array<Record<string, string[]>>;
+  parameters?: Array<ParameterObject | { $ref: string }>;
+  requestBody?: { required?: boolean; content: Record<string, { schema: JsonSchema }> } | { $ref: string };
+  responses: Record<string, unknown>;
+  'x-ams-cmdlet'?: string;
+  'x-ams-role'?: 'admin';
+}
+
+export interface OpenApiDocument {
+  openapi: string;
+  info: { title: string; version: string; description?: string };
+  security?: Array<Record<string, string[]>>;
+  paths: Record<string, Partial<Record<HttpMethod, OperationObject>> & { parameters?: ParameterObject[] }>;
+  components: Record<string, Record<string, unknown>>;
+}
+
+/** One operation of the contract, with everything the binder and the tests need resolved. */
+export interface Operation {
+  operationId: string;
+  method: HttpMethod;
+  /** The OpenAPI path, e.g. `/v1/api-keys/{id}`. */
+  path: string;
+  /** The same path in Fastify's syntax, e.g. `/v1/api-keys/:id`. */
+  routePath: string;
+  cmdlet: string | undefined;
+  /** Whether a bearer token is required (false only for an explicit `security: []`). */
+  authenticated: boolean;
+  adminOnly: boolean;
+  /** JSON Schemas for Fastify's validation and serialization. */
+  schema: {
+    params?: JsonSchema;
+    querystring?: JsonSchema;
+    body?: JsonSchema;
+    response: Record<string, JsonSchema>;
+  };
+  definition: OperationObject;
+}
+
+export function loadSpec(file = specPath): OpenApiDocument {
+  return parseYaml(readFileSync(file, 'utf8')) as OpenApiDocument;
+}
+
+/** Follows a local `#/components/...` reference. */
+export function resolveRef<T>(doc: OpenApiDocument, value: T | { $ref: string }): T {
+  let current: unknown = value;
+  for (let hops = 0; isRef(current); hops++) {
+    if (hops > 32) throw new Error(`Reference cycle at ${current.$ref}`);
+    const ref = current.$ref;
+    if (!ref.startsWith('#/')) throw new Error(`Only local references are supported, got ${ref}`);
+    current = ref
+      .slice(2)
+      .split('/')
+      .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+      .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], doc);
+    if (current === undefined) throw new Error(`Unresolved reference ${ref}`);
+  }
+  return current as T;
+}
+
+function isRef(value: unknown): value is { $ref: string } {
+  return typeof value === 'object' && value !== null && typeof (value as { $ref?: unknown }).$ref === 'string';
+}
+
+/** Keywords of OpenAPI's schema dialect that JSON Schema (and ajv's strict mode) does not know. */
+const OPENAPI_ONLY_KEYWORDS = new Set(['example', 'xml', 'externalDocs', 'discriminator', 'nullable']);
+
+/**
+ * Turns an OpenAPI 3.0 schema into JSON Schema draft-07: references inlined (the contract has no
+ * recursive schemas), `nullable` turned into a `null` type, annotations ajv rejects dropped.
+ */
+export function toJsonSchema(doc: OpenApiDocument, input: unknown): JsonSchema {
+  const schema = resolveRef<JsonSchema>(doc, input as JsonSchema);
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (OPENAPI_ONLY_KEYWORDS.has(key) || key.startsWith('x-')) continue;
+    switch (key) {
+      case 'properties':
+        out[key] = Object.fromEntries(
+          Object.entries(value as Record<string, unknown>).map(([name, sub]) => [name, toJsonSchema(doc, sub)]),
+        );
+        break;
+      case 'items':
+      case 'not':
+        out[key] = toJsonSchema(doc, value);
+        break;
+      case 'additionalProperties':
+        out[key] = typeof value === 'boolean' ? value : toJsonSchema(doc, value);
+        break;
+      case 'allOf':
+      case 'anyOf':
+      case 'oneOf':
+        out[key] = (value as unknown[]).map((sub) => toJsonSchema(doc, sub));
+        break;
+      default:
+        out[key] = value;
+    }
+  }
+  if (schema.nullable === true && typeof schema.type === 'string') out.type = [schema.type, 'null'];
+  return out;
+}
+
+/** Every operation of the contract, in document order. */
+export function listOperations(doc: OpenApiDocument): Operation[] {
+  const operations: Operation[] = [];
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const method of HTTP_METHODS) {
+      const definition = item[method];
+      if (!definition) continue;
+      const security = definition.security ?? doc.security ?? [];
+      const parameters = [...(item.parameters ?? []), ...(definition.parameters ?? [])].map((p) =>
+        resolveRef<ParameterObject>(doc, p),
+      );
+      operations.push({
+        operationId: definition.operationId,
+        method,
+        path,
+        routePath: path.replace(/\{([^}]+)\}/g, ':$1'),
+        cmdlet: definition['x-ams-cmdlet'],
+        authenticated: security.length > 0,
+        adminOnly: definition['x-ams-role'] === 'admin',
+        schema: {
+          params: parameterSchema(doc, parameters, 'path'),
+          querystring: parameterSchema(doc, parameters, 'query'),
+          body: bodySchema(doc, definition),
+          response: responseSchemas(doc, definition),
+        },
+        definition,
+      });
+    }
+  }
+  return operations;
+}
+
+function parameterSchema(doc: OpenApiDocument, parameters: ParameterObject[], where: 'path' | 'query') {
+  const selected = parameters.filter((p) => p.in === where);
+  if (selected.length === 0) return undefined;
+  return {
+    type: 'object',
+    // Unknown query parameters are refused rather than ignored: a misspelt filter must not widen a result.
+    additionalProperties: false,
+    required: selected.filter((p) => p.required).map((p) => p.name),
+    properties: Object.fromEntries(selected.map((p) => [p.name, toJsonSchema(doc, p.schema ?? {})])),
+  };
+}
+
+function bodySchema(doc: OpenApiDocument, definition: OperationObject): JsonSchema | undefined {
+  if (!definition.requestBody) return undefined;
+  const body = resolveRef(doc, definition.requestBody);
+  const json = body.content['application/json'];
+  if (!json) throw new Error(`${definition.operationId}: only application/json request bodies are supported`);
+  return toJsonSchema(doc, json.schema);
+}
+
+/** Schemas of the JSON success responses, by status code (errors are built by the error handler). */
+function responseSchemas(doc: OpenApiDocument, definition: OperationObject): Record<string, JsonSchema> {
+  const out: Record<string, JsonSchema> = {};
+  for (const [status, response] of Object.entries(definition.responses)) {
+    if (!status.startsWith('2')) continue;
+    const resolved = resolveRef<{ content?: Record<string, { schema: JsonSchema }> }>(doc, response as never);
+    const json = resolved.content?.['application/json'];
+    if (json) out[status] = toJsonSchema(doc, json.schema);
+  }
+  return out;
+}

@@ -1,0 +1,147 @@
+/**
+ * The state as one JSON file, read and written through lowdb with an adapter that makes every
+ * acknowledged write durable, and a load that refuses (never resets) a file it cannot trust.
+ */
+import { constants } from 'node:fs';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { Low, type Adapter } from 'lowdb';
+import { SCHEMA_VERSION, emptyState, stateSchema, type State } from './state.js';
+import type { DeepReadonly, Store } from './store.js';
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+/** The data file exists but cannot be used. The daemon stops with this message; the file is left as it is. */
+export class StoreLoadError extends Error {
+  constructor(readonly file: string, problem: string) {
+    super(
+      `The data file ${file} cannot be used: ${problem}. amsd has not changed it. ` +
+        'Restore it from a backup, or move it away to start with an empty state.',
+    );
+    this.name = 'StoreLoadError';
+  }
+}
+
+/**
+ * lowdb adapter whose writes survive a power cut once they resolve: write a temporary file, fsync it,
+ * rename it over the data file, fsync the directory so the rename itself is on disk.
+ */
+export class DurableJsonFile<T> implements Adapter<T> {
+  constructor(readonly file: string) {}
+
+  async read(): Promise<T | null> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new StoreLoadError(this.file, (error as Error).message);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new StoreLoadError(this.file, `it is not valid JSON (${(error as Error).message})`);
+    }
+  }
+
+  async write(data: T): Promise<void> {
+    const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.tmp`);
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(data, null, 2) + '\n', 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(temp, this.file);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    await syncDirectory(dirname(this.file));
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  // Directories cannot be opened for fsync on Windows; there, rename is as far as durability goes.
+  if (process.platform === 'win32') return;
+  const handle = await open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+addFormats(ajv);
+const validateState = ajv.compile<State>(stateSchema);
+
+export interface OpenedStore {
+  store: Store;
+  /** True when the data file did not exist and was created with an empty state. */
+  created: boolean;
+}
+
+export async function openJsonFileStore(file: string): Promise<OpenedStore> {
+  const db = new Low<State>(new DurableJsonFile<State>(file), emptyState());
+  const raw: unknown = await db.adapter.read();
+  const created = raw === null;
+  if (created) {
+    await db.write();
+  } else {
+    checkLoadedState(file, raw);
+    db.data = raw;
+  }
+  return { store: new JsonFileStore(db), created };
+}
+
+function checkLoadedState(file: string, raw: unknown): asserts raw is State {
+  const version = (raw as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (typeof version === 'number' && version > SCHEMA_VERSION) {
+    throw new StoreLoadError(
+      file,
+      `it was written by a newer amsd (schema version ${version}; this amsd understands up to ${SCHEMA_VERSION})`,
+    );
+  }
+  if (!validateState(raw)) {
+    const problems = (validateState.errors ?? [])
+      .slice(0, 5)
+      .map((e) => `${e.instancePath || '(top level)'} ${e.message ?? 'is invalid'}`)
+      .join('; ');
+    throw new StoreLoadError(file, `its content does not match schema version ${SCHEMA_VERSION}: ${problems}`);
+  }
+}
+
+class JsonFileStore implements Store {
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(private readonly db: Low<State>) {}
+
+  get state(): DeepReadonly<State> {
+    return this.db.data;
+  }
+
+  mutate<T>(change: (draft: State) => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('The store is closed'));
+    const run = async () => {
+      const draft = structuredClone(this.db.data);
+      const result = change(draft);
+      await this.db.adapter.write(draft);
+      this.db.data = draft;
+      return result;
+    };
+    const next = this.#queue.then(run, run);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue;
+  }
+}
