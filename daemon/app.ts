@@ -16,6 +16,12 @@ import { listOperations, type OpenApiDocument } from './http/spec.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    readonly registeredRoutes: readonly string[];
+  }
+}
+
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -53,6 +59,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ],
     },
   }) as unknown as FastifyInstance;
+
+  // Every route as `METHOD /url`, so that what the daemon serves can be compared with the spec.
+  const registeredRoutes: string[] = [];
+  app.decorate('registeredRoutes', registeredRoutes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) registeredRoutes.push(`${method} ${route.url}`);
+  });
 
   // JSON is the only body type the API takes: anything else is 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain');

@@ -13,6 +13,7 @@ import { packageVersion } from './package-root.js';
 import { openJsonFileStore } from './store/json-file-store.js';
 import { lockDataDir } from './store/lock.js';
 import { createSealer, loadMasterKey, type Sealer } from './store/sealing.js';
+import type { Store } from './store/store.js';
 
 export const STATE_FILE = 'amsd.json';
 export const BOOTSTRAP_KEY_FILE = 'bootstrap-admin.key';
@@ -28,6 +29,7 @@ export interface DaemonOptions {
 
 export interface Daemon {
   app: FastifyInstance;
+  store: Store;
   sealer: Sealer;
   /** Set when this start created the first admin key. */
   bootstrapKeyFile?: string;
@@ -57,7 +59,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       await store.close();
       await lock.release();
     });
-    return { app, sealer: createSealer(masterKey.key), ...(bootstrapKeyFile ? { bootstrapKeyFile } : {}) };
+    return { app, store, sealer: createSealer(masterKey.key), ...(bootstrapKeyFile ? { bootstrapKeyFile } : {}) };
   } catch (error) {
     await lock.release();
     throw error;

@@ -1,0 +1,95 @@
+/**
+ * Test helpers: a daemon on a fresh temporary data directory with its log captured, and a check of
+ * real responses against the contract's response schemas.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { LightMyRequestResponse } from 'fastify';
+import type { Test } from 'tap';
+import { openDaemon, type Daemon } from '../daemon/daemon.js';
+import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema } from '../daemon/http/spec.js';
+import { createLogger } from '../daemon/logging.js';
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+export type TestContext = Test;
+
+export async function tempDir(t: TestContext, prefix = 'amsd-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface TestDaemon extends Daemon {
+  dataDir: string;
+  adminKey: string;
+  /** Every log line written so far, raw. */
+  logLines: string[];
+  /** Sends a request with the given API key (the bootstrap admin key by default). */
+  call(options: { method?: string; url: string; key?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
+}
+
+export async function startTestDaemon(t: TestContext, dataDir?: string): Promise<TestDaemon> {
+  const dir = dataDir ?? join(await tempDir(t), 'data');
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const daemon = await openDaemon({ dataDir: dir, logger: createLogger('trace', sink) });
+  t.teardown(() => daemon.app.close());
+  await daemon.app.ready();
+  const adminKey = (await readFile(join(dir, 'bootstrap-admin.key'), 'utf8')).trim();
+  return {
+    ...daemon,
+    dataDir: dir,
+    adminKey,
+    logLines,
+    call({ method = 'GET', url, key, body, headers = {} }) {
+      const auth = key === null ? {} : { authorization: `Bearer ${key ?? adminKey}` };
+      return daemon.app.inject({
+        method: method as 'GET',
+        url,
+        headers: { ...auth, ...headers },
+        ...(body === undefined ? {} : { payload: body as object }),
+      });
+    },
+  };
+}
+
+const spec = loadSpec();
+const operations = new Map(listOperations(spec).map((op) => [op.operationId, op]));
+const ajv = new Ajv({ allErrors: true, strict: true });
+addFormats(ajv);
+ajv.addFormat('password', true);
+
+/**
+ * Asserts that a real response is one the contract declares for this operation: its status, its
+ * content type, and a body that validates against that response's schema.
+ */
+export function assertMatchesSpec(t: TestContext, response: LightMyRequestResponse, operationId: string) {
+  const operation = operations.get(operationId);
+  if (!operation) throw new Error(`No operation ${operationId} in the spec`);
+  const status = String(response.statusCode);
+  const declared = operation.definition.responses[status];
+  t.ok(declared, `${operationId}: status ${status} is declared in the spec`);
+  if (!declared) return;
+  const content = resolveRef<{ content?: Record<string, { schema: JsonSchema }> }>(spec, declared as never).content;
+  if (!content) {
+    t.same(response.body, '', `${operationId} ${status}: no body`);
+    return;
+  }
+  const mediaType = String(response.headers['content-type'] ?? '').split(';')[0] ?? '';
+  const schema = content[mediaType]?.schema;
+  t.ok(schema, `${operationId} ${status}: content type ${mediaType} is declared`);
+  if (!schema) return;
+  const validate = ajv.compile(toJsonSchema(spec, schema));
+  const valid = validate(response.json());
+  t.same(valid ? [] : validate.errors, [], `${operationId} ${status}: body matches the spec's schema`);
+}

@@ -1,0 +1,66 @@
+/**
+ * The contract is complete and the daemon serves exactly it: every operation documented and named
+ * for PowerShell, every operation routed to a real handler, no route outside the spec.
+ */
+import t from 'tap';
+import Fastify from 'fastify';
+import { createHandlers } from '../../daemon/api/index.js';
+import { bindOperations } from '../../daemon/http/binder.js';
+import type { OperationHandlers } from '../../daemon/http/operation-types.js';
+import { listOperations, loadSpec } from '../../daemon/http/spec.js';
+import { startTestDaemon } from '../helpers.js';
+import { APPROVED_VERBS } from '../../psmodule/generator/approved-verbs.js';
+
+const spec = loadSpec();
+const operations = listOperations(spec);
+
+t.test('every operation is fully described', async (t) => {
+  t.equal(spec.openapi, '3.0.3');
+  t.ok(operations.length > 0);
+  const tags = new Set((spec as unknown as { tags: { name: string }[] }).tags.map((tag) => tag.name));
+  for (const op of operations) {
+    const d = op.definition;
+    t.match(d.operationId, /^[a-z][A-Za-z]+$/, `${op.method} ${op.path} has an operationId`);
+    t.ok(d.summary && d.summary.length > 10, `${d.operationId} has a summary`);
+    t.ok(d.description && d.description.length > 20, `${d.operationId} has a description`);
+    t.ok(d.tags?.length === 1 && tags.has(d.tags[0]!), `${d.operationId} has one declared tag`);
+    t.ok(d.security !== undefined || spec.security !== undefined, `${d.operationId} has a security requirement`);
+    t.ok(Object.keys(d.responses).some((s) => s.startsWith('2')), `${d.operationId} declares a success response`);
+    if (op.authenticated) t.ok(d.responses['401'], `${d.operationId} declares 401`);
+    if (op.adminOnly) t.ok(d.responses['403'], `${d.operationId} declares 403`);
+    if (op.schema.body || op.schema.params || op.schema.querystring) t.ok(d.responses['400'], `${d.operationId} declares 400`);
+  }
+  const publicOps = operations.filter((op) => !op.authenticated).map((op) => op.operationId);
+  t.same(publicOps, ['getHealth'], 'only health is public');
+});
+
+t.test('every operation names a unique Verb-AmsNoun cmdlet with an approved verb', async (t) => {
+  const seen = new Map<string, string>();
+  for (const op of operations) {
+    const cmdlet = op.cmdlet ?? '';
+    const match = /^([A-Z][a-z]+)-Ams([A-Z][A-Za-z]+)$/.exec(cmdlet);
+    t.ok(match, `${op.operationId}: x-ams-cmdlet '${cmdlet}' is Verb-AmsNoun`);
+    if (match) t.ok(APPROVED_VERBS.has(match[1]!), `${op.operationId}: '${match[1]}' is an approved verb`);
+    t.notOk(seen.has(cmdlet.toLowerCase()), `${cmdlet} is used once (also by ${seen.get(cmdlet.toLowerCase())})`);
+    seen.set(cmdlet.toLowerCase(), op.operationId);
+  }
+});
+
+t.test('every operation is routed, and every API route is in the spec', async (t) => {
+  const daemon = await startTestDaemon(t);
+  for (const op of operations) {
+    t.ok(daemon.app.hasRoute({ method: op.method.toUpperCase() as 'GET', url: op.routePath }), `${op.operationId} is routed`);
+  }
+  const documentation = /^(GET|HEAD) \/(docs|openapi\.json$|openapi\.yaml$)/;
+  const apiPaths = daemon.app.registeredRoutes.filter((r) => !r.startsWith('HEAD ') && !documentation.test(r));
+  const specPaths = operations.map((op) => `${op.method.toUpperCase()} ${op.routePath}`);
+  t.same(apiPaths.sort(), specPaths.sort(), 'the routes besides the documentation are exactly the spec operations');
+});
+
+t.test('a missing or unknown handler stops the daemon from starting', async (t) => {
+  const handlers = createHandlers({ version: '0', apiKeys: {} as never });
+  const { revokeApiKey: _removed, ...incomplete } = handlers;
+  t.throws(() => bindOperations(Fastify(), operations, incomplete as OperationHandlers, {} as never), /revokeApiKey has no handler/);
+  const extra = { ...handlers, deleteEverything: async () => undefined } as OperationHandlers;
+  t.throws(() => bindOperations(Fastify(), operations, extra, {} as never), /deleteEverything/);
+});

@@ -1,0 +1,46 @@
+/**
+ * The published contract and its explorer: unauthenticated, the same document the daemon is built
+ * from, and Swagger UI able to send a bearer token.
+ */
+import t from 'tap';
+import { parse as parseYaml } from 'yaml';
+import { loadSpec } from '../../daemon/http/spec.js';
+import { packageVersion } from '../../daemon/package-root.js';
+import { assertMatchesSpec, startTestDaemon } from '../helpers.js';
+
+t.test('health answers without a token, with the package version', async (t) => {
+  const d = await startTestDaemon(t);
+  const res = await d.call({ url: '/v1/health', key: null });
+  t.equal(res.statusCode, 200);
+  assertMatchesSpec(t, res, 'getHealth');
+  t.same(res.json(), { status: 'ok', version: packageVersion });
+});
+
+t.test('/openapi.json and /openapi.yaml publish the contract as written', async (t) => {
+  const d = await startTestDaemon(t);
+  const json = await d.call({ url: '/openapi.json', key: null });
+  t.equal(json.statusCode, 200);
+  t.match(json.headers['content-type'], /^application\/json/);
+  const published = json.json();
+  t.same(published.paths, loadSpec().paths, 'every operation, with its x-ams-cmdlet');
+  t.match(published.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer' });
+
+  const yaml = await d.call({ url: '/openapi.yaml', key: null });
+  t.equal(yaml.statusCode, 200);
+  t.match(yaml.headers['content-type'], /^application\/yaml/);
+  t.same(parseYaml(yaml.body), published, 'the YAML is the same document');
+});
+
+t.test('Swagger UI is served from the package, pointed at the contract', async (t) => {
+  const d = await startTestDaemon(t);
+  const page = await d.call({ url: '/docs/', key: null });
+  t.equal(page.statusCode, 200);
+  t.match(page.headers['content-type'], /text\/html/);
+  t.match(page.body, /swagger-ui/);
+  const init = await d.call({ url: '/docs/static/swagger-initializer.js', key: null });
+  t.equal(init.statusCode, 200);
+  const bundle = await d.call({ url: '/docs/static/swagger-ui-bundle.js', key: null });
+  t.equal(bundle.statusCode, 200, 'the UI assets are local, nothing is fetched from a CDN');
+  const spec = await d.call({ url: '/docs/json', key: null });
+  t.same(spec.json().security, [{ bearerAuth: [] }], 'the UI sees the bearer scheme, so "Authorize" can set the token');
+});
