@@ -106,7 +106,7 @@ export function buildCli(): Command {
     .addOption(new Option('--host <address>', 'address to listen on; keep the loopback default unless TLS is on and a firewall guards the port').default('127.0.0.1'))
     .addOption(new Option('--port <number>', 'TCP port (0 picks a free one)').default(5800).argParser(parsePort))
     .addOption(
-      new Option('--data-dir <dir>', 'where state, the master key, the lock and the audit trail live').default(
+      new Option('--data-dir <dir>', 'where the state, the master key and the lock live').default(
         defaultDataDir(),
         '$AMS_DATA_DIR, else a per-user data directory',
       ),
