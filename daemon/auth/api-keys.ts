@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { components } from '../../openapi/ams.js';
-import { ProblemError } from '../http/problem.js';
+import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
 import type { ApiKeyRecord, Role } from '../store/state.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 
@@ -156,7 +156,7 @@ export class ApiKeyService {
 }
 
 function validateNewKey(input: NewApiKey, now: Date) {
-  const errors: { path: string; message: string }[] = [];
+  const errors: FieldError[] = [];
   if (input.name.trim() === '') errors.push({ path: 'body/name', message: 'must contain more than spaces' });
   if (Boolean(input.tenantId) !== Boolean(input.principalId)) {
     errors.push({
@@ -168,6 +168,6 @@ function validateNewKey(input: NewApiKey, now: Date) {
     errors.push({ path: 'body/expiresAt', message: `must be in the future (it is now ${now.toISOString()})` });
   }
   if (errors.length > 0) {
-    throw new ProblemError(400, 'validation-failed', `The request is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}.`, { errors });
+    throw validationProblem(errors);
   }
 }

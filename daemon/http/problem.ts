@@ -59,6 +59,15 @@ export function sendProblem(
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
 }
 
+/** A 400 that names every field to fix, for checks the schema cannot express. */
+export function validationProblem(errors: FieldError[]): ProblemError {
+  return new ProblemError(400, 'validation-failed', validationDetail(errors), { errors });
+}
+
+function validationDetail(errors: FieldError[]): string {
+  return `The request is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}.`;
+}
+
 interface AjvError {
   instancePath: string;
   keyword: string;
@@ -120,8 +129,7 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   }
   if (error.validation) {
     const errors = fieldErrors(error.validationContext ?? 'request', error.validation as AjvError[]);
-    const detail = `The request is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}.`;
-    return sendProblem(request, reply, 400, 'validation-failed', detail, errors);
+    return sendProblem(request, reply, 400, 'validation-failed', validationDetail(errors), errors);
   }
   const known = describeFastifyError(error);
   if (known) return sendProblem(request, reply, known.status, known.kind, known.detail);
