@@ -1,0 +1,236 @@
+/**
+ * Calls to Microsoft Graph as a production service makes them: a fresh `client-request-id` per call,
+ * Graph's `request-id` kept for the error report, 429/503/504 retried while honouring `Retry-After`
+ * (seconds, fractional, or an HTTP date) and otherwise backing off exponentially with jitter, a bounded
+ * number of attempts, and one overall deadline per call that no wait may outlast.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { errors as undiciErrors, request, type Dispatcher } from 'undici';
+
+export type GraphErrorKind = 'forbidden' | 'notFound' | 'throttled' | 'timeout' | 'failed';
+
+/** A Graph call that did not succeed, with what an administrator needs to act on it. */
+export class GraphError extends Error {
+  constructor(
+    readonly kind: GraphErrorKind,
+    message: string,
+    readonly details: {
+      status?: number;
+      code?: string;
+      /** Graph's `request-id`, to quote to Microsoft support. */
+      requestId?: string;
+      clientRequestId: string;
+      /** For `throttled`: how long Graph asked to wait, in seconds. */
+      retryAfterSeconds?: number;
+      /** For `forbidden`: the application permission the call needs. */
+      permission?: string;
+    },
+  ) {
+    super(message);
+    this.name = 'GraphError';
+  }
+}
+
+export interface GraphClientOptions {
+  /** Graph's root, e.g. `https://graph.microsoft.com` (no version segment). */
+  endpoint: string;
+  dispatcher: Dispatcher;
+  /** Returns a bearer token for Graph (MSAL serves it from its cache). */
+  getToken: () => Promise<string>;
+  logger?: Logger;
+  /** Overall time for one call, retries included. */
+  deadlineMs?: number;
+  maxAttempts?: number;
+  /** First backoff step when Graph gives no Retry-After. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  clientName?: string;
+  clientVersion?: string;
+}
+
+export interface GraphRequestOptions {
+  method?: 'GET' | 'POST';
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** The application permission this call needs, named in the error when Graph answers 403. */
+  permission?: string;
+}
+
+interface GraphErrorBody {
+  error?: { code?: string; message?: string; innerError?: { 'request-id'?: string; requestId?: string } };
+}
+
+const RETRYABLE = new Set([429, 503, 504]);
+
+export class GraphClient {
+  readonly #options: Required<Omit<GraphClientOptions, 'logger'>> & { logger?: Logger };
+
+  constructor(options: GraphClientOptions) {
+    this.#options = {
+      deadlineMs: 20_000,
+      maxAttempts: 6,
+      backoffBaseMs: 500,
+      backoffMaxMs: 8_000,
+      clientName: 'amsd',
+      clientVersion: '0',
+      ...options,
+      endpoint: options.endpoint.replace(/\/+$/, ''),
+    };
+  }
+
+  /** One call; `path` is relative to the endpoint (`/v1.0/devices?...`) or a whole `@odata.nextLink`. */
+  async call<T>(path: string, options: GraphRequestOptions = {}): Promise<T> {
+    const { deadlineMs, maxAttempts, logger } = this.#options;
+    const url = /^https?:\/\//.test(path) ? path : this.#options.endpoint + path;
+    const clientRequestId = randomUUID();
+    const deadline = Date.now() + deadlineMs;
+    for (let attempt = 1; ; attempt++) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw this.#timeout(url, clientRequestId);
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await request(url, {
+          dispatcher: this.#options.dispatcher,
+          method: options.method ?? 'GET',
+          headers: {
+            authorization: `Bearer ${await this.#options.getToken()}`,
+            accept: 'application/json',
+            'user-agent': `${this.#options.clientName}/${this.#options.clientVersion}`,
+            'ocp-client-name': this.#options.clientName,
+            'ocp-client-version': this.#options.clientVersion,
+            'client-request-id': clientRequestId,
+            ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...options.headers,
+          },
+          ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+          signal: AbortSignal.timeout(remaining),
+        });
+      } catch (error) {
+        if (isTimeout(error)) throw this.#timeout(url, clientRequestId);
+        throw new GraphError('failed', `Microsoft Graph could not be reached: ${(error as Error).message}`, { clientRequestId });
+      }
+
+      const requestId = header(response, 'request-id');
+      logger?.debug({ graph: { url: stripQuery(url), status: response.statusCode, requestId, clientRequestId, attempt } }, 'graph call');
+      if (response.statusCode >= 200 && response.statusCode < 300) {
+        let text: string;
+        try {
+          text = await response.body.text();
+        } catch (error) {
+          if (isTimeout(error)) throw this.#timeout(url, clientRequestId);
+          throw new GraphError('failed', `Microsoft Graph's answer broke off: ${(error as Error).message}`, { clientRequestId });
+        }
+        if (text === '') return undefined as T;
+        try {
+          return JSON.parse(text) as T;
+        } catch {
+          throw new GraphError('failed', `Microsoft Graph answered ${response.statusCode} with a body that is not JSON (request-id ${requestId ?? 'none'}).`, {
+            status: response.statusCode,
+            clientRequestId,
+            ...(requestId ? { requestId } : {}),
+          });
+        }
+      }
+
+      const errorBody = await readErrorBody(response);
+      const graphRequestId = requestId ?? errorBody.error?.innerError?.['request-id'] ?? errorBody.error?.innerError?.requestId;
+      const base = {
+        status: response.statusCode,
+        clientRequestId,
+        ...(errorBody.error?.code ? { code: errorBody.error.code } : {}),
+        ...(graphRequestId ? { requestId: graphRequestId } : {}),
+      };
+
+      if (RETRYABLE.has(response.statusCode)) {
+        const retryAfterMs = parseRetryAfter(header(response, 'retry-after'));
+        const waitMs = retryAfterMs ?? this.#backoff(attempt);
+        const outlastsDeadline = Date.now() + waitMs >= deadline;
+        if (attempt >= maxAttempts || outlastsDeadline) {
+          throw new GraphError(
+            'throttled',
+            `Microsoft Graph is throttling or unavailable (${response.statusCode}) and did not recover within ${Math.round(deadlineMs / 1000)} s over ${attempt} attempt(s).`,
+            { ...base, retryAfterSeconds: Math.max(1, Math.ceil((retryAfterMs ?? waitMs) / 1000)) },
+          );
+        }
+        await sleep(waitMs);
+        continue;
+      }
+      const what = errorBody.error?.message ? `: ${errorBody.error.message}` : '';
+      if (response.statusCode === 403) {
+        throw new GraphError(
+          'forbidden',
+          `Microsoft Graph refused the call (403${what})${options.permission ? `; the app registration needs the application permission ${options.permission}, admin-consented` : ''}.`,
+          { ...base, ...(options.permission ? { permission: options.permission } : {}) },
+        );
+      }
+      if (response.statusCode === 404) throw new GraphError('notFound', `Microsoft Graph found nothing at ${stripQuery(url)}${what}.`, base);
+      throw new GraphError('failed', `Microsoft Graph answered ${response.statusCode}${what}.`, base);
+    }
+  }
+
+  /** Every item of a collection, following `@odata.nextLink` as a whole URL. */
+  async *pages<T>(path: string, options: GraphRequestOptions = {}): AsyncGenerator<T[]> {
+    let next: string | undefined = path;
+    while (next) {
+      const page: { value: T[]; '@odata.nextLink'?: string } = await this.call(next, options);
+      yield page.value;
+      next = page['@odata.nextLink'];
+    }
+  }
+
+  async all<T>(path: string, options: GraphRequestOptions = {}): Promise<T[]> {
+    const items: T[] = [];
+    for await (const page of this.pages<T>(path, options)) items.push(...page);
+    return items;
+  }
+
+  /** Exponential with jitter: half the step fixed, half random, so retries never fire at once. */
+  #backoff(attempt: number): number {
+    const step = Math.min(this.#options.backoffMaxMs, this.#options.backoffBaseMs * 2 ** (attempt - 1));
+    return step / 2 + Math.random() * (step / 2);
+  }
+
+  #timeout(url: string, clientRequestId: string): GraphError {
+    return new GraphError('timeout', `Microsoft Graph did not answer ${stripQuery(url)} within ${Math.round(this.#options.deadlineMs / 1000)} s.`, { clientRequestId });
+  }
+}
+
+/** `Retry-After` in milliseconds: seconds (possibly fractional) or an HTTP date; undefined if absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function header(response: Dispatcher.ResponseData, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readErrorBody(response: Dispatcher.ResponseData): Promise<GraphErrorBody> {
+  try {
+    return (await response.body.json()) as GraphErrorBody;
+  } catch {
+    return {};
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  const name = (error as Error | undefined)?.name;
+  return (
+    name === 'TimeoutError' ||
+    name === 'AbortError' ||
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  );
+}
+
+/** URLs are logged without their query: OData filters name devices and users. */
+function stripQuery(url: string): string {
+  return url.split('?')[0] ?? url;
+}

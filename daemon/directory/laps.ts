@@ -1,0 +1,52 @@
+/**
+ * Windows LAPS credentials as Graph returns them (`/directory/deviceLocalCredentials/{deviceId}` with
+ * `$select=...,credentials`), turned into what the daemon hands out: newest first, passwords decoded.
+ */
+
+/** One entry of Graph's `credentials` array. */
+export interface GraphLapsCredential {
+  accountName: string;
+  accountSid?: string;
+  backupDateTime: string;
+  passwordBase64: string;
+}
+
+export interface GraphDeviceLocalCredentialInfo {
+  id: string;
+  deviceName: string;
+  lastBackupDateTime?: string;
+  /** When the device will next rotate the password. */
+  refreshDateTime?: string;
+  credentials?: GraphLapsCredential[];
+}
+
+export interface LapsCredential {
+  account: string;
+  password: string;
+  passwordUpdateTime: string;
+  /** Only the current password has one: when the device will rotate it. */
+  passwordExpirationTime?: string;
+}
+
+/**
+ * Graph's documentation shows `passwordBase64` as UTF-16LE while real tenants send UTF-8. Decode to
+ * bytes; an even length with every odd byte zero is UTF-16LE (no printable UTF-8 password looks like
+ * that), anything else UTF-8.
+ */
+export function decodeLapsPassword(passwordBase64: string): string {
+  const bytes = Buffer.from(passwordBase64, 'base64');
+  const looksUtf16 = bytes.length > 0 && bytes.length % 2 === 0 && bytes.every((byte, i) => i % 2 === 0 || byte === 0);
+  return bytes.toString(looksUtf16 ? 'utf16le' : 'utf8');
+}
+
+/** All backed-up credentials, newest first: the first is the current password, the rest its history. */
+export function toLapsCredentials(info: GraphDeviceLocalCredentialInfo): LapsCredential[] {
+  return [...(info.credentials ?? [])]
+    .sort((a, b) => Date.parse(b.backupDateTime) - Date.parse(a.backupDateTime))
+    .map((credential, index) => ({
+      account: credential.accountName,
+      password: decodeLapsPassword(credential.passwordBase64),
+      passwordUpdateTime: new Date(credential.backupDateTime).toISOString(),
+      ...(index === 0 && info.refreshDateTime ? { passwordExpirationTime: new Date(info.refreshDateTime).toISOString() } : {}),
+    }));
+}

@@ -1,0 +1,151 @@
+/**
+ * The Graph client against a scripted Graph on loopback: retries that honour Retry-After, a deadline
+ * no wait outlasts, bounded attempts, paging, request ids, and failures turned into clear errors.
+ */
+import t, { type Test } from 'tap';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import { GraphClient, GraphError, parseRetryAfter } from '../../daemon/directory/graph-client.js';
+
+type Script = (req: IncomingMessage, res: ServerResponse, call: number) => void;
+
+/** A Graph stand-in that answers each call with `script` and records what it was sent. */
+async function fakeGraph(t: Test, script: Script) {
+  const seen: { url: string; headers: IncomingMessage['headers']; at: number; body: string }[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      seen.push({ url: req.url ?? '', headers: req.headers, at: Date.now(), body });
+      script(req, res, seen.length);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const dispatcher = new Agent({ keepAliveTimeout: 1000 });
+  t.teardown(async () => {
+    server.closeAllConnections();
+    server.close();
+    await dispatcher.close();
+  });
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = (options: Partial<ConstructorParameters<typeof GraphClient>[0]> = {}) =>
+    new GraphClient({ endpoint, dispatcher, getToken: async () => 'token-1', backoffBaseMs: 20, backoffMaxMs: 100, ...options });
+  return { endpoint, seen, client };
+}
+
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+};
+
+t.test('sends the token, client identity and a fresh client-request-id per call', async (t) => {
+  const graph = await fakeGraph(t, (_req, res) => json(res, 200, { ok: true }, { 'request-id': 'graph-req-1' }));
+  const client = graph.client({ clientName: 'amsd', clientVersion: '9.9.9' });
+  t.same(await client.call('/v1.0/devices'), { ok: true });
+  await client.call('/v1.0/devices');
+  const [first, second] = graph.seen;
+  t.equal(first!.headers.authorization, 'Bearer token-1');
+  t.equal(first!.headers['ocp-client-name'], 'amsd');
+  t.equal(first!.headers['ocp-client-version'], '9.9.9');
+  t.equal(first!.headers['user-agent'], 'amsd/9.9.9');
+  t.match(first!.headers['client-request-id'], /^[0-9a-f-]{36}$/);
+  t.not(first!.headers['client-request-id'], second!.headers['client-request-id']);
+});
+
+t.test('429 with a fractional Retry-After is waited out, then the call succeeds', async (t) => {
+  const graph = await fakeGraph(t, (_req, res, call) =>
+    call < 3 ? json(res, 429, { error: { code: 'TooManyRequests' } }, { 'retry-after': '0.15' }) : json(res, 200, { value: 1 }),
+  );
+  t.same(await graph.client().call('/v1.0/x'), { value: 1 });
+  t.equal(graph.seen.length, 3);
+  for (let i = 1; i < graph.seen.length; i++) {
+    t.ok(graph.seen[i]!.at - graph.seen[i - 1]!.at >= 145, `retry ${i} waited at least Retry-After`);
+  }
+  t.equal(new Set(graph.seen.map((s) => s.headers['client-request-id'])).size, 1, 'retries of one call keep its client-request-id');
+});
+
+t.test('503 and 504 without Retry-After back off, never retrying at once', async (t) => {
+  const graph = await fakeGraph(t, (_req, res, call) => (call === 1 ? json(res, 503, {}) : call === 2 ? json(res, 504, {}) : json(res, 200, { done: true })));
+  t.same(await graph.client({ backoffBaseMs: 60 }).call('/v1.0/x'), { done: true });
+  t.ok(graph.seen[1]!.at - graph.seen[0]!.at >= 25, 'first backoff is at least half of its step');
+  t.ok(graph.seen[2]!.at - graph.seen[1]!.at >= 55, 'the second step is larger');
+});
+
+t.test('throttling that outlasts the deadline fails at once with the Retry-After to pass on', async (t) => {
+  const graph = await fakeGraph(t, (_req, res) => json(res, 429, { error: { code: 'TooManyRequests', innerError: { 'request-id': 'r-429' } } }, { 'retry-after': '30' }));
+  const started = Date.now();
+  const error = await graph.client({ deadlineMs: 2_000 }).call('/v1.0/x').catch((e: unknown) => e);
+  t.ok(Date.now() - started < 1_000, 'does not sleep into a wait it cannot finish');
+  t.type(error, GraphError);
+  t.match(error, { kind: 'throttled', details: { status: 429, retryAfterSeconds: 30, requestId: 'r-429', code: 'TooManyRequests' } });
+  t.equal(graph.seen.length, 1);
+});
+
+t.test('a 429 storm is bounded by the number of attempts', async (t) => {
+  const graph = await fakeGraph(t, (_req, res) => json(res, 429, {}, { 'retry-after': '0.01' }));
+  const error = await graph.client({ maxAttempts: 4 }).call('/v1.0/x').catch((e: unknown) => e);
+  t.match(error, { kind: 'throttled' });
+  t.equal(graph.seen.length, 4);
+});
+
+t.test('a Graph that does not answer times out at the deadline', async (t) => {
+  const graph = await fakeGraph(t, () => undefined /* never answers */);
+  const started = Date.now();
+  const error = await graph.client({ deadlineMs: 300 }).call('/v1.0/x').catch((e: unknown) => e);
+  const took = Date.now() - started;
+  t.match(error, { kind: 'timeout' });
+  t.ok(took >= 280 && took < 2_000, `gave up at the deadline (${took} ms)`);
+});
+
+t.test('403 names the missing permission; 404, other errors and bad JSON are reported with request ids', async (t) => {
+  const graph = await fakeGraph(t, (req, res) => {
+    if (req.url === '/v1.0/forbidden') return json(res, 403, { error: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges' } }, { 'request-id': 'r-403' });
+    if (req.url === '/v1.0/missing') return json(res, 404, { error: { code: 'Request_ResourceNotFound', message: 'gone' } });
+    if (req.url === '/v1.0/broken') return json(res, 500, { error: { code: 'InternalServerError', message: 'boom' } }, { 'request-id': 'r-500' });
+    res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'r-bad' });
+    res.end('{"value": [');
+  });
+  const client = graph.client();
+  const forbidden = await client.call('/v1.0/forbidden', { permission: 'DeviceLocalCredential.Read.All' }).catch((e: unknown) => e);
+  t.match(forbidden, { kind: 'forbidden', details: { status: 403, requestId: 'r-403', permission: 'DeviceLocalCredential.Read.All' } });
+  t.match((forbidden as Error).message, /needs the application permission DeviceLocalCredential\.Read\.All/);
+  t.match(await client.call('/v1.0/missing').catch((e: unknown) => e), { kind: 'notFound', details: { code: 'Request_ResourceNotFound' } });
+  t.match(await client.call('/v1.0/broken').catch((e: unknown) => e), { kind: 'failed', details: { status: 500, requestId: 'r-500' } });
+  t.match(await client.call('/v1.0/bad-json').catch((e: unknown) => e), { kind: 'failed', message: /not JSON \(request-id r-bad\)/ });
+  t.equal(graph.seen.length, 4, 'none of these is retried');
+});
+
+t.test('an unreachable Graph is a clear failure', async (t) => {
+  const dispatcher = new Agent();
+  t.teardown(() => dispatcher.close());
+  const client = new GraphClient({ endpoint: 'http://127.0.0.1:9', dispatcher, getToken: async () => 't' });
+  t.match(await client.call('/v1.0/x').catch((e: unknown) => e), { kind: 'failed', message: /could not be reached/ });
+});
+
+t.test('collections are followed through @odata.nextLink, POST bodies are JSON', async (t) => {
+  const graph = await fakeGraph(t, (req, res) => {
+    if (req.method === 'POST') return json(res, 200, { value: ['g1'] });
+    const page = Number(new URL(req.url!, 'http://x').searchParams.get('page') ?? 1);
+    json(res, 200, { value: [`d${page}a`, `d${page}b`], ...(page < 3 ? { '@odata.nextLink': `${graph.endpoint}/v1.0/devices?page=${page + 1}` } : {}) });
+  });
+  const client = graph.client();
+  t.same(await client.all('/v1.0/devices'), ['d1a', 'd1b', 'd2a', 'd2b', 'd3a', 'd3b']);
+  const groups = await client.call('/v1.0/devices/o1/checkMemberGroups', { method: 'POST', body: { groupIds: ['g1', 'g2'] } });
+  t.same(groups, { value: ['g1'] });
+  const post = graph.seen.at(-1)!;
+  t.equal(post.headers['content-type'], 'application/json');
+  t.same(JSON.parse(post.body), { groupIds: ['g1', 'g2'] });
+});
+
+t.test('Retry-After parsing', async (t) => {
+  const now = Date.parse('2026-11-23T10:00:00Z');
+  t.equal(parseRetryAfter('2', now), 2000);
+  t.equal(parseRetryAfter('2.128', now), 2128);
+  t.equal(parseRetryAfter('Mon, 23 Nov 2026 10:00:05 GMT', now), 5000);
+  t.equal(parseRetryAfter('Mon, 23 Nov 2026 09:59:00 GMT', now), 0, 'a date in the past means now');
+  t.equal(parseRetryAfter(undefined, now), undefined);
+  t.equal(parseRetryAfter('soon', now), undefined);
+});
