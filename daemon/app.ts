@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createHandlers } from './api/index.js';
 import type { ApiKeyService } from './auth/api-keys.js';
+import type { TenantService } from './directory/tenant-service.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
 import { errorHandler } from './http/problem.js';
 import { listOperations, type OpenApiDocument } from './http/spec.js';
@@ -30,6 +31,7 @@ export interface AppOptions {
   version: string;
   logger: Logger;
   apiKeys: ApiKeyService;
+  tenants: TenantService;
   https?: { cert: Buffer; key: Buffer };
 }
 

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { ApiKeyService } from './auth/api-keys.js';
+import { TenantService } from './directory/tenant-service.js';
 import { loadSpec } from './http/spec.js';
 import { packageVersion } from './package-root.js';
 import { openJsonFileStore } from './store/json-file-store.js';
@@ -31,6 +32,8 @@ export interface Daemon {
   app: FastifyInstance;
   store: Store;
   sealer: Sealer;
+  /** The configured Entra tenants; `getWithCredential` gives what signing in to one needs. */
+  tenants: TenantService;
   /** Set when this start created the first admin key. */
   bootstrapKeyFile?: string;
 }
@@ -45,6 +48,8 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     if (masterKey.warning) logger.warn(masterKey.warning);
 
     const { store, created } = await openJsonFileStore(join(dataDir, STATE_FILE));
+    const sealer = createSealer(masterKey.key);
+    const tenants = new TenantService(store, sealer);
     const apiKeys = new ApiKeyService(store, (error) => logger.warn({ err: error }, 'could not record when an API key was last used'));
 
     let bootstrapKeyFile: string | undefined;
@@ -54,12 +59,12 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       logger.info({ file: bootstrapKeyFile }, 'first start: wrote an admin API key to this file (readable by you only)');
     }
 
-    const app = await buildApp({ spec: loadSpec(), version: packageVersion, logger, apiKeys, ...(options.https ? { https: options.https } : {}) });
+    const app = await buildApp({ spec: loadSpec(), version: packageVersion, logger, apiKeys, tenants, ...(options.https ? { https: options.https } : {}) });
     app.addHook('onClose', async () => {
       await store.close();
       await lock.release();
     });
-    return { app, store, sealer: createSealer(masterKey.key), ...(bootstrapKeyFile ? { bootstrapKeyFile } : {}) };
+    return { app, store, sealer, tenants, ...(bootstrapKeyFile ? { bootstrapKeyFile } : {}) };
   } catch (error) {
     await lock.release();
     throw error;

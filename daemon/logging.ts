@@ -21,6 +21,8 @@ export const REDACTED_PATHS = [
   '*.clientSecret',
   'secret',
   '*.secret',
+  'privateKeyPem',
+  '*.privateKeyPem',
 ];
 
 /** Query parameters whose values are never logged, whatever the route: a key pasted into a URL by mistake. */

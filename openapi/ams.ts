@@ -96,6 +96,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists the Entra tenants the daemon reads from, without their credentials.
+         * @description Lists every configured tenant, ordered by display name, with the kind of credential it signs
+         *     in with and the identity-provider and Graph endpoints in effect. Client secrets and private
+         *     keys are never returned; a certificate is described by its SHA-256 thumbprint and expiry.
+         *     Give `tenantId` to get one tenant (an empty list if it is not configured).
+         */
+        get: operations["listTenants"];
+        put?: never;
+        /**
+         * Adds an Entra tenant and the app registration the daemon signs in to it with.
+         * @description Adds a tenant by its id, with the client id of an app registration in it and exactly one
+         *     credential of that app: a client secret (`clientSecret`) or a certificate
+         *     (`certificatePem` with its unencrypted `privateKeyPem`, which must belong together). The
+         *     secret or private key is sealed at rest under the daemon's master key and never shown again.
+         *     `cloud` picks the national cloud's endpoints; `authorityHost` and `graphEndpoint` override
+         *     them (private clouds, tests). A tenant can be configured only once.
+         */
+        post: operations["createTenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Removes a tenant and discards its sealed credential.
+         * @description Removes the tenant's configuration at once; the daemon no longer reads from it, and its sealed
+         *     client secret or private key is deleted from the data file. To stop reading from a tenant for
+         *     a while without losing its configuration, disable it with Set-AmsTenant instead.
+         */
+        delete: operations["deleteTenant"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes a tenant's name, app registration, credential, endpoints or enabled state.
+         * @description Changes only the fields given. A new `clientSecret`, or a new `certificatePem` with its
+         *     `privateKeyPem`, replaces the credential, also when it is of the other kind: the old secret or
+         *     key is discarded. `authorityHost` or `graphEndpoint` set to null go back to the cloud's
+         *     endpoints. A disabled tenant stays configured but is not read from.
+         */
+        patch: operations["updateTenant"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -234,6 +295,144 @@ export interface components {
         ApiKeyList: {
             items: components["schemas"]["ApiKey"][];
         };
+        /**
+         * @description The Microsoft cloud the tenant lives in, which sets the default endpoints: `Global`
+         *     (login.microsoftonline.com, graph.microsoft.com), `USGov` (login.microsoftonline.us,
+         *     graph.microsoft.us), `USGovDoD` (login.microsoftonline.us, dod-graph.microsoft.us), `China`
+         *     (login.chinacloudapi.cn, microsoftgraph.chinacloudapi.cn).
+         * @enum {string}
+         */
+        Cloud: "Global" | "USGov" | "USGovDoD" | "China";
+        /**
+         * @description How the daemon's app registration proves itself to the tenant.
+         * @enum {string}
+         */
+        CredentialType: "secret" | "certificate";
+        /**
+         * @description A tenant to add. Give exactly one credential: `clientSecret`, or `certificatePem` together
+         *     with `privateKeyPem`.
+         */
+        NewTenant: {
+            /**
+             * Format: uuid
+             * @description The Entra tenant's id (Directory ID).
+             */
+            tenantId: string;
+            /**
+             * @description A name for the administrators, e.g. the tenant's primary domain.
+             * @example contoso.onmicrosoft.com
+             */
+            displayName: string;
+            /**
+             * Format: uuid
+             * @description The application (client) id of the app registration the daemon signs in as.
+             */
+            clientId: string;
+            /**
+             * Format: password
+             * @description A client secret of the app registration. Sealed at rest; never returned.
+             */
+            clientSecret?: string;
+            /** @description A certificate of the app registration, PEM (`-----BEGIN CERTIFICATE-----`). */
+            certificatePem?: string;
+            /**
+             * Format: password
+             * @description The certificate's private key, unencrypted PEM. Sealed at rest; never returned.
+             */
+            privateKeyPem?: string;
+            /**
+             * @description The Microsoft cloud the tenant lives in; `Global` unless given.
+             * @default Global
+             */
+            cloud: components["schemas"]["Cloud"];
+            /**
+             * Format: uri
+             * @description Overrides the cloud's identity provider, e.g. `https://login.example.net`.
+             */
+            authorityHost?: string;
+            /**
+             * Format: uri
+             * @description Overrides the cloud's Graph root (no version segment), e.g. `https://graph.example.net`.
+             */
+            graphEndpoint?: string;
+            /**
+             * @description Whether the daemon reads from the tenant.
+             * @default true
+             */
+            enabled: boolean;
+        };
+        /**
+         * @description The fields to change. A new credential is `clientSecret` alone, or `certificatePem` with
+         *     `privateKeyPem`.
+         */
+        TenantUpdate: {
+            displayName?: string;
+            /** Format: uuid */
+            clientId?: string;
+            /**
+             * Format: password
+             * @description Replaces the credential with this client secret. Sealed at rest; never returned.
+             */
+            clientSecret?: string;
+            /** @description Replaces the credential with this certificate; give `privateKeyPem` with it. */
+            certificatePem?: string;
+            /**
+             * Format: password
+             * @description The new certificate's private key, unencrypted PEM. Sealed at rest; never returned.
+             */
+            privateKeyPem?: string;
+            cloud?: components["schemas"]["Cloud"];
+            /**
+             * Format: uri
+             * @description Overrides the cloud's identity provider; null goes back to the cloud's.
+             */
+            authorityHost?: string | null;
+            /**
+             * Format: uri
+             * @description Overrides the cloud's Graph root; null goes back to the cloud's.
+             */
+            graphEndpoint?: string | null;
+            enabled?: boolean;
+        };
+        /** @description A configured tenant. Its client secret or private key is never part of it. */
+        Tenant: {
+            /** Format: uuid */
+            tenantId: string;
+            displayName: string;
+            /** Format: uuid */
+            clientId: string;
+            credentialType: components["schemas"]["CredentialType"];
+            /** @description For a certificate, its SHA-256 thumbprint in lowercase hex. */
+            certificateThumbprint?: string;
+            /**
+             * Format: date-time
+             * @description For a certificate, when it stops being valid.
+             */
+            certificateExpiresAt?: string;
+            cloud: components["schemas"]["Cloud"];
+            /**
+             * @description The identity provider in effect (the cloud's, or the override).
+             * @example https://login.microsoftonline.com
+             */
+            authorityHost: string;
+            /**
+             * @description The Graph root in effect (the cloud's, or the override).
+             * @example https://graph.microsoft.com
+             */
+            graphEndpoint: string;
+            /** @description True when `authorityHost` or `graphEndpoint` is an override rather than the cloud's. */
+            customEndpoints?: boolean;
+            enabled: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: string;
+            /** Format: date-time */
+            modifiedAt?: string;
+            modifiedBy?: string;
+        };
+        TenantList: {
+            items: components["schemas"]["Tenant"][];
+        };
     };
     responses: {
         /** @description The request is invalid; `errors` names every field to fix. */
@@ -287,6 +486,8 @@ export interface components {
     parameters: {
         /** @description The API key's id (not its secret value). */
         ApiKeyId: string;
+        /** @description The Entra tenant's id (a GUID). */
+        TenantId: string;
     };
     requestBodies: never;
     headers: never;
@@ -417,6 +618,118 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+        };
+    };
+    listTenants: {
+        parameters: {
+            query?: {
+                /** @description Only the tenant with this id. */
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenants. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewTenant"];
+            };
+        };
+        responses: {
+            /** @description The tenant was added. */
+            201: {
+                headers: {
+                    /** @description Where the tenant can be read (the list filtered to it). */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    deleteTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The Entra tenant's id (a GUID). */
+                tenantId: components["parameters"]["TenantId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant was removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    updateTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The Entra tenant's id (a GUID). */
+                tenantId: components["parameters"]["TenantId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantUpdate"];
+            };
+        };
+        responses: {
+            /** @description The tenant as it now stands. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
         };
     };
 }

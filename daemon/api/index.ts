@@ -1,11 +1,14 @@
 import type { ApiKeyService } from '../auth/api-keys.js';
+import type { TenantService } from '../directory/tenant-service.js';
 import type { OperationHandlers } from '../http/operation-types.js';
 import { apiKeyHandlers } from './api-keys.js';
 import { serviceHandlers } from './service.js';
+import { tenantHandlers } from './tenants.js';
 
 export interface HandlerDependencies {
   version: string;
   apiKeys: ApiKeyService;
+  tenants: TenantService;
 }
 
 /** Every operation of the contract, by operationId. The type makes a missing one a compile error. */
@@ -13,5 +16,6 @@ export function createHandlers(deps: HandlerDependencies): OperationHandlers {
   return {
     ...serviceHandlers(deps.version),
     ...apiKeyHandlers(deps.apiKeys),
+    ...tenantHandlers(deps.tenants),
   };
 }

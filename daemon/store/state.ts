@@ -7,6 +7,7 @@ import type { components } from '../../openapi/ams.js';
 export const SCHEMA_VERSION = 1;
 
 export type Role = components['schemas']['Role'];
+export type Cloud = components['schemas']['Cloud'];
 
 export interface ApiKeyRecord {
   id: string;
@@ -27,22 +28,60 @@ export interface ApiKeyRecord {
   lastUsedAt?: string;
 }
 
+/** A tenant's credential as kept at rest: the secret part only ever sealed. */
+export type TenantCredentialRecord =
+  | {
+      type: 'secret';
+      /** Sealed with the context `tenant:<tenantId>:clientSecret`. */
+      sealedClientSecret: string;
+    }
+  | {
+      type: 'certificate';
+      certificatePem: string;
+      /** SHA-256 of the DER certificate, lowercase hex. */
+      thumbprint: string;
+      expiresAt: string;
+      /** PKCS#8 PEM, sealed with the context `tenant:<tenantId>:privateKeyPem`. */
+      sealedPrivateKeyPem: string;
+    };
+
+export interface TenantRecord {
+  /** Lowercase GUID; unique. */
+  tenantId: string;
+  displayName: string;
+  clientId: string;
+  credential: TenantCredentialRecord;
+  cloud: Cloud;
+  /** Overrides of the cloud's endpoints, when set. */
+  authorityHost?: string;
+  graphEndpoint?: string;
+  enabled: boolean;
+  createdAt: string;
+  createdBy: string;
+  modifiedAt?: string;
+  modifiedBy?: string;
+}
+
 export interface State {
   schemaVersion: typeof SCHEMA_VERSION;
   apiKeys: ApiKeyRecord[];
+  tenants: TenantRecord[];
 }
 
 export function emptyState(): State {
-  return { schemaVersion: SCHEMA_VERSION, apiKeys: [] };
+  return { schemaVersion: SCHEMA_VERSION, apiKeys: [], tenants: [] };
 }
 
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const uuid = { type: 'string', format: 'uuid' } as const;
+const sealed = { type: 'string', pattern: '^v1\\.' } as const;
+const httpsUrl = { type: 'string', pattern: '^https://' } as const;
 
 export const stateSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['schemaVersion', 'apiKeys'],
+  // `tenants` came later within schema version 1: a file without it loads as having none.
+  required: ['schemaVersion', 'apiKeys', 'tenants'],
   properties: {
     schemaVersion: { const: SCHEMA_VERSION },
     apiKeys: {
@@ -66,6 +105,52 @@ export const stateSchema = {
           revokedAt: dateTime,
           revokedBy: { type: 'string' },
           lastUsedAt: dateTime,
+        },
+      },
+    },
+    tenants: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['tenantId', 'displayName', 'clientId', 'credential', 'cloud', 'enabled', 'createdAt', 'createdBy'],
+        properties: {
+          tenantId: uuid,
+          displayName: { type: 'string', minLength: 1 },
+          clientId: uuid,
+          credential: {
+            type: 'object',
+            required: ['type'],
+            properties: { type: { enum: ['secret', 'certificate'] } },
+            oneOf: [
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['type', 'sealedClientSecret'],
+                properties: { type: { const: 'secret' }, sealedClientSecret: sealed },
+              },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['type', 'certificatePem', 'thumbprint', 'expiresAt', 'sealedPrivateKeyPem'],
+                properties: {
+                  type: { const: 'certificate' },
+                  certificatePem: { type: 'string', minLength: 1 },
+                  thumbprint: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+                  expiresAt: dateTime,
+                  sealedPrivateKeyPem: sealed,
+                },
+              },
+            ],
+          },
+          cloud: { enum: ['Global', 'USGov', 'USGovDoD', 'China'] },
+          authorityHost: httpsUrl,
+          graphEndpoint: httpsUrl,
+          enabled: { type: 'boolean' },
+          createdAt: dateTime,
+          createdBy: { type: 'string' },
+          modifiedAt: dateTime,
+          modifiedBy: { type: 'string' },
         },
       },
     },

@@ -65,9 +65,9 @@ t.test('a corrupt or invalid file stops the load, names the file and the problem
   const cases: [string, string, RegExp][] = [
     ['truncated JSON', '{"schemaVersion": 1, "apiKeys": [', /is not valid JSON/],
     ['empty file', '', /is not valid JSON/],
-    ['wrong shape', JSON.stringify({ schemaVersion: 1, apiKeys: [{ name: 'x' }] }), /does not match schema version 1: \/apiKeys\/0 must have required property/],
-    ['unknown top-level field', JSON.stringify({ schemaVersion: 1, apiKeys: [], extra: true }), /must NOT have additional properties/],
-    ['newer version', JSON.stringify({ schemaVersion: 99, apiKeys: [] }), /written by a newer amsd \(schema version 99/],
+    ['wrong shape', JSON.stringify({ schemaVersion: 1, apiKeys: [{ name: 'x' }], tenants: [] }), /does not match schema version 1: \/apiKeys\/0 must have required property/],
+    ['unknown top-level field', JSON.stringify({ schemaVersion: 1, apiKeys: [], tenants: [], extra: true }), /must NOT have additional properties/],
+    ['newer version', JSON.stringify({ schemaVersion: 99, apiKeys: [], tenants: [] }), /written by a newer amsd \(schema version 99/],
   ];
   for (const [name, content, problem] of cases) {
     const file = join(dir, `${name.replace(/ /g, '-')}.json`);

@@ -1,0 +1,296 @@
+/**
+ * The Entra tenants the daemon reads from: each with the app registration it signs in as and one
+ * credential of that app. A client secret or a certificate's private key is sealed at rest under the
+ * master key (bound to its tenant and field) and never leaves this module except through
+ * `getWithCredential`, which is for the daemon's own sign-in and is not reachable over HTTP.
+ */
+import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import type { components } from '../../openapi/ams.js';
+import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
+import type { Sealer } from '../store/sealing.js';
+import type { Cloud, TenantCredentialRecord, TenantRecord } from '../store/state.js';
+import type { DeepReadonly, Store } from '../store/store.js';
+import type { TenantCredential } from './token-provider.js';
+
+export type TenantView = components['schemas']['Tenant'];
+export type NewTenant = components['schemas']['NewTenant'];
+export type TenantUpdate = components['schemas']['TenantUpdate'];
+
+/** The endpoints of each Microsoft cloud (identity provider, Graph root without version). */
+export const CLOUD_ENDPOINTS: Readonly<Record<Cloud, { authorityHost: string; graphEndpoint: string }>> = {
+  Global: { authorityHost: 'https://login.microsoftonline.com', graphEndpoint: 'https://graph.microsoft.com' },
+  USGov: { authorityHost: 'https://login.microsoftonline.us', graphEndpoint: 'https://graph.microsoft.us' },
+  USGovDoD: { authorityHost: 'https://login.microsoftonline.us', graphEndpoint: 'https://dod-graph.microsoft.us' },
+  China: { authorityHost: 'https://login.chinacloudapi.cn', graphEndpoint: 'https://microsoftgraph.chinacloudapi.cn' },
+};
+
+/** Everything needed to sign in to a tenant. Internal only: never serialise it into a response. */
+export interface TenantWithCredential extends TenantView {
+  credential: TenantCredential;
+}
+
+export function sealingContext(tenantId: string, field: 'clientSecret' | 'privateKeyPem'): string {
+  return `tenant:${tenantId}:${field}`;
+}
+
+export function effectiveEndpoints(record: DeepReadonly<TenantRecord>): { authorityHost: string; graphEndpoint: string } {
+  const cloud = CLOUD_ENDPOINTS[record.cloud];
+  return {
+    authorityHost: record.authorityHost ?? cloud.authorityHost,
+    graphEndpoint: record.graphEndpoint ?? cloud.graphEndpoint,
+  };
+}
+
+export function toTenantView(record: DeepReadonly<TenantRecord>): TenantView {
+  // Built field by field (not by spreading the record) so that no sealed value can slip into a view.
+  const credential = record.credential;
+  return {
+    tenantId: record.tenantId,
+    displayName: record.displayName,
+    clientId: record.clientId,
+    credentialType: credential.type,
+    ...(credential.type === 'certificate'
+      ? { certificateThumbprint: credential.thumbprint, certificateExpiresAt: credential.expiresAt }
+      : {}),
+    cloud: record.cloud,
+    ...effectiveEndpoints(record),
+    customEndpoints: record.authorityHost !== undefined || record.graphEndpoint !== undefined,
+    enabled: record.enabled,
+    createdAt: record.createdAt,
+    createdBy: record.createdBy,
+    ...(record.modifiedAt ? { modifiedAt: record.modifiedAt } : {}),
+    ...(record.modifiedBy ? { modifiedBy: record.modifiedBy } : {}),
+  };
+}
+
+function notFound(tenantId: string): ProblemError {
+  return new ProblemError(404, 'tenant-not-found', `No tenant ${tenantId} is configured. Get-AmsTenant lists the configured tenants.`);
+}
+
+export class TenantService {
+  constructor(
+    private readonly store: Store,
+    private readonly sealer: Sealer,
+  ) {}
+
+  list(filter: { tenantId?: string } = {}): TenantView[] {
+    const wanted = filter.tenantId?.toLowerCase();
+    return this.store.state.tenants
+      .filter((record) => !wanted || record.tenantId === wanted)
+      .map(toTenantView)
+      .sort((a, b) => a.displayName.localeCompare(b.displayName) || a.tenantId.localeCompare(b.tenantId));
+  }
+
+  get(tenantId: string): TenantView {
+    const record = this.find(tenantId);
+    if (!record) throw notFound(tenantId);
+    return toTenantView(record);
+  }
+
+  async create(input: NewTenant, createdBy: string): Promise<TenantView> {
+    const tenantId = input.tenantId.toLowerCase();
+    const errors: FieldError[] = [];
+    if (input.displayName.trim() === '') errors.push({ path: 'body/displayName', message: 'must contain more than spaces' });
+    const authorityHost = input.authorityHost === undefined ? undefined : checkEndpoint(input.authorityHost, 'body/authorityHost', errors);
+    const graphEndpoint = input.graphEndpoint === undefined ? undefined : checkEndpoint(input.graphEndpoint, 'body/graphEndpoint', errors);
+    const credential = this.credentialFrom(tenantId, input, errors, true);
+    if (errors.length > 0 || !credential) throw validationProblem(errors);
+
+    const record: TenantRecord = {
+      tenantId,
+      displayName: input.displayName.trim(),
+      clientId: input.clientId.toLowerCase(),
+      credential,
+      cloud: input.cloud ?? 'Global',
+      ...(authorityHost ? { authorityHost } : {}),
+      ...(graphEndpoint ? { graphEndpoint } : {}),
+      enabled: input.enabled ?? true,
+      createdAt: new Date().toISOString(),
+      createdBy,
+    };
+    await this.store.mutate((state) => {
+      const clash = state.tenants.find((t) => t.tenantId === tenantId);
+      if (clash) {
+        throw new ProblemError(409, 'tenant-exists', `The tenant ${tenantId} is already configured (as '${clash.displayName}'). Change it with Set-AmsTenant, or remove it first.`);
+      }
+      state.tenants.push(record);
+    });
+    return toTenantView(record);
+  }
+
+  async update(tenantId: string, input: TenantUpdate, modifiedBy: string): Promise<TenantView> {
+    const id = tenantId.toLowerCase();
+    if (!this.find(id)) throw notFound(tenantId);
+    const errors: FieldError[] = [];
+    if (input.displayName !== undefined && input.displayName.trim() === '') {
+      errors.push({ path: 'body/displayName', message: 'must contain more than spaces' });
+    }
+    const authorityHost = input.authorityHost == null ? input.authorityHost : checkEndpoint(input.authorityHost, 'body/authorityHost', errors);
+    const graphEndpoint = input.graphEndpoint == null ? input.graphEndpoint : checkEndpoint(input.graphEndpoint, 'body/graphEndpoint', errors);
+    const credential = this.credentialFrom(id, input, errors, false);
+    if (errors.length > 0) throw validationProblem(errors);
+
+    return this.store.mutate((state) => {
+      const record = state.tenants.find((t) => t.tenantId === id);
+      if (!record) throw notFound(tenantId);
+      if (input.displayName !== undefined) record.displayName = input.displayName.trim();
+      if (input.clientId !== undefined) record.clientId = input.clientId.toLowerCase();
+      if (input.cloud !== undefined) record.cloud = input.cloud;
+      if (input.enabled !== undefined) record.enabled = input.enabled;
+      if (authorityHost === null) delete record.authorityHost;
+      else if (authorityHost !== undefined) record.authorityHost = authorityHost;
+      if (graphEndpoint === null) delete record.graphEndpoint;
+      else if (graphEndpoint !== undefined) record.graphEndpoint = graphEndpoint;
+      // The new credential replaces the old one whole: a secret and a key are never kept side by side.
+      if (credential) record.credential = credential;
+      record.modifiedAt = new Date().toISOString();
+      record.modifiedBy = modifiedBy;
+      return toTenantView(record);
+    });
+  }
+
+  async remove(tenantId: string): Promise<void> {
+    const id = tenantId.toLowerCase();
+    await this.store.mutate((state) => {
+      const index = state.tenants.findIndex((t) => t.tenantId === id);
+      if (index < 0) throw notFound(tenantId);
+      state.tenants.splice(index, 1);
+    });
+  }
+
+  /**
+   * The tenant with its credential unsealed, for signing in to it. For the daemon's own use only: no
+   * operation of the API returns this.
+   */
+  getWithCredential(tenantId: string): TenantWithCredential {
+    const record = this.find(tenantId);
+    if (!record) throw notFound(tenantId);
+    const stored = record.credential;
+    const credential: TenantCredential =
+      stored.type === 'secret'
+        ? { type: 'secret', clientSecret: this.sealer.unseal(stored.sealedClientSecret, sealingContext(record.tenantId, 'clientSecret')) }
+        : {
+            type: 'certificate',
+            certificatePem: stored.certificatePem,
+            thumbprintSha256: stored.thumbprint,
+            privateKeyPem: this.sealer.unseal(stored.sealedPrivateKeyPem, sealingContext(record.tenantId, 'privateKeyPem')),
+          };
+    return { ...toTenantView(record), credential };
+  }
+
+  private find(tenantId: string): DeepReadonly<TenantRecord> | undefined {
+    const id = tenantId.toLowerCase();
+    return this.store.state.tenants.find((t) => t.tenantId === id);
+  }
+
+  /**
+   * The sealed credential the request gives, checked: exactly one of a secret or a certificate with
+   * its key. Returns undefined when there is none (allowed only when not `required`) or it is invalid
+   * (then `errors` says why).
+   */
+  private credentialFrom(
+    tenantId: string,
+    input: { clientSecret?: string; certificatePem?: string; privateKeyPem?: string },
+    errors: FieldError[],
+    required: boolean,
+  ): TenantCredentialRecord | undefined {
+    const hasSecret = input.clientSecret !== undefined;
+    const hasCert = input.certificatePem !== undefined;
+    const hasKey = input.privateKeyPem !== undefined;
+    if (hasSecret && (hasCert || hasKey)) {
+      errors.push({
+        path: 'body/clientSecret',
+        message: `give one credential: clientSecret, or certificatePem with privateKeyPem, not both (got clientSecret and ${[hasCert && 'certificatePem', hasKey && 'privateKeyPem'].filter(Boolean).join(' and ')})`,
+      });
+      return undefined;
+    }
+    if (hasCert !== hasKey) {
+      errors.push({
+        path: hasCert ? 'body/privateKeyPem' : 'body/certificatePem',
+        message: 'certificatePem and privateKeyPem go together: give the certificate with its private key',
+      });
+      return undefined;
+    }
+    if (hasSecret) {
+      if (input.clientSecret!.trim() === '') {
+        errors.push({ path: 'body/clientSecret', message: 'must contain more than spaces' });
+        return undefined;
+      }
+      return { type: 'secret', sealedClientSecret: this.sealer.seal(input.clientSecret!, sealingContext(tenantId, 'clientSecret')) };
+    }
+    if (hasCert) return this.certificateCredential(tenantId, input.certificatePem!, input.privateKeyPem!, errors);
+    if (required) {
+      errors.push(
+        { path: 'body/clientSecret', message: 'or certificatePem with privateKeyPem is required: the tenant needs one credential of its app registration' },
+        { path: 'body/certificatePem', message: 'with privateKeyPem, or clientSecret, is required: the tenant needs one credential of its app registration' },
+      );
+    }
+    return undefined;
+  }
+
+  private certificateCredential(tenantId: string, certificatePem: string, privateKeyPem: string, errors: FieldError[]): TenantCredentialRecord | undefined {
+    let certificate: X509Certificate | undefined;
+    if (!/-----BEGIN CERTIFICATE-----/.test(certificatePem)) {
+      errors.push({ path: 'body/certificatePem', message: 'must be a PEM certificate (-----BEGIN CERTIFICATE-----)' });
+    } else {
+      try {
+        certificate = new X509Certificate(certificatePem);
+      } catch (error) {
+        errors.push({ path: 'body/certificatePem', message: `could not be read as a PEM certificate (${(error as Error).message})` });
+      }
+    }
+    let key: KeyObject | undefined;
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKeyPem)) {
+      errors.push({ path: 'body/privateKeyPem', message: 'must be a PEM private key (-----BEGIN PRIVATE KEY-----)' });
+    } else if (/ENCRYPTED/.test(privateKeyPem)) {
+      errors.push({ path: 'body/privateKeyPem', message: 'must not be encrypted: give it in clear; amsd seals it at rest' });
+    } else {
+      try {
+        key = createPrivateKey({ key: privateKeyPem, format: 'pem' });
+      } catch (error) {
+        errors.push({ path: 'body/privateKeyPem', message: `could not be read as an unencrypted PEM private key (${(error as Error).message})` });
+      }
+    }
+    if (!certificate || !key) return undefined;
+
+    if (!certificate.checkPrivateKey(key)) {
+      errors.push({ path: 'body/privateKeyPem', message: `is not the private key of the certificate given in certificatePem (${certificate.subject.replace(/\n/g, ', ')})` });
+      return undefined;
+    }
+    const expiresAt = new Date(certificate.validTo);
+    if (Number.isNaN(expiresAt.getTime())) {
+      errors.push({ path: 'body/certificatePem', message: `has an expiry date amsd cannot read (${certificate.validTo})` });
+      return undefined;
+    }
+    if (expiresAt.getTime() <= Date.now()) {
+      errors.push({ path: 'body/certificatePem', message: `expired at ${expiresAt.toISOString()}; give a certificate that is still valid` });
+      return undefined;
+    }
+    return {
+      type: 'certificate',
+      certificatePem: certificate.toString(),
+      thumbprint: createHash('sha256').update(certificate.raw).digest('hex'),
+      expiresAt: expiresAt.toISOString(),
+      sealedPrivateKeyPem: this.sealer.seal(
+        key.export({ type: 'pkcs8', format: 'pem' }) as string,
+        sealingContext(tenantId, 'privateKeyPem'),
+      ),
+    };
+  }
+}
+
+/** An endpoint override: an https URL without credentials, query or fragment; kept without a trailing slash. */
+function checkEndpoint(value: string, path: string, errors: FieldError[]): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    errors.push({ path, message: 'must be an absolute https URL' });
+    return undefined;
+  }
+  if (url.protocol !== 'https:') errors.push({ path, message: 'must be an https URL' });
+  else if (url.username || url.password) errors.push({ path, message: 'must not contain a user name or password' });
+  else if (url.search || url.hash) errors.push({ path, message: 'must not have a query or fragment' });
+  else return (url.origin + url.pathname).replace(/\/+$/, '');
+  return undefined;
+}
