@@ -18,8 +18,11 @@ export interface TokenProviderOptions {
   credential: TenantCredential;
   /** e.g. `https://login.microsoftonline.com` */
   authorityHost: string;
-  /** e.g. `https://graph.microsoft.com`; the scope is `<graphEndpoint>/.default`. */
-  graphEndpoint: string;
+  /**
+   * Graph's resource id in the tenant's cloud, e.g. `https://graph.microsoft.com`; the scope is
+   * `<graphResource>/.default`. It stays the cloud's even when Graph is reached at another endpoint.
+   */
+  graphResource: string;
   dispatcher: Dispatcher;
 }
 
@@ -34,7 +37,7 @@ export interface TokenProvider {
 export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
   const authorityHost = options.authorityHost.replace(/\/+$/, '');
   const authority = `${authorityHost}/${options.tenantId}`;
-  const scope = `${options.graphEndpoint.replace(/\/+$/, '')}/.default`;
+  const scope = `${options.graphResource.replace(/\/+$/, '')}/.default`;
   let client: Promise<ConfidentialClientApplication> | undefined;
 
   const build = async () => {

@@ -1,0 +1,227 @@
+/**
+ * A simulated Entra ID tenant for tests and offline demos: a local identity provider (OIDC discovery,
+ * JWKS, client-credentials token endpoint) and the Microsoft Graph endpoints amsd calls, over HTTPS on
+ * 127.0.0.1 with a CA generated at start, serving a seeded directory. Faults can be armed per path prefix
+ * and every request is logged, so tests can assert on retries and call counts. Nothing leaves loopback.
+ *
+ * The same origin serves both halves: identity under `/{tenantId}/...`, Graph under `/v1.0/...`.
+ */
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { createCertificateAuthority, createClientCertificate, issueServerCertificate, type ClientCertificate } from './certificates.js';
+import { generateDirectory, type SeededDirectory } from './directory-data.js';
+import { Faults, type FaultSpec } from './faults.js';
+import { Graph } from './graph.js';
+import { graphError, type Reply, type RouteRequest } from './http.js';
+import { GRAPH_AUDIENCE, Identity, type AppRegistration, type UserTokenOptions } from './identity.js';
+
+export type { FaultKind, FaultSpec } from './faults.js';
+export type { SeededBitlockerKey, SeededDevice, SeededDirectory, SeededGroup, SeededPassword, SeededUser } from './directory-data.js';
+export type { AppRegistration, UserTokenOptions } from './identity.js';
+export { GRAPH_AUDIENCE } from './identity.js';
+
+/** Application permissions the app holds at start: everything amsd's scenarios need. */
+export const DEFAULT_PERMISSIONS = [
+  'Device.Read.All',
+  'GroupMember.Read.All',
+  'Group.Read.All',
+  'User.Read.All',
+  'DeviceLocalCredential.Read.All',
+  'BitlockerKey.Read.All',
+] as const;
+
+export interface SimulatedTenantOptions {
+  /** Number of devices in the seeded directory (default 50). */
+  devices?: number;
+  seed?: number;
+  tenantId?: string;
+  /** Permissions granted to the app at start (default DEFAULT_PERMISSIONS). */
+  permissions?: string[];
+}
+
+export interface CallRecord {
+  at: number;
+  method: string;
+  /** Path and query as sent. */
+  url: string;
+  path: string;
+  service: 'graph' | 'identity' | 'other';
+  /** Status answered; undefined for a hang or a reset. */
+  status?: number;
+  fault?: FaultSpec['kind'];
+  requestId: string;
+  clientRequestId?: string;
+}
+
+export interface SimulatedTenant {
+  tenantId: string;
+  /** `https://127.0.0.1:PORT`: the authority is `${authorityHost}/${tenantId}`. */
+  authorityHost: string;
+  authority: string;
+  /** Graph's root (no version segment), e.g. for GraphClient's `endpoint`. */
+  graphEndpoint: string;
+  /** The scope to ask for: `https://graph.microsoft.com/.default`. */
+  graphScope: string;
+  tokenEndpoint: string;
+  /** OIDC metadata as JSON, ready for MSAL's `authorityMetadata`. */
+  authorityMetadata: string;
+  /** The generated CA: trust it (undici `connect: { ca }`, or NODE_EXTRA_CA_CERTS). */
+  caCertificatePem: string;
+  app: AppRegistration & {
+    /** A certificate credential registered at start, with its private key (PKCS#8 PEM). */
+    certificate: ClientCertificate;
+  };
+  /** Registers another certificate as a credential of the app. */
+  addClientCertificate(certificatePem: string): void;
+  /** A user's access token for the daemon's own API, signed by this tenant's key. */
+  issueUserToken(options: UserTokenOptions): Promise<string>;
+  directory: SeededDirectory;
+  faults: Faults;
+  /** Every request served, oldest first. */
+  calls: readonly CallRecord[];
+  /** Requests whose path starts with `pathPrefix` (default `/v1.0`: all Graph calls), faulted ones included. */
+  callCount(pathPrefix?: string): number;
+  resetCalls(): void;
+  close(): Promise<void>;
+}
+
+const BODY_LIMIT = 1024 * 1024;
+
+export async function startSimulatedTenant(options: SimulatedTenantOptions = {}): Promise<SimulatedTenant> {
+  const tenantId = options.tenantId ?? '8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59';
+  const directory = generateDirectory(options);
+  const [ca, clientCertificate] = await Promise.all([createCertificateAuthority(), createClientCertificate()]);
+  const serverCertificate = await issueServerCertificate(ca);
+
+  const faults = new Faults();
+  const calls: CallRecord[] = [];
+  const sockets = new Set<Socket>();
+  let identity: Identity | undefined;
+  let graph: Graph | undefined;
+
+  const server: Server = createServer({ key: serverCertificate.privateKeyPem, cert: serverCertificate.certificatePem }, (req, res) => {
+    void serve(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'InternalServerError', message: String((error as Error)?.message ?? error) } }));
+    });
+  });
+  // Raw TCP sockets (tracked from accept, before the TLS handshake), so close() can end every one.
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', host);
+    const requestId = randomUUID();
+    const clientRequestId = header(req, 'client-request-id');
+    const service = url.pathname.startsWith('/v1.0/') ? 'graph' : url.pathname.split('/').length > 2 ? 'identity' : 'other';
+    const record: CallRecord = { at: Date.now(), method: req.method ?? 'GET', url: req.url ?? '/', path: url.pathname, service, requestId, ...(clientRequestId ? { clientRequestId } : {}) };
+    calls.push(record);
+
+    const fault = faults.take(url.pathname);
+    if (fault) record.fault = fault.kind;
+    if (fault?.kind === 'hang') return; // the socket stays open until the client gives up or close()
+    if (fault?.kind === 'reset') {
+      // Drop the connection mid-request. (A true TCP RST is not available safely under TLS in Node:
+      // resetAndDestroy() needs the raw TCP handle, which the TLS layer owns.)
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'latency') await new Promise((resolve) => setTimeout(resolve, fault.latencyMs ?? 1000));
+
+    const body = await readBody(req);
+    const routeRequest: RouteRequest = { method: record.method, url, headers: req.headers, body: body ?? '', requestId, ...(clientRequestId ? { clientRequestId } : {}) };
+    let reply: Reply;
+    if (fault?.kind === 'throttle' || fault?.kind === 'unavailable') {
+      const status = fault.kind === 'throttle' ? 429 : (fault.status ?? 503);
+      const retryAfter: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) };
+      reply =
+        status === 429
+          ? graphError(routeRequest, 429, 'TooManyRequests', 'Too many requests.', retryAfter)
+          : graphError(routeRequest, status, status === 503 ? 'serviceNotAvailable' : 'gatewayTimeout', 'The service is temporarily unavailable. Please retry later.', retryAfter);
+    } else if (body === undefined) {
+      reply = { status: 413, body: { error: { code: 'RequestEntityTooLarge', message: 'Request body too large.' } } };
+    } else {
+      reply =
+        (await identity!.handle(routeRequest)) ??
+        (await graph!.handle(routeRequest)) ??
+        { status: 404, body: { error: { code: 'NotFound', message: `No route for ${url.pathname} in the simulated tenant.` } } };
+    }
+
+    record.status = reply.status;
+    const contentType = service === 'graph' ? 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' : 'application/json; charset=utf-8';
+    res.writeHead(reply.status, {
+      'content-type': contentType,
+      'request-id': requestId,
+      ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}),
+      'x-ms-ags-diagnostic': JSON.stringify({ ServerInfo: { DataCenter: 'Simulated', Slice: 'E', Ring: '0', ScaleUnit: '000', RoleInstance: 'LOCAL' } }),
+      ...reply.headers,
+    });
+    // A malformed answer: a 200 whose JSON breaks off.
+    if (fault?.kind === 'malformed') res.end(JSON.stringify(reply.body ?? {}).slice(0, 12));
+    else res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
+  }
+
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const host = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const app: AppRegistration = {
+    clientId: 'c0a7f5e2-3d41-4b8a-9f6e-1a2b3c4d5e6f',
+    servicePrincipalId: '5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b',
+    clientSecret: `sim~${randomUUID().replace(/-/g, '')}`,
+    permissions: new Set(options.permissions ?? DEFAULT_PERMISSIONS),
+  };
+  identity = await Identity.create(tenantId, host, app);
+  identity.addClientCertificate(clientCertificate.certificatePem);
+  graph = new Graph(directory, identity, host);
+
+  return {
+    tenantId,
+    authorityHost: host,
+    authority: `${host}/${tenantId}`,
+    graphEndpoint: host,
+    graphScope: `${GRAPH_AUDIENCE}/.default`,
+    tokenEndpoint: identity.tokenEndpoint,
+    authorityMetadata: JSON.stringify(identity.openidConfiguration()),
+    caCertificatePem: ca.certificatePem,
+    app: Object.assign(app, { certificate: clientCertificate }),
+    addClientCertificate: (pem) => identity!.addClientCertificate(pem),
+    issueUserToken: (tokenOptions) => identity!.issueUserToken(tokenOptions),
+    directory,
+    faults,
+    calls,
+    callCount: (pathPrefix = '/v1.0') => calls.filter((c) => c.path.startsWith(pathPrefix)).length,
+    resetCalls: () => void calls.splice(0),
+    close: async () => {
+      faults.clear();
+      const closed = once(server, 'close');
+      server.close();
+      // Hung requests and keep-alive connections would hold close() forever.
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The request body as text; undefined past the size limit. */
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > BODY_LIMIT) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
