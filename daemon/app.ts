@@ -8,6 +8,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import addFormatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import { createHandlers } from './api/index.js';
 import type { ApiKeyService } from './auth/api-keys.js';
 import type { TenantService } from './directory/tenant-service.js';
@@ -32,6 +33,7 @@ export interface AppOptions {
   logger: Logger;
   apiKeys: ApiKeyService;
   tenants: TenantService;
+  dispatcher: Dispatcher;
   https?: { cert: Buffer; key: Buffer };
 }
 

@@ -21,6 +21,7 @@ interface ServeOptions {
   dataDir: string;
   tlsCert?: string;
   tlsKey?: string;
+  caFile?: string;
   logLevel: LogLevel;
 }
 
@@ -37,6 +38,7 @@ async function serve(options: ServeOptions) {
       dataDir: options.dataDir,
       logger,
       ...(process.env.AMS_MASTER_KEY_FILE ? { masterKeyFile: process.env.AMS_MASTER_KEY_FILE } : {}),
+      ...(options.caFile ? { caFile: options.caFile } : {}),
       ...(https ? { https } : {}),
     });
   } catch (error) {
@@ -113,6 +115,7 @@ export function buildCli(): Command {
     )
     .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS with; needs --tls-key'))
     .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert'))
+    .addOption(new Option('--ca-file <file>', 'PEM of an extra CA to trust for Entra ID and Graph, besides the system roots').env('AMS_CA_FILE'))
     .addOption(new Option('--log-level <level>', 'how much to log (JSON lines on standard output)').choices(LOG_LEVELS).default('info'))
     .addHelpText(
       'after',
@@ -120,6 +123,7 @@ export function buildCli(): Command {
         '',
         'Environment:',
         '  AMS_DATA_DIR          default for --data-dir',
+        '  AMS_CA_FILE           default for --ca-file',
         '  AMS_MASTER_KEY_FILE   file holding the 32-byte key that seals secrets at rest (default: <data-dir>/master.key, created on first start)',
         '',
         'On the first start of an empty data directory, an admin API key is written to <data-dir>/bootstrap-admin.key.',

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { ApiKeyService } from './auth/api-keys.js';
+import { createHttpStack } from './directory/http-stack.js';
 import { TenantService } from './directory/tenant-service.js';
 import { loadSpec } from './http/spec.js';
 import { packageVersion } from './package-root.js';
@@ -26,6 +27,8 @@ export interface DaemonOptions {
   logger: Logger;
   /** Serve HTTPS with this certificate and key. */
   https?: { cert: Buffer; key: Buffer };
+  /** `--ca-file` / `AMS_CA_FILE`: an extra CA to trust for Entra and Graph (private clouds, the simulated tenant). */
+  caFile?: string;
 }
 
 export interface Daemon {
@@ -59,9 +62,11 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       logger.info({ file: bootstrapKeyFile }, 'first start: wrote an admin API key to this file (readable by you only)');
     }
 
-    const app = await buildApp({ spec: loadSpec(), version: packageVersion, logger, apiKeys, tenants, ...(options.https ? { https: options.https } : {}) });
+    const dispatcher = createHttpStack(options.caFile ? { caFile: options.caFile } : {});
+    const app = await buildApp({ spec: loadSpec(), version: packageVersion, logger, apiKeys, tenants, dispatcher, ...(options.https ? { https: options.https } : {}) });
     app.addHook('onClose', async () => {
       await store.close();
+      await dispatcher.close();
       await lock.release();
     });
     return { app, store, sealer, tenants, ...(bootstrapKeyFile ? { bootstrapKeyFile } : {}) };

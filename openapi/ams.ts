@@ -157,10 +157,54 @@ export interface paths {
         patch: operations["updateTenant"];
         trace?: never;
     };
+    "/v1/tenants/{tenantId}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Signs in to a tenant and checks every Graph permission the daemon needs.
+         * @description Acquires a token with the tenant's stored credential, then probes, with metadata-only Graph
+         *     calls, each permission amsd relies on: reading devices, LAPS backups, groups and BitLocker
+         *     keys. Every check is reported by name; a failed one names the application permission to grant.
+         *     No secret is read or returned. The answer is 200 whether or not the checks pass: look at
+         *     `succeeded`.
+         */
+        post: operations["testTenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        TenantCheckReport: {
+            /** Format: uuid */
+            tenantId: string;
+            /** @description True when every check passed. */
+            succeeded: boolean;
+            checks: {
+                /** @enum {string} */
+                name: "signIn" | "readDevices" | "readLapsMetadata" | "readGroups" | "readBitLockerMetadata";
+                succeeded: boolean;
+                /** @description What was found, or what to fix. */
+                detail: string;
+                /**
+                 * @description The application permission this check needs.
+                 * @example DeviceLocalCredential.Read.All
+                 */
+                permission?: string;
+                /** @description Graph's request-id of a failed probe, for Microsoft support. */
+                graphRequestId?: string;
+            }[];
+        };
         /** @description An error, as RFC 9457 problem details. */
         Problem: {
             /**
@@ -724,6 +768,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    testTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The Entra tenant's id (a GUID). */
+                tenantId: components["parameters"]["TenantId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The checks and their outcome. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantCheckReport"];
                 };
             };
             400: components["responses"]["BadRequest"];

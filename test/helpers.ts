@@ -33,7 +33,7 @@ export interface TestDaemon extends Daemon {
   call(options: { method?: string; url: string; key?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
 }
 
-export async function startTestDaemon(t: TestContext, dataDir?: string): Promise<TestDaemon> {
+export async function startTestDaemon(t: TestContext, dataDir?: string, options: { caFile?: string } = {}): Promise<TestDaemon> {
   const dir = dataDir ?? join(await tempDir(t), 'data');
   const logLines: string[] = [];
   const sink = new Writable({
@@ -42,7 +42,7 @@ export async function startTestDaemon(t: TestContext, dataDir?: string): Promise
       done();
     },
   });
-  const daemon = await openDaemon({ dataDir: dir, logger: createLogger('trace', sink) });
+  const daemon = await openDaemon({ dataDir: dir, logger: createLogger('trace', sink), ...options });
   t.teardown(() => daemon.app.close());
   await daemon.app.ready();
   const adminKey = (await readFile(join(dir, 'bootstrap-admin.key'), 'utf8')).trim();

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { ApiKeyService } from '../auth/api-keys.js';
 import type { TenantService } from '../directory/tenant-service.js';
 import type { OperationHandlers } from '../http/operation-types.js';
@@ -9,6 +10,8 @@ export interface HandlerDependencies {
   version: string;
   apiKeys: ApiKeyService;
   tenants: TenantService;
+  /** The outbound HTTP stack, for Entra and Graph. */
+  dispatcher: Dispatcher;
 }
 
 /** Every operation of the contract, by operationId. The type makes a missing one a compile error. */
@@ -16,6 +19,6 @@ export function createHandlers(deps: HandlerDependencies): OperationHandlers {
   return {
     ...serviceHandlers(deps.version),
     ...apiKeyHandlers(deps.apiKeys),
-    ...tenantHandlers(deps.tenants),
+    ...tenantHandlers(deps.tenants, deps.dispatcher),
   };
 }

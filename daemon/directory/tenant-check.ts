@@ -1,0 +1,83 @@
+/**
+ * Test-AmsTenant: sign in to a tenant with its stored credential and probe each Graph permission the
+ * daemon needs, reporting every check by name, so an administrator sees exactly what to fix in the app
+ * registration. Nothing secret is read: each probe asks for metadata only.
+ */
+import type { Dispatcher } from 'undici';
+import type { components } from '../../openapi/ams.js';
+import { packageVersion } from '../package-root.js';
+import { GraphClient, GraphError } from './graph-client.js';
+import { CLOUD_ENDPOINTS, type TenantService } from './tenant-service.js';
+import { createTokenProvider } from './token-provider.js';
+
+export type TenantCheckReport = components['schemas']['TenantCheckReport'];
+type Check = TenantCheckReport['checks'][number];
+
+const PROBES: { name: Check['name']; path: string; permission: string; what: string }[] = [
+  { name: 'readDevices', path: '/v1.0/devices?$top=1&$select=id', permission: 'Device.Read.All', what: 'find devices by name or id' },
+  {
+    name: 'readLapsMetadata',
+    path: '/v1.0/directory/deviceLocalCredentials?$top=1',
+    permission: 'DeviceLocalCredential.Read.All',
+    what: 'see LAPS backups (reading the passwords themselves needs DeviceLocalCredential.Read.All, not only ReadBasic)',
+  },
+  { name: 'readGroups', path: '/v1.0/groups?$top=1&$select=id', permission: 'GroupMember.Read.All', what: 'check group membership for rules' },
+  {
+    name: 'readBitLockerMetadata',
+    path: '/v1.0/informationProtection/bitlocker/recoveryKeys',
+    permission: 'BitlockerKey.Read.All',
+    what: 'list BitLocker recovery keys',
+  },
+];
+
+export async function checkTenant(tenants: TenantService, tenantId: string, dispatcher: Dispatcher): Promise<TenantCheckReport> {
+  const tenant = tenants.getWithCredential(tenantId);
+  // A fresh MSAL client on purpose: the administrator may just have fixed the credential, and MSAL
+  // would otherwise replay a remembered failure or throttle.
+  const tokens = createTokenProvider({
+    tenantId: tenant.tenantId,
+    clientId: tenant.clientId,
+    credential: tenant.credential,
+    authorityHost: tenant.authorityHost,
+    graphResource: CLOUD_ENDPOINTS[tenant.cloud].graphEndpoint,
+    dispatcher,
+  });
+  const checks: Check[] = [];
+  try {
+    await tokens.getToken();
+    checks.push({ name: 'signIn', succeeded: true, detail: `Signed in as app ${tenant.clientId} at ${tenant.authorityHost}.` });
+  } catch (error) {
+    checks.push({ name: 'signIn', succeeded: false, detail: `Sign-in failed: ${(error as Error).message}` });
+    for (const probe of PROBES) {
+      checks.push({ name: probe.name, succeeded: false, detail: 'Not tried: the daemon could not sign in.', permission: probe.permission });
+    }
+    return { tenantId: tenant.tenantId, succeeded: false, checks };
+  }
+
+  const graph = new GraphClient({
+    endpoint: tenant.graphEndpoint,
+    dispatcher,
+    getToken: () => tokens.getToken(),
+    deadlineMs: 10_000,
+    clientVersion: packageVersion,
+  });
+  for (const probe of PROBES) {
+    try {
+      await graph.call(probe.path, { permission: probe.permission });
+      checks.push({ name: probe.name, succeeded: true, detail: `The app can ${probe.what}.`, permission: probe.permission });
+    } catch (error) {
+      const graphError = error instanceof GraphError ? error : undefined;
+      checks.push({
+        name: probe.name,
+        succeeded: false,
+        detail:
+          graphError?.kind === 'forbidden'
+            ? `Graph refused: grant the application permission ${probe.permission} (admin consent) so that the daemon can ${probe.what}.`
+            : `The probe failed: ${(error as Error).message}`,
+        permission: probe.permission,
+        ...(graphError?.details.requestId ? { graphRequestId: graphError.details.requestId } : {}),
+      });
+    }
+  }
+  return { tenantId: tenant.tenantId, succeeded: checks.every((c) => c.succeeded), checks };
+}

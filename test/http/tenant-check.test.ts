@@ -1,0 +1,74 @@
+/**
+ * Test-AmsTenant against the simulated tenant over real TLS, MSAL really acquiring tokens: a wrong
+ * secret is named as such, a right one passes every check, a missing permission is named.
+ */
+import t from 'tap';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startSimulatedTenant } from '../../daemon/simulated-tenant/index.js';
+import { assertMatchesSpec, startTestDaemon, tempDir, type TestContext } from '../helpers.js';
+
+async function setUp(t: TestContext) {
+  const tenant = await startSimulatedTenant({ devices: 10 });
+  t.teardown(() => tenant.close());
+  const caFile = join(await tempDir(t), 'simulated-ca.pem');
+  await writeFile(caFile, tenant.caCertificatePem);
+  const daemon = await startTestDaemon(t, undefined, { caFile });
+  const register = async (credential: Record<string, string>) => {
+    const res = await daemon.call({
+      method: 'POST',
+      url: '/v1/tenants',
+      body: { tenantId: tenant.tenantId, displayName: 'Simulated', clientId: tenant.app.clientId, authorityHost: tenant.authorityHost, graphEndpoint: tenant.graphEndpoint, ...credential },
+    });
+    t.equal(res.statusCode, 201, `tenant registered: ${res.body}`);
+  };
+  const check = async () => {
+    const res = await daemon.call({ method: 'POST', url: `/v1/tenants/${tenant.tenantId}/test` });
+    assertMatchesSpec(t, res, 'testTenant');
+    return res.json() as { succeeded: boolean; checks: { name: string; succeeded: boolean; detail: string; permission?: string }[] };
+  };
+  return { tenant, daemon, register, check };
+}
+
+t.test('a wrong secret fails sign-in with Entra’s reason, and nothing else is tried', async (t) => {
+  const { daemon, register, check, tenant } = await setUp(t);
+  await register({ clientSecret: 'not-the-secret' });
+  const report = await check();
+  t.equal(report.succeeded, false);
+  t.match(report.checks[0], { name: 'signIn', succeeded: false, detail: /AADSTS7000215/ });
+  t.same(report.checks.slice(1).map((c) => c.succeeded), [false, false, false, false]);
+  t.equal(tenant.callCount('/v1.0'), 0, 'no Graph call without a token');
+  t.notOk(JSON.stringify(report).includes('not-the-secret'), 'the secret is not echoed');
+  t.notOk(daemon.logLines.join('\n').includes(tenant.app.clientSecret));
+});
+
+t.test('the right secret passes every check; a missing permission is named', async (t) => {
+  const { register, check, tenant } = await setUp(t);
+  await register({ clientSecret: tenant.app.clientSecret });
+  const report = await check();
+  t.equal(report.succeeded, true, JSON.stringify(report.checks.filter((c) => !c.succeeded)));
+  t.same(report.checks.map((c) => c.name), ['signIn', 'readDevices', 'readLapsMetadata', 'readGroups', 'readBitLockerMetadata']);
+  t.equal(tenant.callCount('/v1.0/directory/deviceLocalCredentials/'), 0, 'no password was read to find out');
+
+  tenant.app.permissions.delete('BitlockerKey.Read.All');
+  const without = await check();
+  t.equal(without.succeeded, false);
+  t.match(without.checks.find((c) => c.name === 'readBitLockerMetadata'), { succeeded: false, permission: 'BitlockerKey.Read.All', detail: /grant the application permission BitlockerKey\.Read\.All/ });
+  t.same(without.checks.filter((c) => !c.succeeded).map((c) => c.name), ['readBitLockerMetadata'], 'only that check fails');
+});
+
+t.test('a certificate credential signs in too', async (t) => {
+  const { register, check, tenant } = await setUp(t);
+  await register({ certificatePem: tenant.app.certificate.certificatePem, privateKeyPem: tenant.app.certificate.privateKeyPem });
+  const report = await check();
+  t.equal(report.succeeded, true, JSON.stringify(report.checks.filter((c) => !c.succeeded)));
+});
+
+t.test('an unknown tenant is 404, a user key 403', async (t) => {
+  const { daemon } = await setUp(t);
+  const missing = await daemon.call({ method: 'POST', url: '/v1/tenants/00000000-0000-4000-8000-000000000000/test' });
+  t.equal(missing.statusCode, 404);
+  assertMatchesSpec(t, missing, 'testTenant');
+  const user = (await daemon.call({ method: 'POST', url: '/v1/api-keys', body: { name: 'u', role: 'user' } })).json();
+  t.equal((await daemon.call({ method: 'POST', url: '/v1/tenants/00000000-0000-4000-8000-000000000000/test', key: user.key })).statusCode, 403);
+});
