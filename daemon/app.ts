@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { createHandlers } from './api/index.js';
 import type { ApiKeyService } from './auth/api-keys.js';
+import type { DeviceDirectory } from './directory/devices.js';
 import type { TenantService } from './directory/tenant-service.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
 import { errorHandler } from './http/problem.js';
@@ -34,6 +35,7 @@ export interface AppOptions {
   apiKeys: ApiKeyService;
   tenants: TenantService;
   dispatcher: Dispatcher;
+  devices: DeviceDirectory;
   https?: { cert: Buffer; key: Buffer };
 }
 

@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { ApiKeyService } from './auth/api-keys.js';
+import { TenantConnections } from './directory/connections.js';
+import { DeviceDirectory } from './directory/devices.js';
 import { createHttpStack } from './directory/http-stack.js';
 import { TenantService } from './directory/tenant-service.js';
 import { loadSpec } from './http/spec.js';
@@ -63,7 +65,8 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     const dispatcher = createHttpStack(options.caFile ? { caFile: options.caFile } : {});
-    const app = await buildApp({ spec: loadSpec(), version: packageVersion, logger, apiKeys, tenants, dispatcher, ...(options.https ? { https: options.https } : {}) });
+    const devices = new DeviceDirectory(tenants, new TenantConnections(tenants, dispatcher, packageVersion));
+    const app = await buildApp({ spec: loadSpec(), version: packageVersion, logger, apiKeys, tenants, dispatcher, devices, ...(options.https ? { https: options.https } : {}) });
     app.addHook('onClose', async () => {
       await store.close();
       await dispatcher.close();

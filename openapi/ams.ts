@@ -181,10 +181,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Finds a device in Entra ID by name or by device id.
+         * @description Looks the device up in every enabled tenant, or in the one given. Device names are not unique in
+         *     Entra ID: when several devices carry the name, the answer is 409 and its `candidates` list each
+         *     one (name, device id, tenant) so that the device can be asked for by `deviceId`. Give `name` or
+         *     `deviceId`. Lookups are cached for a minute; no secret is read.
+         */
+        get: operations["getDevice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Device: {
+            deviceName: string;
+            /** @description The registration id; LAPS and BitLocker backups are keyed by it. */
+            deviceId: string;
+            /** @description The device's directory object id. */
+            objectId: string;
+            /** Format: uuid */
+            tenantId: string;
+            operatingSystem?: string;
+            /** @description AzureAd (Entra joined), ServerAd (hybrid joined) or Workplace (registered). */
+            trustType?: string;
+            /** Format: date-time */
+            approximateLastSignInDateTime?: string;
+        };
         TenantCheckReport: {
             /** Format: uuid */
             tenantId: string;
@@ -224,6 +261,12 @@ export interface components {
             requestId?: string;
             /** @description For validation failures, one entry for every field that failed. */
             errors?: components["schemas"]["FieldError"][];
+            /** @description When a device name matches several devices, each of them, so that the caller can pick one by id. */
+            candidates?: {
+                deviceName: string;
+                deviceId: string;
+                tenantId: string;
+            }[];
         };
         FieldError: {
             /** @description Where the field is, e.g. `body/name` or `query/status`. */
@@ -479,6 +522,35 @@ export interface components {
         };
     };
     responses: {
+        /** @description Microsoft Graph refused or failed the call (a missing permission of the app registration, or a Graph error); the detail carries Graph's request id. */
+        BadGateway: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Microsoft Graph kept throttling past the daemon's deadline. Retry after `Retry-After` seconds. */
+        GraphUnavailable: {
+            headers: {
+                /** @description Seconds to wait before trying again. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Microsoft Graph did not answer in time. */
+        GatewayTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The request is invalid; `errors` names every field to fix. */
         BadRequest: {
             headers: {
@@ -801,6 +873,40 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    getDevice: {
+        parameters: {
+            query?: {
+                /** @description The device's display name, e.g. `PC-0001` (exact, case-insensitive as in Entra ID). */
+                name?: string;
+                /** @description The device id (the registration id LAPS and BitLocker backups are keyed by). */
+                deviceId?: string;
+                /** @description Search only this tenant. */
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The one device that matches. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Device"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["GraphUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
 }

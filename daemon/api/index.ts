@@ -2,7 +2,9 @@ import type { Dispatcher } from 'undici';
 import type { ApiKeyService } from '../auth/api-keys.js';
 import type { TenantService } from '../directory/tenant-service.js';
 import type { OperationHandlers } from '../http/operation-types.js';
+import type { DeviceDirectory } from '../directory/devices.js';
 import { apiKeyHandlers } from './api-keys.js';
+import { deviceHandlers } from './devices.js';
 import { serviceHandlers } from './service.js';
 import { tenantHandlers } from './tenants.js';
 
@@ -12,6 +14,7 @@ export interface HandlerDependencies {
   tenants: TenantService;
   /** The outbound HTTP stack, for Entra and Graph. */
   dispatcher: Dispatcher;
+  devices: DeviceDirectory;
 }
 
 /** Every operation of the contract, by operationId. The type makes a missing one a compile error. */
@@ -20,5 +23,6 @@ export function createHandlers(deps: HandlerDependencies): OperationHandlers {
     ...serviceHandlers(deps.version),
     ...apiKeyHandlers(deps.apiKeys),
     ...tenantHandlers(deps.tenants, deps.dispatcher),
+    ...deviceHandlers(deps.devices),
   };
 }

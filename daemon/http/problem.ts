@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { components } from '../../openapi/ams.js';
+import { GraphError } from '../directory/graph-client.js';
 
 export type Problem = components['schemas']['Problem'];
 export type FieldError = components['schemas']['FieldError'];
@@ -17,6 +18,8 @@ const TITLES: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
+  502: 'Bad Gateway',
+  504: 'Gateway Timeout',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
@@ -31,7 +34,7 @@ export class ProblemError extends Error {
     /** A short kebab-case name of the kind of problem, e.g. `api-key-not-found`. */
     readonly kind: string,
     detail: string,
-    readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+    readonly extra: { errors?: FieldError[]; headers?: Record<string, string>; candidates?: Problem['candidates'] } = {},
   ) {
     super(detail);
     this.name = 'ProblemError';
@@ -44,7 +47,7 @@ export function sendProblem(
   status: number,
   kind: string,
   detail: string,
-  errors?: FieldError[],
+  extensions: Pick<Problem, 'errors' | 'candidates'> = {},
 ): FastifyReply {
   const body: Problem = {
     type: `urn:amsd:problem:${kind}`,
@@ -53,7 +56,8 @@ export function sendProblem(
     detail,
     instance: request.url.split('?')[0],
     requestId: String(request.id),
-    ...(errors && errors.length > 0 ? { errors } : {}),
+    ...(extensions.errors && extensions.errors.length > 0 ? { errors: extensions.errors } : {}),
+    ...(extensions.candidates ? { candidates: extensions.candidates } : {}),
   };
   // Serialized here so that no success schema of the route can strip problem fields.
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
@@ -121,15 +125,39 @@ function describeFastifyError(error: FastifyError): { status: number; kind: stri
   }
 }
 
+/**
+ * How a Graph failure reaches the caller. Graph's own 403 is a 502, not a 403: the daemon's app
+ * registration lacks a permission, which the caller must not mistake for a refusal by the rules.
+ */
+function graphProblem(error: GraphError): { status: number; kind: string; headers: Record<string, string> } {
+  switch (error.kind) {
+    case 'throttled':
+      return { status: 503, kind: 'graph-throttled', headers: { 'Retry-After': String(error.details.retryAfterSeconds ?? 5) } };
+    case 'timeout':
+      return { status: 504, kind: 'graph-timeout', headers: {} };
+    case 'forbidden':
+      return { status: 502, kind: 'graph-permission-missing', headers: {} };
+    default:
+      return { status: 502, kind: 'graph-failed', headers: {} };
+  }
+}
+
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof ProblemError) {
     for (const [name, value] of Object.entries(error.extra.headers ?? {})) reply.header(name, value);
     if (error.status >= 500) request.log.error({ err: error }, 'request failed');
-    return sendProblem(request, reply, error.status, error.kind, error.message, error.extra.errors);
+    const { errors, candidates } = error.extra;
+    return sendProblem(request, reply, error.status, error.kind, error.message, { ...(errors ? { errors } : {}), ...(candidates ? { candidates } : {}) });
+  }
+  if (error instanceof GraphError) {
+    const { status, kind, headers } = graphProblem(error);
+    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+    request.log.warn({ graph: { kind: error.kind, ...error.details } }, 'Microsoft Graph call failed');
+    return sendProblem(request, reply, status, kind, error.message + (error.details.requestId ? ` Graph request-id: ${error.details.requestId}.` : ''));
   }
   if (error.validation) {
     const errors = fieldErrors(error.validationContext ?? 'request', error.validation as AjvError[]);
-    return sendProblem(request, reply, 400, 'validation-failed', validationDetail(errors), errors);
+    return sendProblem(request, reply, 400, 'validation-failed', validationDetail(errors), { errors });
   }
   const known = describeFastifyError(error);
   if (known) return sendProblem(request, reply, known.status, known.kind, known.detail);

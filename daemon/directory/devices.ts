@@ -1,0 +1,98 @@
+/**
+ * Finding a device in Entra ID by name or registration id, across every enabled tenant (or one).
+ * Names are not unique in Entra: several matches are a 409 that lists the candidates, so the caller
+ * can pick by id. Lookups (never secrets) are cached for a short time: an admin piping a list of
+ * names, or reading a password right after looking the device up, costs one Graph call per name.
+ */
+import type { components } from '../../openapi/ams.js';
+import { ProblemError } from '../http/problem.js';
+import type { TenantConnections } from './connections.js';
+import type { TenantService } from './tenant-service.js';
+
+export type Device = components['schemas']['Device'];
+
+interface GraphDevice {
+  id: string;
+  deviceId: string;
+  displayName: string;
+  operatingSystem?: string;
+  trustType?: string;
+  approximateLastSignInDateTime?: string;
+}
+
+const SELECT = 'id,deviceId,displayName,operatingSystem,trustType,approximateLastSignInDateTime';
+const DEFAULT_TTL_MS = 60_000;
+
+/** An OData string literal: single quotes are escaped by doubling them. */
+export function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export class DeviceDirectory {
+  readonly #cache = new Map<string, { at: number; devices: Device[] }>();
+
+  constructor(
+    private readonly tenants: TenantService,
+    private readonly connections: TenantConnections,
+    private readonly ttlMs = DEFAULT_TTL_MS,
+  ) {}
+
+  /** Exactly one device, or a 404 / 409 problem that says what to do. */
+  async resolve(query: { name?: string; deviceId?: string; tenantId?: string }): Promise<Device> {
+    const matches = await this.find(query);
+    const what = query.deviceId ? `device id ${query.deviceId}` : `the name '${query.name}'`;
+    if (matches.length === 0) {
+      throw new ProblemError(404, 'device-not-found', `No device with ${what} was found in ${this.#scope(query.tenantId)}.`);
+    }
+    if (matches.length > 1) {
+      throw new ProblemError(
+        409,
+        'ambiguous-device',
+        `${matches.length} devices match ${what}: ${matches.map((d) => `${d.deviceName} (deviceId ${d.deviceId}, tenant ${d.tenantId})`).join('; ')}. Ask again with -DeviceId.`,
+        { candidates: matches.map(({ deviceName, deviceId, tenantId }) => ({ deviceName, deviceId, tenantId })) },
+      );
+    }
+    return matches[0]!;
+  }
+
+  async find(query: { name?: string; deviceId?: string; tenantId?: string }): Promise<Device[]> {
+    const tenantIds = this.#tenantsToSearch(query.tenantId);
+    const filter = query.deviceId ? `deviceId eq ${odataString(query.deviceId.toLowerCase())}` : `displayName eq ${odataString(query.name ?? '')}`;
+    const results = await Promise.all(tenantIds.map((tenantId) => this.#findIn(tenantId, filter)));
+    return results.flat();
+  }
+
+  async #findIn(tenantId: string, filter: string): Promise<Device[]> {
+    const key = `${tenantId}\n${filter.toLowerCase()}`;
+    const cached = this.#cache.get(key);
+    if (cached && Date.now() - cached.at < this.ttlMs) return cached.devices;
+    const graph = this.connections.graphFor(tenantId);
+    const found = await graph.all<GraphDevice>(`/v1.0/devices?$filter=${encodeURIComponent(filter)}&$select=${SELECT}`, { permission: 'Device.Read.All' });
+    const devices = found.map((d) => ({
+      deviceName: d.displayName,
+      deviceId: d.deviceId,
+      objectId: d.id,
+      tenantId,
+      ...(d.operatingSystem ? { operatingSystem: d.operatingSystem } : {}),
+      ...(d.trustType ? { trustType: d.trustType } : {}),
+      ...(d.approximateLastSignInDateTime ? { approximateLastSignInDateTime: d.approximateLastSignInDateTime } : {}),
+    }));
+    this.#cache.set(key, { at: Date.now(), devices });
+    return devices;
+  }
+
+  #tenantsToSearch(tenantId: string | undefined): string[] {
+    if (tenantId) {
+      const tenant = this.tenants.get(tenantId);
+      if (!tenant.enabled) throw new ProblemError(409, 'tenant-disabled', `The tenant ${tenant.tenantId} ('${tenant.displayName}') is disabled. Enable it with Set-AmsTenant -Enabled.`);
+      return [tenant.tenantId];
+    }
+    const enabled = this.tenants.list().filter((t) => t.enabled).map((t) => t.tenantId);
+    if (enabled.length === 0) throw new ProblemError(409, 'no-tenant', 'No enabled tenant is configured. Add one with New-AmsTenant, then check it with Test-AmsTenant.');
+    return enabled;
+  }
+
+  #scope(tenantId: string | undefined): string {
+    return tenantId ? `tenant ${tenantId}` : 'any enabled tenant';
+  }
+}

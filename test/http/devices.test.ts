@@ -1,0 +1,113 @@
+/**
+ * Get-AmsDevice against the simulated tenant over TLS: one device by name or id, duplicates answered
+ * with the candidates, lookups cached, Graph's failures turned into problems a caller can act on.
+ */
+import t from 'tap';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startSimulatedTenant } from '../../daemon/simulated-tenant/index.js';
+import { assertMatchesSpec, startTestDaemon, tempDir, type TestContext } from '../helpers.js';
+
+async function setUp(t: TestContext, options: { register?: boolean } = {}) {
+  const tenant = await startSimulatedTenant({ devices: 30 });
+  t.teardown(() => tenant.close());
+  const caFile = join(await tempDir(t), 'simulated-ca.pem');
+  await writeFile(caFile, tenant.caCertificatePem);
+  const daemon = await startTestDaemon(t, undefined, { caFile });
+  if (options.register !== false) {
+    const res = await daemon.call({
+      method: 'POST',
+      url: '/v1/tenants',
+      body: { tenantId: tenant.tenantId, displayName: 'Simulated', clientId: tenant.app.clientId, clientSecret: tenant.app.clientSecret, authorityHost: tenant.authorityHost, graphEndpoint: tenant.graphEndpoint },
+    });
+    t.equal(res.statusCode, 201);
+  }
+  const lookup = async (query: string, key?: string) => {
+    const res = await daemon.call({ url: `/v1/devices?${query}`, ...(key ? { key } : {}) });
+    assertMatchesSpec(t, res, 'getDevice');
+    return res;
+  };
+  const byName = new Map<string, typeof tenant.directory.devices>();
+  for (const d of tenant.directory.devices) byName.set(d.displayName, [...(byName.get(d.displayName) ?? []), d]);
+  const unique = [...byName.values()].find((list) => list.length === 1)![0]!;
+  const duplicated = [...byName.values()].find((list) => list.length > 1)!;
+  return { tenant, daemon, lookup, unique, duplicated };
+}
+
+t.test('a device is found by name or by id, by any authenticated caller', async (t) => {
+  const { tenant, daemon, lookup, unique } = await setUp(t);
+  const user = (await daemon.call({ method: 'POST', url: '/v1/api-keys', body: { name: 'helpdesk', role: 'user' } })).json();
+  const res = await lookup(`name=${encodeURIComponent(unique.displayName)}`, user.key);
+  t.equal(res.statusCode, 200);
+  t.match(res.json(), { deviceName: unique.displayName, deviceId: unique.deviceId, objectId: unique.id, tenantId: tenant.tenantId, operatingSystem: unique.operatingSystem });
+  t.equal(res.headers['cache-control'], 'no-store');
+
+  const byId = await lookup(`deviceId=${unique.deviceId}`);
+  t.equal(byId.json().deviceName, unique.displayName);
+});
+
+t.test('a duplicated name is a 409 listing every candidate', async (t) => {
+  const { tenant, lookup, duplicated } = await setUp(t);
+  const res = await lookup(`name=${encodeURIComponent(duplicated[0]!.displayName)}`);
+  t.equal(res.statusCode, 409);
+  const problem = res.json();
+  t.same(
+    problem.candidates.map((c: { deviceId: string }) => c.deviceId).sort(),
+    duplicated.map((d) => d.deviceId).sort(),
+  );
+  t.ok(problem.candidates.every((c: { tenantId: string }) => c.tenantId === tenant.tenantId));
+  t.match(problem.detail, /Ask again with -DeviceId/);
+});
+
+t.test('lookups are cached; unknown names are 404, quotes are escaped, bad queries are 400', async (t) => {
+  const { tenant, lookup, unique } = await setUp(t);
+  tenant.resetCalls();
+  await lookup(`name=${encodeURIComponent(unique.displayName)}`);
+  await lookup(`name=${encodeURIComponent(unique.displayName)}`);
+  t.equal(tenant.callCount('/v1.0/devices'), 1, 'the second lookup costs no Graph call');
+
+  const missing = await lookup(`name=${encodeURIComponent("O'Brien-PC")}`);
+  t.equal(missing.statusCode, 404, 'a quote in the name is escaped, not an OData error');
+  t.match(missing.json().detail, /No device with the name 'O'Brien-PC'/);
+
+  t.equal((await lookup('')).statusCode, 400);
+  t.equal((await lookup(`name=x&deviceId=${unique.deviceId}`)).statusCode, 400);
+  t.equal((await lookup('deviceId=not-a-guid')).statusCode, 400);
+});
+
+t.test("Graph's failures become problems the caller can act on", async (t) => {
+  const { tenant, lookup, unique } = await setUp(t);
+  tenant.faults.inject('/v1.0/devices', { kind: 'throttle', retryAfter: 30 });
+  const throttled = await lookup(`name=${encodeURIComponent(unique.displayName)}`);
+  t.equal(throttled.statusCode, 503);
+  t.equal(throttled.headers['retry-after'], '30', "Graph's Retry-After is passed on");
+
+  tenant.faults.inject('/v1.0/devices', { kind: 'throttle', retryAfter: 0.05, times: 2 });
+  const recovered = await lookup(`name=${encodeURIComponent(unique.displayName)}`);
+  t.equal(recovered.statusCode, 200, 'short throttling is waited out');
+
+});
+
+t.test('a missing Graph permission is a 502 naming it, not a 403', async (t) => {
+  const tenant = await startSimulatedTenant({ devices: 5, permissions: ['DeviceLocalCredential.Read.All'] });
+  t.teardown(() => tenant.close());
+  const caFile = join(await tempDir(t), 'ca.pem');
+  await writeFile(caFile, tenant.caCertificatePem);
+  const daemon = await startTestDaemon(t, undefined, { caFile });
+  await daemon.call({
+    method: 'POST',
+    url: '/v1/tenants',
+    body: { tenantId: tenant.tenantId, displayName: 'Simulated', clientId: tenant.app.clientId, clientSecret: tenant.app.clientSecret, authorityHost: tenant.authorityHost, graphEndpoint: tenant.graphEndpoint },
+  });
+  const res = await daemon.call({ url: `/v1/devices?name=${tenant.directory.devices[0]!.displayName}` });
+  assertMatchesSpec(t, res, 'getDevice');
+  t.equal(res.statusCode, 502);
+  t.match(res.json(), { type: 'urn:amsd:problem:graph-permission-missing', detail: /Device\.Read\.All.*Graph request-id: / });
+});
+
+t.test('without an enabled tenant the caller is told to add one', async (t) => {
+  const { lookup } = await setUp(t, { register: false });
+  const res = await lookup('name=PC-0001');
+  t.equal(res.statusCode, 409);
+  t.match(res.json().detail, /New-AmsTenant/);
+});
