@@ -4,8 +4,32 @@
  */
 import type { Dispatcher } from 'undici';
 import { GraphClient } from './graph-client.js';
-import { CLOUD_ENDPOINTS, type TenantService } from './tenant-service.js';
-import { createTokenProvider } from './token-provider.js';
+import { CLOUD_ENDPOINTS, type TenantService, type TenantWithCredential } from './tenant-service.js';
+import { createTokenProvider, type TokenProvider } from './token-provider.js';
+
+export interface TenantConnection {
+  tokens: TokenProvider;
+  graph: GraphClient;
+}
+
+/** A new MSAL client and Graph client for a tenant, with its stored credential. */
+export function connectTo(
+  tenant: TenantWithCredential,
+  dispatcher: Dispatcher,
+  version: string,
+  options: { deadlineMs?: number } = {},
+): TenantConnection {
+  const tokens = createTokenProvider({
+    tenantId: tenant.tenantId,
+    clientId: tenant.clientId,
+    credential: tenant.credential,
+    authorityHost: tenant.authorityHost,
+    graphResource: CLOUD_ENDPOINTS[tenant.cloud].graphEndpoint,
+    dispatcher,
+  });
+  const graph = new GraphClient({ endpoint: tenant.graphEndpoint, dispatcher, getToken: () => tokens.getToken(), clientVersion: version, ...options });
+  return { tokens, graph };
+}
 
 export class TenantConnections {
   readonly #clients = new Map<string, { stamp: string; graph: GraphClient }>();
@@ -21,15 +45,7 @@ export class TenantConnections {
     const stamp = tenant.modifiedAt ?? tenant.createdAt;
     const cached = this.#clients.get(tenant.tenantId);
     if (cached?.stamp === stamp) return cached.graph;
-    const tokens = createTokenProvider({
-      tenantId: tenant.tenantId,
-      clientId: tenant.clientId,
-      credential: tenant.credential,
-      authorityHost: tenant.authorityHost,
-      graphResource: CLOUD_ENDPOINTS[tenant.cloud].graphEndpoint,
-      dispatcher: this.dispatcher,
-    });
-    const graph = new GraphClient({ endpoint: tenant.graphEndpoint, dispatcher: this.dispatcher, getToken: () => tokens.getToken(), clientVersion: this.version });
+    const { graph } = connectTo(tenant, this.dispatcher, this.version);
     this.#clients.set(tenant.tenantId, { stamp, graph });
     return graph;
   }

@@ -6,9 +6,9 @@
 import type { Dispatcher } from 'undici';
 import type { components } from '../../openapi/ams.js';
 import { packageVersion } from '../package-root.js';
-import { GraphClient, GraphError } from './graph-client.js';
-import { CLOUD_ENDPOINTS, type TenantService } from './tenant-service.js';
-import { createTokenProvider } from './token-provider.js';
+import { connectTo } from './connections.js';
+import { GraphError } from './graph-client.js';
+import type { TenantService } from './tenant-service.js';
 
 export type TenantCheckReport = components['schemas']['TenantCheckReport'];
 type Check = TenantCheckReport['checks'][number];
@@ -34,14 +34,7 @@ export async function checkTenant(tenants: TenantService, tenantId: string, disp
   const tenant = tenants.getWithCredential(tenantId);
   // A fresh MSAL client on purpose: the administrator may just have fixed the credential, and MSAL
   // would otherwise replay a remembered failure or throttle.
-  const tokens = createTokenProvider({
-    tenantId: tenant.tenantId,
-    clientId: tenant.clientId,
-    credential: tenant.credential,
-    authorityHost: tenant.authorityHost,
-    graphResource: CLOUD_ENDPOINTS[tenant.cloud].graphEndpoint,
-    dispatcher,
-  });
+  const { tokens, graph } = connectTo(tenant, dispatcher, packageVersion, { deadlineMs: 10_000 });
   const checks: Check[] = [];
   try {
     await tokens.getToken();
@@ -54,13 +47,6 @@ export async function checkTenant(tenants: TenantService, tenantId: string, disp
     return { tenantId: tenant.tenantId, succeeded: false, checks };
   }
 
-  const graph = new GraphClient({
-    endpoint: tenant.graphEndpoint,
-    dispatcher,
-    getToken: () => tokens.getToken(),
-    deadlineMs: 10_000,
-    clientVersion: packageVersion,
-  });
   for (const probe of PROBES) {
     try {
       await graph.call(probe.path, { permission: probe.permission });
