@@ -1,0 +1,113 @@
+/**
+ * What the access layer asks of Entra about one device: its LAPS credentials, its BitLocker keys, and
+ * which of the groups that rules target contain it (or a user). Secrets are never cached; group
+ * answers are, for a short time, because rules ask the same question for every request.
+ */
+import type { TenantConnections } from './connections.js';
+import { odataString, type Device } from './devices.js';
+import { GraphError } from './graph-client.js';
+import { toLapsCredentials, type GraphDeviceLocalCredentialInfo, type LapsCredential } from './laps.js';
+
+export interface BitLockerKey {
+  id: string;
+  createdDateTime: string;
+  /** Graph documents numbers (1 OS, 2 fixed data, 3 removable) and sends names; both read as names. */
+  volumeType: 'operatingSystemVolume' | 'fixedDataVolume' | 'removableDataVolume' | 'unknownFutureValue';
+  key: string;
+}
+
+interface GraphRecoveryKey {
+  id: string;
+  createdDateTime: string;
+  volumeType: number | string;
+  key?: string;
+}
+
+const VOLUME_TYPES: Record<string, BitLockerKey['volumeType']> = {
+  '1': 'operatingSystemVolume',
+  '2': 'fixedDataVolume',
+  '3': 'removableDataVolume',
+  operatingSystemVolume: 'operatingSystemVolume',
+  fixedDataVolume: 'fixedDataVolume',
+  removableDataVolume: 'removableDataVolume',
+};
+
+/** Graph's checkMemberGroups takes at most 20 group ids per call. */
+const CHECK_BATCH = 20;
+const GROUP_CACHE_TTL_MS = 5 * 60_000;
+
+export class DeviceSecrets {
+  readonly #groupCache = new Map<string, { at: number; member: boolean }>();
+
+  constructor(private readonly connections: TenantConnections) {}
+
+  /**
+   * Every backed-up LAPS credential, newest first (the first is the current password). Undefined when
+   * the device has no backup in Entra ID (Graph answers 404).
+   */
+  async lapsCredentials(device: Device): Promise<LapsCredential[] | undefined> {
+    const graph = this.connections.graphFor(device.tenantId);
+    try {
+      const info = await graph.call<GraphDeviceLocalCredentialInfo>(
+        `/v1.0/directory/deviceLocalCredentials/${encodeURIComponent(device.deviceId)}?$select=id,deviceName,lastBackupDateTime,refreshDateTime,credentials`,
+        { permission: 'DeviceLocalCredential.Read.All' },
+      );
+      return toLapsCredentials(info);
+    } catch (error) {
+      if (error instanceof GraphError && error.kind === 'notFound') return undefined;
+      throw error;
+    }
+  }
+
+  /** The device's BitLocker recovery keys: listed without keys, then each read with `$select=key`. */
+  async bitLockerKeys(device: Device): Promise<BitLockerKey[]> {
+    const graph = this.connections.graphFor(device.tenantId);
+    const permission = 'BitlockerKey.Read.All';
+    const filter = encodeURIComponent(`deviceId eq ${odataString(device.deviceId)}`);
+    const listed = await graph.all<GraphRecoveryKey>(`/v1.0/informationProtection/bitlocker/recoveryKeys?$filter=${filter}`, { permission });
+    const keys = await Promise.all(
+      listed.map((k) => graph.call<GraphRecoveryKey>(`/v1.0/informationProtection/bitlocker/recoveryKeys/${encodeURIComponent(k.id)}?$select=key`, { permission })),
+    );
+    return listed
+      .map((k, i) => ({
+        id: k.id,
+        createdDateTime: new Date(k.createdDateTime).toISOString(),
+        volumeType: VOLUME_TYPES[String(k.volumeType)] ?? 'unknownFutureValue',
+        key: keys[i]!.key ?? '',
+      }))
+      .sort((a, b) => b.createdDateTime.localeCompare(a.createdDateTime));
+  }
+
+  /**
+   * Which of `groupIds` contain the object (a device's or a user's directory object id), transitively.
+   * Asked in batches of 20; answers are cached per object and group.
+   */
+  async memberOf(tenantId: string, kind: 'devices' | 'users', objectId: string, groupIds: readonly string[]): Promise<Set<string>> {
+    const now = Date.now();
+    const member = new Set<string>();
+    const unknown: string[] = [];
+    for (const groupId of new Set(groupIds)) {
+      const cached = this.#groupCache.get(`${tenantId}/${objectId}/${groupId}`);
+      if (cached && now - cached.at < GROUP_CACHE_TTL_MS) {
+        if (cached.member) member.add(groupId);
+      } else {
+        unknown.push(groupId);
+      }
+    }
+    const graph = this.connections.graphFor(tenantId);
+    for (let i = 0; i < unknown.length; i += CHECK_BATCH) {
+      const batch = unknown.slice(i, i + CHECK_BATCH);
+      const answer = await graph.call<{ value: string[] }>(`/v1.0/${kind}/${encodeURIComponent(objectId)}/checkMemberGroups`, {
+        method: 'POST',
+        body: { groupIds: batch },
+        permission: 'GroupMember.Read.All',
+      });
+      const inGroups = new Set(answer.value);
+      for (const groupId of batch) {
+        this.#groupCache.set(`${tenantId}/${objectId}/${groupId}`, { at: now, member: inGroups.has(groupId) });
+        if (inGroups.has(groupId)) member.add(groupId);
+      }
+    }
+    return member;
+  }
+}
