@@ -6,6 +6,7 @@
 import type { TenantConnections } from './connections.js';
 import { odataString, type Device } from './devices.js';
 import { GraphError } from './graph-client.js';
+import { TtlCache } from './ttl-cache.js';
 import { toLapsCredentials, type GraphDeviceLocalCredentialInfo, type LapsCredential } from './laps.js';
 
 export interface BitLockerKey {
@@ -37,7 +38,7 @@ const CHECK_BATCH = 20;
 const GROUP_CACHE_TTL_MS = 5 * 60_000;
 
 export class DeviceSecrets {
-  readonly #groupCache = new Map<string, { at: number; member: boolean }>();
+  readonly #groupCache = new TtlCache<boolean>(GROUP_CACHE_TTL_MS);
 
   constructor(private readonly connections: TenantConnections) {}
 
@@ -83,13 +84,12 @@ export class DeviceSecrets {
    * Asked in batches of 20; answers are cached per object and group.
    */
   async memberOf(tenantId: string, kind: 'devices' | 'users', objectId: string, groupIds: readonly string[]): Promise<Set<string>> {
-    const now = Date.now();
     const member = new Set<string>();
     const unknown: string[] = [];
     for (const groupId of new Set(groupIds)) {
       const cached = this.#groupCache.get(`${tenantId}/${objectId}/${groupId}`);
-      if (cached && now - cached.at < GROUP_CACHE_TTL_MS) {
-        if (cached.member) member.add(groupId);
+      if (cached !== undefined) {
+        if (cached) member.add(groupId);
       } else {
         unknown.push(groupId);
       }
@@ -104,7 +104,7 @@ export class DeviceSecrets {
       });
       const inGroups = new Set(answer.value);
       for (const groupId of batch) {
-        this.#groupCache.set(`${tenantId}/${objectId}/${groupId}`, { at: now, member: inGroups.has(groupId) });
+        this.#groupCache.set(`${tenantId}/${objectId}/${groupId}`, inGroups.has(groupId));
         if (inGroups.has(groupId)) member.add(groupId);
       }
     }

@@ -8,6 +8,7 @@ import type { components } from '../../openapi/ams.js';
 import { ProblemError } from '../http/problem.js';
 import type { TenantConnections } from './connections.js';
 import type { TenantService } from './tenant-service.js';
+import { TtlCache } from './ttl-cache.js';
 
 export type Device = components['schemas']['Device'];
 
@@ -29,13 +30,15 @@ export function odataString(value: string): string {
 }
 
 export class DeviceDirectory {
-  readonly #cache = new Map<string, { at: number; devices: Device[] }>();
+  readonly #cache: TtlCache<Device[]>;
 
   constructor(
     private readonly tenants: TenantService,
     private readonly connections: TenantConnections,
-    private readonly ttlMs = DEFAULT_TTL_MS,
-  ) {}
+    ttlMs = DEFAULT_TTL_MS,
+  ) {
+    this.#cache = new TtlCache(ttlMs);
+  }
 
   /** Exactly one device, or a 404 / 409 problem that says what to do. */
   async resolve(query: { name?: string; deviceId?: string; tenantId?: string }): Promise<Device> {
@@ -65,7 +68,7 @@ export class DeviceDirectory {
   async #findIn(tenantId: string, filter: string): Promise<Device[]> {
     const key = `${tenantId}\n${filter.toLowerCase()}`;
     const cached = this.#cache.get(key);
-    if (cached && Date.now() - cached.at < this.ttlMs) return cached.devices;
+    if (cached) return cached;
     const graph = this.connections.graphFor(tenantId);
     const found = await graph.all<GraphDevice>(`/v1.0/devices?$filter=${encodeURIComponent(filter)}&$select=${SELECT}`, { permission: 'Device.Read.All' });
     const devices = found.map((d) => ({
@@ -77,7 +80,7 @@ export class DeviceDirectory {
       ...(d.trustType ? { trustType: d.trustType } : {}),
       ...(d.approximateLastSignInDateTime ? { approximateLastSignInDateTime: d.approximateLastSignInDateTime } : {}),
     }));
-    this.#cache.set(key, { at: Date.now(), devices });
+    this.#cache.set(key, devices);
     return devices;
   }
 
