@@ -2,7 +2,7 @@
  * Test helpers: a daemon on a fresh temporary data directory with its log captured, and a check of
  * real responses against the contract's response schemas.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,6 +13,7 @@ import type { Test } from 'tap';
 import { openDaemon, type Daemon } from '../daemon/daemon.js';
 import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema } from '../daemon/http/spec.js';
 import { createLogger } from '../daemon/logging.js';
+import { startSimulatedTenant, type SimulatedTenant, type SimulatedTenantOptions } from '../daemon/simulated-tenant/index.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
@@ -92,4 +93,23 @@ export function assertMatchesSpec(t: TestContext, response: LightMyRequestRespon
   const validate = ajv.compile(toJsonSchema(spec, schema));
   const valid = validate(response.json());
   t.same(valid ? [] : validate.errors, [], `${operationId} ${status}: body matches the spec's schema`);
+}
+
+/** A simulated tenant for one test, with its CA written to a file the daemon can be given (`caFile`). */
+export async function simulatedTenantFor(t: TestContext, options: SimulatedTenantOptions = {}): Promise<{ tenant: SimulatedTenant; caFile: string }> {
+  const tenant = await startSimulatedTenant(options);
+  t.teardown(() => tenant.close());
+  const caFile = join(await tempDir(t), 'simulated-ca.pem');
+  await writeFile(caFile, tenant.caCertificatePem);
+  return { tenant, caFile };
+}
+
+/** Registers the simulated tenant in the daemon (with its client secret unless a credential is given). */
+export async function registerTenant(t: TestContext, daemon: TestDaemon, tenant: SimulatedTenant, credential: Record<string, string> = { clientSecret: tenant.app.clientSecret }) {
+  const res = await daemon.call({
+    method: 'POST',
+    url: '/v1/tenants',
+    body: { tenantId: tenant.tenantId, displayName: 'Simulated', clientId: tenant.app.clientId, authorityHost: tenant.authorityHost, graphEndpoint: tenant.graphEndpoint, ...credential },
+  });
+  t.equal(res.statusCode, 201, `the simulated tenant is registered: ${res.statusCode === 201 ? '' : res.body}`);
 }

@@ -4,27 +4,17 @@
  * way; transitive group checks in batches of 20, cached.
  */
 import t from 'tap';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { TenantConnections } from '../../daemon/directory/connections.js';
 import { DeviceSecrets } from '../../daemon/directory/device-secrets.js';
 import type { Device } from '../../daemon/directory/devices.js';
 import { createHttpStack } from '../../daemon/directory/http-stack.js';
-import { startSimulatedTenant, type SeededDevice, type SimulatedTenant } from '../../daemon/simulated-tenant/index.js';
-import { startTestDaemon, tempDir, type TestContext } from '../helpers.js';
+import type { SeededDevice, SimulatedTenant } from '../../daemon/simulated-tenant/index.js';
+import { registerTenant, simulatedTenantFor, startTestDaemon, type TestContext } from '../helpers.js';
 
 async function setUp(t: TestContext) {
-  const tenant = await startSimulatedTenant({ devices: 40 });
-  t.teardown(() => tenant.close());
-  const caFile = join(await tempDir(t), 'ca.pem');
-  await writeFile(caFile, tenant.caCertificatePem);
+  const { tenant, caFile } = await simulatedTenantFor(t, { devices: 40 });
   const daemon = await startTestDaemon(t);
-  const registered = await daemon.call({
-    method: 'POST',
-    url: '/v1/tenants',
-    body: { tenantId: tenant.tenantId, displayName: 'Simulated', clientId: tenant.app.clientId, clientSecret: tenant.app.clientSecret, authorityHost: tenant.authorityHost, graphEndpoint: tenant.graphEndpoint },
-  });
-  t.equal(registered.statusCode, 201);
+  await registerTenant(t, daemon, tenant);
   const dispatcher = createHttpStack({ caFile });
   t.teardown(() => dispatcher.close());
   const secrets = new DeviceSecrets(new TenantConnections(daemon.tenants, dispatcher, 'test'));

@@ -3,25 +3,12 @@
  * with the candidates, lookups cached, Graph's failures turned into problems a caller can act on.
  */
 import t from 'tap';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { startSimulatedTenant } from '../../daemon/simulated-tenant/index.js';
-import { assertMatchesSpec, startTestDaemon, tempDir, type TestContext } from '../helpers.js';
+import { assertMatchesSpec, registerTenant, simulatedTenantFor, startTestDaemon, type TestContext } from '../helpers.js';
 
 async function setUp(t: TestContext, options: { register?: boolean } = {}) {
-  const tenant = await startSimulatedTenant({ devices: 30 });
-  t.teardown(() => tenant.close());
-  const caFile = join(await tempDir(t), 'simulated-ca.pem');
-  await writeFile(caFile, tenant.caCertificatePem);
+  const { tenant, caFile } = await simulatedTenantFor(t, { devices: 30 });
   const daemon = await startTestDaemon(t, undefined, { caFile });
-  if (options.register !== false) {
-    const res = await daemon.call({
-      method: 'POST',
-      url: '/v1/tenants',
-      body: { tenantId: tenant.tenantId, displayName: 'Simulated', clientId: tenant.app.clientId, clientSecret: tenant.app.clientSecret, authorityHost: tenant.authorityHost, graphEndpoint: tenant.graphEndpoint },
-    });
-    t.equal(res.statusCode, 201);
-  }
+  if (options.register !== false) await registerTenant(t, daemon, tenant);
   const lookup = async (query: string, key?: string) => {
     const res = await daemon.call({ url: `/v1/devices?${query}`, ...(key ? { key } : {}) });
     assertMatchesSpec(t, res, 'getDevice');
@@ -89,16 +76,9 @@ t.test("Graph's failures become problems the caller can act on", async (t) => {
 });
 
 t.test('a missing Graph permission is a 502 naming it, not a 403', async (t) => {
-  const tenant = await startSimulatedTenant({ devices: 5, permissions: ['DeviceLocalCredential.Read.All'] });
-  t.teardown(() => tenant.close());
-  const caFile = join(await tempDir(t), 'ca.pem');
-  await writeFile(caFile, tenant.caCertificatePem);
+  const { tenant, caFile } = await simulatedTenantFor(t, { devices: 5, permissions: ['DeviceLocalCredential.Read.All'] });
   const daemon = await startTestDaemon(t, undefined, { caFile });
-  await daemon.call({
-    method: 'POST',
-    url: '/v1/tenants',
-    body: { tenantId: tenant.tenantId, displayName: 'Simulated', clientId: tenant.app.clientId, clientSecret: tenant.app.clientSecret, authorityHost: tenant.authorityHost, graphEndpoint: tenant.graphEndpoint },
-  });
+  await registerTenant(t, daemon, tenant);
   const res = await daemon.call({ url: `/v1/devices?name=${tenant.directory.devices[0]!.displayName}` });
   assertMatchesSpec(t, res, 'getDevice');
   t.equal(res.statusCode, 502);

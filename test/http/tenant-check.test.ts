@@ -3,25 +3,12 @@
  * secret is named as such, a right one passes every check, a missing permission is named.
  */
 import t from 'tap';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { startSimulatedTenant } from '../../daemon/simulated-tenant/index.js';
-import { assertMatchesSpec, startTestDaemon, tempDir, type TestContext } from '../helpers.js';
+import { assertMatchesSpec, registerTenant, simulatedTenantFor, startTestDaemon, type TestContext } from '../helpers.js';
 
 async function setUp(t: TestContext) {
-  const tenant = await startSimulatedTenant({ devices: 10 });
-  t.teardown(() => tenant.close());
-  const caFile = join(await tempDir(t), 'simulated-ca.pem');
-  await writeFile(caFile, tenant.caCertificatePem);
+  const { tenant, caFile } = await simulatedTenantFor(t, { devices: 10 });
   const daemon = await startTestDaemon(t, undefined, { caFile });
-  const register = async (credential: Record<string, string>) => {
-    const res = await daemon.call({
-      method: 'POST',
-      url: '/v1/tenants',
-      body: { tenantId: tenant.tenantId, displayName: 'Simulated', clientId: tenant.app.clientId, authorityHost: tenant.authorityHost, graphEndpoint: tenant.graphEndpoint, ...credential },
-    });
-    t.equal(res.statusCode, 201, `tenant registered: ${res.body}`);
-  };
+  const register = (credential: Record<string, string>) => registerTenant(t, daemon, tenant, credential);
   const check = async () => {
     const res = await daemon.call({ method: 'POST', url: `/v1/tenants/${tenant.tenantId}/test` });
     assertMatchesSpec(t, res, 'testTenant');
