@@ -69,9 +69,10 @@ t.test('429 with a fractional Retry-After is waited out, then the call succeeds'
 
 t.test('503 and 504 without Retry-After back off, never retrying at once', async (t) => {
   const graph = await fakeGraph(t, (_req, res, call) => (call === 1 ? json(res, 503, {}) : call === 2 ? json(res, 504, {}) : json(res, 200, { done: true })));
-  t.same(await graph.client({ backoffBaseMs: 60 }).call('/v1.0/x'), { done: true });
-  t.ok(graph.seen[1]!.at - graph.seen[0]!.at >= 25, 'first backoff is at least half of its step');
-  t.ok(graph.seen[2]!.at - graph.seen[1]!.at >= 55, 'the second step is larger');
+  // Steps of 60 then 120 ms (the cap is above both); each wait is half its step plus up to half again.
+  t.same(await graph.client({ backoffBaseMs: 60, backoffMaxMs: 1_000 }).call('/v1.0/x'), { done: true });
+  t.ok(graph.seen[1]!.at - graph.seen[0]!.at >= 29, 'the first wait is at least half of the first step');
+  t.ok(graph.seen[2]!.at - graph.seen[1]!.at >= 59, 'the second wait is at least half of a doubled step');
 });
 
 t.test('throttling that outlasts the deadline fails at once with the Retry-After to pass on', async (t) => {
