@@ -8,11 +8,8 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import addFormatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
-import { createHandlers } from './api/index.js';
-import type { ApiKeyService } from './auth/api-keys.js';
-import type { DeviceDirectory } from './directory/devices.js';
-import type { TenantService } from './directory/tenant-service.js';
+import { createHandlers, type HandlerDependencies } from './api/index.js';
+import type { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
 import { errorHandler } from './http/problem.js';
 import { listOperations, type OpenApiDocument } from './http/spec.js';
@@ -28,14 +25,11 @@ declare module 'fastify' {
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-export interface AppOptions {
+export interface AppOptions extends HandlerDependencies {
   spec: OpenApiDocument;
-  version: string;
   logger: Logger;
-  apiKeys: ApiKeyService;
-  tenants: TenantService;
-  dispatcher: Dispatcher;
-  devices: DeviceDirectory;
+  /** Accepts Entra ID access tokens besides API keys. */
+  entraTokens?: EntraTokenVerifier;
   https?: { cert: Buffer; key: Buffer };
 }
 
@@ -99,6 +93,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.type('application/yaml; charset=utf-8').send(app.swagger({ yaml: true })),
   );
 
-  bindOperations(app, operations, createHandlers(options), options.apiKeys);
+  bindOperations(app, operations, createHandlers(options), {
+    apiKeys: options.apiKeys,
+    ...(options.entraTokens ? { entraTokens: options.entraTokens } : {}),
+  });
   return app;
 }

@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { ApiKeyService } from './auth/api-keys.js';
 import { TenantConnections } from './directory/connections.js';
+import { EntraTokenVerifier } from './auth/entra-tokens.js';
+import { DeviceSecrets } from './directory/device-secrets.js';
 import { DeviceDirectory } from './directory/devices.js';
 import { createHttpStack } from './directory/http-stack.js';
 import { TenantService } from './directory/tenant-service.js';
@@ -65,8 +67,21 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     const dispatcher = createHttpStack(options.caFile ? { caFile: options.caFile } : {});
-    const devices = new DeviceDirectory(tenants, new TenantConnections(tenants, dispatcher, packageVersion));
-    const app = await buildApp({ spec: loadSpec(), version: packageVersion, logger, apiKeys, tenants, dispatcher, devices, ...(options.https ? { https: options.https } : {}) });
+    const connections = new TenantConnections(tenants, dispatcher, packageVersion);
+    const devices = new DeviceDirectory(tenants, connections);
+    const deviceSecrets = new DeviceSecrets(connections);
+    const entraTokens = new EntraTokenVerifier(tenants, dispatcher, (tenantId, oid) => deviceSecrets.memberGroups(tenantId, 'users', oid));
+    const app = await buildApp({
+      spec: loadSpec(),
+      version: packageVersion,
+      logger,
+      apiKeys,
+      entraTokens,
+      tenants,
+      dispatcher,
+      devices,
+      ...(options.https ? { https: options.https } : {}),
+    });
     app.addHook('onClose', async () => {
       await store.close();
       await dispatcher.close();

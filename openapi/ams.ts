@@ -47,6 +47,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tells clients how to sign in to the daemon with Entra ID.
+         * @description Lists the tenants whose users may sign in with an Entra ID access token, with the authority,
+         *     the public client id and the scopes a client needs for the device code flow
+         *     (`Connect-AmsServer -UseDeviceCode` reads it). Answers without authentication: it holds no
+         *     secret. The top-level fields repeat the first tenant's, for clients that know only one.
+         */
+        get: operations["getAuthConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -294,8 +317,8 @@ export interface components {
              * @description How the caller authenticated.
              * @enum {string}
              */
-            kind: "apiKey";
-            /** @description The API key's name. */
+            kind: "apiKey" | "entra";
+            /** @description The API key's name, or the signed-in user's name (UPN when the token has one). */
             displayName: string;
             role: components["schemas"]["Role"];
             /**
@@ -305,12 +328,12 @@ export interface components {
             apiKeyId?: string;
             /**
              * Format: uuid
-             * @description The Entra tenant of the user the key acts as.
+             * @description The Entra tenant of the user (the one the key acts as, or the token's `tid`).
              */
             tenantId?: string;
             /**
              * Format: uuid
-             * @description The object id of the Entra user the key acts as.
+             * @description The object id of the Entra user (the one the key acts as, or the token's `oid`).
              */
             principalId?: string;
         };
@@ -447,6 +470,25 @@ export interface components {
              * @default true
              */
             enabled: boolean;
+            /**
+             * @description Lets the tenant's users call amsd with Entra ID access tokens: the `aud` values accepted, i.e.
+             *     amsd's API app registration's application id and/or Application ID URI (`api://...`). Tokens
+             *     for any other audience, Microsoft Graph's included, are refused. Empty or absent: API keys only.
+             */
+            userSignInAudiences?: string[];
+            /**
+             * Format: uuid
+             * @description The public client app users sign in with (device code flow), published by
+             *     `GET /v1/auth/config`. Required with `userSignInAudiences`.
+             */
+            userSignInClientId?: string;
+            /** @description The scope clients request; `<first audience>/.default` unless given. */
+            userSignInScope?: string;
+            /**
+             * @description Object ids of this tenant's users or groups (transitively) whose Entra tokens get the `admin`
+             *     role. Everyone else who signs in is a `user`.
+             */
+            administratorIds?: string[];
         };
         /**
          * @description The fields to change. A new credential is `clientSecret` alone, or `certificatePem` with
@@ -480,6 +522,26 @@ export interface components {
              */
             graphEndpoint?: string | null;
             enabled?: boolean;
+            /**
+             * @description Lets the tenant's users call amsd with Entra ID access tokens: the `aud` values accepted, i.e.
+             *     amsd's API app registration's application id and/or Application ID URI (`api://...`). Tokens
+             *     for any other audience, Microsoft Graph's included, are refused. An empty list turns user
+             *     sign-in off for the tenant.
+             */
+            userSignInAudiences?: string[];
+            /**
+             * Format: uuid
+             * @description The public client app users sign in with (device code flow), published by
+             *     `GET /v1/auth/config`. Required with `userSignInAudiences`.
+             */
+            userSignInClientId?: string;
+            /** @description The scope clients request; null goes back to `<first audience>/.default`. */
+            userSignInScope?: string | null;
+            /**
+             * @description Object ids of this tenant's users or groups (transitively) whose Entra tokens get the `admin`
+             *     role. Everyone else who signs in is a `user`.
+             */
+            administratorIds?: string[];
         };
         /** @description A configured tenant. Its client secret or private key is never part of it. */
         Tenant: {
@@ -510,6 +572,12 @@ export interface components {
             /** @description True when `authorityHost` or `graphEndpoint` is an override rather than the cloud's. */
             customEndpoints?: boolean;
             enabled: boolean;
+            /** @description The `aud` values accepted in users' Entra tokens; empty when user sign-in is off. */
+            userSignInAudiences: string[];
+            /** Format: uuid */
+            userSignInClientId?: string;
+            userSignInScope?: string;
+            administratorIds?: string[];
             /** Format: date-time */
             createdAt: string;
             createdBy: string;
@@ -519,6 +587,32 @@ export interface components {
         };
         TenantList: {
             items: components["schemas"]["Tenant"][];
+        };
+        AuthConfig: {
+            /** @description Whether any tenant's users may sign in with Entra ID. */
+            enabled: boolean;
+            /** @description The first tenant's authority, e.g. `https://login.microsoftonline.com/<tenantId>`. */
+            authority?: string;
+            /** Format: uuid */
+            tenantId?: string;
+            /** Format: uuid */
+            clientId?: string;
+            scopes?: string[];
+            tenants: components["schemas"]["AuthTenant"][];
+        };
+        AuthTenant: {
+            /** Format: uuid */
+            tenantId: string;
+            displayName: string;
+            /** @description Where to sign in (`<authority>/oauth2/v2.0/devicecode` starts the device code flow). */
+            authority: string;
+            /**
+             * Format: uuid
+             * @description The public client app to sign in with.
+             */
+            clientId: string;
+            /** @description The scopes to request; the resulting access token is accepted by amsd. */
+            scopes: string[];
         };
     };
     responses: {
@@ -560,7 +654,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The bearer token is missing, malformed, unknown, revoked or expired. */
+        /**
+         * @description The bearer token is missing, malformed, unknown, revoked or expired, or is an Entra token that
+         *     was not issued for amsd (a Microsoft Graph token, for instance).
+         */
         Unauthorized: {
             headers: {
                 /** @description The authentication scheme the daemon expects. */
@@ -650,6 +747,26 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+        };
+    };
+    getAuthConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How to sign in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthConfig"];
+                };
+            };
         };
     };
     listApiKeys: {

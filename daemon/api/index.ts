@@ -20,7 +20,7 @@ export interface HandlerDependencies {
 /** Every operation of the contract, by operationId. The type makes a missing one a compile error. */
 export function createHandlers(deps: HandlerDependencies): OperationHandlers {
   return {
-    ...serviceHandlers(deps.version),
+    ...serviceHandlers(deps.version, deps.tenants),
     ...apiKeyHandlers(deps.apiKeys),
     ...tenantHandlers(deps.tenants, deps.dispatcher),
     ...deviceHandlers(deps.devices),

@@ -1,12 +1,32 @@
+import { toCallerView } from '../auth/caller.js';
+import type { TenantService } from '../directory/tenant-service.js';
 import type { OperationHandlers } from '../http/operation-types.js';
 
-export function serviceHandlers(version: string): Pick<OperationHandlers, 'getHealth' | 'getCurrentCaller'> {
+export function serviceHandlers(version: string, tenants: TenantService): Pick<OperationHandlers, 'getHealth' | 'getCurrentCaller' | 'getAuthConfig'> {
   return {
+    async getAuthConfig() {
+      const signInTenants = tenants
+        .list()
+        .filter((t) => t.enabled && t.userSignInAudiences.length > 0 && t.userSignInClientId)
+        .map((t) => ({
+          tenantId: t.tenantId,
+          displayName: t.displayName,
+          authority: `${t.authorityHost}/${t.tenantId}`,
+          clientId: t.userSignInClientId!,
+          scopes: [t.userSignInScope!],
+        }));
+      const first = signInTenants[0];
+      return {
+        enabled: first !== undefined,
+        ...(first ? { authority: first.authority, tenantId: first.tenantId, clientId: first.clientId, scopes: first.scopes } : {}),
+        tenants: signInTenants,
+      };
+    },
     async getHealth() {
       return { status: 'ok', version };
     },
     async getCurrentCaller({ caller }) {
-      return caller;
+      return toCallerView(caller);
     },
   };
 }

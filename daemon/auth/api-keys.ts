@@ -7,6 +7,7 @@ import type { components } from '../../openapi/ams.js';
 import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
 import type { ApiKeyRecord, Role } from '../store/state.js';
 import type { DeepReadonly, Store } from '../store/store.js';
+import type { Caller } from './caller.js';
 
 export type ApiKeyView = components['schemas']['ApiKey'];
 export type ApiKeyStatus = components['schemas']['ApiKeyStatus'];
@@ -17,15 +18,6 @@ const KEY_BYTES = 32;
 /** `lastUsedAt` is written at most this often per key, so that reads do not turn into writes. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** Who is calling, as derived from the bearer token. */
-export interface Caller {
-  kind: 'apiKey';
-  apiKeyId: string;
-  displayName: string;
-  role: Role;
-  tenantId?: string;
-  principalId?: string;
-}
 
 export function hashKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');

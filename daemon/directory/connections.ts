@@ -32,21 +32,23 @@ export function connectTo(
 }
 
 export class TenantConnections {
-  readonly #clients = new Map<string, { stamp: string; graph: GraphClient }>();
+  readonly #clients = new Map<string, GraphClient>();
 
   constructor(
     private readonly tenants: TenantService,
     private readonly dispatcher: Dispatcher,
     private readonly version: string,
-  ) {}
+  ) {
+    // A changed tenant gets a new client (new credential, endpoints) on next use; a removed one none.
+    tenants.onChange((tenantId) => this.#clients.delete(tenantId));
+  }
 
   graphFor(tenantId: string): GraphClient {
-    const tenant = this.tenants.getWithCredential(tenantId);
-    const stamp = tenant.modifiedAt ?? tenant.createdAt;
-    const cached = this.#clients.get(tenant.tenantId);
-    if (cached?.stamp === stamp) return cached.graph;
+    const cached = this.#clients.get(tenantId.toLowerCase());
+    if (cached) return cached;
+    const tenant = this.tenants.getWithCredential(tenantId); // 404 for a tenant that is not configured
     const { graph } = connectTo(tenant, this.dispatcher, this.version);
-    this.#clients.set(tenant.tenantId, { stamp, graph });
+    this.#clients.set(tenant.tenantId, graph);
     return graph;
   }
 }

@@ -39,6 +39,7 @@ const GROUP_CACHE_TTL_MS = 5 * 60_000;
 
 export class DeviceSecrets {
   readonly #groupCache = new TtlCache<boolean>(GROUP_CACHE_TTL_MS);
+  readonly #memberGroupsCache = new TtlCache<readonly string[]>(GROUP_CACHE_TTL_MS);
 
   constructor(private readonly connections: TenantConnections) {}
 
@@ -109,5 +110,24 @@ export class DeviceSecrets {
       }
     }
     return member;
+  }
+
+  /**
+   * Every group the object belongs to, transitively (`getMemberGroups`, security and other groups).
+   * For a signed-in user whose token did not list its groups, or a key acting as a user. Cached.
+   */
+  async memberGroups(tenantId: string, kind: 'devices' | 'users', objectId: string): Promise<readonly string[]> {
+    const key = `${tenantId}/${kind}/${objectId}`;
+    const cached = this.#memberGroupsCache.get(key);
+    if (cached) return cached;
+    const graph = this.connections.graphFor(tenantId);
+    const answer = await graph.call<{ value: string[] }>(`/v1.0/${kind}/${encodeURIComponent(objectId)}/getMemberGroups`, {
+      method: 'POST',
+      body: { securityEnabledOnly: false },
+      permission: 'GroupMember.Read.All',
+    });
+    const groups = answer.value.map((id) => id.toLowerCase());
+    this.#memberGroupsCache.set(key, groups);
+    return groups;
   }
 }

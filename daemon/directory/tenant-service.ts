@@ -8,7 +8,7 @@ import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'n
 import type { components } from '../../openapi/ams.js';
 import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
 import type { Sealer } from '../store/sealing.js';
-import type { Cloud, TenantCredentialRecord, TenantRecord } from '../store/state.js';
+import type { Cloud, TenantCredentialRecord, TenantRecord, UserSignInRecord } from '../store/state.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import type { TenantCredential } from './token-provider.js';
 
@@ -56,6 +56,14 @@ export function toTenantView(record: DeepReadonly<TenantRecord>): TenantView {
     ...effectiveEndpoints(record),
     customEndpoints: record.authorityHost !== undefined || record.graphEndpoint !== undefined,
     enabled: record.enabled,
+    userSignInAudiences: [...(record.userSignIn?.audiences ?? [])],
+    ...(record.userSignIn
+      ? {
+          userSignInClientId: record.userSignIn.clientId,
+          userSignInScope: userSignInScope(record.userSignIn),
+          administratorIds: [...record.userSignIn.administratorIds],
+        }
+      : {}),
     createdAt: record.createdAt,
     createdBy: record.createdBy,
     ...(record.modifiedAt ? { modifiedAt: record.modifiedAt } : {}),
@@ -63,15 +71,67 @@ export function toTenantView(record: DeepReadonly<TenantRecord>): TenantView {
   };
 }
 
+/** The scope clients request for amsd: the configured one, or the first audience's `.default`. */
+export function userSignInScope(signIn: DeepReadonly<UserSignInRecord>): string {
+  return signIn.scope ?? `${signIn.audiences[0]!.replace(/\/+$/, '')}/.default`;
+}
+
+type UserSignInInput = Pick<NewTenant, 'userSignInAudiences' | 'userSignInClientId' | 'userSignInScope' | 'administratorIds'>;
+
+/**
+ * The user sign-in settings a create or update asks for, merged over the current ones. Undefined when
+ * sign-in ends up off; `errors` says what is missing.
+ */
+function userSignInFrom(
+  input: Omit<UserSignInInput, 'userSignInScope'> & { userSignInScope?: string | null },
+  current: DeepReadonly<UserSignInRecord> | undefined,
+  errors: FieldError[],
+): UserSignInRecord | undefined {
+  const audiences = input.userSignInAudiences?.map((a) => a.trim()) ?? [...(current?.audiences ?? [])];
+  const clientId = input.userSignInClientId?.toLowerCase() ?? current?.clientId;
+  const scope = input.userSignInScope === null ? undefined : (input.userSignInScope ?? current?.scope);
+  const administratorIds = input.administratorIds?.map((id) => id.toLowerCase()) ?? [...(current?.administratorIds ?? [])];
+  if (audiences.length === 0) {
+    const orphan = (['userSignInClientId', 'userSignInScope', 'administratorIds'] as const).filter((k) => input[k] != null && !(k === 'administratorIds' && input[k]!.length === 0));
+    for (const field of orphan) errors.push({ path: `body/${field}`, message: 'needs userSignInAudiences: user sign-in is off for this tenant until audiences are given' });
+    return undefined;
+  }
+  if (audiences.some((a) => a === '')) errors.push({ path: 'body/userSignInAudiences', message: 'must not contain empty entries' });
+  const graph = audiences.find((a) => GRAPH_AUDIENCES.has(a.replace(/\/+$/, '').toLowerCase()));
+  if (graph) errors.push({ path: 'body/userSignInAudiences', message: `'${graph}' is Microsoft Graph's audience; give amsd's own app id or api:// URI` });
+  if (!clientId) {
+    errors.push({ path: 'body/userSignInClientId', message: 'is required with userSignInAudiences: it is the public client app users sign in with' });
+    return undefined;
+  }
+  return { audiences, clientId, ...(scope ? { scope } : {}), administratorIds };
+}
+
+/** Microsoft Graph's audiences, in every cloud: a token for Graph is never a token for amsd. */
+export const GRAPH_AUDIENCES = new Set([
+  '00000003-0000-0000-c000-000000000000',
+  ...Object.values(CLOUD_ENDPOINTS).map((cloud) => cloud.graphEndpoint),
+]);
+
 function notFound(tenantId: string): ProblemError {
   return new ProblemError(404, 'tenant-not-found', `No tenant ${tenantId} is configured. Get-AmsTenant lists the configured tenants.`);
 }
 
 export class TenantService {
+  readonly #listeners: Array<(tenantId: string) => void> = [];
+
   constructor(
     private readonly store: Store,
     private readonly sealer: Sealer,
   ) {}
+
+  /** Calls `listener` after a tenant is changed or removed, so that what was built from it is dropped. */
+  onChange(listener: (tenantId: string) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #changed(tenantId: string): void {
+    for (const listener of this.#listeners) listener(tenantId);
+  }
 
   list(filter: { tenantId?: string } = {}): TenantView[] {
     const wanted = filter.tenantId?.toLowerCase();
@@ -94,6 +154,7 @@ export class TenantService {
     const authorityHost = input.authorityHost === undefined ? undefined : checkEndpoint(input.authorityHost, 'body/authorityHost', errors);
     const graphEndpoint = input.graphEndpoint === undefined ? undefined : checkEndpoint(input.graphEndpoint, 'body/graphEndpoint', errors);
     const credential = this.credentialFrom(tenantId, input, errors, true);
+    const userSignIn = userSignInFrom(input, undefined, errors);
     if (errors.length > 0 || !credential) throw validationProblem(errors);
 
     const record: TenantRecord = {
@@ -105,6 +166,7 @@ export class TenantService {
       ...(authorityHost ? { authorityHost } : {}),
       ...(graphEndpoint ? { graphEndpoint } : {}),
       enabled: input.enabled ?? true,
+      ...(userSignIn ? { userSignIn } : {}),
       createdAt: new Date().toISOString(),
       createdBy,
     };
@@ -120,7 +182,8 @@ export class TenantService {
 
   async update(tenantId: string, input: TenantUpdate, modifiedBy: string): Promise<TenantView> {
     const id = tenantId.toLowerCase();
-    if (!this.find(id)) throw notFound(tenantId);
+    const existing = this.find(id);
+    if (!existing) throw notFound(tenantId);
     const errors: FieldError[] = [];
     if (input.displayName !== undefined && input.displayName.trim() === '') {
       errors.push({ path: 'body/displayName', message: 'must contain more than spaces' });
@@ -128,9 +191,11 @@ export class TenantService {
     const authorityHost = input.authorityHost == null ? input.authorityHost : checkEndpoint(input.authorityHost, 'body/authorityHost', errors);
     const graphEndpoint = input.graphEndpoint == null ? input.graphEndpoint : checkEndpoint(input.graphEndpoint, 'body/graphEndpoint', errors);
     const credential = this.credentialFrom(id, input, errors, false);
+    const touchesSignIn = (['userSignInAudiences', 'userSignInClientId', 'userSignInScope', 'administratorIds'] as const).some((k) => input[k] !== undefined);
+    const userSignIn = touchesSignIn ? userSignInFrom(input, existing.userSignIn, errors) : existing.userSignIn;
     if (errors.length > 0) throw validationProblem(errors);
 
-    return this.store.mutate((state) => {
+    const view = await this.store.mutate((state) => {
       const record = state.tenants.find((t) => t.tenantId === id);
       if (!record) throw notFound(tenantId);
       if (input.displayName !== undefined) record.displayName = input.displayName.trim();
@@ -143,10 +208,16 @@ export class TenantService {
       else if (graphEndpoint !== undefined) record.graphEndpoint = graphEndpoint;
       // The new credential replaces the old one whole: a secret and a key are never kept side by side.
       if (credential) record.credential = credential;
+      if (touchesSignIn) {
+        if (userSignIn) record.userSignIn = structuredClone(userSignIn) as UserSignInRecord;
+        else delete record.userSignIn;
+      }
       record.modifiedAt = new Date().toISOString();
       record.modifiedBy = modifiedBy;
       return toTenantView(record);
     });
+    this.#changed(id);
+    return view;
   }
 
   async remove(tenantId: string): Promise<void> {
@@ -156,6 +227,7 @@ export class TenantService {
       if (index < 0) throw notFound(tenantId);
       state.tenants.splice(index, 1);
     });
+    this.#changed(id);
   }
 
   /**

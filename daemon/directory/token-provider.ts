@@ -78,7 +78,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   };
 }
 
-async function readOpenIdConfiguration(authority: string, dispatcher: Dispatcher): Promise<Record<string, unknown>> {
+export async function readOpenIdConfiguration(authority: string, dispatcher: Dispatcher): Promise<Record<string, unknown>> {
   const url = `${authority}/v2.0/.well-known/openid-configuration`;
   const response = await request(url, { dispatcher, signal: AbortSignal.timeout(10_000) });
   if (response.statusCode !== 200) {

@@ -3,7 +3,9 @@
  * requests learn nothing about validation, and admin-only operations are refused to `user` callers.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiKeyService, Caller } from '../auth/api-keys.js';
+import { KEY_PREFIX, type ApiKeyService } from '../auth/api-keys.js';
+import { looksLikeJwt, type EntraTokenVerifier } from '../auth/entra-tokens.js';
+import type { Caller } from '../auth/caller.js';
 import { sendProblem } from './problem.js';
 import type { Operation } from './spec.js';
 
@@ -15,7 +17,12 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer[ ]+([^\s]+)[ ]*$/i;
 
-export function authenticationHook(operation: Operation, apiKeys: ApiKeyService) {
+export interface Authenticators {
+  apiKeys: ApiKeyService;
+  entraTokens?: EntraTokenVerifier;
+}
+
+export function authenticationHook(operation: Operation, { apiKeys, entraTokens }: Authenticators) {
   return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization;
     const refuse = (detail: string) => {
@@ -23,11 +30,11 @@ export function authenticationHook(operation: Operation, apiKeys: ApiKeyService)
       return sendProblem(request, reply, 401, 'unauthenticated', detail);
     };
     if (!header) {
-      return refuse('This operation needs an Authorization: Bearer <api key> header. Connect-AmsServer -ApiKey sets it for the PowerShell module.');
+      return refuse('This operation needs an Authorization: Bearer <api key or Entra ID token> header. Connect-AmsServer sets it for the PowerShell module.');
     }
     const token = BEARER.exec(header)?.[1];
     if (!token) return refuse('The Authorization header must be "Bearer <api key>", with one space and nothing else.');
-    const result = apiKeys.authenticate(token);
+    const result = entraTokens && !token.startsWith(KEY_PREFIX) && looksLikeJwt(token) ? await entraTokens.authenticate(token) : apiKeys.authenticate(token);
     if ('refused' in result) return refuse(result.refused);
     request.caller = result.caller;
     if (operation.adminOnly && result.caller.role !== 'admin') {
@@ -36,7 +43,7 @@ export function authenticationHook(operation: Operation, apiKeys: ApiKeyService)
         reply,
         403,
         'admin-role-required',
-        `${operation.cmdlet ?? operation.operationId} is for administrators, and the API key '${result.caller.displayName}' has the user role.`,
+        `${operation.cmdlet ?? operation.operationId} is for administrators, and ${result.caller.kind === 'apiKey' ? 'the API key' : 'the signed-in user'} '${result.caller.displayName}' has the user role.`,
       );
     }
   };

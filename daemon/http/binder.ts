@@ -5,8 +5,7 @@
  * operation, so the daemon can never serve a route the spec does not describe, or miss one it does.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiKeyService } from '../auth/api-keys.js';
-import { authenticationHook } from './authentication.js';
+import { authenticationHook, type Authenticators } from './authentication.js';
 import type { OperationContext, OperationHandlers, OperationId } from './operation-types.js';
 import { ProblemError, sendProblem } from './problem.js';
 import type { Operation } from './spec.js';
@@ -21,7 +20,7 @@ export function bindOperations(
   app: FastifyInstance,
   operations: Operation[],
   handlers: OperationHandlers,
-  apiKeys: ApiKeyService,
+  authenticators: Authenticators,
 ) {
   const specified = new Set(operations.map((op) => op.operationId));
   const unspecified = Object.keys(handlers).filter((id) => !specified.has(id));
@@ -44,7 +43,7 @@ export function bindOperations(
         response: operation.schema.response,
       },
       config: { operationId: operation.operationId },
-      ...(operation.authenticated ? { onRequest: authenticationHook(operation, apiKeys) } : {}),
+      ...(operation.authenticated ? { onRequest: authenticationHook(operation, authenticators) } : {}),
       async handler(request: FastifyRequest, reply: FastifyReply) {
         const context = {
           body: request.body,

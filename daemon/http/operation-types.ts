@@ -4,7 +4,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { operations } from '../../openapi/ams.js';
-import type { Caller } from '../auth/api-keys.js';
+import type { Caller } from '../auth/caller.js';
 
 export type OperationId = keyof operations;
 

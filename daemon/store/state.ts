@@ -56,10 +56,22 @@ export interface TenantRecord {
   authorityHost?: string;
   graphEndpoint?: string;
   enabled: boolean;
+  /** When set, the tenant's users may call amsd with Entra access tokens issued for these audiences. */
+  userSignIn?: UserSignInRecord;
   createdAt: string;
   createdBy: string;
   modifiedAt?: string;
   modifiedBy?: string;
+}
+
+export interface UserSignInRecord {
+  /** Accepted `aud` values (amsd's app id and/or `api://` URI); never empty. */
+  audiences: string[];
+  /** The public client users sign in with (device code flow). */
+  clientId: string;
+  scope?: string;
+  /** Users or groups of this tenant whose tokens get the admin role. */
+  administratorIds: string[];
 }
 
 export interface State {
@@ -147,6 +159,17 @@ export const stateSchema = {
           authorityHost: httpsUrl,
           graphEndpoint: httpsUrl,
           enabled: { type: 'boolean' },
+          userSignIn: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['audiences', 'clientId', 'administratorIds'],
+            properties: {
+              audiences: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+              clientId: uuid,
+              scope: { type: 'string', minLength: 1 },
+              administratorIds: { type: 'array', items: uuid },
+            },
+          },
           createdAt: dateTime,
           createdBy: { type: 'string' },
           modifiedAt: dateTime,

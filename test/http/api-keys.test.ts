@@ -67,7 +67,8 @@ t.test('missing, malformed, unknown, revoked and expired credentials are 401 pro
   const cases: [string, Record<string, string>, RegExp][] = [
     ['no header', {}, /needs an Authorization: Bearer/],
     ['another scheme', { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }, /must be "Bearer <api key>"/],
-    ['not an amsd key', { authorization: 'Bearer eyJhbGciOi.x.y' }, /not an amsd API key/],
+    ['not an amsd key', { authorization: 'Bearer eyJhbGciOi.x.y' }, /neither an amsd API key .* nor a readable Entra ID access token/],
+    ['neither a key nor a JWT', { authorization: 'Bearer hunter2' }, /not an amsd API key/],
     ['unknown key', { authorization: `Bearer ams_${'A'.repeat(43)}` }, /not known/],
     ['revoked key', { authorization: `Bearer ${victim.key}` }, /'old' was revoked/],
     ['expired key', { authorization: `Bearer ${expiring.key}` }, /'temp' expired/],

@@ -91,3 +91,23 @@ t.test('without an enabled tenant the caller is told to add one', async (t) => {
   t.equal(res.statusCode, 409);
   t.match(res.json().detail, /New-AmsTenant/);
 });
+
+t.test('a changed or removed tenant takes effect on the next lookup, not after a restart', async (t) => {
+  const { tenant, daemon, lookup, unique } = await setUp(t);
+  const other = tenant.directory.devices.find((d) => d.deviceId !== unique.deviceId)!;
+  t.equal((await lookup(`deviceId=${unique.deviceId}`)).statusCode, 200, 'the Graph client is built and its token cached');
+
+  const wrong = await daemon.call({ method: 'PATCH', url: `/v1/tenants/${tenant.tenantId}`, body: { clientSecret: 'not-the-secret' } });
+  t.equal(wrong.statusCode, 200);
+  const res = await lookup(`deviceId=${other.deviceId}`);
+  t.equal(res.statusCode, 502, 'the new (wrong) secret is used at once: the cached client and its token are gone');
+  t.match(res.json().detail, /AADSTS7000215|secret/i);
+
+  await daemon.call({ method: 'PATCH', url: `/v1/tenants/${tenant.tenantId}`, body: { clientSecret: tenant.app.clientSecret } });
+  t.equal((await lookup(`deviceId=${other.deviceId}`)).statusCode, 200, 'and the right one again');
+
+  t.equal((await daemon.call({ method: 'DELETE', url: `/v1/tenants/${tenant.tenantId}` })).statusCode, 204);
+  const removed = await lookup(`deviceId=${tenant.directory.devices[2]!.deviceId}&tenantId=${tenant.tenantId}`);
+  t.equal(removed.statusCode, 404, 'a removed tenant is not asked');
+  t.match(removed.json().detail, /No tenant .* is configured/);
+});
