@@ -212,13 +212,16 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Finds a device in Entra ID by name or by device id.
-         * @description Looks the device up in every enabled tenant, or in the one given. Device names are not unique in
-         *     Entra ID: when several devices carry the name, the answer is 409 and its `candidates` list each
-         *     one (name, device id, tenant) so that the device can be asked for by `deviceId`. Give `name` or
-         *     `deviceId`. Lookups are cached for a minute; no secret is read.
+         * Finds a device in Entra ID by name or device id, or lists devices page by page.
+         * @description With `name` or `deviceId`, looks the device up in every enabled tenant (or the one given) and
+         *     answers the one device that matches. Device names are not unique in Entra ID: when several
+         *     devices carry the name, the answer is 409 and its `candidates` list each one (name, device id,
+         *     tenant) so that the device can be asked for by `deviceId`. Lookups are cached for a minute.
+         *
+         *     Without them, lists the devices of every enabled tenant (or the one given), `top` at a time;
+         *     pass `nextCursor` back as `cursor` for the next page. No secret is read either way.
          */
-        get: operations["getDevice"];
+        get: operations["listDevices"];
         put?: never;
         post?: never;
         delete?: never;
@@ -231,6 +234,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        DeviceList: {
+            items: components["schemas"]["Device"][];
+            /** @description Present when there are more devices; pass it as `cursor` to get them. */
+            nextCursor?: string;
+        };
         Device: {
             deviceName: string;
             /** @description The registration id; LAPS and BitLocker backups are keyed by it. */
@@ -992,15 +1000,19 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
-    getDevice: {
+    listDevices: {
         parameters: {
             query?: {
                 /** @description The device's display name, e.g. `PC-0001` (exact, case-insensitive as in Entra ID). */
                 name?: string;
                 /** @description The device id (the registration id LAPS and BitLocker backups are keyed by). */
                 deviceId?: string;
-                /** @description Search only this tenant. */
+                /** @description Search or list only this tenant. */
                 tenantId?: string;
+                /** @description At most this many devices per page when listing. */
+                top?: number;
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -1008,13 +1020,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The one device that matches. */
+            /** @description The device that matches, or one page of devices. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Device"];
+                    "application/json": components["schemas"]["DeviceList"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -5,12 +5,20 @@
  * names, or reading a password right after looking the device up, costs one Graph call per name.
  */
 import type { components } from '../../openapi/ams.js';
-import { ProblemError } from '../http/problem.js';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ProblemError, validationProblem } from '../http/problem.js';
 import type { TenantConnections } from './connections.js';
 import type { TenantService } from './tenant-service.js';
 import { TtlCache } from './ttl-cache.js';
 
 export type Device = components['schemas']['Device'];
+export type DevicePage = components['schemas']['DeviceList'];
+
+/** Where a listing goes on: a tenant, and Graph's next link within it (absent: its first page). */
+interface ListPosition {
+  tenantId: string;
+  nextLink?: string;
+}
 
 interface GraphDevice {
   id: string;
@@ -24,6 +32,18 @@ interface GraphDevice {
 const SELECT = 'id,deviceId,displayName,operatingSystem,trustType,approximateLastSignInDateTime';
 const DEFAULT_TTL_MS = 60_000;
 
+function toDevice(d: GraphDevice, tenantId: string): Device {
+  return {
+    deviceName: d.displayName,
+    deviceId: d.deviceId,
+    objectId: d.id,
+    tenantId,
+    ...(d.operatingSystem ? { operatingSystem: d.operatingSystem } : {}),
+    ...(d.trustType ? { trustType: d.trustType } : {}),
+    ...(d.approximateLastSignInDateTime ? { approximateLastSignInDateTime: d.approximateLastSignInDateTime } : {}),
+  };
+}
+
 /** An OData string literal: single quotes are escaped by doubling them. */
 export function odataString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
@@ -31,6 +51,11 @@ export function odataString(value: string): string {
 
 export class DeviceDirectory {
   readonly #cache: TtlCache<Device[]>;
+  /**
+   * Signs listing cursors. A cursor carries a Graph link the daemon will call with its own token, so
+   * it must be one the daemon issued; the key lives as long as the process (a restart ends listings).
+   */
+  readonly #cursorKey = randomBytes(32);
 
   constructor(
     private readonly tenants: TenantService,
@@ -65,21 +90,53 @@ export class DeviceDirectory {
     return results.flat();
   }
 
+  /** One page of the devices of every enabled tenant (or one), tenant after tenant. */
+  async list(query: { tenantId?: string; top: number; cursor?: string }): Promise<DevicePage> {
+    const tenantIds = this.#tenantsToSearch(query.tenantId);
+    const position = query.cursor ? this.#openCursor(query.cursor) : { tenantId: tenantIds[0]! };
+    const index = tenantIds.indexOf(position.tenantId);
+    if (index < 0) {
+      throw validationProblem([{ path: 'query/cursor', message: `belongs to a listing of tenant ${position.tenantId}, which is not listed here (removed, disabled, or another tenantId); start again without cursor` }]);
+    }
+    const graph = this.connections.graphFor(position.tenantId);
+    const page = await graph.call<{ value: GraphDevice[]; '@odata.nextLink'?: string }>(
+      position.nextLink ?? `/v1.0/devices?$select=${SELECT}&$top=${query.top}`,
+      { permission: 'Device.Read.All' },
+    );
+    const nextLink = page['@odata.nextLink'];
+    const next: ListPosition | undefined = nextLink
+      ? { tenantId: position.tenantId, nextLink }
+      : index + 1 < tenantIds.length
+        ? { tenantId: tenantIds[index + 1]! }
+        : undefined;
+    return {
+      items: page.value.map((d) => toDevice(d, position.tenantId)),
+      ...(next ? { nextCursor: this.#sealCursor(next) } : {}),
+    };
+  }
+
+  #sealCursor(position: ListPosition): string {
+    const payload = Buffer.from(JSON.stringify(position)).toString('base64url');
+    return `${payload}.${createHmac('sha256', this.#cursorKey).update(payload).digest('base64url')}`;
+  }
+
+  #openCursor(cursor: string): ListPosition {
+    const [payload = '', mac = ''] = cursor.split('.');
+    const expected = createHmac('sha256', this.#cursorKey).update(payload).digest();
+    const given = Buffer.from(mac, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw validationProblem([{ path: 'query/cursor', message: 'is not a cursor this daemon issued (cursors end when the daemon restarts); start the listing again without cursor' }]);
+    }
+    return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as ListPosition;
+  }
+
   async #findIn(tenantId: string, filter: string): Promise<Device[]> {
     const key = `${tenantId}\n${filter.toLowerCase()}`;
     const cached = this.#cache.get(key);
     if (cached) return cached;
     const graph = this.connections.graphFor(tenantId);
     const found = await graph.all<GraphDevice>(`/v1.0/devices?$filter=${encodeURIComponent(filter)}&$select=${SELECT}`, { permission: 'Device.Read.All' });
-    const devices = found.map((d) => ({
-      deviceName: d.displayName,
-      deviceId: d.deviceId,
-      objectId: d.id,
-      tenantId,
-      ...(d.operatingSystem ? { operatingSystem: d.operatingSystem } : {}),
-      ...(d.trustType ? { trustType: d.trustType } : {}),
-      ...(d.approximateLastSignInDateTime ? { approximateLastSignInDateTime: d.approximateLastSignInDateTime } : {}),
-    }));
+    const devices = found.map((d) => toDevice(d, tenantId));
     this.#cache.set(key, devices);
     return devices;
   }

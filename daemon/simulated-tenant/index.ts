@@ -93,7 +93,9 @@ const BODY_LIMIT = 1024 * 1024;
 export async function startSimulatedTenant(options: SimulatedTenantOptions = {}): Promise<SimulatedTenant> {
   const tenantId = options.tenantId ?? '8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59';
   const directory = generateDirectory(options);
-  const [ca, clientCertificate] = await Promise.all([createCertificateAuthority(), createClientCertificate()]);
+  // The CA's name carries the tenant id: two simulated tenants trusted together must not have CAs that
+  // share a subject, or TLS would check one's server certificate against the other's key.
+  const [ca, clientCertificate] = await Promise.all([createCertificateAuthority(`amsd simulated tenant CA ${tenantId}`), createClientCertificate()]);
   const serverCertificate = await issueServerCertificate(ca);
 
   const faults = new Faults();
