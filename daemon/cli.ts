@@ -4,7 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { defaultDataDir } from './config.js';
+import { defaultDemoDataDir, demoInstructions, startDemo } from './demo.js';
 import { openDaemon } from './daemon.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from './logging.js';
 import { packageVersion } from './package-root.js';
@@ -45,7 +48,31 @@ async function serve(options: ServeOptions) {
     fail((error as Error).message);
   }
   const { app } = daemon;
+  stopOnSignals(app, logger);
 
+  let address: string;
+  try {
+    address = await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    fail(`cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
+  }
+  const banner = [
+    `amsd ${packageVersion} is serving at ${address}`,
+    `  Swagger UI:   ${address}/docs`,
+    `  Data dir:     ${options.dataDir}`,
+    daemon.bootstrapKeyFile
+      ? `  Admin key:    written to ${daemon.bootstrapKeyFile} (first start; keep it safe, then delete the file)`
+      : undefined,
+  ].filter(Boolean);
+  process.stderr.write(banner.join('\n') + '\n');
+}
+
+/**
+ * SIGINT/SIGTERM close the app: no new requests, those in flight finish, the store is flushed and the
+ * lock released, then exit 0. A second signal, or 10 s without finishing, exits 1 at once.
+ */
+function stopOnSignals(app: FastifyInstance, logger: Logger) {
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) {
@@ -72,23 +99,25 @@ async function serve(options: ServeOptions) {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
 
-  let address: string;
+interface DemoCommandOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  logLevel: LogLevel;
+}
+
+async function demo(options: DemoCommandOptions) {
+  const logger = createLogger(options.logLevel);
+  let started;
   try {
-    address = await app.listen({ host: options.host, port: options.port });
+    started = await startDemo({ ...options, logger });
   } catch (error) {
-    await app.close().catch(() => undefined);
-    fail(`cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
+    fail((error as Error).message);
   }
-  const banner = [
-    `amsd ${packageVersion} is serving at ${address}`,
-    `  Swagger UI:   ${address}/docs`,
-    `  Data dir:     ${options.dataDir}`,
-    daemon.bootstrapKeyFile
-      ? `  Admin key:    written to ${daemon.bootstrapKeyFile} (first start; keep it safe, then delete the file)`
-      : undefined,
-  ].filter(Boolean);
-  process.stderr.write(banner.join('\n') + '\n');
+  stopOnSignals(started.app, logger);
+  process.stderr.write(demoInstructions(started.info) + '\n');
 }
 
 function fail(message: string): never {
@@ -130,6 +159,15 @@ export function buildCli(): Command {
       ].join('\n'),
     )
     .action(serve);
+
+  program
+    .command('demo')
+    .description('Run the daemon against a simulated Entra tenant (no internet, no real tenant), configured with a tenant, an admin key and a user key; <data-dir>/demo.json says where everything is.')
+    .addOption(new Option('--host <address>', 'address to listen on').default('127.0.0.1'))
+    .addOption(new Option('--port <number>', 'TCP port (0 picks a free one)').default(5800).argParser(parsePort))
+    .addOption(new Option('--data-dir <dir>', 'the demo\'s data directory, reused by the next run').default(defaultDemoDataDir()))
+    .addOption(new Option('--log-level <level>', 'how much to log (JSON lines on standard output)').choices(LOG_LEVELS).default('warn'))
+    .action(demo);
 
   return program;
 }

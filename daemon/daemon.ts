@@ -94,7 +94,8 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
   }
 }
 
-async function writePrivateFile(file: string, content: string) {
+/** Writes a file only its owner can read, and makes it durable before returning. */
+export async function writePrivateFile(file: string, content: string) {
   const handle = await open(file, 'w', 0o600);
   try {
     await handle.writeFile(content);

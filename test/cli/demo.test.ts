@@ -1,0 +1,88 @@
+/**
+ * `amsd demo` as a new user meets it: one command, then the keys and demo.json it wrote work against
+ * the running daemon over real HTTP, and a second run on the same data directory picks up where the
+ * first left off.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { request } from 'undici';
+import { DEMO_FILE, startDemo, type DemoInfo } from '../../daemon/demo.js';
+import { createLogger } from '../../daemon/logging.js';
+import { packageRoot } from '../../daemon/package-root.js';
+import { tempDir } from '../helpers.js';
+
+const logger = createLogger('silent');
+
+async function get(info: DemoInfo, keyFile: string, path: string) {
+  const key = (await readFile(keyFile, 'utf8')).trim();
+  const res = await request(`${info.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+  return { status: res.statusCode, body: (await res.body.json()) as Record<string, any> };
+}
+
+t.test('the demo configures a tenant, an admin key and a user key, and says so in demo.json', async (t) => {
+  const dataDir = join(await tempDir(t), 'demo');
+  const demo = await startDemo({ dataDir, host: '127.0.0.1', port: 0, logger, devices: 20 });
+  t.teardown(() => demo.app.close());
+  const info = demo.info;
+
+  const written = JSON.parse(await readFile(join(dataDir, DEMO_FILE), 'utf8'));
+  t.same(written, info, 'demo.json holds what startDemo reports');
+  t.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  t.ok(info.sampleDevices.length > 0, 'sample device names to try');
+  t.equal((await stat(info.userKeyFile)).mode & 0o777, 0o600, 'the user key file is private');
+
+  const admin = await get(info, info.adminKeyFile, '/v1/me');
+  t.equal(admin.body.role, 'admin');
+  const user = await get(info, info.userKeyFile, '/v1/me');
+  t.match(user.body, { role: 'user', tenantId: info.tenant.tenantId, principalId: info.user.objectId });
+
+  const device = await get(info, info.userKeyFile, `/v1/devices?name=${encodeURIComponent(info.sampleDevices[0]!)}`);
+  t.equal(device.status, 200, 'the user key finds a sample device through the simulated Graph over TLS');
+  t.equal(device.body.items[0].deviceName, info.sampleDevices[0]);
+  if (info.duplicatedDeviceName) {
+    const shared = await get(info, info.userKeyFile, `/v1/devices?name=${encodeURIComponent(info.duplicatedDeviceName)}`);
+    t.equal(shared.status, 409, 'the shared name the demo names is ambiguous, as it says');
+  }
+
+  const signIn = await request(`${info.url}/v1/auth/config`);
+  t.match(await signIn.body.json(), { enabled: true, clientId: info.signIn.clientId, scopes: [`${info.signIn.audience}/.default`] }, 'Entra sign-in is offered');
+  const token = await demo.tenant.issueUserToken({ oid: info.user.objectId, audience: info.signIn.audience });
+  const asUser = await request(`${info.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+  t.match(await asUser.body.json(), { kind: 'entra', principalId: info.user.objectId });
+});
+
+t.test('a second run on the same data directory reuses its keys and follows the new simulated tenant', async (t) => {
+  const dataDir = join(await tempDir(t), 'demo');
+  const first = await startDemo({ dataDir, host: '127.0.0.1', port: 0, logger, devices: 10 });
+  const userKey = await readFile(first.info.userKeyFile, 'utf8');
+  await first.app.close();
+
+  const second = await startDemo({ dataDir, host: '127.0.0.1', port: 0, logger, devices: 10 });
+  t.teardown(() => second.app.close());
+  t.equal(await readFile(second.info.userKeyFile, 'utf8'), userKey, 'the user key still works, so it is kept');
+  t.not(second.info.tenant.authorityHost, first.info.tenant.authorityHost, 'the simulated tenant listens elsewhere this time');
+  const device = await get(second.info, second.info.userKeyFile, `/v1/devices?name=${encodeURIComponent(second.info.sampleDevices[0]!)}`);
+  t.equal(device.status, 200, 'and the tenant was pointed at it');
+});
+
+t.test('`amsd demo` runs from the command line and stops cleanly on SIGTERM', async (t) => {
+  const dataDir = join(await tempDir(t), 'demo');
+  const child = spawn(process.execPath, [join(packageRoot, 'dist', 'daemon', 'cli.js'), 'demo', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exit = once(child, 'exit');
+  const deadline = Date.now() + 20_000;
+  while (!/Stop with Ctrl\+C/.test(stderr) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.match(stderr, /amsd demo is running at http:\/\/127\.0\.0\.1:\d+/, stderr);
+  t.match(stderr, /Connect-AmsServer -Uri/, 'it shows the PowerShell lines to try');
+  t.match(stderr, /curl -s -H "Authorization: Bearer/, 'and the shell ones');
+  child.kill('SIGTERM');
+  const [code] = await exit;
+  t.equal(code, 0);
+});
