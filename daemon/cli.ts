@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { runAuditVerify } from './audit/verify-command.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { defaultDataDir } from './config.js';
@@ -168,6 +169,28 @@ export function buildCli(): Command {
     .addOption(new Option('--data-dir <dir>', 'the demo\'s data directory, reused by the next run').default(defaultDemoDataDir()))
     .addOption(new Option('--log-level <level>', 'how much to log (JSON lines on standard output)').choices(LOG_LEVELS).default('warn'))
     .action(demo);
+
+  const audit = program.command('audit').description('Work with the audit trail of a data directory.');
+  audit
+    .command('verify')
+    .description('Check that the audit trail is intact: every event unchanged, none removed or reordered. Exits 0 if so, 1 if it is broken or missing. Only reads; safe while amsd serves.')
+    .addOption(
+      new Option('--data-dir <dir>', 'the data directory whose audit trail (<data-dir>/audit/audit.jsonl) to check').default(
+        defaultDataDir(),
+        '$AMS_DATA_DIR, else a per-user data directory',
+      ),
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'A hash chain shows any event changed, removed or reordered inside the trail, but not events cut from its end:',
+        'keep the "last hash" it prints somewhere else, and check later that the trail still contains it.',
+      ].join('\n'),
+    )
+    .action(async (options: { dataDir: string }) => {
+      process.exitCode = await runAuditVerify(options.dataDir, process.stdout);
+    });
 
   return program;
 }

@@ -1,0 +1,260 @@
+/**
+ * The audit trail: an append-only JSON Lines file (`<dataDir>/audit/audit.jsonl`), one hash-chained
+ * event per line. An append resolves only once its line is written and fsync'ed, so a secret handed
+ * out after `await log.append(...)` always has its event on disk.
+ *
+ * - Group commit: an append to an idle log is written at once; appends that arrive while a write and
+ *   fsync are in flight wait, and then go together in the next single write and fsync.
+ * - A failed write or fsync rejects every append of its batch (callers answer 503 and keep the
+ *   secret) and truncates the file back to its last acknowledged length, so no half-written or
+ *   unchained line stays. The chain does not advance: the next batch rewrites the same seqs. If the
+ *   truncation fails too, each later batch retries it first and is refused until it succeeds — so
+ *   once the disk works again, appends work again, with the chain intact.
+ * - Opening reads and checks the whole chain (and builds the query index). A last line without a
+ *   newline is a write that never finished and was never acknowledged: it is cut off, and `warning`
+ *   says so. Any other break refuses the open: amsd never writes on after a chain it cannot trust.
+ * - After a crash, events written but not yet acknowledged may survive: the trail can record a
+ *   request whose answer was lost, never hand out an answer it did not record.
+ */
+import { constants } from 'node:fs';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ChainChecker, readLines, sealEvent, type ChainBreak } from './chain.js';
+import { AuditEventIndex, parseAuditQuery, type AuditPage, type AuditQuery } from './event-index.js';
+import { checkEventInput, type AuditEvent, type AuditEventInput } from './events.js';
+
+export const AUDIT_DIR = 'audit';
+export const AUDIT_FILE = 'audit.jsonl';
+
+export function auditLogPath(dataDir: string): string {
+  return join(dataDir, AUDIT_DIR, AUDIT_FILE);
+}
+
+/** The audit file exists but its chain is broken: the daemon stops with this message, the file is left as it is. */
+export class AuditLogError extends Error {
+  constructor(readonly file: string, readonly broken: ChainBreak) {
+    super(
+      `The audit trail ${file} is broken at line ${broken.line}${broken.seq === undefined ? '' : ` (seq ${broken.seq})`}: ${broken.detail}. ` +
+        'amsd has not changed it and will not add to it. Keep it as evidence and move it away to start a new trail; ' +
+        '`amsd audit verify` checks a trail without opening it.',
+    );
+    this.name = 'AuditLogError';
+  }
+}
+
+/** The event could not be made durable. Whatever it recorded must not happen (for a secret read: answer 503). */
+export class AuditWriteError extends Error {
+  constructor(readonly file: string, problem: string, options?: { cause: unknown }) {
+    super(`The audit trail ${file} cannot be written (${problem}); the event was not recorded.`, options);
+    this.name = 'AuditWriteError';
+  }
+}
+
+/**
+ * The file operations an append depends on. Swappable because the failures that matter (a full disk
+ * halfway through a line, an fsync EIO) cannot be produced on demand in a test any other way.
+ */
+export interface AuditFileIo {
+  /** Writes `data` at `position`; resolves with the bytes written, which may be fewer. */
+  write(handle: FileHandle, data: Buffer, position: number): Promise<number>;
+  sync(handle: FileHandle): Promise<void>;
+  truncate(handle: FileHandle, length: number): Promise<void>;
+}
+
+const nodeFileIo: AuditFileIo = {
+  write: async (handle, data, position) => (await handle.write(data, 0, data.length, position)).bytesWritten,
+  // fdatasync: the data and the new file size, without the timestamps an fsync would also flush.
+  sync: (handle) => handle.datasync(),
+  truncate: (handle, length) => handle.truncate(length),
+};
+
+export interface OpenAuditLogOptions {
+  io?: Partial<AuditFileIo>;
+}
+
+export interface OpenedAuditLog {
+  log: AuditLog;
+  /** Set when an unfinished last line was cut off: worth a warning in the daemon's log. */
+  warning?: string;
+}
+
+export async function openAuditLog(file: string, options: OpenAuditLogOptions = {}): Promise<OpenedAuditLog> {
+  const io = { ...nodeFileIo, ...options.io };
+  const firstCreatedDir = await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  if (firstCreatedDir) await syncDirectory(dirname(firstCreatedDir));
+  // Not O_APPEND: writes go to an explicit position, the end of the last acknowledged line.
+  const handle = await open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
+  try {
+    const index = new AuditEventIndex();
+    const checker = new ChainChecker();
+    let length = 0;
+    let warning: string | undefined;
+    for await (const line of readLines(handle)) {
+      if (!line.terminated) {
+        await io.truncate(handle, line.offset);
+        await io.sync(handle);
+        warning =
+          `The audit trail ${file} ended in an unfinished write (line ${line.number}, ${line.length} bytes without a newline), ` +
+          'left by a crash or a full disk; it was never acknowledged and has been removed.';
+        break;
+      }
+      const checked = checker.check(line);
+      if ('broken' in checked) throw new AuditLogError(file, checked.broken);
+      index.add(checked.event, line.offset, line.length);
+      length = line.offset + line.length + 1;
+    }
+    if (length === 0) await syncDirectory(dirname(file)); // a new file: make its name durable too
+    const log = new AuditLog(file, handle, io, index, checker.lastHash, length);
+    return { log, ...(warning ? { warning } : {}) };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  // Directories cannot be opened for fsync on Windows; there, creating the file is as far as it goes.
+  if (process.platform === 'win32') return;
+  const handle = await open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+interface PendingAppend {
+  content: AuditEventInput;
+  resolve: (event: AuditEvent) => void;
+  reject: (error: unknown) => void;
+}
+
+export class AuditLog {
+  readonly #pending: PendingAppend[] = [];
+  #writing = false;
+  #drained: Promise<void> = Promise.resolve();
+  #closed = false;
+  /** True after a failed batch until the file is truncated back to `#length`. */
+  #needsTruncate = false;
+
+  /** Use `openAuditLog`. */
+  constructor(
+    readonly file: string,
+    private readonly handle: FileHandle,
+    private readonly io: AuditFileIo,
+    private readonly index: AuditEventIndex,
+    /** The hash of the last acknowledged event. */
+    private lastHash: string,
+    /** Bytes of acknowledged lines: everything past it is garbage from a failed write. */
+    private length: number,
+  ) {}
+
+  /** The last acknowledged event: note its hash elsewhere to be able to prove later that nothing was cut from the end. */
+  get head(): { seq: number; hash: string } {
+    return { seq: this.index.count, hash: this.lastHash };
+  }
+
+  /**
+   * Records an event; resolves with it as stored once it is on disk. Rejects with `AuditWriteError`
+   * when it cannot be made durable, and with a TypeError for an event that is not valid.
+   */
+  append(input: AuditEventInput): Promise<AuditEvent> {
+    if (this.#closed) return Promise.reject(new AuditWriteError(this.file, 'the audit log is closed'));
+    let content: AuditEventInput;
+    try {
+      checkEventInput(input);
+      // Plain JSON data from here on (dates as strings, no undefined), so the hash is over what a reader parses back.
+      content = JSON.parse(JSON.stringify(input)) as AuditEventInput;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ content, resolve, reject });
+      if (!this.#writing) this.#drained = this.#drain();
+    });
+  }
+
+  /** A page of events matching `query`, newest first. Throws `AuditQueryError` for a bad query. */
+  async query(query: AuditQuery = {}): Promise<AuditPage> {
+    if (this.#closed) throw new Error('The audit log is closed');
+    const parsed = parseAuditQuery(query, this.index.count);
+    // One more than asked for tells whether there is a next page.
+    const seqs = this.index.search(parsed, parsed.limit + 1);
+    const page = seqs.slice(0, parsed.limit);
+    const events = await Promise.all(page.map((seq) => this.#read(seq)));
+    return { events, ...(seqs.length > parsed.limit ? { nextCursor: String(page.at(-1)) } : {}) };
+  }
+
+  /** Refuses new appends, waits for those already made, then closes the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#drained;
+    await this.handle.close();
+  }
+
+  async #drain(): Promise<void> {
+    // Set and cleared synchronously with the emptiness check, so no append can slip between them unwritten.
+    this.#writing = true;
+    try {
+      while (this.#pending.length > 0) await this.#commit(this.#pending.splice(0));
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /** Writes one batch with one fsync; settles every append in it. Never throws. */
+  async #commit(batch: PendingAppend[]): Promise<void> {
+    const events: AuditEvent[] = [];
+    const lines: Buffer[] = [];
+    let hash = this.lastHash;
+    try {
+      for (const { content } of batch) {
+        const event = sealEvent(content, this.index.count + events.length + 1, hash);
+        events.push(event);
+        lines.push(Buffer.from(JSON.stringify(event) + '\n', 'utf8'));
+        hash = event.hash;
+      }
+      if (this.#needsTruncate) await this.#truncateToAcknowledged();
+      await this.#writeAll(Buffer.concat(lines), this.length);
+      await this.io.sync(this.handle);
+    } catch (error) {
+      this.#needsTruncate = true;
+      await this.#truncateToAcknowledged().catch(() => undefined); // if this fails too, the next batch tries again first
+      const failure = new AuditWriteError(this.file, (error as Error).message, { cause: error });
+      for (const append of batch) append.reject(failure);
+      return;
+    }
+    events.forEach((event, i) => {
+      const lineLength = lines[i]!.length - 1;
+      this.index.add(event, this.length, lineLength);
+      this.length += lineLength + 1;
+    });
+    this.lastHash = hash;
+    batch.forEach((append, i) => append.resolve(events[i]!));
+  }
+
+  async #writeAll(data: Buffer, position: number): Promise<void> {
+    for (let written = 0; written < data.length; ) {
+      const bytes = await this.io.write(this.handle, data.subarray(written), position + written);
+      if (bytes <= 0) throw new Error('the disk accepted no more bytes');
+      written += bytes;
+    }
+  }
+
+  async #truncateToAcknowledged(): Promise<void> {
+    await this.io.truncate(this.handle, this.length);
+    await this.io.sync(this.handle);
+    this.#needsTruncate = false;
+  }
+
+  async #read(seq: number): Promise<AuditEvent> {
+    const { offset, length } = this.index.location(seq);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await this.handle.read(buffer, 0, length, offset);
+    const event = bytesRead === length ? (JSON.parse(buffer.toString('utf8')) as AuditEvent) : undefined;
+    // The file is ours alone while the daemon holds the data-dir lock; anything else means it was changed under us.
+    if (event?.seq !== seq) throw new Error(`The audit trail ${this.file} changed on disk: line of seq ${seq} is not where it was`);
+    return event;
+  }
+}

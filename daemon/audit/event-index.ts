@@ -1,0 +1,233 @@
+/**
+ * An in-memory index of the audit file, so a query scans numbers instead of parsing the file: built
+ * while the log opens, extended on every append, and used to read only the matching lines by offset.
+ *
+ * Memory: one slot per event (slot i holds seq i + 1, so seq costs nothing) in typed-array columns — time 8, byte offset 8, byte length 4, actor 4,
+ * device 4, type 2, access type 2, result code 2: 34 bytes per event (up to twice that right after
+ * the columns double), about 34 MB per million events. Actors and devices are stored once each in a
+ * dictionary (a few hundred bytes per distinct user or device), the events only point to them.
+ */
+import type { AccessType, ResultCode } from '../access/types.js';
+import type { AuditEvent, AuditEventType } from './events.js';
+
+export const DEFAULT_QUERY_LIMIT = 100;
+export const MAX_QUERY_LIMIT = 1000;
+
+export interface AuditQuery {
+  /** Events at or after this time (ISO 8601). */
+  from?: string;
+  /** Events before this time (ISO 8601): `from`/`to` are half-open, so consecutive ranges do not overlap. */
+  to?: string;
+  /** An actor's id, principal id, display name or UPN; exact, ignoring case. */
+  user?: string;
+  /** A device's name, deviceId or object id, or what a requester typed for a device not found; exact, ignoring case. */
+  device?: string;
+  accessType?: AccessType;
+  /** A result code, or `success` / `failure`. Only secret reads have an outcome. */
+  outcome?: ResultCode | 'success' | 'failure';
+  type?: AuditEventType;
+  /** 1 to 1000; 100 when absent. */
+  limit?: number;
+  /** `nextCursor` of the previous page, as given. */
+  cursor?: string;
+}
+
+export interface AuditPage {
+  /** Newest first. */
+  events: AuditEvent[];
+  /** Present when there may be more: pass it back as `cursor` for the next page. */
+  nextCursor?: string;
+}
+
+/** A query the caller got wrong (a 400, not a 500). */
+export class AuditQueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuditQueryError';
+  }
+}
+
+/** A query checked and reduced to what the scan compares. */
+export interface ParsedQuery {
+  from: number;
+  to: number;
+  limit: number;
+  /** Only events with a lower seq; the cursor is this seq. */
+  belowSeq: number;
+  user?: string;
+  device?: string;
+  accessType?: string;
+  outcome?: string;
+  type?: string;
+}
+
+function parseTime(name: string, value: string | undefined, absent: number): number {
+  if (value === undefined) return absent;
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) throw new AuditQueryError(`${name} must be a date and time (ISO 8601), not ${JSON.stringify(value)}`);
+  return time;
+}
+
+export function parseAuditQuery(query: AuditQuery, lastSeq: number): ParsedQuery {
+  const limit = query.limit ?? DEFAULT_QUERY_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_QUERY_LIMIT) {
+    throw new AuditQueryError(`limit must be a whole number from 1 to ${MAX_QUERY_LIMIT}`);
+  }
+  let belowSeq = lastSeq + 1;
+  if (query.cursor !== undefined) {
+    // The cursor is opaque to clients; today it is the seq of the last event they received.
+    const seq = /^[1-9]\d{0,15}$/.test(query.cursor) ? Number(query.cursor) : NaN;
+    if (!(seq <= lastSeq)) throw new AuditQueryError('cursor is not one this audit trail gave out');
+    belowSeq = seq;
+  }
+  const user = query.user?.toLowerCase();
+  const device = query.device?.toLowerCase();
+  return {
+    from: parseTime('from', query.from, -Infinity),
+    to: parseTime('to', query.to, Infinity),
+    limit,
+    belowSeq,
+    ...(user === undefined ? {} : { user }),
+    ...(device === undefined ? {} : { device }),
+    ...(query.accessType === undefined ? {} : { accessType: query.accessType }),
+    ...(query.outcome === undefined ? {} : { outcome: query.outcome }),
+    ...(query.type === undefined ? {} : { type: query.type }),
+  };
+}
+
+/** Distinct values, each stored once; events hold its ref. Ref 0 means "none". */
+class Dictionary<Entry> {
+  readonly #refs = new Map<string, number>();
+  /** entries[ref - 1] */
+  readonly entries: Entry[] = [];
+
+  ref(key: string | undefined, entry: () => Entry): number {
+    if (key === undefined) return 0;
+    let ref = this.#refs.get(key);
+    if (ref === undefined) {
+      this.entries.push(entry());
+      ref = this.entries.length;
+      this.#refs.set(key, ref);
+    }
+    return ref;
+  }
+
+  /** The refs whose entry satisfies `test`. */
+  refsWhere(test: (entry: Entry) => boolean): Set<number> {
+    const refs = new Set<number>();
+    this.entries.forEach((entry, i) => {
+      if (test(entry)) refs.add(i + 1);
+    });
+    return refs;
+  }
+}
+
+const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+/** The strings a filter compares with an event's actor or device, lowercased. */
+function identifiers(values: unknown[]): string[] {
+  return values.filter((value): value is string => typeof value === 'string').map((value) => value.toLowerCase());
+}
+
+const INITIAL_CAPACITY = 1024;
+
+export class AuditEventIndex {
+  #count = 0;
+  #time = new Float64Array(INITIAL_CAPACITY);
+  #offset = new Float64Array(INITIAL_CAPACITY);
+  #length = new Uint32Array(INITIAL_CAPACITY);
+  #actor = new Uint32Array(INITIAL_CAPACITY);
+  #device = new Uint32Array(INITIAL_CAPACITY);
+  #type = new Uint16Array(INITIAL_CAPACITY);
+  #accessType = new Uint16Array(INITIAL_CAPACITY);
+  #code = new Uint16Array(INITIAL_CAPACITY);
+
+  readonly #types = new Dictionary<string>();
+  readonly #accessTypes = new Dictionary<string>();
+  readonly #codes = new Dictionary<string>();
+  readonly #actors = new Dictionary<string[]>();
+  readonly #devices = new Dictionary<string[]>();
+
+  /** Events indexed; the seq of the last one. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Indexes the next event. Tolerates fields a hand-written or future event may lack: they just never match a filter. */
+  add(event: AuditEvent, offset: number, length: number): void {
+    if (event.seq !== this.#count + 1) throw new Error(`Audit index out of step: got seq ${event.seq} after ${this.#count}`);
+    if (this.#count === this.#time.length) this.#grow();
+    const i = this.#count;
+    const loose = event as unknown as Record<string, unknown>;
+    const actor = (loose.actor ?? {}) as Record<string, unknown>;
+    const device = (loose.device ?? {}) as Record<string, unknown>;
+    const outcome = (loose.outcome ?? {}) as Record<string, unknown>;
+    const type = text(loose.type);
+    const accessType = text(loose.accessType);
+    const code = text(outcome.code);
+    const actorIds = identifiers([actor.id, actor.principalId, actor.displayName, actor.userPrincipalName]);
+    const deviceIds = identifiers([device.deviceName, device.deviceId, device.objectId, device.query]);
+
+    this.#time[i] = typeof loose.time === 'string' ? Date.parse(loose.time) : NaN;
+    this.#offset[i] = offset;
+    this.#length[i] = length;
+    this.#type[i] = this.#types.ref(type, () => type!);
+    this.#accessType[i] = this.#accessTypes.ref(accessType, () => accessType!);
+    this.#code[i] = this.#codes.ref(code, () => code!);
+    this.#actor[i] = this.#actors.ref(actorIds.length ? JSON.stringify(actorIds) : undefined, () => actorIds);
+    this.#device[i] = this.#devices.ref(deviceIds.length ? JSON.stringify(deviceIds) : undefined, () => deviceIds);
+    this.#count++;
+  }
+
+  /** Where event `seq` is in the file. */
+  location(seq: number): { offset: number; length: number } {
+    if (!(seq >= 1 && seq <= this.#count)) throw new RangeError(`No audit event with seq ${seq}`);
+    return { offset: this.#offset[seq - 1]!, length: this.#length[seq - 1]! };
+  }
+
+  /** The seqs of up to `wanted` matching events below `query.belowSeq`, newest first. */
+  search(query: ParsedQuery, wanted: number): number[] {
+    const only = (dictionary: Dictionary<string>, value: string | undefined) =>
+      value === undefined ? undefined : dictionary.refsWhere((entry) => entry === value);
+    const types = only(this.#types, query.type);
+    const accessTypes = only(this.#accessTypes, query.accessType);
+    const codes =
+      query.outcome === undefined
+        ? undefined
+        : query.outcome === 'success' || query.outcome === 'failure'
+          ? this.#codes.refsWhere((code) => (code === 'Success') === (query.outcome === 'success'))
+          : only(this.#codes, query.outcome);
+    const actors = query.user === undefined ? undefined : this.#actors.refsWhere((ids) => ids.includes(query.user!));
+    const devices = query.device === undefined ? undefined : this.#devices.refsWhere((ids) => ids.includes(query.device!));
+    const timed = query.from !== -Infinity || query.to !== Infinity;
+
+    const found: number[] = [];
+    for (let i = Math.min(query.belowSeq - 1, this.#count) - 1; i >= 0 && found.length < wanted; i--) {
+      if (timed && !(this.#time[i]! >= query.from && this.#time[i]! < query.to)) continue;
+      if (types && !types.has(this.#type[i]!)) continue;
+      if (accessTypes && !accessTypes.has(this.#accessType[i]!)) continue;
+      if (codes && !codes.has(this.#code[i]!)) continue;
+      if (actors && !actors.has(this.#actor[i]!)) continue;
+      if (devices && !devices.has(this.#device[i]!)) continue;
+      found.push(i + 1);
+    }
+    return found;
+  }
+
+  #grow(): void {
+    const capacity = this.#time.length * 2;
+    const grown = <T extends Float64Array | Uint32Array | Uint16Array>(column: T, make: new (size: number) => T): T => {
+      const bigger = new make(capacity);
+      bigger.set(column);
+      return bigger;
+    };
+    this.#time = grown(this.#time, Float64Array);
+    this.#offset = grown(this.#offset, Float64Array);
+    this.#length = grown(this.#length, Uint32Array);
+    this.#actor = grown(this.#actor, Uint32Array);
+    this.#device = grown(this.#device, Uint32Array);
+    this.#type = grown(this.#type, Uint16Array);
+    this.#accessType = grown(this.#accessType, Uint16Array);
+    this.#code = grown(this.#code, Uint16Array);
+  }
+}
