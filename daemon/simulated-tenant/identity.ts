@@ -2,11 +2,12 @@
  * The identity half of the simulated tenant, imitating login.microsoftonline.com for one tenant:
  * OIDC discovery, the JWKS, and the token endpoint's client-credentials grant with a client secret or a
  * certificate-signed client assertion. Errors carry Entra's `AADSTSnnnnn` codes so clients can be tested
- * on the messages administrators will actually see.
+ * on the messages administrators will actually see. Users' device code and refresh token grants are
+ * device-authorization.ts's; it answers those token requests before they reach this class.
  */
 import { randomUUID, timingSafeEqual, X509Certificate, createHash, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK, type JWTPayload } from 'jose';
-import { json, type Reply, type RouteRequest } from './http.js';
+import { json, oauthError, type Reply, type RouteRequest } from './http.js';
 
 export const GRAPH_AUDIENCE = 'https://graph.microsoft.com';
 type TenantKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
@@ -102,10 +103,10 @@ export class Identity {
     if (!match) return undefined;
     const [, tenant, route] = match;
     if (tenant !== this.tenantId) {
-      return this.#oauthError(req, 400, 'invalid_request', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      return oauthError(req, 400, 'invalid_request', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
     }
     if (route === 'oauth2/v2.0/token') {
-      return req.method === 'POST' ? this.#token(req) : this.#oauthError(req, 405, 'invalid_request', 900561, 'The endpoint only accepts POST requests.');
+      return req.method === 'POST' ? this.#token(req) : oauthError(req, 405, 'invalid_request', 900561, 'The endpoint only accepts POST requests.');
     }
     if (req.method !== 'GET') return json(405, { error: 'method_not_allowed' });
     return route === 'discovery/v2.0/keys' ? json(200, { keys: [this.#jwk] }) : json(200, this.openidConfiguration());
@@ -121,32 +122,32 @@ export class Identity {
       if (secret !== undefined && !form.has('client_secret')) form.set('client_secret', secret);
     }
     const grantType = form.get('grant_type');
-    if (!grantType) return this.#oauthError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+    if (!grantType) return oauthError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
     if (grantType !== 'client_credentials') {
-      return this.#oauthError(req, 400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'. (The simulated tenant serves client_credentials only.)`);
+      return oauthError(req, 400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'. (The simulated tenant serves client_credentials, device_code and refresh_token.)`);
     }
     const clientId = form.get('client_id');
-    if (!clientId) return this.#oauthError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+    if (!clientId) return oauthError(req, 400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
     if (clientId !== this.app.clientId) {
-      return this.#oauthError(req, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${this.tenantId}'.`);
+      return oauthError(req, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${this.tenantId}'.`);
     }
     // Scope: the resource's `.default`; OIDC scopes MSAL may append are ignored.
     const scopes = (form.get('scope') ?? '').split(' ').filter((s) => s && !['openid', 'profile', 'offline_access'].includes(s));
     if (scopes.length !== 1 || scopes[0]!.replace(/\/+\.default$/, '') !== GRAPH_AUDIENCE || !scopes[0]!.endsWith('/.default')) {
-      return this.#oauthError(req, 400, 'invalid_scope', 1002012, `The provided value for scope ${form.get('scope') ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+      return oauthError(req, 400, 'invalid_scope', 1002012, `The provided value for scope ${form.get('scope') ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
     }
 
     const secret = form.get('client_secret');
     const assertion = form.get('client_assertion');
     if (secret !== null) {
       if (!safeEqual(secret, this.app.clientSecret)) {
-        return this.#oauthError(req, 401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`);
+        return oauthError(req, 401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`);
       }
     } else if (assertion !== null) {
       const failure = await this.#checkAssertion(assertion, form.get('client_assertion_type'), clientId);
-      if (failure) return this.#oauthError(req, 401, 'invalid_client', failure.code, failure.message);
+      if (failure) return oauthError(req, 401, 'invalid_client', failure.code, failure.message);
     } else {
-      return this.#oauthError(req, 401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+      return oauthError(req, 401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
     }
 
     const now = Math.floor(Date.now() / 1000);
@@ -243,19 +244,6 @@ export class Identity {
 
   #sign(claims: JWTPayload): Promise<string> {
     return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: this.#jwk.kid! }).sign(this.#signingKey);
-  }
-
-  /** Entra's token-endpoint error body. */
-  #oauthError(req: RouteRequest, status: number, error: string, code: number, description: string): Reply {
-    const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-    return json(status, {
-      error,
-      error_description: `AADSTS${code}: ${description} Trace ID: ${req.requestId} Correlation ID: ${req.clientRequestId ?? req.requestId} Timestamp: ${timestamp}`,
-      error_codes: [code],
-      timestamp,
-      trace_id: req.requestId,
-      correlation_id: req.clientRequestId ?? req.requestId,
-    });
   }
 }
 

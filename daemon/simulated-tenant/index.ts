@@ -4,7 +4,8 @@
  * 127.0.0.1 with a CA generated at start, serving a seeded directory. Faults can be armed per path prefix
  * and every request is logged, so tests can assert on retries and call counts. Nothing leaves loopback.
  *
- * The same origin serves both halves: identity under `/{tenantId}/...`, Graph under `/v1.0/...`.
+ * The same origin serves both halves: identity under `/{tenantId}/...`, Graph under `/v1.0/...`. Users
+ * sign in with the device code flow (device-authorization.ts): its page is `/devicelogin`.
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -12,6 +13,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createCertificateAuthority, createClientCertificate, issueServerCertificate, type ClientCertificate } from './certificates.js';
+import { checkDeviceAuthorizationOptions, DeviceAuthorization, type DeviceAuthorizationOptions } from './device-authorization.js';
 import { generateDirectory, type SeededDirectory } from './directory-data.js';
 import { Faults, type FaultSpec } from './faults.js';
 import { Graph } from './graph.js';
@@ -21,6 +23,8 @@ import { GRAPH_AUDIENCE, Identity, type AppRegistration, type UserTokenOptions }
 export type { FaultKind, FaultSpec } from './faults.js';
 export type { SeededBitlockerKey, SeededDevice, SeededDirectory, SeededGroup, SeededPassword, SeededUser } from './directory-data.js';
 export type { AppRegistration, UserTokenOptions } from './identity.js';
+export type { DeviceAuthorizationOptions } from './device-authorization.js';
+export { DEFAULT_API_SCOPE, DEVICE_CODE_GRANT } from './device-authorization.js';
 export { GRAPH_AUDIENCE } from './identity.js';
 
 /** Application permissions the app holds at start: everything amsd's scenarios need. */
@@ -33,7 +37,8 @@ export const DEFAULT_PERMISSIONS = [
   'BitlockerKey.Read.All',
 ] as const;
 
-export interface SimulatedTenantOptions {
+/** The device code options (publicClients, autoApproveAs, ...) are documented on DeviceAuthorizationOptions. */
+export interface SimulatedTenantOptions extends DeviceAuthorizationOptions {
   /** Number of devices in the seeded directory (default 50). */
   devices?: number;
   seed?: number;
@@ -78,6 +83,16 @@ export interface SimulatedTenant {
   addClientCertificate(certificatePem: string): void;
   /** A user's access token for the daemon's own API, signed by this tenant's key. */
   issueUserToken(options: UserTokenOptions): Promise<string>;
+  /** `${authority}/oauth2/v2.0/devicecode`: where public clients start the device code flow. */
+  deviceCodeEndpoint: string;
+  /** The sign-in page device codes send users to: `${authorityHost}/devicelogin`. */
+  verificationUri: string;
+  /** Lets a client id use the device code flow (when `publicClients` was given; any GUID may otherwise). */
+  registerPublicClient(clientId: string): void;
+  /** Approves a pending device code as a directory user (UPN or object id); throws if the code is not pending. */
+  approveDeviceCode(userCode: string, user: string): void;
+  /** Declines a pending device code: its client's next poll gets `authorization_declined`. */
+  declineDeviceCode(userCode: string): void;
   directory: SeededDirectory;
   faults: Faults;
   /** Every request served, oldest first. */
@@ -93,6 +108,7 @@ const BODY_LIMIT = 1024 * 1024;
 export async function startSimulatedTenant(options: SimulatedTenantOptions = {}): Promise<SimulatedTenant> {
   const tenantId = options.tenantId ?? '8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59';
   const directory = generateDirectory(options);
+  checkDeviceAuthorizationOptions(directory, options); // before anything listens
   // The CA's name carries the tenant id: two simulated tenants trusted together must not have CAs that
   // share a subject, or TLS would check one's server certificate against the other's key.
   const [ca, clientCertificate] = await Promise.all([createCertificateAuthority(`amsd simulated tenant CA ${tenantId}`), createClientCertificate()]);
@@ -103,6 +119,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
   const sockets = new Set<Socket>();
   let identity: Identity | undefined;
   let graph: Graph | undefined;
+  let deviceAuthorization: DeviceAuthorization | undefined;
 
   const server: Server = createServer({ key: serverCertificate.privateKeyPem, cert: serverCertificate.certificatePem }, (req, res) => {
     void serve(req, res).catch((error: unknown) => {
@@ -149,6 +166,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
       reply = { status: 413, body: { error: { code: 'RequestEntityTooLarge', message: 'Request body too large.' } } };
     } else {
       reply =
+        (await deviceAuthorization!.handle(routeRequest)) ??
         (await identity!.handle(routeRequest)) ??
         (await graph!.handle(routeRequest)) ??
         { status: 404, body: { error: { code: 'NotFound', message: `No route for ${url.pathname} in the simulated tenant.` } } };
@@ -164,8 +182,8 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
       ...reply.headers,
     });
     // A malformed answer: a 200 whose JSON breaks off.
-    if (fault?.kind === 'malformed') res.end(JSON.stringify(reply.body ?? {}).slice(0, 12));
-    else res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
+    if (fault?.kind === 'malformed') res.end((reply.text ?? JSON.stringify(reply.body ?? {})).slice(0, 12));
+    else res.end(reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body)));
   }
 
   server.listen(0, '127.0.0.1');
@@ -181,6 +199,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
   identity = await Identity.create(tenantId, host, app);
   identity.addClientCertificate(clientCertificate.certificatePem);
   graph = new Graph(directory, identity, host);
+  deviceAuthorization = new DeviceAuthorization(identity, directory, options);
 
   return {
     tenantId,
@@ -194,6 +213,11 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     app: Object.assign(app, { certificate: clientCertificate }),
     addClientCertificate: (pem) => identity!.addClientCertificate(pem),
     issueUserToken: (tokenOptions) => identity!.issueUserToken(tokenOptions),
+    deviceCodeEndpoint: deviceAuthorization.deviceCodeEndpoint,
+    verificationUri: deviceAuthorization.verificationUri,
+    registerPublicClient: (clientId) => deviceAuthorization!.registerPublicClient(clientId),
+    approveDeviceCode: (userCode, user) => deviceAuthorization!.approve(userCode, user),
+    declineDeviceCode: (userCode) => deviceAuthorization!.decline(userCode),
     directory,
     faults,
     calls,
