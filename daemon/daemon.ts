@@ -9,6 +9,11 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { ApiKeyService } from './auth/api-keys.js';
 import { TenantConnections } from './directory/connections.js';
+import { AccessService } from './access/access-service.js';
+import { DirectoryNames } from './access/directory-names.js';
+import { ReadRateLimiter } from './access/rate-limit.js';
+import { RuleService } from './access/rule-service.js';
+import { auditLogPath, openAuditLog, type AuditFileIo, type AuditLog } from './audit/audit-log.js';
 import { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { DeviceSecrets } from './directory/device-secrets.js';
 import { DeviceDirectory } from './directory/devices.js';
@@ -33,6 +38,8 @@ export interface DaemonOptions {
   https?: { cert: Buffer; key: Buffer };
   /** `--ca-file` / `AMS_CA_FILE`: an extra CA to trust for Entra and Graph (private clouds, the simulated tenant). */
   caFile?: string;
+  /** Replaces the audit trail's file operations (tests: a disk that fails on demand). */
+  auditIo?: Partial<AuditFileIo>;
 }
 
 export interface Daemon {
@@ -41,6 +48,8 @@ export interface Daemon {
   sealer: Sealer;
   /** The configured Entra tenants; `getWithCredential` gives what signing in to one needs. */
   tenants: TenantService;
+  audit: AuditLog;
+  rules: RuleService;
   /** Set when this start created the first admin key. */
   bootstrapKeyFile?: string;
 }
@@ -55,6 +64,8 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     if (masterKey.warning) logger.warn(masterKey.warning);
 
     const { store, created } = await openJsonFileStore(join(dataDir, STATE_FILE));
+    const { log: audit, warning: auditWarning } = await openAuditLog(auditLogPath(dataDir), options.auditIo ? { io: options.auditIo } : {});
+    if (auditWarning) logger.warn(auditWarning);
     const sealer = createSealer(masterKey.key);
     const tenants = new TenantService(store, sealer);
     const apiKeys = new ApiKeyService(store, (error) => logger.warn({ err: error }, 'could not record when an API key was last used'));
@@ -70,13 +81,22 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     const connections = new TenantConnections(tenants, dispatcher, packageVersion);
     const devices = new DeviceDirectory(tenants, connections);
     const deviceSecrets = new DeviceSecrets(connections);
+    const names = new DirectoryNames(connections);
+    const rules = new RuleService(store, names, devices, tenants);
+    const limits = store.state.settings.rateLimits;
+    const limiter = new ReadRateLimiter({ ...(limits?.user ? { user: limits.user } : {}), ...(limits?.ip ? { ip: limits.ip } : {}) });
+    const access = new AccessService({ rules, devices, secrets: deviceSecrets, names, audit, limiter });
     const entraTokens = new EntraTokenVerifier(tenants, dispatcher, (tenantId, oid) => deviceSecrets.memberGroups(tenantId, 'users', oid));
     const app = await buildApp({
       spec: loadSpec(),
       version: packageVersion,
       logger,
+      store,
+      audit,
       apiKeys,
       entraTokens,
+      rules,
+      access,
       tenants,
       dispatcher,
       devices,
@@ -84,10 +104,11 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     app.addHook('onClose', async () => {
       await store.close();
+      await audit.close();
       await dispatcher.close();
       await lock.release();
     });
-    return { app, store, sealer, tenants, ...(bootstrapKeyFile ? { bootstrapKeyFile } : {}) };
+    return { app, store, sealer, tenants, audit, rules, ...(bootstrapKeyFile ? { bootstrapKeyFile } : {}) };
   } catch (error) {
     await lock.release();
     throw error;

@@ -230,6 +230,191 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/computer-authorization-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists the computer authorization rules, or one by id.
+         * @description Every rule, most specific target first (device, group, tenant), then by description. `id`
+         *     gives just that rule (404 when there is none); `tenantId` the rules of one tenant.
+         */
+        get: operations["listComputerAuthorizationRules"];
+        put?: never;
+        /**
+         * Creates a computer authorization rule.
+         * @description The target is the tenant (`tenantId` alone), a group of devices (`groupId`: transitive members)
+         *     or one device (`deviceId`). Principals (users or groups) may be given as object ids, user
+         *     principal names or group display names; they are resolved through Microsoft Graph now and
+         *     stored as ids with their names. An unknown or ambiguous entry is a 400 naming it. The change is
+         *     audited.
+         */
+        post: operations["createComputerAuthorizationRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/computer-authorization-rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Removes a computer authorization rule.
+         * @description The access it granted ends at once. The removal is audited with the rule as it was.
+         */
+        delete: operations["deleteComputerAuthorizationRule"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes a computer authorization rule.
+         * @description Changes only what is given: scalar fields, the target (`groupId`/`deviceId`, null for the whole
+         *     tenant), and principals added to or removed from any list (`addPrincipalsAllowedLaps`,
+         *     `removePrincipalsDeniedBitLocker`, ...). Added principals are resolved as on creation; removed
+         *     ones may be given the same ways. The change is audited with the rule before and after.
+         */
+        patch: operations["updateComputerAuthorizationRule"];
+        trace?: never;
+    };
+    "/v1/effective-access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Shows what a user may read on a device, and which rules decide it.
+         * @description Evaluates the rules as a secret request by `user` for the device would, for each access type,
+         *     without reading any secret and without counting against rate limits. For each: whether it is
+         *     allowed, the result code, the rule that grants it (and its reason requirement), and what every
+         *     matching rule says about the user and through which of the user's groups.
+         */
+        get: operations["getEffectiveAccess"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/secrets/local-admin-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reads a device's current local administrator password (Windows LAPS, from Entra ID).
+         * @description Returns the current password of the device's LAPS-managed account, with when it was set and
+         *     when it expires. Entra ID cannot be asked to rotate it: reset it on the device (Reset-LapsPassword)
+         *     after use if policy requires.
+         *
+         *     Give the device by `computerName` (searched in every enabled tenant, or in `tenantId`) or by
+         *     `deviceId`. The rules decide, for the caller and the device; a refusal is 403 with the result
+         *     code (`NoMatchingRuleForComputer`, `NoMatchingRuleForUser`, `ExplicitlyDenied`), a missing
+         *     reason the granting rule requires is 400 (`ReasonRequired`), too many reads is 429. Every
+         *     outcome is audited; a granted secret is returned only once its audit event is on disk (503
+         *     when it cannot be written).
+         */
+        post: operations["getLocalAdminPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/secrets/local-admin-password-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reads a device's previous local administrator passwords.
+         * @description Returns the passwords Entra ID still holds from before the current one, newest first (the current
+         *     password is read with Get-AmsLocalAdminPassword, under its own access type).
+         *
+         *     Give the device by `computerName` (searched in every enabled tenant, or in `tenantId`) or by
+         *     `deviceId`. The rules decide, for the caller and the device; a refusal is 403 with the result
+         *     code (`NoMatchingRuleForComputer`, `NoMatchingRuleForUser`, `ExplicitlyDenied`), a missing
+         *     reason the granting rule requires is 400 (`ReasonRequired`), too many reads is 429. Every
+         *     outcome is audited; a granted secret is returned only once its audit event is on disk (503
+         *     when it cannot be written).
+         */
+        post: operations["getLocalAdminPasswordHistory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/secrets/bitlocker-recovery-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reads a device's BitLocker recovery keys.
+         * @description Returns every BitLocker recovery key Entra ID holds for the device, newest first, with its volume
+         *     type.
+         *
+         *     Give the device by `computerName` (searched in every enabled tenant, or in `tenantId`) or by
+         *     `deviceId`. The rules decide, for the caller and the device; a refusal is 403 with the result
+         *     code (`NoMatchingRuleForComputer`, `NoMatchingRuleForUser`, `ExplicitlyDenied`), a missing
+         *     reason the granting rule requires is 400 (`ReasonRequired`), too many reads is 429. Every
+         *     outcome is audited; a granted secret is returned only once its audit event is on disk (503
+         *     when it cannot be written).
+         */
+        post: operations["getFveRecoveryKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Searches the audit trail, newest first.
+         * @description Secret requests (every outcome) and configuration changes, newest first, `limit` at a time;
+         *     pass `nextCursor` back as `cursor` for older events. Filters combine.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -292,6 +477,7 @@ export interface components {
             requestId?: string;
             /** @description For validation failures, one entry for every field that failed. */
             errors?: components["schemas"]["FieldError"][];
+            code?: components["schemas"]["ResultCode"];
             /** @description When a device name matches several devices, each of them, so that the caller can pick one by id. */
             candidates?: {
                 deviceName: string;
@@ -622,8 +808,350 @@ export interface components {
             /** @description The scopes to request; the resulting access token is accepted by amsd. */
             scopes: string[];
         };
+        /** @enum {string} */
+        AccessType: "LocalAdminPassword" | "LocalAdminPasswordHistory" | "BitLockerRecoveryKey";
+        /**
+         * @description The outcome of a secret request, as Access Manager names it (amsd adds the device and directory ones).
+         * @enum {string}
+         */
+        ResultCode: "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable";
+        /**
+         * @description Whether users are asked for a reason when this rule grants them access.
+         * @enum {string}
+         */
+        ReasonRequirement: "Hidden" | "Optional" | "Required";
+        Principal: {
+            /**
+             * Format: uuid
+             * @description The user's or group's object id.
+             */
+            id: string;
+            /** @enum {string} */
+            type: "user" | "group";
+            /** @description Its name (a user's UPN) when the rule was written. */
+            displayName: string;
+        };
+        NewComputerAuthorizationRule: {
+            /** @example Helpdesk may read workstation passwords */
+            description: string;
+            /**
+             * Format: uuid
+             * @description The tenant; alone, the target is every device in it.
+             */
+            tenantId: string;
+            /** @description Target the devices that are (transitive) members of this group, by object id or display name. */
+            groupId?: string;
+            /** @description Target one device, by device id or (unique) name. */
+            deviceId?: string;
+            /** @description Users or groups (object id, UPN or group name) who may read the current LAPS password. */
+            principalsAllowedLaps?: string[];
+            /** @description Users or groups (object id, UPN or group name) who may never read the current LAPS password, whatever other rules allow. */
+            principalsDeniedLaps?: string[];
+            /** @description Users or groups (object id, UPN or group name) who may read previous LAPS passwords. */
+            principalsAllowedLapsHistory?: string[];
+            /** @description Users or groups (object id, UPN or group name) who may never read previous LAPS passwords. */
+            principalsDeniedLapsHistory?: string[];
+            /** @description Users or groups (object id, UPN or group name) who may read BitLocker recovery keys. */
+            principalsAllowedBitLocker?: string[];
+            /** @description Users or groups (object id, UPN or group name) who may never read BitLocker recovery keys. */
+            principalsDeniedBitLocker?: string[];
+            /**
+             * Format: date-time
+             * @description After this time the rule no longer applies.
+             */
+            ruleExpiryDate?: string;
+            /**
+             * @description A disabled rule does not apply.
+             * @default false
+             */
+            disabled: boolean;
+            notes?: string;
+            /** @default Optional */
+            userRequestReasonRequirement: components["schemas"]["ReasonRequirement"];
+            /** @description Notification channels (id or name) told when this rule grants access. */
+            notificationChannelsSuccess?: string[];
+            /** @description Notification channels (id or name) told when a request for a device this rule targets is refused. */
+            notificationChannelsFailure?: string[];
+        };
+        ComputerAuthorizationRuleUpdate: {
+            description?: string;
+            /** @description Retarget to this group (id or name); null (with no deviceId) targets the whole tenant. */
+            groupId?: string | null;
+            /** @description Retarget to this device (id or unique name); null (with no groupId) targets the whole tenant. */
+            deviceId?: string | null;
+            /** @description Users or groups to add to `principalsAllowedLaps`. */
+            addPrincipalsAllowedLaps?: string[];
+            /** @description Users or groups to remove from `principalsAllowedLaps`. */
+            removePrincipalsAllowedLaps?: string[];
+            /** @description Users or groups to add to `principalsDeniedLaps`. */
+            addPrincipalsDeniedLaps?: string[];
+            /** @description Users or groups to remove from `principalsDeniedLaps`. */
+            removePrincipalsDeniedLaps?: string[];
+            /** @description Users or groups to add to `principalsAllowedLapsHistory`. */
+            addPrincipalsAllowedLapsHistory?: string[];
+            /** @description Users or groups to remove from `principalsAllowedLapsHistory`. */
+            removePrincipalsAllowedLapsHistory?: string[];
+            /** @description Users or groups to add to `principalsDeniedLapsHistory`. */
+            addPrincipalsDeniedLapsHistory?: string[];
+            /** @description Users or groups to remove from `principalsDeniedLapsHistory`. */
+            removePrincipalsDeniedLapsHistory?: string[];
+            /** @description Users or groups to add to `principalsAllowedBitLocker`. */
+            addPrincipalsAllowedBitLocker?: string[];
+            /** @description Users or groups to remove from `principalsAllowedBitLocker`. */
+            removePrincipalsAllowedBitLocker?: string[];
+            /** @description Users or groups to add to `principalsDeniedBitLocker`. */
+            addPrincipalsDeniedBitLocker?: string[];
+            /** @description Users or groups to remove from `principalsDeniedBitLocker`. */
+            removePrincipalsDeniedBitLocker?: string[];
+            /**
+             * Format: date-time
+             * @description A new expiry; null for none.
+             */
+            ruleExpiryDate?: string | null;
+            disabled?: boolean;
+            notes?: string | null;
+            userRequestReasonRequirement?: components["schemas"]["ReasonRequirement"];
+            /** @description Notification channels (id or name) told when this rule grants access. */
+            notificationChannelsSuccess?: string[];
+            /** @description Notification channels (id or name) told when a request for a device this rule targets is refused. */
+            notificationChannelsFailure?: string[];
+        };
+        ComputerAuthorizationRule: {
+            /** Format: uuid */
+            id: string;
+            description: string;
+            /** Format: uuid */
+            tenantId: string;
+            /** @enum {string} */
+            targetType: "tenant" | "group" | "device";
+            /** Format: uuid */
+            groupId?: string;
+            /** Format: uuid */
+            deviceId?: string;
+            /** @description The target group's or device's name when the rule was written. */
+            targetDisplayName?: string;
+            principalsAllowedLaps: components["schemas"]["Principal"][];
+            principalsDeniedLaps: components["schemas"]["Principal"][];
+            principalsAllowedLapsHistory: components["schemas"]["Principal"][];
+            principalsDeniedLapsHistory: components["schemas"]["Principal"][];
+            principalsAllowedBitLocker: components["schemas"]["Principal"][];
+            principalsDeniedBitLocker: components["schemas"]["Principal"][];
+            /** Format: date-time */
+            ruleExpiryDate?: string;
+            disabled: boolean;
+            /** @description Whether the rule applies now (enabled and not expired). */
+            active: boolean;
+            notes?: string;
+            userRequestReasonRequirement: components["schemas"]["ReasonRequirement"];
+            notificationChannelsSuccess: string[];
+            notificationChannelsFailure: string[];
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: string;
+            /** Format: date-time */
+            modifiedAt?: string;
+            modifiedBy?: string;
+        };
+        ComputerAuthorizationRuleList: {
+            items: components["schemas"]["ComputerAuthorizationRule"][];
+        };
+        SecretRequest: {
+            /** @description The device's name; give it or `deviceId`. */
+            computerName?: string;
+            /**
+             * Format: uuid
+             * @description The device's id; give it or `computerName`.
+             */
+            deviceId?: string;
+            /**
+             * Format: uuid
+             * @description Look the device up only in this tenant.
+             */
+            tenantId?: string;
+            /** @description Why you need it; required when the granting rule says so. Audited. */
+            reason?: string;
+        };
+        LocalAdminPassword: {
+            deviceName: string;
+            /** Format: uuid */
+            deviceId: string;
+            /** Format: uuid */
+            tenantId: string;
+            /** @description The local account the password belongs to. */
+            account: string;
+            /** Format: password */
+            password: string;
+            /**
+             * Format: date-time
+             * @description When the device backed this password up.
+             */
+            passwordUpdateTime: string;
+            /**
+             * Format: date-time
+             * @description When the device will rotate it (current password only).
+             */
+            passwordExpirationTime?: string;
+        };
+        LocalAdminPasswordHistory: {
+            /** @description Previous passwords, newest first. */
+            items: components["schemas"]["LocalAdminPassword"][];
+        };
+        FveRecoveryKey: {
+            deviceName: string;
+            /** Format: uuid */
+            deviceId: string;
+            /** Format: uuid */
+            tenantId: string;
+            /** @description The recovery key's id (the one BitLocker shows on the recovery screen). */
+            keyId: string;
+            /** @enum {string} */
+            volumeType: "operatingSystemVolume" | "fixedDataVolume" | "removableDataVolume" | "unknownFutureValue";
+            /** Format: date-time */
+            createdDateTime: string;
+            /**
+             * Format: password
+             * @description The 48-digit recovery password.
+             */
+            key: string;
+        };
+        FveRecoveryKeyList: {
+            items: components["schemas"]["FveRecoveryKey"][];
+        };
+        EffectiveAccess: {
+            user: {
+                /** Format: uuid */
+                principalId: string;
+                displayName: string;
+                /** Format: uuid */
+                tenantId: string;
+                /** @description How many groups (transitively) the user is in. */
+                groupCount: number;
+            };
+            device: components["schemas"]["Device"];
+            access: components["schemas"]["AccessDecision"][];
+        };
+        AccessDecision: {
+            accessType: components["schemas"]["AccessType"];
+            allowed: boolean;
+            code: components["schemas"]["ResultCode"];
+            /**
+             * Format: uuid
+             * @description The rule whose settings apply (the most specific one that allows).
+             */
+            grantingRuleId?: string;
+            reasonRequirement: components["schemas"]["ReasonRequirement"];
+            /** @description Every active rule whose target contains the device, most specific first, and what it says about the user. */
+            rules: components["schemas"]["RuleVerdict"][];
+        };
+        RuleVerdict: {
+            /** Format: uuid */
+            ruleId: string;
+            description: string;
+            /** @enum {string} */
+            targetType: "tenant" | "group" | "device";
+            targetDisplayName?: string;
+            /** @enum {string} */
+            effect: "allow" | "deny" | "none";
+            /** @description The rule's allow entries that are the user or one of the user's groups. */
+            allowedVia: components["schemas"]["Principal"][];
+            deniedVia: components["schemas"]["Principal"][];
+        };
+        AuditEventList: {
+            items: components["schemas"]["AuditEvent"][];
+            /** @description Present when there are older events; pass it as `cursor`. */
+            nextCursor?: string;
+        };
+        AuditEvent: {
+            /** @description The event's position in the trail (1 is the first). */
+            seq: number;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            time: string;
+            /** @description Access Manager's event number (3001 password granted, 4015 explicitly denied, 2101 rule added, ...). */
+            eventId: number;
+            type: string;
+            actor: {
+                /** @enum {string} */
+                kind: "apiKey" | "entra";
+                id: string;
+                displayName: string;
+                userPrincipalName?: string;
+                tenantId?: string;
+                principalId?: string;
+                role: components["schemas"]["Role"];
+            };
+            ip?: string;
+            requestId?: string;
+            reason?: string;
+            accessType?: components["schemas"]["AccessType"];
+            device?: {
+                deviceName?: string;
+                deviceId?: string;
+                objectId?: string;
+                tenantId?: string;
+                /** @description What was asked for, when it did not name exactly one device. */
+                query?: string;
+            };
+            outcome?: {
+                success: boolean;
+                code: components["schemas"]["ResultCode"];
+                message?: string;
+                ruleIds?: string[];
+            };
+            target?: {
+                kind: string;
+                id: string;
+                displayName?: string;
+            };
+            /** @description The object before the change, without secrets. */
+            before?: {
+                [key: string]: unknown;
+            };
+            /** @description The object after the change, without secrets. */
+            after?: {
+                [key: string]: unknown;
+            };
+            prevHash: string;
+            /** @description SHA-256 over the previous hash and this event; `amsd audit verify` checks the chain. */
+            hash: string;
+        };
     };
     responses: {
+        /** @description The rules refuse this caller this access to this device; `code` says why. */
+        AccessDenied: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Too many secret requests from this user or this address; retry after `Retry-After` seconds. */
+        TooManyRequests: {
+            headers: {
+                /** @description Seconds to wait before trying again. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The audit trail cannot be written (nothing was returned or changed), or Microsoft Graph kept
+         *     throttling past the daemon's deadline. Retry after `Retry-After` seconds.
+         */
+        ServiceUnavailable: {
+            headers: {
+                /** @description Seconds to wait before trying again. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Microsoft Graph refused or failed the call (a missing permission of the app registration, or a Graph error); the detail carries Graph's request id. */
         BadGateway: {
             headers: {
@@ -705,6 +1233,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The rule's id. */
+        RuleId: string;
         /** @description The API key's id (not its secret value). */
         ApiKeyId: string;
         /** @description The Entra tenant's id (a GUID). */
@@ -1036,6 +1566,305 @@ export interface operations {
             502: components["responses"]["BadGateway"];
             503: components["responses"]["GraphUnavailable"];
             504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listComputerAuthorizationRules: {
+        parameters: {
+            query?: {
+                /** @description Only the rule with this id. */
+                id?: string;
+                /** @description Only the rules that target this tenant (or a group or device in it). */
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rules. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputerAuthorizationRuleList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createComputerAuthorizationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewComputerAuthorizationRule"];
+            };
+        };
+        responses: {
+            /** @description The rule was created. */
+            201: {
+                headers: {
+                    /** @description Where the rule can be read. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputerAuthorizationRule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    deleteComputerAuthorizationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule's id. */
+                id: components["parameters"]["RuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rule is gone. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateComputerAuthorizationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule's id. */
+                id: components["parameters"]["RuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ComputerAuthorizationRuleUpdate"];
+            };
+        };
+        responses: {
+            /** @description The rule as it now is. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputerAuthorizationRule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getEffectiveAccess: {
+        parameters: {
+            query: {
+                /** @description The user, by object id or user principal name. */
+                user: string;
+                /** @description The device's name. */
+                computerName?: string;
+                /** @description The device's id. */
+                deviceId?: string;
+                /** @description The tenant of the device and the user, when several are configured. */
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's access to the device. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EffectiveAccess"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["GraphUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getLocalAdminPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretRequest"];
+            };
+        };
+        responses: {
+            /** @description Access was granted and audited. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocalAdminPassword"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AccessDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getLocalAdminPasswordHistory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretRequest"];
+            };
+        };
+        responses: {
+            /** @description Access was granted and audited. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocalAdminPasswordHistory"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AccessDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getFveRecoveryKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretRequest"];
+            };
+        };
+        responses: {
+            /** @description Access was granted and audited. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FveRecoveryKeyList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AccessDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /** @description Events at or after this time. */
+                from?: string;
+                /** @description Events before this time. */
+                to?: string;
+                /** @description Events by this user or API key (object id, user principal name, key id or name). */
+                user?: string;
+                /** @description Secret requests for this device (name or device id). */
+                device?: string;
+                accessType?: components["schemas"]["AccessType"];
+                /** @description A result code, or `success` / `failure`. */
+                outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable";
+                /** @description Only events of this type. */
+                type?: "secret.read" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated";
+                /** @description At most this many events. */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
 }

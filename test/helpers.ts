@@ -10,7 +10,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Test } from 'tap';
-import { openDaemon, type Daemon } from '../daemon/daemon.js';
+import { openDaemon, type Daemon, type DaemonOptions } from '../daemon/daemon.js';
 import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema } from '../daemon/http/spec.js';
 import { createLogger } from '../daemon/logging.js';
 import { startSimulatedTenant, type SimulatedTenant, type SimulatedTenantOptions } from '../daemon/simulated-tenant/index.js';
@@ -31,10 +31,10 @@ export interface TestDaemon extends Daemon {
   /** Every log line written so far, raw. */
   logLines: string[];
   /** Sends a request with the given API key (the bootstrap admin key by default). */
-  call(options: { method?: string; url: string; key?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
+  call(options: { method?: string; url: string; key?: string | null; body?: unknown; headers?: Record<string, string>; remoteAddress?: string }): Promise<LightMyRequestResponse>;
 }
 
-export async function startTestDaemon(t: TestContext, dataDir?: string, options: { caFile?: string } = {}): Promise<TestDaemon> {
+export async function startTestDaemon(t: TestContext, dataDir?: string, options: Pick<DaemonOptions, 'caFile' | 'auditIo'> = {}): Promise<TestDaemon> {
   const dir = dataDir ?? join(await tempDir(t), 'data');
   const logLines: string[] = [];
   const sink = new Writable({
@@ -52,12 +52,13 @@ export async function startTestDaemon(t: TestContext, dataDir?: string, options:
     dataDir: dir,
     adminKey,
     logLines,
-    call({ method = 'GET', url, key, body, headers = {} }) {
+    call({ method = 'GET', url, key, body, headers = {}, remoteAddress }) {
       const auth = key === null ? {} : { authorization: `Bearer ${key ?? adminKey}` };
       return daemon.app.inject({
         method: method as 'GET',
         url,
         headers: { ...auth, ...headers },
+        ...(remoteAddress ? { remoteAddress } : {}),
         ...(body === undefined ? {} : { payload: body as object }),
       });
     },
@@ -112,4 +113,18 @@ export async function registerTenant(t: TestContext, daemon: TestDaemon, tenant:
     body: { tenantId: tenant.tenantId, displayName: 'Simulated', clientId: tenant.app.clientId, authorityHost: tenant.authorityHost, graphEndpoint: tenant.graphEndpoint, ...credential },
   });
   t.equal(res.statusCode, 201, `the simulated tenant is registered: ${res.statusCode === 201 ? '' : res.body}`);
+}
+
+/** Creates an API key and returns its secret value. */
+export async function createKey(t: TestContext, daemon: TestDaemon, body: Record<string, unknown>): Promise<string> {
+  const res = await daemon.call({ method: 'POST', url: '/v1/api-keys', body });
+  t.equal(res.statusCode, 201, `API key ${String(body.name)} created: ${res.statusCode === 201 ? '' : res.body}`);
+  return res.json().key;
+}
+
+/** Creates a computer authorization rule and returns it as the API shows it. */
+export async function createRule(t: TestContext, daemon: TestDaemon, body: Record<string, unknown>): Promise<Record<string, any>> {
+  const res = await daemon.call({ method: 'POST', url: '/v1/computer-authorization-rules', body });
+  t.equal(res.statusCode, 201, `rule '${String(body.description)}' created: ${res.statusCode === 201 ? '' : res.body}`);
+  return res.json();
 }

@@ -1,18 +1,19 @@
 import type { ApiKeyService } from '../auth/api-keys.js';
 import type { OperationHandlers } from '../http/operation-types.js';
+import type { RequestContextTools } from './request-origin.js';
 
-export function apiKeyHandlers(apiKeys: ApiKeyService): Pick<OperationHandlers, 'listApiKeys' | 'createApiKey' | 'revokeApiKey'> {
+export function apiKeyHandlers(apiKeys: ApiKeyService, tools: RequestContextTools): Pick<OperationHandlers, 'listApiKeys' | 'createApiKey' | 'revokeApiKey'> {
   return {
     async listApiKeys({ query }) {
       return { items: apiKeys.list(query.status) };
     },
-    async createApiKey({ body, caller, reply }) {
-      const { view, key } = await apiKeys.create(body, caller.displayName);
-      reply.header('Location', `/v1/api-keys/${view.id}`);
+    async createApiKey(context) {
+      const { view, key } = await apiKeys.create(context.body, tools.author(context));
+      context.reply.header('Location', `/v1/api-keys/${view.id}`);
       return { ...view, key };
     },
-    async revokeApiKey({ params, caller }) {
-      return apiKeys.revoke(params.id, caller.displayName);
+    async revokeApiKey(context) {
+      return apiKeys.revoke(context.params.id, tools.author(context));
     },
   };
 }

@@ -1,28 +1,44 @@
 import type { Dispatcher } from 'undici';
+import type { AccessService } from '../access/access-service.js';
+import type { RuleService } from '../access/rule-service.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { ApiKeyService } from '../auth/api-keys.js';
+import type { DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
 import type { OperationHandlers } from '../http/operation-types.js';
-import type { DeviceDirectory } from '../directory/devices.js';
+import type { Store } from '../store/store.js';
 import { apiKeyHandlers } from './api-keys.js';
+import { auditHandlers } from './audit.js';
 import { deviceHandlers } from './devices.js';
+import { requestContextTools } from './request-origin.js';
+import { ruleHandlers } from './rules.js';
+import { secretHandlers } from './secrets.js';
 import { serviceHandlers } from './service.js';
 import { tenantHandlers } from './tenants.js';
 
 export interface HandlerDependencies {
   version: string;
+  store: Store;
+  audit: AuditLog;
   apiKeys: ApiKeyService;
   tenants: TenantService;
   /** The outbound HTTP stack, for Entra and Graph. */
   dispatcher: Dispatcher;
   devices: DeviceDirectory;
+  rules: RuleService;
+  access: AccessService;
 }
 
 /** Every operation of the contract, by operationId. The type makes a missing one a compile error. */
 export function createHandlers(deps: HandlerDependencies): OperationHandlers {
+  const tools = requestContextTools(deps.store, deps.audit);
   return {
     ...serviceHandlers(deps.version, deps.tenants),
-    ...apiKeyHandlers(deps.apiKeys),
-    ...tenantHandlers(deps.tenants, deps.dispatcher),
+    ...apiKeyHandlers(deps.apiKeys, tools),
+    ...tenantHandlers(deps.tenants, deps.dispatcher, tools),
     ...deviceHandlers(deps.devices),
+    ...ruleHandlers(deps.rules, tools),
+    ...secretHandlers(deps.access, tools),
+    ...auditHandlers(deps.audit),
   };
 }

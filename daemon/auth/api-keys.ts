@@ -7,6 +7,7 @@ import type { components } from '../../openapi/ams.js';
 import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
 import type { ApiKeyRecord, Role } from '../store/state.js';
 import type { DeepReadonly, Store } from '../store/store.js';
+import { systemAuthor, type ChangeAuthor } from '../audit/change-author.js';
 import type { Caller } from './caller.js';
 
 export type ApiKeyView = components['schemas']['ApiKey'];
@@ -30,6 +31,10 @@ export function mintKey(): string {
 /** A key's display prefix: enough to recognise it in a list, far too little to use it. */
 function displayPrefix(key: string): string {
   return key.slice(0, KEY_PREFIX.length + 4);
+}
+
+function keyTarget(record: { id: string; name: string }) {
+  return { kind: 'apiKey', id: record.id, displayName: record.name };
 }
 
 export function keyStatus(record: DeepReadonly<ApiKeyRecord>, now = new Date()): ApiKeyStatus {
@@ -59,7 +64,7 @@ export class ApiKeyService {
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.name.localeCompare(b.name));
   }
 
-  async create(input: NewApiKey, createdBy: string): Promise<{ view: ApiKeyView; key: string }> {
+  async create(input: NewApiKey, author: ChangeAuthor): Promise<{ view: ApiKeyView; key: string }> {
     const now = new Date();
     validateNewKey(input, now);
     const key = mintKey();
@@ -73,7 +78,7 @@ export class ApiKeyService {
       ...(input.tenantId ? { tenantId: input.tenantId.toLowerCase(), principalId: input.principalId!.toLowerCase() } : {}),
       ...(input.expiresAt ? { expiresAt: new Date(input.expiresAt).toISOString() } : {}),
       createdAt: now.toISOString(),
-      createdBy,
+      createdBy: author.name,
     };
     await this.store.mutate((state) => {
       const clash = state.apiKeys.find(
@@ -83,26 +88,28 @@ export class ApiKeyService {
         throw new ProblemError(409, 'api-key-name-taken', `An active API key is already named '${clash.name}'. Choose another name, or revoke that key first.`);
       }
       state.apiKeys.push(record);
-    });
+    }, () => author.record({ type: 'apiKey.created', target: keyTarget(record), after: toView(record, now) }));
     return { view: toView(record, now), key };
   }
 
-  async revoke(id: string, revokedBy: string): Promise<ApiKeyView> {
+  async revoke(id: string, author: ChangeAuthor): Promise<ApiKeyView> {
     const now = new Date();
     return this.store.mutate((state) => {
       const record = state.apiKeys.find((k) => k.id === id.toLowerCase());
       if (!record) throw new ProblemError(404, 'api-key-not-found', `No API key has the id ${id}. Get-AmsApiKey lists the keys and their ids.`);
-      if (record.revokedAt) return toView(record, now);
+      if (record.revokedAt) return { before: toView(record, now), after: toView(record, now) }; // already: nothing to record
       const otherActiveAdmins = state.apiKeys.filter(
         (k) => k !== record && k.role === 'admin' && keyStatus(k, now) === 'active',
       );
       if (record.role === 'admin' && keyStatus(record, now) === 'active' && otherActiveAdmins.length === 0) {
         throw new ProblemError(409, 'last-admin-key', `'${record.name}' is the last active admin key; revoking it would lock every administrator out. Create another admin key first.`);
       }
+      const before = toView(record, now);
       record.revokedAt = now.toISOString();
-      record.revokedBy = revokedBy;
-      return toView(record, now);
-    });
+      record.revokedBy = author.name;
+      return { before, after: toView(record, now) };
+    }, ({ before, after }) => (before.status === 'revoked' ? Promise.resolve() : author.record({ type: 'apiKey.revoked', target: keyTarget(after), before, after })))
+      .then(({ after }) => after);
   }
 
   /** Decides whether a presented key is good, in time independent of how much of it matches. */
@@ -142,7 +149,7 @@ export class ApiKeyService {
 
   /** Creates the first admin key of an empty data directory. */
   async bootstrap(): Promise<string> {
-    const { key } = await this.create({ name: 'bootstrap-admin', role: 'admin', description: 'Created on first start.' }, 'bootstrap');
+    const { key } = await this.create({ name: 'bootstrap-admin', role: 'admin', description: 'Created on first start.' }, systemAuthor('bootstrap'));
     return key;
   }
 }

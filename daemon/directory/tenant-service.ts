@@ -10,6 +10,7 @@ import { ProblemError, validationProblem, type FieldError } from '../http/proble
 import type { Sealer } from '../store/sealing.js';
 import type { Cloud, TenantCredentialRecord, TenantRecord, UserSignInRecord } from '../store/state.js';
 import type { DeepReadonly, Store } from '../store/store.js';
+import type { ChangeAuthor } from '../audit/change-author.js';
 import type { TenantCredential } from './token-provider.js';
 
 export type TenantView = components['schemas']['Tenant'];
@@ -112,6 +113,10 @@ export const GRAPH_AUDIENCES = new Set([
   ...Object.values(CLOUD_ENDPOINTS).map((cloud) => cloud.graphEndpoint),
 ]);
 
+function tenantTarget(tenant: { tenantId: string; displayName: string }) {
+  return { kind: 'tenant', id: tenant.tenantId, displayName: tenant.displayName };
+}
+
 function notFound(tenantId: string): ProblemError {
   return new ProblemError(404, 'tenant-not-found', `No tenant ${tenantId} is configured. Get-AmsTenant lists the configured tenants.`);
 }
@@ -147,7 +152,7 @@ export class TenantService {
     return toTenantView(record);
   }
 
-  async create(input: NewTenant, createdBy: string): Promise<TenantView> {
+  async create(input: NewTenant, author: ChangeAuthor): Promise<TenantView> {
     const tenantId = input.tenantId.toLowerCase();
     const errors: FieldError[] = [];
     if (input.displayName.trim() === '') errors.push({ path: 'body/displayName', message: 'must contain more than spaces' });
@@ -168,7 +173,7 @@ export class TenantService {
       enabled: input.enabled ?? true,
       ...(userSignIn ? { userSignIn } : {}),
       createdAt: new Date().toISOString(),
-      createdBy,
+      createdBy: author.name,
     };
     await this.store.mutate((state) => {
       const clash = state.tenants.find((t) => t.tenantId === tenantId);
@@ -176,11 +181,11 @@ export class TenantService {
         throw new ProblemError(409, 'tenant-exists', `The tenant ${tenantId} is already configured (as '${clash.displayName}'). Change it with Set-AmsTenant, or remove it first.`);
       }
       state.tenants.push(record);
-    });
+    }, () => author.record({ type: 'tenant.created', target: tenantTarget(record), after: toTenantView(record) }));
     return toTenantView(record);
   }
 
-  async update(tenantId: string, input: TenantUpdate, modifiedBy: string): Promise<TenantView> {
+  async update(tenantId: string, input: TenantUpdate, author: ChangeAuthor): Promise<TenantView> {
     const id = tenantId.toLowerCase();
     const existing = this.find(id);
     if (!existing) throw notFound(tenantId);
@@ -213,20 +218,20 @@ export class TenantService {
         else delete record.userSignIn;
       }
       record.modifiedAt = new Date().toISOString();
-      record.modifiedBy = modifiedBy;
+      record.modifiedBy = author.name;
       return toTenantView(record);
-    });
+    }, (after) => author.record({ type: 'tenant.updated', target: tenantTarget(after), before: toTenantView(existing), after }));
     this.#changed(id);
     return view;
   }
 
-  async remove(tenantId: string): Promise<void> {
+  async remove(tenantId: string, author: ChangeAuthor): Promise<void> {
     const id = tenantId.toLowerCase();
     await this.store.mutate((state) => {
       const index = state.tenants.findIndex((t) => t.tenantId === id);
       if (index < 0) throw notFound(tenantId);
-      state.tenants.splice(index, 1);
-    });
+      return toTenantView(state.tenants.splice(index, 1)[0]!);
+    }, (before) => author.record({ type: 'tenant.deleted', target: tenantTarget(before), before }));
     this.#changed(id);
   }
 

@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { components } from '../../openapi/ams.js';
+import { AuditWriteError } from '../audit/audit-log.js';
 import { GraphError } from '../directory/graph-client.js';
 
 export type Problem = components['schemas']['Problem'];
@@ -34,7 +35,7 @@ export class ProblemError extends Error {
     /** A short kebab-case name of the kind of problem, e.g. `api-key-not-found`. */
     readonly kind: string,
     detail: string,
-    readonly extra: { errors?: FieldError[]; headers?: Record<string, string>; candidates?: Problem['candidates'] } = {},
+    readonly extra: { errors?: FieldError[]; headers?: Record<string, string>; candidates?: Problem['candidates']; code?: Problem['code'] } = {},
   ) {
     super(detail);
     this.name = 'ProblemError';
@@ -47,7 +48,7 @@ export function sendProblem(
   status: number,
   kind: string,
   detail: string,
-  extensions: Pick<Problem, 'errors' | 'candidates'> = {},
+  extensions: Pick<Problem, 'errors' | 'candidates' | 'code'> = {},
 ): FastifyReply {
   const body: Problem = {
     type: `urn:amsd:problem:${kind}`,
@@ -58,6 +59,7 @@ export function sendProblem(
     requestId: String(request.id),
     ...(extensions.errors && extensions.errors.length > 0 ? { errors: extensions.errors } : {}),
     ...(extensions.candidates ? { candidates: extensions.candidates } : {}),
+    ...(extensions.code ? { code: extensions.code } : {}),
   };
   // Serialized here so that no success schema of the route can strip problem fields.
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
@@ -146,8 +148,16 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (error instanceof ProblemError) {
     for (const [name, value] of Object.entries(error.extra.headers ?? {})) reply.header(name, value);
     if (error.status >= 500) request.log.error({ err: error }, 'request failed');
-    const { errors, candidates } = error.extra;
-    return sendProblem(request, reply, error.status, error.kind, error.message, { ...(errors ? { errors } : {}), ...(candidates ? { candidates } : {}) });
+    const { errors, candidates, code } = error.extra;
+    return sendProblem(request, reply, error.status, error.kind, error.message, { ...(errors ? { errors } : {}), ...(candidates ? { candidates } : {}), ...(code ? { code } : {}) });
+  }
+  if (error instanceof AuditWriteError) {
+    // Fail closed: what needed recording (a secret, a change) did not happen.
+    request.log.error({ err: error }, 'the audit trail cannot be written');
+    reply.header('Retry-After', '30');
+    return sendProblem(request, reply, 503, 'audit-unavailable', 'The audit trail cannot be written, so nothing was done or returned. An administrator must check the disk of the data directory; then try again.', {
+      code: 'AuditUnavailable',
+    });
   }
   if (error instanceof GraphError) {
     const { status, kind, headers } = graphProblem(error);

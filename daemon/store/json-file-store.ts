@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { Low, type Adapter } from 'lowdb';
-import { SCHEMA_VERSION, emptyState, stateSchema, type State } from './state.js';
+import { SCHEMA_VERSION, emptyState, fillAddedCollections, stateSchema, type State } from './state.js';
 import type { DeepReadonly, Store } from './store.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -107,6 +107,7 @@ function checkLoadedState(file: string, raw: unknown): asserts raw is State {
       `it was written by a newer amsd (schema version ${version}; this amsd understands up to ${SCHEMA_VERSION})`,
     );
   }
+  fillAddedCollections(raw);
   if (!validateState(raw)) {
     const problems = (validateState.errors ?? [])
       .slice(0, 5)
@@ -126,11 +127,12 @@ class JsonFileStore implements Store {
     return this.db.data;
   }
 
-  mutate<T>(change: (draft: State) => T): Promise<T> {
+  mutate<T>(change: (draft: State) => T, beforeCommit?: (result: T) => Promise<void>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('The store is closed'));
     const run = async () => {
       const draft = structuredClone(this.db.data);
       const result = change(draft);
+      if (beforeCommit) await beforeCommit(result);
       await this.db.adapter.write(draft);
       this.db.data = draft;
       return result;

@@ -3,6 +3,7 @@
  * Large, growing data (the audit trail) is kept out of it: every write rewrites the whole file.
  */
 import type { components } from '../../openapi/ams.js';
+import type { RuleRecord } from '../access/types.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -74,15 +75,53 @@ export interface UserSignInRecord {
   administratorIds: string[];
 }
 
+/** Service settings; every field optional, the daemon's defaults apply where one is absent. */
+export interface SettingsRecord {
+  rateLimits?: { user?: RateLimitsRecord; ip?: RateLimitsRecord };
+  /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed. */
+  trustedProxies?: string[];
+}
+
+export interface RateLimitsRecord {
+  perMinute: number;
+  perHour: number;
+  perDay: number;
+}
+
 export interface State {
   schemaVersion: typeof SCHEMA_VERSION;
   apiKeys: ApiKeyRecord[];
   tenants: TenantRecord[];
+  rules: RuleRecord[];
+  settings: SettingsRecord;
 }
 
 export function emptyState(): State {
-  return { schemaVersion: SCHEMA_VERSION, apiKeys: [], tenants: [] };
+  return { schemaVersion: SCHEMA_VERSION, apiKeys: [], tenants: [], rules: [], settings: {} };
 }
+
+/** Collections added within schema version 1 after files were written: a file without them has none. */
+export function fillAddedCollections(raw: unknown): void {
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+    const state = raw as Record<string, unknown>;
+    state.rules ??= [];
+    state.settings ??= {};
+  }
+}
+
+const principalRef = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'type', 'displayName'],
+  properties: { id: { type: 'string', format: 'uuid' }, type: { enum: ['user', 'group'] }, displayName: { type: 'string' } },
+} as const;
+const principalList = { type: 'array', items: principalRef } as const;
+const rateLimits = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['perMinute', 'perHour', 'perDay'],
+  properties: { perMinute: { type: 'integer', minimum: 1 }, perHour: { type: 'integer', minimum: 1 }, perDay: { type: 'integer', minimum: 1 } },
+} as const;
 
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const uuid = { type: 'string', format: 'uuid' } as const;
@@ -93,7 +132,7 @@ export const stateSchema = {
   type: 'object',
   additionalProperties: false,
   // `tenants` came later within schema version 1: a file without it loads as having none.
-  required: ['schemaVersion', 'apiKeys', 'tenants'],
+  required: ['schemaVersion', 'apiKeys', 'tenants', 'rules', 'settings'],
   properties: {
     schemaVersion: { const: SCHEMA_VERSION },
     apiKeys: {
@@ -175,6 +214,50 @@ export const stateSchema = {
           modifiedAt: dateTime,
           modifiedBy: { type: 'string' },
         },
+      },
+    },
+    rules: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'id', 'description', 'tenantId', 'disabled', 'userRequestReasonRequirement', 'notificationChannelsSuccess', 'notificationChannelsFailure',
+          'principalsAllowedLaps', 'principalsDeniedLaps', 'principalsAllowedLapsHistory', 'principalsDeniedLapsHistory', 'principalsAllowedBitLocker', 'principalsDeniedBitLocker',
+          'createdAt', 'createdBy',
+        ],
+        properties: {
+          id: uuid,
+          description: { type: 'string', minLength: 1 },
+          tenantId: uuid,
+          groupId: uuid,
+          deviceId: uuid,
+          targetDisplayName: { type: 'string' },
+          principalsAllowedLaps: principalList,
+          principalsDeniedLaps: principalList,
+          principalsAllowedLapsHistory: principalList,
+          principalsDeniedLapsHistory: principalList,
+          principalsAllowedBitLocker: principalList,
+          principalsDeniedBitLocker: principalList,
+          ruleExpiryDate: dateTime,
+          disabled: { type: 'boolean' },
+          notes: { type: 'string' },
+          userRequestReasonRequirement: { enum: ['Hidden', 'Optional', 'Required'] },
+          notificationChannelsSuccess: { type: 'array', items: { type: 'string' } },
+          notificationChannelsFailure: { type: 'array', items: { type: 'string' } },
+          createdAt: dateTime,
+          createdBy: { type: 'string' },
+          modifiedAt: dateTime,
+          modifiedBy: { type: 'string' },
+        },
+      },
+    },
+    settings: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        rateLimits: { type: 'object', additionalProperties: false, properties: { user: rateLimits, ip: rateLimits } },
+        trustedProxies: { type: 'array', items: { type: 'string' } },
       },
     },
   },

@@ -1,0 +1,236 @@
+/**
+ * Secret reads, decided and recorded. In order: the rate limits, the device, the caller's groups, the
+ * rules, the reason the granting rule asks for, the secret from Graph — and then the audit event,
+ * written and synced before the secret is returned. Every outcome, granted or not, is one event.
+ */
+import type { components } from '../../openapi/ams.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { auditActor } from '../audit/change-author.js';
+import type { AuditDevice, SecretReadEventInput } from '../audit/events.js';
+import { callerKey, type Caller } from '../auth/caller.js';
+import type { DeviceSecrets } from '../directory/device-secrets.js';
+import type { Device, DeviceDirectory } from '../directory/devices.js';
+import { GraphError } from '../directory/graph-client.js';
+import { ProblemError, validationProblem } from '../http/problem.js';
+import type { DirectoryNames } from './directory-names.js';
+import { UnresolvedName } from './directory-names.js';
+import type { AccessDecision } from './evaluation.js';
+import type { ReadRateLimiter } from './rate-limit.js';
+import type { RuleService } from './rule-service.js';
+import { ACCESS_TYPES, type AccessType, type ResultCode } from './types.js';
+
+export type SecretRequest = components['schemas']['SecretRequest'];
+export type LocalAdminPassword = components['schemas']['LocalAdminPassword'];
+export type FveRecoveryKey = components['schemas']['FveRecoveryKey'];
+export type EffectiveAccess = components['schemas']['EffectiveAccess'];
+
+/** Past this many targeted groups, one getMemberGroups for the device is cheaper than checkMemberGroups batches of 20. */
+const CHECK_MEMBER_GROUPS_LIMIT = 60;
+
+/** Where a request came from, for the audit trail and the per-IP limit. */
+export interface RequestOrigin {
+  ip: string;
+  requestId: string;
+}
+
+const REFUSAL_STATUS: Partial<Record<ResultCode, number>> = {
+  NoMatchingRuleForComputer: 403,
+  NoMatchingRuleForUser: 403,
+  ExplicitlyDenied: 403,
+};
+
+const REFUSAL_DETAIL: Partial<Record<ResultCode, (accessType: string, device: string) => string>> = {
+  NoMatchingRuleForComputer: (what, device) => `No authorization rule applies to ${device}, so nobody may read its ${what}. An administrator can add one with New-AmsComputerAuthorizationRule.`,
+  NoMatchingRuleForUser: (what, device) => `No authorization rule lets you read the ${what} of ${device}. Ask an administrator; Get-AmsEffectiveAccess shows why.`,
+  ExplicitlyDenied: (what, device) => `A rule denies you the ${what} of ${device}; a deny wins over every allow.`,
+};
+
+const ACCESS_NAMES: Record<AccessType, string> = {
+  LocalAdminPassword: 'local administrator password',
+  LocalAdminPasswordHistory: 'local administrator password history',
+  BitLockerRecoveryKey: 'BitLocker recovery keys',
+};
+
+export interface AccessServiceDependencies {
+  rules: RuleService;
+  devices: DeviceDirectory;
+  secrets: DeviceSecrets;
+  names: DirectoryNames;
+  audit: AuditLog;
+  limiter: ReadRateLimiter;
+}
+
+export class AccessService {
+  constructor(private readonly deps: AccessServiceDependencies) {}
+
+  async localAdminPassword(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<LocalAdminPassword> {
+    return this.#read('LocalAdminPassword', request, caller, origin, async (device, refuse) => {
+      const credentials = await this.deps.secrets.lapsCredentials(device);
+      const current = credentials?.[0];
+      if (!current) return refuse('NoLapsPassword', 404, `${device.deviceName} has no LAPS password backed up to Entra ID. Check its Windows LAPS policy (BackupDirectory = Azure AD).`);
+      return { deviceName: device.deviceName, deviceId: device.deviceId, tenantId: device.tenantId, ...current };
+    });
+  }
+
+  async localAdminPasswordHistory(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<{ items: LocalAdminPassword[] }> {
+    return this.#read('LocalAdminPasswordHistory', request, caller, origin, async (device, refuse) => {
+      const credentials = await this.deps.secrets.lapsCredentials(device);
+      if (!credentials) return refuse('NoLapsPassword', 404, `${device.deviceName} has no LAPS password backed up to Entra ID, current or previous.`);
+      // The current password is its own access type: history is what came before it.
+      return { items: credentials.slice(1).map(({ passwordExpirationTime: _, ...c }) => ({ deviceName: device.deviceName, deviceId: device.deviceId, tenantId: device.tenantId, ...c })) };
+    });
+  }
+
+  async fveRecoveryKeys(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<{ items: FveRecoveryKey[] }> {
+    return this.#read('BitLockerRecoveryKey', request, caller, origin, async (device) => {
+      const keys = await this.deps.secrets.bitLockerKeys(device);
+      return {
+        items: keys.map((k) => ({ deviceName: device.deviceName, deviceId: device.deviceId, tenantId: device.tenantId, keyId: k.id, volumeType: k.volumeType, createdDateTime: k.createdDateTime, key: k.key })),
+      };
+    });
+  }
+
+  /** What the rules decide for a user and a device, per access type; reads no secret, counts against no limit. */
+  async effectiveAccess(query: { user: string; computerName?: string; deviceId?: string; tenantId?: string }): Promise<EffectiveAccess> {
+    if (Boolean(query.computerName) === Boolean(query.deviceId)) {
+      throw validationProblem([{ path: 'query/computerName', message: 'give computerName or deviceId (one of them)' }]);
+    }
+    const device = await this.deps.devices.resolve({
+      ...(query.computerName ? { name: query.computerName } : { deviceId: query.deviceId! }),
+      ...(query.tenantId ? { tenantId: query.tenantId } : {}),
+    });
+    let user;
+    try {
+      user = await this.deps.names.user(query.tenantId ?? device.tenantId, query.user);
+    } catch (error) {
+      if (error instanceof UnresolvedName) throw validationProblem([{ path: 'query/user', message: error.message }]);
+      throw error;
+    }
+    const groups = await this.deps.secrets.memberGroups(device.tenantId, 'users', user.id);
+    const decisions = await this.#decide(device, new Set([user.id, ...groups]));
+    return {
+      user: { principalId: user.id, displayName: user.displayName, tenantId: device.tenantId, groupCount: groups.length },
+      device,
+      access: ACCESS_TYPES.map((accessType) => {
+        const d = decisions[accessType];
+        return {
+          accessType,
+          allowed: d.allowed,
+          code: d.code,
+          ...(d.grantingRule ? { grantingRuleId: d.grantingRule.id } : {}),
+          reasonRequirement: d.reasonRequirement,
+          rules: d.explanation.map((e) => ({
+            ruleId: e.ruleId,
+            description: e.description,
+            targetType: e.target,
+            ...(e.targetDisplayName ? { targetDisplayName: e.targetDisplayName } : {}),
+            effect: e.effect,
+            allowedVia: e.allowedVia.map((p) => ({ ...p })),
+            deniedVia: e.deniedVia.map((p) => ({ ...p })),
+          })),
+        };
+      }),
+    };
+  }
+
+  async #read<T>(
+    accessType: AccessType,
+    request: SecretRequest,
+    caller: Caller,
+    origin: RequestOrigin,
+    fetch: (device: Device, refuse: (code: ResultCode, status: number, detail: string) => Promise<never>) => Promise<T>,
+  ): Promise<T> {
+    if (Boolean(request.computerName) === Boolean(request.deviceId)) {
+      throw validationProblem([{ path: 'body/computerName', message: 'give computerName or deviceId (one of them, not both)' }]);
+    }
+    const base: Omit<SecretReadEventInput, 'device' | 'outcome'> = {
+      type: 'secret.read',
+      actor: auditActor(caller),
+      accessType,
+      ip: origin.ip,
+      requestId: origin.requestId,
+      ...(request.reason ? { reason: request.reason } : {}),
+    };
+    let auditDevice: AuditDevice = { query: request.computerName ?? request.deviceId! };
+    let ruleIds: string[] | undefined;
+    const refuse = async (code: ResultCode, status: number, detail: string, extra: Omit<ConstructorParameters<typeof ProblemError>[3], 'code'> = {}): Promise<never> => {
+      await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: false, code, message: detail, ...(ruleIds ? { ruleIds } : {}) } });
+      throw new ProblemError(status, kebab(code), detail, { ...extra, code });
+    };
+    /** A Graph failure is audited as DirectoryError, then answered as Graph failures are (502/503/504). */
+    const directory = async <R>(call: () => Promise<R>): Promise<R> => {
+      try {
+        return await call();
+      } catch (error) {
+        if (!(error instanceof GraphError)) throw error;
+        await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: false, code: 'DirectoryError', message: error.message, ...(ruleIds ? { ruleIds } : {}) } });
+        throw error;
+      }
+    };
+
+    const limit = this.deps.limiter.takeBoth(callerKey(caller), origin.ip, Date.now());
+    if (!limit.allowed) {
+      const who = limit.code === 'UserRateLimitExceeded' ? 'You have' : `Your address ${origin.ip} has`;
+      return refuse(limit.code, 429, `${who} made too many secret requests this ${limit.window}; try again in ${limit.retryAfterSeconds} s.`, {
+        headers: { 'retry-after': String(limit.retryAfterSeconds) },
+      });
+    }
+
+    const device = await directory(async () => {
+      try {
+        return await this.deps.devices.resolve({
+          ...(request.computerName ? { name: request.computerName } : { deviceId: request.deviceId! }),
+          ...(request.tenantId ? { tenantId: request.tenantId } : {}),
+        });
+      } catch (error) {
+        if (!(error instanceof ProblemError)) throw error;
+        if (error.kind === 'ambiguous-device') return refuse('AmbiguousDevice', 409, error.message, { ...(error.extra.candidates ? { candidates: error.extra.candidates } : {}) });
+        return refuse('DeviceNotFound', error.status, error.message);
+      }
+    });
+    auditDevice = { deviceName: device.deviceName, deviceId: device.deviceId, objectId: device.objectId, tenantId: device.tenantId };
+
+    const principals = await directory(() => this.#callerPrincipals(caller));
+    const decision = (await directory(() => this.#decide(device, principals)))[accessType];
+    ruleIds = decision.allowed ? [decision.grantingRule!.id] : decision.denyingRules.length > 0 ? decision.denyingRules : decision.matchingRules;
+    if (!decision.allowed) {
+      return refuse(decision.code, REFUSAL_STATUS[decision.code] ?? 403, REFUSAL_DETAIL[decision.code]!(ACCESS_NAMES[accessType], device.deviceName));
+    }
+    if (decision.reasonRequirement === 'Required' && !request.reason?.trim()) {
+      return refuse('ReasonRequired', 400, `The rule '${decision.grantingRule!.description}' asks for a reason: say why you need it (-Reason).`, {
+        errors: [{ path: 'body/reason', message: 'is required by the rule that grants this access' }],
+      });
+    }
+
+    const secret = await directory(() => fetch(device, (code, status, detail) => refuse(code, status, detail)));
+    // The secret leaves only once this is on disk; if it cannot be written, AuditWriteError → 503.
+    await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: true, code: 'Success', ruleIds } });
+    return secret;
+  }
+
+  /** The caller's object id and every group it is in; an API key acting as nobody is only itself (no rule names it). */
+  async #callerPrincipals(caller: Caller): Promise<Set<string>> {
+    if (!caller.principalId || !caller.tenantId) return new Set([`apiKey:${caller.kind === 'apiKey' ? caller.apiKeyId : ''}`]);
+    const groups = caller.kind === 'entra' && caller.tokenGroupIds ? caller.tokenGroupIds : await this.deps.secrets.memberGroups(caller.tenantId, 'users', caller.principalId);
+    return new Set([caller.principalId, ...groups]);
+  }
+
+  async #decide(device: Device, principals: ReadonlySet<string>): Promise<Record<AccessType, AccessDecision>> {
+    const index = this.deps.rules.index();
+    const now = Date.now();
+    const targeted = index.groupsToCheck(device.tenantId, now);
+    let deviceGroups: ReadonlySet<string> = new Set();
+    if (targeted.length > CHECK_MEMBER_GROUPS_LIMIT) {
+      const all = new Set(await this.deps.secrets.memberGroups(device.tenantId, 'devices', device.objectId));
+      deviceGroups = new Set(targeted.filter((g) => all.has(g)));
+    } else if (targeted.length > 0) {
+      deviceGroups = await this.deps.secrets.memberOf(device.tenantId, 'devices', device.objectId, targeted);
+    }
+    const identity = { tenantId: device.tenantId, deviceId: device.deviceId.toLowerCase(), objectId: device.objectId, deviceName: device.deviceName };
+    return index.evaluateAll({ device: identity, deviceGroupIds: deviceGroups, callerPrincipalIds: principals, now });
+  }
+}
+
+function kebab(code: string): string {
+  return code.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+}
