@@ -46,7 +46,10 @@ export interface DemoInfo {
   /** Device names to try: unique ones, and one that several devices share. */
   sampleDevices: string[];
   duplicatedDeviceName?: string;
-  signIn: { audience: string; clientId: string; administratorsGroup: string };
+  signIn: { audience: string; clientId: string; administratorsGroup: string; verificationUri: string };
+  /** Devices whose password the user key may read, and some it is refused, with the result code. */
+  allowedDevices: string[];
+  deniedDevices: { deviceName: string; code: 'ExplicitlyDenied' | 'NoMatchingRuleForUser' }[];
 }
 
 export interface Demo {
@@ -80,6 +83,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       const helpdeskUser = directory.users[0]!;
       const helpdeskGroups = transitiveGroupIds(directory, helpdeskUser.id);
       await configureTenant(api, tenant, administrators.id);
+      await seedRules(api, tenant.tenantId);
       const userKeyFile = join(dataDir, DEMO_USER_KEY_FILE);
       await ensureUserKey(daemon.app, api, userKeyFile, tenant.tenantId, helpdeskUser.id, helpdeskUser.userPrincipalName);
 
@@ -100,7 +104,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         tenant: { tenantId: tenant.tenantId, displayName: 'Contoso (simulated)', authorityHost: tenant.authorityHost, caFile },
         sampleDevices: [...names].filter(([, n]) => n === 1).map(([name]) => name).slice(0, 5),
         ...(directory.duplicateNames[0] ? { duplicatedDeviceName: directory.duplicateNames[0] } : {}),
-        signIn: { audience: DEMO_AUDIENCE, clientId: DEMO_PUBLIC_CLIENT_ID, administratorsGroup: administrators.displayName },
+        signIn: { audience: DEMO_AUDIENCE, clientId: DEMO_PUBLIC_CLIENT_ID, administratorsGroup: administrators.displayName, verificationUri: tenant.verificationUri },
+        ...demoDevices(directory, names),
       };
       await writeFile(join(dataDir, DEMO_FILE), JSON.stringify(info, null, 2) + '\n');
       return { app: daemon.app, tenant, info };
@@ -114,9 +119,43 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   }
 }
 
+/** The rules the demo seeds (once; kept as the admin changes them): the user key is allowed some devices and refused others. */
+const DEMO_RULES = [
+  { description: 'Helpdesk: workstation passwords', groupId: 'All-Workstations', principalsAllowedLaps: ['AMS-Helpdesk'], principalsAllowedLapsHistory: ['AMS-Helpdesk'] },
+  { description: 'Tier 0 servers: never the helpdesk', groupId: 'Servers-Tier0', principalsDeniedLaps: ['AMS-Helpdesk'], principalsDeniedLapsHistory: ['AMS-Helpdesk'] },
+  { description: 'Administrators: BitLocker recovery keys', principalsAllowedBitLocker: ['AMS-Admins'], userRequestReasonRequirement: 'Required' },
+];
+
+async function seedRules(api: ApiCall, tenantId: string) {
+  const existing = new Set(((await api('GET', `/v1/computer-authorization-rules?tenantId=${tenantId}`)).body.items ?? []).map((r: { description: string }) => r.description));
+  for (const rule of DEMO_RULES) {
+    if (!existing.has(rule.description)) await expectOk(api('POST', '/v1/computer-authorization-rules', { tenantId, ...rule }), `seed the rule '${rule.description}'`);
+  }
+}
+
+/** Which unique-named devices the seeded rules let the helpdesk user read, and which they refuse. */
+function demoDevices(directory: SimulatedTenant['directory'], names: Map<string, number>): Pick<DemoInfo, 'allowedDevices' | 'deniedDevices'> {
+  const group = (name: string) => directory.groups.find((g) => g.displayName === name)!.id;
+  const [workstations, servers] = [group('All-Workstations'), group('Servers-Tier0')];
+  const allowedDevices: string[] = [];
+  const deniedDevices: DemoInfo['deniedDevices'] = [];
+  for (const device of directory.devices) {
+    if (names.get(device.displayName) !== 1) continue;
+    const groups = transitiveGroupIds(directory, device.id);
+    if (groups.has(servers)) deniedDevices.push({ deviceName: device.displayName, code: 'ExplicitlyDenied' });
+    // The BitLocker rule targets the whole tenant, so these devices have a rule: just none that lets the user read the password.
+    else if (!groups.has(workstations)) deniedDevices.push({ deviceName: device.displayName, code: 'NoMatchingRuleForUser' });
+    else if (device.laps) allowedDevices.push(device.displayName);
+  }
+  const pick = (code: string) => deniedDevices.filter((d) => d.code === code).slice(0, 3);
+  return { allowedDevices: allowedDevices.slice(0, 5), deniedDevices: [...pick('ExplicitlyDenied'), ...pick('NoMatchingRuleForUser')] };
+}
+
 /** What to try, for the terminal. */
 export function demoInstructions(info: DemoInfo): string {
-  const device = info.sampleDevices[0] ?? 'PC-0001';
+  const device = info.allowedDevices[0] ?? info.sampleDevices[0] ?? 'PC-0001';
+  const denied = info.deniedDevices.find((d) => d.code === 'ExplicitlyDenied') ?? info.deniedDevices[0];
+  const read = (name: string) => `curl -s -X POST -H "Authorization: Bearer $(cat ${info.userKeyFile})" -H 'Content-Type: application/json' -d '{"computerName":"${name}"}' ${info.url}/v1/secrets/local-admin-password`;
   return [
     `amsd demo is running at ${info.url} against a simulated Entra tenant (no internet, no real tenant).`,
     '',
@@ -128,12 +167,17 @@ export function demoInstructions(info: DemoInfo): string {
     'Try, in a shell:',
     `  curl -s -H "Authorization: Bearer $(cat ${info.userKeyFile})" ${info.url}/v1/me`,
     `  curl -s -H "Authorization: Bearer $(cat ${info.userKeyFile})" "${info.url}/v1/devices?name=${device}"`,
+    `  ${read(device)}   # allowed by 'Helpdesk: workstation passwords'`,
+    denied ? `  ${read(denied.deviceName)}   # refused: ${denied.code}` : '',
+    `  curl -s -H "Authorization: Bearer $(cat ${info.adminKeyFile})" "${info.url}/v1/audit-events?limit=5"   # both reads, on the audit trail`,
     info.duplicatedDeviceName ? `  curl -s -H "Authorization: Bearer $(cat ${info.userKeyFile})" "${info.url}/v1/devices?name=${info.duplicatedDeviceName}"   # shared name: 409 with candidates` : '',
     '',
     'Or in PowerShell, with the AccessManager module (psmodule/AccessManager):',
     `  Import-Module ./psmodule/AccessManager`,
     `  Connect-AmsServer -Uri ${info.url} -ApiKey (Get-Content ${info.userKeyFile} | ConvertTo-SecureString -AsPlainText -Force)`,
-    `  Get-AmsDevice -Name ${device}`,
+    `  Get-AmsDevice -Name ${device} | Get-AmsLocalAdminPassword -AsPlainText`,
+    denied ? `  Get-AmsLocalAdminPassword -ComputerName ${denied.deviceName}   # refused: ${denied.code}` : '',
+    `  Connect-AmsServer -Uri ${info.url} -UseDeviceCode   # sign in as a simulated user at ${info.signIn.verificationUri}`,
     '',
     'Stop with Ctrl+C; the data directory is kept, and the next `amsd demo` reuses it.',
   ]

@@ -47,6 +47,33 @@ t.test('the demo configures a tenant, an admin key and a user key, and says so i
     t.equal(shared.status, 409, 'the shared name the demo names is ambiguous, as it says');
   }
 
+  // The seeded rules, tried as a new user would: one device allowed, others refused, all on the audit trail.
+  const userKey = (await readFile(info.userKeyFile, 'utf8')).trim();
+  const readPassword = async (deviceName: string) => {
+    const res = await request(`${info.url}/v1/secrets/local-admin-password`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${userKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ computerName: deviceName }),
+    });
+    return { status: res.statusCode, body: (await res.body.json()) as Record<string, any> };
+  };
+  t.ok(info.allowedDevices.length > 0 && info.deniedDevices.some((d) => d.code === 'ExplicitlyDenied') && info.deniedDevices.some((d) => d.code === 'NoMatchingRuleForUser'));
+  const allowed = await readPassword(info.allowedDevices[0]!);
+  t.equal(allowed.status, 200, 'the user key reads an allowed device');
+  const seeded = demo.tenant.directory.devices.find((d) => d.displayName === info.allowedDevices[0])!;
+  t.equal(allowed.body.password, seeded.laps!.expected[0]!.password, "and gets the simulated tenant's password");
+  for (const denied of info.deniedDevices) {
+    const refused = await readPassword(denied.deviceName);
+    t.equal(refused.status, 403, `${denied.deviceName} is refused`);
+    t.equal(refused.body.code, denied.code, `with ${denied.code}, as demo.json says`);
+  }
+  const audit = await get(info, info.adminKeyFile, `/v1/audit-events?type=secret.read&limit=${info.deniedDevices.length + 1}`);
+  t.same(
+    audit.body.items.map((e: { outcome: { code: string } }) => e.outcome.code).reverse(),
+    ['Success', ...info.deniedDevices.map((d) => d.code)],
+    'every read is on the audit trail, as the admin sees it',
+  );
+
   const signIn = await request(`${info.url}/v1/auth/config`);
   t.match(await signIn.body.json(), { enabled: true, clientId: info.signIn.clientId, scopes: [`${info.signIn.audience}/.default`] }, 'Entra sign-in is offered');
   const token = await demo.tenant.issueUserToken({ oid: info.user.objectId, audience: info.signIn.audience });
