@@ -19,6 +19,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { syncDirectory } from '../store/json-file-store.js';
 import { ChainChecker, readLines, sealEvent, type ChainBreak } from './chain.js';
 import { AuditEventIndex, parseAuditQuery, type AuditPage, type AuditQuery } from './event-index.js';
 import { checkEventInput, type AuditEvent, type AuditEventInput } from './events.js';
@@ -112,16 +113,6 @@ export async function openAuditLog(file: string, options: OpenAuditLogOptions = 
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  // Directories cannot be opened for fsync on Windows; there, creating the file is as far as it goes.
-  if (process.platform === 'win32') return;
-  const handle = await open(dir, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 interface PendingAppend {
   content: AuditEventInput;

@@ -65,8 +65,9 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  // Directories cannot be opened for fsync on Windows; there, rename is as far as durability goes.
+/** Makes a directory's entries (a created or renamed file's name) durable. */
+export async function syncDirectory(dir: string): Promise<void> {
+  // Directories cannot be opened for fsync on Windows; there, creating or renaming is as far as durability goes.
   if (process.platform === 'win32') return;
   const handle = await open(dir, constants.O_RDONLY);
   try {
