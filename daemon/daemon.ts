@@ -13,6 +13,7 @@ import { AccessService } from './access/access-service.js';
 import { DirectoryNames } from './access/directory-names.js';
 import { ReadRateLimiter } from './access/rate-limit.js';
 import { RuleService } from './access/rule-service.js';
+import { SettingsService } from './settings/settings-service.js';
 import { auditLogPath, openAuditLog, type AuditFileIo, type AuditLog } from './audit/audit-log.js';
 import { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { DeviceSecrets } from './directory/device-secrets.js';
@@ -83,20 +84,28 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     const deviceSecrets = new DeviceSecrets(connections);
     const names = new DirectoryNames(connections);
     const rules = new RuleService(store, names, devices, tenants);
-    const limits = store.state.settings.rateLimits;
-    const limiter = new ReadRateLimiter({ ...(limits?.user ? { user: limits.user } : {}), ...(limits?.ip ? { ip: limits.ip } : {}) });
+    const limiter = new ReadRateLimiter();
+    const settings = new SettingsService(store);
+    settings.subscribe((current) => {
+      limiter.setLimits({
+        user: { perMinute: current.userRateLimitPerMinute, perHour: current.userRateLimitPerHour, perDay: current.userRateLimitPerDay },
+        ip: { perMinute: current.ipRateLimitPerMinute, perHour: current.ipRateLimitPerHour, perDay: current.ipRateLimitPerDay },
+      });
+      devices.setCacheLifetime(current.deviceCacheSeconds * 1000);
+      deviceSecrets.setCacheLifetime(current.groupCacheSeconds * 1000);
+    });
     const access = new AccessService({ rules, devices, secrets: deviceSecrets, names, audit, limiter });
     const entraTokens = new EntraTokenVerifier(tenants, dispatcher, (tenantId, oid) => deviceSecrets.memberGroups(tenantId, 'users', oid));
     const app = await buildApp({
       spec: loadSpec(),
       version: packageVersion,
       logger,
-      store,
       audit,
       apiKeys,
       entraTokens,
       rules,
       access,
+      settings,
       tenants,
       dispatcher,
       devices,

@@ -415,6 +415,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/service-config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Shows the service settings in effect.
+         * @description Rate limits, trusted proxies and cache lifetimes, with the defaults filled in.
+         */
+        get: operations["getServiceConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Changes service settings; they take effect at once.
+         * @description Changes only what is given. Rate limits apply to reads already counted; a shorter cache lifetime
+         *     applies to what is already cached. The change is audited with the settings before and after.
+         */
+        patch: operations["updateServiceConfig"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1115,6 +1140,46 @@ export interface components {
             prevHash: string;
             /** @description SHA-256 over the previous hash and this event; `amsd audit verify` checks the chain. */
             hash: string;
+        };
+        ServiceConfig: {
+            /** @description Secret reads one user may make per minute. */
+            userRateLimitPerMinute: number;
+            /** @description Secret reads one user may make per hour. */
+            userRateLimitPerHour: number;
+            /** @description Secret reads one user may make per day. */
+            userRateLimitPerDay: number;
+            /** @description Secret reads one client address may make per minute. */
+            ipRateLimitPerMinute: number;
+            /** @description Secret reads one client address may make per hour. */
+            ipRateLimitPerHour: number;
+            /** @description Secret reads one client address may make per day. */
+            ipRateLimitPerDay: number;
+            /** @description Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed. */
+            trustedProxies: string[];
+            /** @description How long a device lookup is reused (0 turns the cache off). */
+            deviceCacheSeconds: number;
+            /** @description How long a group membership answer from Graph is reused (0 turns the cache off). */
+            groupCacheSeconds: number;
+        };
+        ServiceConfigUpdate: {
+            /** @description Secret reads one user may make per minute. */
+            userRateLimitPerMinute?: number;
+            /** @description Secret reads one user may make per hour. */
+            userRateLimitPerHour?: number;
+            /** @description Secret reads one user may make per day. */
+            userRateLimitPerDay?: number;
+            /** @description Secret reads one client address may make per minute. */
+            ipRateLimitPerMinute?: number;
+            /** @description Secret reads one client address may make per hour. */
+            ipRateLimitPerHour?: number;
+            /** @description Secret reads one client address may make per day. */
+            ipRateLimitPerDay?: number;
+            /** @description Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed. */
+            trustedProxies?: string[];
+            /** @description How long a device lookup is reused (0 turns the cache off). */
+            deviceCacheSeconds?: number;
+            /** @description How long a group membership answer from Graph is reused (0 turns the cache off). */
+            groupCacheSeconds?: number;
         };
     };
     responses: {
@@ -1865,6 +1930,56 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+        };
+    };
+    getServiceConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings in effect. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceConfig"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    updateServiceConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ServiceConfigUpdate"];
+            };
+        };
+        responses: {
+            /** @description The settings now in effect. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceConfig"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
 }

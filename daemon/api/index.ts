@@ -6,7 +6,7 @@ import type { ApiKeyService } from '../auth/api-keys.js';
 import type { DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
 import type { OperationHandlers } from '../http/operation-types.js';
-import type { Store } from '../store/store.js';
+import type { SettingsService } from '../settings/settings-service.js';
 import { apiKeyHandlers } from './api-keys.js';
 import { auditHandlers } from './audit.js';
 import { deviceHandlers } from './devices.js';
@@ -14,11 +14,11 @@ import { requestContextTools } from './request-origin.js';
 import { ruleHandlers } from './rules.js';
 import { secretHandlers } from './secrets.js';
 import { serviceHandlers } from './service.js';
+import { settingsHandlers } from './settings.js';
 import { tenantHandlers } from './tenants.js';
 
 export interface HandlerDependencies {
   version: string;
-  store: Store;
   audit: AuditLog;
   apiKeys: ApiKeyService;
   tenants: TenantService;
@@ -27,11 +27,12 @@ export interface HandlerDependencies {
   devices: DeviceDirectory;
   rules: RuleService;
   access: AccessService;
+  settings: SettingsService;
 }
 
 /** Every operation of the contract, by operationId. The type makes a missing one a compile error. */
 export function createHandlers(deps: HandlerDependencies): OperationHandlers {
-  const tools = requestContextTools(deps.store, deps.audit);
+  const tools = requestContextTools(deps.settings, deps.audit);
   return {
     ...serviceHandlers(deps.version, deps.tenants),
     ...apiKeyHandlers(deps.apiKeys, tools),
@@ -40,5 +41,6 @@ export function createHandlers(deps: HandlerDependencies): OperationHandlers {
     ...ruleHandlers(deps.rules, tools),
     ...secretHandlers(deps.access, tools),
     ...auditHandlers(deps.audit),
+    ...settingsHandlers(deps.settings, tools),
   };
 }

@@ -8,7 +8,7 @@ import type { RequestOrigin } from '../access/access-service.js';
 import type { Caller } from '../auth/caller.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { changeAuthor, type ChangeAuthor } from '../audit/change-author.js';
-import type { Store } from '../store/store.js';
+import type { SettingsService } from '../settings/settings-service.js';
 
 export function requestOrigin(request: FastifyRequest, trustedProxies: readonly string[]): RequestOrigin {
   const forwarded = request.headers['x-forwarded-for'];
@@ -25,8 +25,8 @@ export interface RequestContextTools {
   author(context: { caller: Caller; request: FastifyRequest }): ChangeAuthor;
 }
 
-export function requestContextTools(store: Store, audit: AuditLog): RequestContextTools {
-  const origin = (request: FastifyRequest) => requestOrigin(request, (store.state.settings.trustedProxies ?? []) as string[]);
+export function requestContextTools(settings: SettingsService, audit: AuditLog): RequestContextTools {
+  const origin = (request: FastifyRequest) => requestOrigin(request, settings.get().trustedProxies);
   return {
     origin,
     author: ({ caller, request }) => changeAuthor(audit, caller, origin(request)),

@@ -35,13 +35,19 @@ const VOLUME_TYPES: Record<string, BitLockerKey['volumeType']> = {
 
 /** Graph's checkMemberGroups takes at most 20 group ids per call. */
 const CHECK_BATCH = 20;
-const GROUP_CACHE_TTL_MS = 5 * 60_000;
+export const GROUP_CACHE_TTL_MS = 5 * 60_000;
 
 export class DeviceSecrets {
   readonly #groupCache = new TtlCache<boolean>(GROUP_CACHE_TTL_MS);
   readonly #memberGroupsCache = new TtlCache<readonly string[]>(GROUP_CACHE_TTL_MS);
 
   constructor(private readonly connections: TenantConnections) {}
+
+  /** How long group answers are reused; applies to what is already cached. */
+  setCacheLifetime(ms: number): void {
+    this.#groupCache.ttlMs = ms;
+    this.#memberGroupsCache.ttlMs = ms;
+  }
 
   /**
    * Every backed-up LAPS credential, newest first (the first is the current password). Undefined when

@@ -30,7 +30,7 @@ interface GraphDevice {
 }
 
 const SELECT = 'id,deviceId,displayName,operatingSystem,trustType,approximateLastSignInDateTime';
-const DEFAULT_TTL_MS = 60_000;
+export const DEFAULT_DEVICE_CACHE_MS = 60_000;
 
 function toDevice(d: GraphDevice, tenantId: string): Device {
   return {
@@ -60,9 +60,14 @@ export class DeviceDirectory {
   constructor(
     private readonly tenants: TenantService,
     private readonly connections: TenantConnections,
-    ttlMs = DEFAULT_TTL_MS,
+    ttlMs = DEFAULT_DEVICE_CACHE_MS,
   ) {
     this.#cache = new TtlCache(ttlMs);
+  }
+
+  /** How long lookups are reused; applies to what is already cached. */
+  setCacheLifetime(ms: number): void {
+    this.#cache.ttlMs = ms;
   }
 
   /** Exactly one device, or a 404 / 409 problem that says what to do. */

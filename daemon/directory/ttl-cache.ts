@@ -6,7 +6,8 @@ export class TtlCache<V> {
   readonly #entries = new Map<string, { at: number; value: V }>();
   #nextSweep = 0;
 
-  constructor(private readonly ttlMs: number) {}
+  /** Changing it applies to what is already cached. */
+  constructor(public ttlMs: number) {}
 
   get(key: string, now = Date.now()): V | undefined {
     const entry = this.#entries.get(key);

@@ -75,18 +75,8 @@ export interface UserSignInRecord {
   administratorIds: string[];
 }
 
-/** Service settings; every field optional, the daemon's defaults apply where one is absent. */
-export interface SettingsRecord {
-  rateLimits?: { user?: RateLimitsRecord; ip?: RateLimitsRecord };
-  /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed. */
-  trustedProxies?: string[];
-}
-
-export interface RateLimitsRecord {
-  perMinute: number;
-  perHour: number;
-  perDay: number;
-}
+/** Service settings as Set-AmsServiceConfig writes them; the daemon's defaults apply where one is absent. */
+export type SettingsRecord = Partial<components['schemas']['ServiceConfig']>;
 
 export interface State {
   schemaVersion: typeof SCHEMA_VERSION;
@@ -116,12 +106,8 @@ const principalRef = {
   properties: { id: { type: 'string', format: 'uuid' }, type: { enum: ['user', 'group'] }, displayName: { type: 'string' } },
 } as const;
 const principalList = { type: 'array', items: principalRef } as const;
-const rateLimits = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['perMinute', 'perHour', 'perDay'],
-  properties: { perMinute: { type: 'integer', minimum: 1 }, perHour: { type: 'integer', minimum: 1 }, perDay: { type: 'integer', minimum: 1 } },
-} as const;
+const positive = { type: 'integer', minimum: 1 } as const;
+const seconds = { type: 'integer', minimum: 0 } as const;
 
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const uuid = { type: 'string', format: 'uuid' } as const;
@@ -256,8 +242,15 @@ export const stateSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        rateLimits: { type: 'object', additionalProperties: false, properties: { user: rateLimits, ip: rateLimits } },
+        userRateLimitPerMinute: positive,
+        userRateLimitPerHour: positive,
+        userRateLimitPerDay: positive,
+        ipRateLimitPerMinute: positive,
+        ipRateLimitPerHour: positive,
+        ipRateLimitPerDay: positive,
         trustedProxies: { type: 'array', items: { type: 'string' } },
+        deviceCacheSeconds: seconds,
+        groupCacheSeconds: seconds,
       },
     },
   },

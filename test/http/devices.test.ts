@@ -160,3 +160,13 @@ t.test('a cursor must be one the daemon issued, and only for listing', async (t)
   t.equal((await lookup('top=0')).statusCode, 400, 'top below 1');
   t.equal((await lookup('top=1000')).statusCode, 400, 'top above 999');
 });
+
+t.test('the device cache lifetime is a setting that applies at once', async (t) => {
+  const { tenant, daemon, lookup, unique } = await setUp(t);
+  await lookup(`name=${encodeURIComponent(unique.displayName)}`);
+  await daemon.call({ method: 'PATCH', url: '/v1/service-config', body: { deviceCacheSeconds: 0 } });
+  tenant.resetCalls();
+  await lookup(`name=${encodeURIComponent(unique.displayName)}`);
+  await lookup(`name=${encodeURIComponent(unique.displayName)}`);
+  t.equal(tenant.callCount('/v1.0/devices'), 2, 'with the cache off, every lookup asks Graph, including for what was cached before');
+});

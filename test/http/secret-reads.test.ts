@@ -213,14 +213,14 @@ t.test('when the audit trail cannot be written, no secret is returned', async (t
 
 t.test('reads are rate limited per user and per client address', async (t) => {
   const { tenant, caFile } = await simulatedTenantFor(t, { devices: 30 });
-  const first = await startTestDaemon(t, undefined, { caFile });
-  await first.store.mutate((state) => {
-    state.settings.rateLimits = { user: { perMinute: 2, perHour: 50, perDay: 100 }, ip: { perMinute: 3, perHour: 50, perDay: 100 } };
-    state.settings.trustedProxies = ['127.0.0.1'];
-  });
-  await first.app.close();
-  const daemon = await startTestDaemon(t, first.dataDir, { caFile });
+  const daemon = await startTestDaemon(t, undefined, { caFile });
   await registerTenant(t, daemon, tenant);
+  const settings = await daemon.call({
+    method: 'PATCH',
+    url: '/v1/service-config',
+    body: { userRateLimitPerMinute: 2, ipRateLimitPerMinute: 3, trustedProxies: ['127.0.0.1'] },
+  });
+  t.equal(settings.statusCode, 200, 'limits set through the API take effect without a restart');
   const { users, devices } = tenant.directory;
   const one = await createKey(t, daemon, { name: 'one', role: 'user', tenantId: tenant.tenantId, principalId: users[0]!.id });
   const two = await createKey(t, daemon, { name: 'two', role: 'user', tenantId: tenant.tenantId, principalId: users[1]!.id });

@@ -1,0 +1,79 @@
+/**
+ * Service settings (Get/Set-AmsServiceConfig): stored sparsely, shown with the defaults filled in, and
+ * applied at once to the parts of the daemon that hold them (rate limiter, caches) — no restart.
+ */
+import type { components } from '../../openapi/ams.js';
+import { trustedProxyList } from '../access/client-ip.js';
+import { DEFAULT_RATE_LIMITS } from '../access/rate-limit.js';
+import type { ChangeAuthor } from '../audit/change-author.js';
+import { GROUP_CACHE_TTL_MS } from '../directory/device-secrets.js';
+import { DEFAULT_DEVICE_CACHE_MS } from '../directory/devices.js';
+import { validationProblem, type FieldError } from '../http/problem.js';
+import type { Store } from '../store/store.js';
+
+export type ServiceConfig = components['schemas']['ServiceConfig'];
+export type ServiceConfigUpdate = components['schemas']['ServiceConfigUpdate'];
+
+export const DEFAULT_SETTINGS: Readonly<ServiceConfig> = Object.freeze({
+  userRateLimitPerMinute: DEFAULT_RATE_LIMITS.perMinute,
+  userRateLimitPerHour: DEFAULT_RATE_LIMITS.perHour,
+  userRateLimitPerDay: DEFAULT_RATE_LIMITS.perDay,
+  ipRateLimitPerMinute: DEFAULT_RATE_LIMITS.perMinute,
+  ipRateLimitPerHour: DEFAULT_RATE_LIMITS.perHour,
+  ipRateLimitPerDay: DEFAULT_RATE_LIMITS.perDay,
+  trustedProxies: [],
+  deviceCacheSeconds: DEFAULT_DEVICE_CACHE_MS / 1000,
+  groupCacheSeconds: GROUP_CACHE_TTL_MS / 1000,
+});
+
+const SETTINGS_TARGET = { kind: 'settings', id: 'service', displayName: 'Service settings' };
+
+export class SettingsService {
+  readonly #listeners: Array<(settings: ServiceConfig) => void> = [];
+
+  constructor(private readonly store: Store) {}
+
+  /** The settings in effect. */
+  get(): ServiceConfig {
+    const stored = this.store.state.settings;
+    return { ...DEFAULT_SETTINGS, ...stored, trustedProxies: [...(stored.trustedProxies ?? DEFAULT_SETTINGS.trustedProxies)] };
+  }
+
+  /** Calls `apply` now and after every change, so the part that holds a setting always has the current one. */
+  subscribe(apply: (settings: ServiceConfig) => void): void {
+    this.#listeners.push(apply);
+    apply(this.get());
+  }
+
+  async update(input: ServiceConfigUpdate, author: ChangeAuthor): Promise<ServiceConfig> {
+    const before = this.get();
+    const errors = checkSettings({ ...before, ...input }, input);
+    if (errors.length > 0) throw validationProblem(errors);
+    await this.store.mutate(
+      (state) => {
+        Object.assign(state.settings, structuredClone(input));
+      },
+      () => author.record({ type: 'settings.updated', target: SETTINGS_TARGET, before, after: { ...before, ...input } }),
+    );
+    const current = this.get();
+    for (const apply of this.#listeners) apply(current);
+    return current;
+  }
+}
+
+function checkSettings(settings: ServiceConfig, input: ServiceConfigUpdate): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const who of ['user', 'ip'] as const) {
+    const [minute, hour, day] = [settings[`${who}RateLimitPerMinute`], settings[`${who}RateLimitPerHour`], settings[`${who}RateLimitPerDay`]];
+    if (minute > hour) errors.push({ path: `body/${who}RateLimitPerHour`, message: `(${hour}) must be at least the per-minute limit (${minute})` });
+    if (hour > day) errors.push({ path: `body/${who}RateLimitPerDay`, message: `(${day}) must be at least the per-hour limit (${hour})` });
+  }
+  (input.trustedProxies ?? []).forEach((entry, i) => {
+    try {
+      trustedProxyList([entry]);
+    } catch (error) {
+      errors.push({ path: `body/trustedProxies/${i}`, message: `is ${(error as Error).message}` });
+    }
+  });
+  return errors;
+}

@@ -1,0 +1,46 @@
+/**
+ * Get/Set-AmsServiceConfig: defaults shown, changes validated, applied at once, and audited.
+ */
+import t from 'tap';
+import { assertMatchesSpec, createKey, startTestDaemon } from '../helpers.js';
+
+t.test('settings show their defaults and change without a restart, audited', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const shown = await daemon.call({ url: '/v1/service-config' });
+  assertMatchesSpec(t, shown, 'getServiceConfig');
+  t.same(shown.json(), {
+    userRateLimitPerMinute: 10,
+    userRateLimitPerHour: 50,
+    userRateLimitPerDay: 100,
+    ipRateLimitPerMinute: 10,
+    ipRateLimitPerHour: 50,
+    ipRateLimitPerDay: 100,
+    trustedProxies: [],
+    deviceCacheSeconds: 60,
+    groupCacheSeconds: 300,
+  }, "Access Manager's rate limits, a minute for devices, five for groups");
+
+  const changed = await daemon.call({ method: 'PATCH', url: '/v1/service-config', body: { userRateLimitPerDay: 500, trustedProxies: ['10.0.0.0/8', 'fd00::/8'] } });
+  assertMatchesSpec(t, changed, 'updateServiceConfig');
+  t.match(changed.json(), { userRateLimitPerDay: 500, userRateLimitPerMinute: 10, trustedProxies: ['10.0.0.0/8', 'fd00::/8'] });
+  const event = (await daemon.call({ url: '/v1/audit-events?type=settings.updated' })).json().items[0];
+  t.match(event, { eventId: 2133, before: { userRateLimitPerDay: 100 }, after: { userRateLimitPerDay: 500 } });
+
+  await daemon.app.close();
+  const again = await startTestDaemon(t, daemon.dataDir);
+  t.equal((await again.call({ url: '/v1/service-config' })).json().userRateLimitPerDay, 500, 'kept across a restart');
+});
+
+t.test('bad settings are refused, naming each field, and change nothing', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const res = await daemon.call({ method: 'PATCH', url: '/v1/service-config', body: { userRateLimitPerMinute: 60, trustedProxies: ['10.0.0.0/33', 'proxy.example'] } });
+  t.equal(res.statusCode, 400);
+  const paths = res.json().errors.map((e: { path: string }) => e.path);
+  t.same(paths.sort(), ['body/trustedProxies/0', 'body/trustedProxies/1', 'body/userRateLimitPerHour'].sort());
+  t.equal((await daemon.call({ method: 'PATCH', url: '/v1/service-config', body: { ipRateLimitPerDay: 0 } })).statusCode, 400);
+  t.equal((await daemon.call({ method: 'PATCH', url: '/v1/service-config', body: {} })).statusCode, 400);
+  t.equal((await daemon.call({ url: '/v1/service-config' })).json().userRateLimitPerMinute, 10, 'unchanged');
+
+  const user = await createKey(t, daemon, { name: 'u', role: 'user' });
+  t.equal((await daemon.call({ url: '/v1/service-config', key: user })).statusCode, 403);
+});
