@@ -259,6 +259,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/computer-authorization-rules/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Creates many rules from CSV, all or nothing.
+         * @description `csv` is the text of a CSV file: a header line naming the columns (Description, TenantId,
+         *     GroupId, DeviceId, PrincipalsAllowedLaps, PrincipalsDeniedLaps, PrincipalsAllowedLapsHistory,
+         *     PrincipalsDeniedLapsHistory, PrincipalsAllowedBitLocker, PrincipalsDeniedBitLocker,
+         *     RuleExpiryDate, Disabled, Notes, UserRequestReasonRequirement, NotificationChannelsSuccess,
+         *     NotificationChannelsFailure; any order, any case), then one rule per line, lists separated by
+         *     semicolons. Every row is checked as New-AmsComputerAuthorizationRule checks a rule; if any row
+         *     is wrong, nothing is created and `errors` names every mistake with its line. With `dryRun`,
+         *     nothing is created and the answer shows what would be. See `docs/rules-import-sample.csv`.
+         */
+        post: operations["importComputerAuthorizationRules"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/computer-authorization-rules/{id}": {
         parameters: {
             query?: never;
@@ -1181,6 +1208,19 @@ export interface components {
             /** @description How long a group membership answer from Graph is reused (0 turns the cache off). */
             groupCacheSeconds?: number;
         };
+        RuleImport: {
+            /** @description The CSV text (UTF-8; a byte order mark is ignored). */
+            csv: string;
+            /**
+             * @description Check every row and show the rules, but create nothing.
+             * @default false
+             */
+            dryRun: boolean;
+        };
+        RuleImportResult: {
+            dryRun: boolean;
+            items: components["schemas"]["ComputerAuthorizationRule"][];
+        };
     };
     responses: {
         /** @description The rules refuse this caller this access to this device; `code` says why. */
@@ -1690,6 +1730,36 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    importComputerAuthorizationRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleImport"];
+            };
+        };
+        responses: {
+            /** @description The rules created (or, with dryRun, that would be). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleImportResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];

@@ -108,26 +108,52 @@ export class RuleService {
 
   async create(input: NewRule, author: ChangeAuthor): Promise<RuleView> {
     const errors: FieldError[] = [];
-    const tenantId = this.#configuredTenant(input.tenantId, errors);
-    const description = input.description.trim();
-    if (description === '') errors.push({ path: 'body/description', message: 'must contain more than spaces' });
-    if (input.groupId && input.deviceId) errors.push({ path: 'body/groupId', message: 'give groupId or deviceId, not both: a rule has one target' });
-    checkExpiry(input.ruleExpiryDate, errors);
-    checkChannels(input, errors);
-    // Without a tenant nothing can be resolved; otherwise every entry is checked, so one answer lists every mistake.
-    if (!tenantId) throw validationProblem(errors);
+    const rule = await this.#prepare(input, author, 'body', errors);
+    if (!rule || errors.length > 0) throw validationProblem(errors);
+    await this.#commit([rule], author);
+    return toRuleView(rule);
+  }
 
-    const target = await this.#resolveTarget(tenantId, { groupId: input.groupId, deviceId: input.deviceId }, errors);
+  /**
+   * Many rules at once, all or nothing (Import-AmsComputerAuthorizationRule): every row is checked as
+   * New-AmsComputerAuthorizationRule would check it, and every mistake of every row is reported with
+   * the row's line; with `dryRun`, nothing is stored and the answer is what would be.
+   */
+  async createMany(rows: readonly { line: number; input: NewRule }[], author: ChangeAuthor, options: { dryRun: boolean }): Promise<RuleView[]> {
+    const errors: FieldError[] = [];
+    const rules: RuleRecord[] = [];
+    for (const { line, input } of rows) {
+      const rowErrors: FieldError[] = [];
+      const rule = await this.#prepare(input, author, `body/csv/${line}`, rowErrors);
+      errors.push(...rowErrors.map((e) => ({ ...e, message: `line ${line}: ${e.message}` })));
+      if (rule) rules.push(rule);
+    }
+    if (errors.length > 0) throw validationProblem(errors);
+    if (!options.dryRun) await this.#commit(rules, author);
+    return rules.map((rule) => toRuleView(rule));
+  }
+
+  /** A new rule checked and resolved; undefined (and `errors` says why) when it cannot be made. */
+  async #prepare(input: NewRule, author: ChangeAuthor, at: string, errors: FieldError[]): Promise<RuleRecord | undefined> {
+    const start = errors.length;
+    const tenantId = this.#configuredTenant(input.tenantId, `${at}/tenantId`, errors);
+    const description = input.description.trim();
+    if (description === '') errors.push({ path: `${at}/description`, message: 'must contain more than spaces' });
+    if (input.groupId && input.deviceId) errors.push({ path: `${at}/groupId`, message: 'give groupId or deviceId, not both: a rule has one target' });
+    checkExpiry(input.ruleExpiryDate, `${at}/ruleExpiryDate`, errors);
+    checkChannels(input, at, errors);
+    // Without a tenant nothing can be resolved; otherwise every entry is checked, so one answer lists every mistake.
+    if (!tenantId) return undefined;
+
+    const target = await this.#resolveTarget(tenantId, { groupId: input.groupId, deviceId: input.deviceId }, at, errors);
     const lists = {} as RulePrincipals;
     await Promise.all(
       LIST_NAMES.map(async (name) => {
-        lists[name] = dedupe(await this.#resolveAll(tenantId, input[name] ?? [], `body/${name}`, errors));
+        lists[name] = dedupe(await this.#resolveAll(tenantId, input[name] ?? [], `${at}/${name}`, errors));
       }),
     );
-    if (errors.length > 0) throw validationProblem(errors);
-
-    const now = new Date().toISOString();
-    const rule: RuleRecord = {
+    if (errors.length > start) return undefined;
+    return {
       id: randomUUID(),
       description,
       tenantId,
@@ -139,17 +165,24 @@ export class RuleService {
       userRequestReasonRequirement: input.userRequestReasonRequirement ?? 'Optional',
       notificationChannelsSuccess: [],
       notificationChannelsFailure: [],
-      createdAt: now,
+      createdAt: new Date().toISOString(),
       createdBy: author.name,
     };
+  }
+
+  /** Stores new rules in one change, each on the audit trail first. */
+  async #commit(rules: RuleRecord[], author: ChangeAuthor): Promise<void> {
     await this.store.mutate(
       (state) => {
-        if (!state.tenants.some((t) => t.tenantId === tenantId)) throw new ProblemError(409, 'tenant-removed', `The tenant ${tenantId} was removed while the rule was being written.`);
-        state.rules.push(rule);
+        for (const rule of rules) {
+          if (!state.tenants.some((t) => t.tenantId === rule.tenantId)) throw new ProblemError(409, 'tenant-removed', `The tenant ${rule.tenantId} was removed while the rules were being written.`);
+        }
+        state.rules.push(...rules);
       },
-      () => author.record({ type: 'rule.created', target: ruleTarget(rule), after: toRuleView(rule) }),
+      async () => {
+        for (const rule of rules) await author.record({ type: 'rule.created', target: ruleTarget(rule), after: toRuleView(rule) });
+      },
     );
-    return toRuleView(rule);
   }
 
   async update(id: string, input: RuleUpdate, author: ChangeAuthor): Promise<RuleView> {
@@ -159,8 +192,8 @@ export class RuleService {
     const errors: FieldError[] = [];
     if (input.description !== undefined && input.description.trim() === '') errors.push({ path: 'body/description', message: 'must contain more than spaces' });
     if (input.groupId && input.deviceId) errors.push({ path: 'body/groupId', message: 'give groupId or deviceId, not both: a rule has one target' });
-    if (input.ruleExpiryDate) checkExpiry(input.ruleExpiryDate, errors);
-    checkChannels(input, errors);
+    if (input.ruleExpiryDate) checkExpiry(input.ruleExpiryDate, 'body/ruleExpiryDate', errors);
+    checkChannels(input, 'body', errors);
     for (const name of LIST_NAMES) {
       const added = new Set((input[`add${capitalised(name)}`] ?? []).map((e) => e.trim().toLowerCase()));
       const both = (input[`remove${capitalised(name)}`] ?? []).find((e) => added.has(e.trim().toLowerCase()));
@@ -168,7 +201,7 @@ export class RuleService {
     }
 
     const retarget = input.groupId !== undefined || input.deviceId !== undefined;
-    const target = retarget ? await this.#resolveTarget(existing.tenantId, { groupId: input.groupId ?? undefined, deviceId: input.deviceId ?? undefined }, errors) : undefined;
+    const target = retarget ? await this.#resolveTarget(existing.tenantId, { groupId: input.groupId ?? undefined, deviceId: input.deviceId ?? undefined }, 'body', errors) : undefined;
     const additions = {} as Partial<RulePrincipals>;
     await Promise.all(
       LIST_NAMES.map(async (name) => {
@@ -234,17 +267,22 @@ export class RuleService {
     );
   }
 
-  #configuredTenant(tenantId: string, errors: FieldError[]): string | undefined {
+  #configuredTenant(tenantId: string, path: string, errors: FieldError[]): string | undefined {
     const id = tenantId.toLowerCase();
     if (this.tenants.list({ tenantId: id }).length === 0) {
-      errors.push({ path: 'body/tenantId', message: `${tenantId} is not a configured tenant (Get-AmsTenant lists them; add it with New-AmsTenant)` });
+      errors.push({ path, message: `${tenantId} is not a configured tenant (Get-AmsTenant lists them; add it with New-AmsTenant)` });
       return undefined;
     }
     return id;
   }
 
   /** The target fields of a rule: a group or a device resolved in the tenant, or none for the whole tenant. */
-  async #resolveTarget(tenantId: string, target: { groupId?: string | undefined; deviceId?: string | undefined }, errors: FieldError[]): Promise<Pick<RuleRecord, 'groupId' | 'deviceId' | 'targetDisplayName'>> {
+  async #resolveTarget(
+    tenantId: string,
+    target: { groupId?: string | undefined; deviceId?: string | undefined },
+    at: string,
+    errors: FieldError[],
+  ): Promise<Pick<RuleRecord, 'groupId' | 'deviceId' | 'targetDisplayName'>> {
     try {
       if (target.groupId) {
         const group = await this.names.group(tenantId, target.groupId);
@@ -256,7 +294,7 @@ export class RuleService {
         return { deviceId: device.deviceId.toLowerCase(), targetDisplayName: device.deviceName };
       }
     } catch (error) {
-      const path = target.groupId ? 'body/groupId' : 'body/deviceId';
+      const path = `${at}/${target.groupId ? 'groupId' : 'deviceId'}`;
       if (error instanceof UnresolvedName) errors.push({ path, message: error.message });
       else if (error instanceof ProblemError && (error.status === 404 || error.status === 409)) errors.push({ path, message: error.message });
       else throw error;
@@ -289,17 +327,17 @@ function dedupe(principals: PrincipalRef[]): PrincipalRef[] {
   return principals.filter((p) => !seen.has(p.id) && (seen.add(p.id), true));
 }
 
-function checkExpiry(value: string | undefined, errors: FieldError[]): void {
+function checkExpiry(value: string | undefined, path: string, errors: FieldError[]): void {
   if (value && Date.parse(value) <= Date.now()) {
-    errors.push({ path: 'body/ruleExpiryDate', message: `is in the past; a rule that has expired applies to nothing (it is now ${new Date().toISOString()})` });
+    errors.push({ path, message: `is in the past; a rule that has expired applies to nothing (it is now ${new Date().toISOString()})` });
   }
 }
 
 /** Notification channels do not exist yet in this version: naming one is an error, not silently kept. */
-function checkChannels(input: { notificationChannelsSuccess?: string[]; notificationChannelsFailure?: string[] }, errors: FieldError[]): void {
+function checkChannels(input: { notificationChannelsSuccess?: string[]; notificationChannelsFailure?: string[] }, at: string, errors: FieldError[]): void {
   for (const field of ['notificationChannelsSuccess', 'notificationChannelsFailure'] as const) {
     (input[field] ?? []).forEach((channel, i) => {
-      errors.push({ path: `body/${field}/${i}`, message: `no notification channel '${channel}' exists (this version of amsd has no channels yet)` });
+      errors.push({ path: `${at}/${field}/${i}`, message: `no notification channel '${channel}' exists (this version of amsd has no channels yet)` });
     });
   }
 }

@@ -1,8 +1,10 @@
-import type { RuleService } from '../access/rule-service.js';
+import { parseRuleCsv } from '../access/rule-csv.js';
+import type { RuleService, RuleView } from '../access/rule-service.js';
+import { ProblemError, validationProblem } from '../http/problem.js';
 import type { OperationHandlers } from '../http/operation-types.js';
 import type { RequestContextTools } from './request-origin.js';
 
-type RuleOperations = 'listComputerAuthorizationRules' | 'createComputerAuthorizationRule' | 'updateComputerAuthorizationRule' | 'deleteComputerAuthorizationRule';
+type RuleOperations = 'importComputerAuthorizationRules' | 'listComputerAuthorizationRules' | 'createComputerAuthorizationRule' | 'updateComputerAuthorizationRule' | 'deleteComputerAuthorizationRule';
 
 export function ruleHandlers(rules: RuleService, tools: RequestContextTools): Pick<OperationHandlers, RuleOperations> {
   return {
@@ -14,6 +16,20 @@ export function ruleHandlers(rules: RuleService, tools: RequestContextTools): Pi
       context.reply.header('Location', `/v1/computer-authorization-rules?id=${rule.id}`);
       return rule;
     },
+    async importComputerAuthorizationRules(context) {
+      const { rows, errors } = parseRuleCsv(context.body.csv);
+      const dryRun = context.body.dryRun ?? false;
+      // Well-formed rows are resolved even when other rows are not, so that one answer lists every mistake.
+      let items: RuleView[] = [];
+      try {
+        items = await rules.createMany(rows, tools.author(context), { dryRun: dryRun || errors.length > 0 });
+      } catch (error) {
+        if (!(error instanceof ProblemError && error.status === 400 && error.extra.errors)) throw error;
+        errors.push(...error.extra.errors);
+      }
+      if (errors.length > 0) throw validationProblem(errors.sort((a, b) => lineOf(a.path) - lineOf(b.path)));
+      return { dryRun, items };
+    },
     async updateComputerAuthorizationRule(context) {
       return rules.update(context.params.id, context.body, tools.author(context));
     },
@@ -22,4 +38,9 @@ export function ruleHandlers(rules: RuleService, tools: RequestContextTools): Pi
       return undefined;
     },
   };
+}
+
+/** The CSV line an error path names (`body/csv/<line>/...`), for listing errors in file order. */
+function lineOf(path: string): number {
+  return Number(/^body\/csv\/(\d+)/.exec(path)?.[1] ?? 0);
 }

@@ -1,0 +1,100 @@
+/**
+ * Rules from a spreadsheet: one rule per row of a CSV whose header names the columns (the cmdlet
+ * parameter names admins know: Description, TenantId, GroupId, PrincipalsAllowedLaps, ...; any case).
+ * Lists are separated by semicolons. Each row is checked against the contract's schema for a new rule,
+ * so a CSV row and a New-AmsComputerAuthorizationRule call are refused for the same reasons.
+ */
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { parse } from 'csv-parse/sync';
+import type { FieldError } from '../http/problem.js';
+import { loadSpec, toJsonSchema } from '../http/spec.js';
+import type { NewRule } from './rule-service.js';
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+const LIST_COLUMNS = [
+  'principalsAllowedLaps',
+  'principalsDeniedLaps',
+  'principalsAllowedLapsHistory',
+  'principalsDeniedLapsHistory',
+  'principalsAllowedBitLocker',
+  'principalsDeniedBitLocker',
+  'notificationChannelsSuccess',
+  'notificationChannelsFailure',
+] as const;
+const TEXT_COLUMNS = ['description', 'tenantId', 'groupId', 'deviceId', 'ruleExpiryDate', 'notes', 'userRequestReasonRequirement'] as const;
+export const RULE_CSV_COLUMNS = [...TEXT_COLUMNS.slice(0, 4), ...LIST_COLUMNS.slice(0, 6), 'ruleExpiryDate', 'disabled', 'notes', 'userRequestReasonRequirement', ...LIST_COLUMNS.slice(6)] as const;
+const REQUIRED = ['description', 'tenantId'];
+/** Large enough for any real rule set, small enough that one request cannot tie the daemon up resolving names. */
+export const MAX_CSV_ROWS = 2000;
+
+const spec = loadSpec();
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats(ajv);
+ajv.addFormat('password', true);
+const validateNewRule = ajv.compile(toJsonSchema(spec, { $ref: '#/components/schemas/NewComputerAuthorizationRule' }));
+
+export interface ParsedRows {
+  rows: { line: number; input: NewRule }[];
+  errors: FieldError[];
+}
+
+export function parseRuleCsv(text: string): ParsedRows {
+  let records: { record: string[]; info: { lines: number } }[];
+  // skip_empty_lines is off so that line numbers count every line; empty rows are dropped below.
+  try {
+    records = parse(text, { bom: true, relax_column_count: false, skip_empty_lines: false, skip_records_with_empty_values: true, trim: true, info: true }) as never;
+  } catch (error) {
+    return { rows: [], errors: [{ path: 'body/csv', message: `is not valid CSV: ${(error as Error).message}` }] };
+  }
+  const header = records[0]?.record;
+  const body = records.slice(1);
+  if (!header) return { rows: [], errors: [{ path: 'body/csv', message: 'is empty: the first line names the columns, then one rule per line' }] };
+
+  const byLowerName = new Map(RULE_CSV_COLUMNS.map((c) => [c.toLowerCase(), c]));
+  const columns = header.map((name) => byLowerName.get(name.toLowerCase()));
+  const errors: FieldError[] = [];
+  header.forEach((name, i) => {
+    if (!columns[i]) errors.push({ path: 'body/csv/1', message: `line 1: unknown column '${name}' (known: ${RULE_CSV_COLUMNS.map(pascal).join(', ')})` });
+  });
+  for (const required of REQUIRED) {
+    if (!columns.includes(required as never)) errors.push({ path: 'body/csv/1', message: `line 1: the column ${pascal(required)} is required` });
+  }
+  if (body.length > MAX_CSV_ROWS) errors.push({ path: 'body/csv', message: `has ${body.length} rules; import at most ${MAX_CSV_ROWS} at a time` });
+  if (errors.length > 0) return { rows: [], errors };
+
+  const rows: ParsedRows['rows'] = [];
+  body.forEach(({ record: cells }, i) => {
+    // Where the row starts: the line after the previous row ends (a quoted cell may span lines).
+    const line = records[i]!.info.lines + 1;
+    const input: Record<string, unknown> = {};
+    cells.forEach((cell, i) => {
+      const column = columns[i]!;
+      if (cell === '') return;
+      if ((LIST_COLUMNS as readonly string[]).includes(column)) input[column] = cell.split(';').map((e) => e.trim()).filter(Boolean);
+      else if (column === 'disabled') input[column] = /^(true|yes|1)$/i.test(cell) ? true : /^(false|no|0)$/i.test(cell) ? false : cell;
+      else input[column] = cell;
+    });
+    if (!validateNewRule(input)) {
+      for (const e of validateNewRule.errors ?? []) errors.push({ path: `body/csv/${line}${fieldOf(e)}`, message: `line ${line}: ${describe(e)}` });
+      return;
+    }
+    rows.push({ line, input: input as unknown as NewRule });
+  });
+  return { rows, errors };
+}
+
+function pascal(name: string): string {
+  return name[0]!.toUpperCase() + name.slice(1);
+}
+
+function fieldOf(error: ErrorObject): string {
+  const missing = error.keyword === 'required' ? `/${(error.params as { missingProperty: string }).missingProperty}` : '';
+  return error.instancePath + missing;
+}
+
+function describe(error: ErrorObject): string {
+  const column = fieldOf(error).split('/')[1];
+  return `${column ? pascal(column) : 'the row'} ${error.message ?? 'is invalid'}${error.keyword === 'enum' ? ` (${(error.params as { allowedValues: string[] }).allowedValues.join(', ')})` : ''}`;
+}
