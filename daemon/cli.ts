@@ -192,6 +192,23 @@ export function buildCli(): Command {
       process.exitCode = await runAuditVerify(options.dataDir, process.stdout);
     });
 
+  // The PowerShell module generator (psmodule/generator), loaded only when asked for.
+  program
+    .command('generate-module')
+    .description('Write the AccessManager PowerShell module generated from an API contract: this amsd\'s own, a spec file, or a running daemon\'s /openapi.json.')
+    .requiredOption('--out <dir>', 'the module folder to write (name it AccessManager to import the module by name); a folder holding another generated module is replaced')
+    .addOption(new Option('--spec <file|url>', 'the contract: a YAML or JSON file, or a URL such as https://amsd.contoso.com:5800/openapi.json (a bare server address gets /openapi.json)'))
+    .action(async (options: { out: string; spec?: string }) => {
+      const { generateModule } = await import('../psmodule/generator/index.js');
+      try {
+        const { outDir, files, warnings } = await generateModule({ outDir: options.out, ...(options.spec ? { spec: options.spec } : {}) });
+        for (const warning of warnings) process.stderr.write(`amsd: warning: ${warning}\n`);
+        process.stdout.write(`Wrote the AccessManager module (${files.length} files) to ${outDir}\nImport it with: Import-Module ${outDir}\n`);
+      } catch (error) {
+        fail((error as Error).message);
+      }
+    });
+
   return program;
 }
 

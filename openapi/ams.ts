@@ -1007,6 +1007,7 @@ export interface components {
         ComputerAuthorizationRuleList: {
             items: components["schemas"]["ComputerAuthorizationRule"][];
         };
+        /** @description The device, by `deviceId` or by `computerName` (one of them). */
         SecretRequest: {
             /** @description The device's name; give it or `deviceId`. */
             computerName?: string;
@@ -1022,7 +1023,7 @@ export interface components {
             tenantId?: string;
             /** @description Why you need it; required when the granting rule says so. Audited. */
             reason?: string;
-        };
+        } & (unknown | unknown);
         LocalAdminPassword: {
             deviceName: string;
             /** Format: uuid */
