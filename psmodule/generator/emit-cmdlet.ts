@@ -108,6 +108,8 @@ export function pathExpression(cmdlet: CmdletModel): string {
 
 function assignment(target: string, p: ParameterModel): string {
   const key = `$${target}[${psString(p.wireName)}]`;
+  // Read as .NET does (UTF-8 unless a byte order mark says otherwise), the same in both editions.
+  if (p.fromFile) return `${key} = [System.IO.File]::ReadAllText((Resolve-Path -LiteralPath $${p.name} -ErrorAction Stop).ProviderPath)`;
   const value = p.type === 'switch' ? `$${p.name}.IsPresent` : `$${p.name}`;
   if (p.nullable) {
     const empty = p.type === 'string' ? `[string]::IsNullOrEmpty($${p.name})` : `$null -eq $${p.name}`;
@@ -156,7 +158,15 @@ function processBlock(cmdlet: CmdletModel): string[] {
     if (cmdlet.force) {
       lines.push(`${I}if ($Force -and -not $PSBoundParameters.ContainsKey('Confirm')) { $ConfirmPreference = 'None' }`);
     }
-    lines.push(`${I}if (-not $PSCmdlet.ShouldProcess($amsTarget, ${psString(cmdlet.summary.replace(/\.\s*$/, ''))})) { return }`);
+    const question = `$PSCmdlet.ShouldProcess($amsTarget, ${psString(cmdlet.summary.replace(/\.\s*$/, ''))})`;
+    if (cmdlet.whatIfProperty) {
+      // -WhatIf still calls the server, asking it only to say what it would do.
+      lines.push(`${I}if (-not ${question}) {`);
+      lines.push(`${I}    if ($WhatIfPreference) { $amsBody[${psString(cmdlet.whatIfProperty)}] = $true } else { return }`);
+      lines.push(`${I}}`);
+    } else {
+      lines.push(`${I}if (-not ${question}) { return }`);
+    }
   }
   const call = [
     'Invoke-AmsRequest',

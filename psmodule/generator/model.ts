@@ -7,10 +7,13 @@
  * - operation: `x-ams-cmdlet` (the cmdlet's name), `x-ams-role: admin`, `x-ams-should-process`
  *   (true/false; default: true for POST/PUT/PATCH/DELETE unless the verb is a reading one such as Get or
  *   Test), `x-ams-confirm-impact` (High/Medium/Low; default High for Remove and DELETE), `x-ams-examples`
- *   (a list of `{ title, code, description }`);
+ *   (a list of `{ title, code, description }`), `x-ams-what-if-property` (a boolean body property, such
+ *   as `dryRun`, that -WhatIf sets instead of skipping the call: the server reports what would happen);
  * - parameter or body property: `x-ams-parameter-name` (the PowerShell name, when the wire name is not
  *   the right one), `x-ams-aliases` (extra names, to bind from other cmdlets' output properties),
- *   `x-ams-pipeline` (true/false: bind from the pipeline by property name);
+ *   `x-ams-pipeline` (true/false: bind from the pipeline by property name), `x-ams-position` (binds
+ *   by position too), `x-ams-file-parameter` (on a string body property: the cmdlet takes a file path
+ *   under this name instead, and sends the file's text);
  * - component schema: `x-ams-table-columns` (wire names of the properties its table view shows);
  * - info: `x-ams-help-uri` (online help; `{operationId}` and `{cmdlet}` are replaced).
  *
@@ -71,6 +74,8 @@ export interface ParameterModel {
   defaultValue?: unknown;
   example?: unknown;
   position?: number;
+  /** The parameter is a file path; the body property gets the file's text. */
+  fromFile?: boolean;
   pointer: string;
 }
 
@@ -137,6 +142,8 @@ export interface CmdletModel {
   output?: OutputModel;
   /** The wire name of the cursor query parameter of a paged operation. */
   cursorParameter?: string;
+  /** The boolean body property -WhatIf sets (the call is made, and the server says what would happen). */
+  whatIfProperty?: string;
   examples: ExampleModel[];
 }
 
@@ -269,6 +276,11 @@ function buildCmdlet(
         : undefined;
   }
 
+  const whatIfProperty = ext['x-ams-what-if-property'];
+  if (whatIfProperty !== undefined && (typeof whatIfProperty !== 'string' || !shouldProcess)) {
+    b.problems.push(`${pointer}/x-ams-what-if-property: must name a boolean body property of an operation that supports -WhatIf`);
+  }
+
   // Output.
   const output = buildOutput(b, op, pointer, checked.noun);
   const paged = output?.emit === 'paged';
@@ -335,6 +347,7 @@ function buildCmdlet(
         for (const [wireName, node] of propertiesOf(flat.schema)) {
           const property = flatten(b.doc, node);
           if (property.schema.readOnly === true) continue;
+          if (wireName === whatIfProperty) continue; // set by -WhatIf, not a parameter of its own
           const model = buildParameter(b, {
             wireName,
             in: 'body',
@@ -381,6 +394,7 @@ function buildCmdlet(
     hasBody,
     ...(output ? { output } : {}),
     ...(cursorParameter ? { cursorParameter } : {}),
+    ...(typeof whatIfProperty === 'string' ? { whatIfProperty } : {}),
     examples,
   };
 }
@@ -402,10 +416,19 @@ function buildParameter(b: Builder, input: ParameterInput): ParameterModel | und
   const schema = flat.schema;
   const { nullable } = typeOf(schema);
   const explicitName = input.extensions['x-ams-parameter-name'];
-  const name = typeof explicitName === 'string' && explicitName ? explicitName : (input.defaultName ?? pascalCase(input.wireName));
+  const fileParameter = input.extensions['x-ams-file-parameter'];
+  const name =
+    typeof fileParameter === 'string' && fileParameter
+      ? fileParameter
+      : typeof explicitName === 'string' && explicitName
+        ? explicitName
+        : (input.defaultName ?? pascalCase(input.wireName));
 
   let type = inputType(b, flat, input.pointer);
   if (!type) return undefined;
+  if (fileParameter !== undefined && (typeof fileParameter !== 'string' || type !== 'string' || input.in !== 'body')) {
+    b.problems.push(`${input.pointer}/x-ams-file-parameter: must name the path parameter of a string body property`);
+  }
   // A required boolean must be given either way: a switch cannot say false by being left out.
   if (type === 'switch' && input.required) type = 'bool';
 
@@ -442,6 +465,16 @@ function buildParameter(b: Builder, input: ParameterInput): ParameterModel | und
   if (typeof schema.format === 'string') model.format = schema.format;
   if (schema.default !== undefined) model.defaultValue = schema.default;
   if (schema.example !== undefined) model.example = schema.example;
+  const position = input.extensions['x-ams-position'];
+  if (position !== undefined) {
+    if (typeof position === 'number' && Number.isInteger(position) && position >= 0) model.position = position;
+    else b.problems.push(`${input.pointer}/x-ams-position: must be a whole number from 0`);
+  }
+  if (typeof fileParameter === 'string' && fileParameter) {
+    model.fromFile = true;
+    model.description = `The file whose text is sent as ${input.wireName}. ${model.description}`.trim();
+    return isPlainIdentifier(name) ? model : undefined;
+  }
 
   // Validation attributes, where PowerShell can check what the server will.
   const items = type.endsWith('[]') ? flatten(b.doc, schema.items).schema : undefined;

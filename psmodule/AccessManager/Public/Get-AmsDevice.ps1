@@ -66,7 +66,7 @@ function Get-AmsDevice {
     [CmdletBinding(PositionalBinding = $false, SupportsPaging = $true)]
     [OutputType('Ams.Device')]
     param(
-        [Parameter()]
+        [Parameter(Position = 0)]
         [ValidateLength(1, 256)]
         [string]
         $Name,

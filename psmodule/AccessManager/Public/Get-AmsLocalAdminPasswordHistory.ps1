@@ -60,7 +60,7 @@ function Get-AmsLocalAdminPasswordHistory {
     [CmdletBinding(DefaultParameterSetName = 'ByDeviceId', PositionalBinding = $false)]
     [OutputType('Ams.LocalAdminPassword')]
     param(
-        [Parameter(Mandatory = $true, ParameterSetName = 'ByComputerName', ValueFromPipelineByPropertyName = $true)]
+        [Parameter(Mandatory = $true, ParameterSetName = 'ByComputerName', Position = 0, ValueFromPipelineByPropertyName = $true)]
         [Alias('DeviceName')]
         [ValidateLength(1, 256)]
         [string]

@@ -19,21 +19,16 @@ function Import-AmsComputerAuthorizationRule {
 
     Supports -WhatIf and -Confirm.
 
-    .PARAMETER Csv
-    The CSV text (UTF-8; a byte order mark is ignored).
-
-    .PARAMETER DryRun
-    Check every row and show the rules, but create nothing.
-    When not given, the server uses false.
-    Give -DryRun:$false to send false.
+    .PARAMETER Path
+    The file whose text is sent as csv. The CSV text (UTF-8; a byte order mark is ignored).
 
     .EXAMPLE
-    PS> Import-AmsComputerAuthorizationRule -Csv 'example'
+    PS> Import-AmsComputerAuthorizationRule -Path 'example'
 
     Creates many rules from CSV, all or nothing.
 
     .EXAMPLE
-    PS> Import-AmsComputerAuthorizationRule -Csv 'example' -WhatIf
+    PS> Import-AmsComputerAuthorizationRule -Path 'example' -WhatIf
 
     Shows what the command would do, without doing it.
 
@@ -64,24 +59,20 @@ function Import-AmsComputerAuthorizationRule {
     [CmdletBinding(PositionalBinding = $false, SupportsShouldProcess = $true)]
     [OutputType('Ams.RuleImportResult')]
     param(
-        [Parameter(Mandatory = $true)]
-        [ValidateLength(1, 900000)]
+        [Parameter(Mandatory = $true, Position = 0)]
         [string]
-        $Csv,
-
-        [Parameter()]
-        [switch]
-        $DryRun
+        $Path
     )
 
     process {
         $amsPath = '/v1/computer-authorization-rules/import'
         $amsBody = [ordered]@{}
-        if ($PSBoundParameters.ContainsKey('Csv')) { $amsBody['csv'] = $Csv }
-        if ($PSBoundParameters.ContainsKey('DryRun')) { $amsBody['dryRun'] = $DryRun.IsPresent }
+        if ($PSBoundParameters.ContainsKey('Path')) { $amsBody['csv'] = [System.IO.File]::ReadAllText((Resolve-Path -LiteralPath $Path -ErrorAction Stop).ProviderPath) }
         $amsTarget = $amsPath
-        if ($PSBoundParameters.ContainsKey('Csv')) { $amsTarget = [string]$Csv }
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Creates many rules from CSV, all or nothing')) { return }
+        if ($PSBoundParameters.ContainsKey('Path')) { $amsTarget = [string]$Path }
+        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Creates many rules from CSV, all or nothing')) {
+            if ($WhatIfPreference) { $amsBody['dryRun'] = $true } else { return }
+        }
         try {
             $amsResponse = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
         } catch {

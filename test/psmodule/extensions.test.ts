@@ -1,0 +1,57 @@
+/**
+ * The vendor extensions that shape cmdlets beyond the schema: a file parameter whose text is sent
+ * (Import-... -Path), -WhatIf answered by the server (a dry run) rather than by skipping the call, and
+ * positional parameters.
+ */
+import t from 'tap';
+import { renderModule } from '../../psmodule/generator/index.js';
+import { jsonBody, jsonResponse, parsePowerShell, syntaxErrors, syntheticSpec } from './powershell.js';
+
+const spec = (csvExtensions: Record<string, unknown>, operationExtensions: Record<string, unknown> = {}) =>
+  syntheticSpec({
+    'POST /v1/widgets/import': {
+      operationId: 'importWidgets',
+      summary: 'Imports widgets.',
+      'x-ams-cmdlet': 'Import-AmsWidget',
+      ...operationExtensions,
+      requestBody: jsonBody({
+        type: 'object',
+        required: ['csv'],
+        properties: { csv: { type: 'string', maxLength: 1000, ...csvExtensions }, dryRun: { type: 'boolean' } },
+      }),
+      responses: jsonResponse({ type: 'object', properties: { created: { type: 'integer' } } }),
+    },
+  });
+
+function importFunction(files: { path: string; content: string }[]): string {
+  return files.find((f) => f.path.endsWith('Import-AmsWidget.ps1'))!.content;
+}
+
+t.test('x-ams-file-parameter: the cmdlet takes a path and sends the file text', async (t) => {
+  const { files } = renderModule(spec({ 'x-ams-file-parameter': 'Path', 'x-ams-position': 0 }, { 'x-ams-what-if-property': 'dryRun' }));
+  const code = importFunction(files);
+  t.match(code, /\[Parameter\(Mandatory = \$true, Position = 0\)\]\s+\[string\]\s+\$Path/, 'a mandatory, positional -Path');
+  t.notMatch(code, /\$Csv\b/, 'no -Csv parameter');
+  t.notMatch(code, /ValidateLength\(0, 1000\)\]\s+\[string\]\s+\$Path/, "the text's length limit is not put on the path");
+  t.match(code, /\$amsBody\['csv'\] = \[System\.IO\.File\]::ReadAllText\(\(Resolve-Path -LiteralPath \$Path -ErrorAction Stop\)\.ProviderPath\)/);
+  t.match(code, /\.PARAMETER Path\s+The file whose text is sent as csv\./);
+  t.same(syntaxErrors(await parsePowerShell(code)), []);
+});
+
+t.test('x-ams-what-if-property: -WhatIf asks the server for a dry run instead of skipping the call', async (t) => {
+  const { files } = renderModule(spec({}, { 'x-ams-what-if-property': 'dryRun' }));
+  const code = importFunction(files);
+  t.match(code, /SupportsShouldProcess = \$true/);
+  t.match(code, /if \(-not \$PSCmdlet\.ShouldProcess\([^)]*\)\) \{\s+if \(\$WhatIfPreference\) \{ \$amsBody\['dryRun'\] = \$true \} else \{ return \}\s+\}/);
+  t.notMatch(code, /\$DryRun\b/, 'the property is not a parameter of its own');
+  t.same(syntaxErrors(await parsePowerShell(code)), []);
+
+  const plain = importFunction(renderModule(spec({})).files);
+  t.match(plain, /\$DryRun/, 'without the extension, dryRun is an ordinary switch');
+  t.match(plain, /ShouldProcess\([^)]*\)\) \{ return \}/);
+});
+
+t.test('misused extensions fail generation with the pointer', async (t) => {
+  t.throws(() => renderModule(spec({ 'x-ams-position': -1 })), /x-ams-position: must be a whole number/);
+  t.throws(() => renderModule(spec({}, { 'x-ams-what-if-property': 'dryRun', 'x-ams-should-process': false })), /x-ams-what-if-property: must name a boolean body property of an operation that supports -WhatIf/);
+});
