@@ -48,9 +48,14 @@ function Get-AmsAuditEvent {
     Emits first an object telling the total count; the server does not tell it, so it says the count is unknown.
 
     .EXAMPLE
-    PS> Get-AmsAuditEvent
+    PS> Get-AmsAuditEvent -Outcome failure -From (Get-Date).AddDays(-1)
 
-    Searches the audit trail, newest first.
+    Every refused secret request of the last day, newest first.
+
+    .EXAMPLE
+    PS> Get-AmsAuditEvent -Device PC-0001 -AccessType LocalAdminPassword -First 10
+
+    The last ten password requests for one device.
 
     .INPUTS
     None. This command takes no pipeline input.

@@ -26,14 +26,9 @@ function Get-AmsEffectiveAccess {
     The tenant of the device and the user, when several are configured.
 
     .EXAMPLE
-    PS> Get-AmsEffectiveAccess -User 'alice@contoso.com'
+    PS> Get-AmsEffectiveAccess -User alice@contoso.com -ComputerName PC-0001
 
-    Shows what a user may read on a device, and which rules decide it.
-
-    .EXAMPLE
-    PS> Get-AmsDevice -Name 'PC-0001' | Get-AmsEffectiveAccess -User 'alice@contoso.com'
-
-    Pipes what Get-AmsDevice returns into Get-AmsEffectiveAccess: the DeviceId property of each object binds to -DeviceId.
+    Shows, per access type, whether Alice may read PC-0001's secrets and which rules say so.
 
     .INPUTS
     System.Management.Automation.PSObject

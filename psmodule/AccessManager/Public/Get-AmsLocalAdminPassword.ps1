@@ -35,14 +35,14 @@ function Get-AmsLocalAdminPassword {
     Emits the secrets as plain strings instead of SecureString objects. Anyone who can see the screen or the transcript can read them then.
 
     .EXAMPLE
-    PS> Get-AmsLocalAdminPassword -DeviceId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d' -AsPlainText
+    PS> Get-AmsLocalAdminPassword PC-0001 -Reason 'INC-4711' -AsPlainText
 
-    Reads a device's current local administrator password (Windows LAPS, from Entra ID). -AsPlainText shows the secrets as plain text; without it they are SecureString objects.
+    Reads the current password of PC-0001 as plain text, giving the reason the rule asks for.
 
     .EXAMPLE
-    PS> Get-AmsDevice -Name 'PC-0001' | Get-AmsLocalAdminPassword -DeviceId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d'
+    PS> Get-AmsDevice -Name PC-0001 | Get-AmsLocalAdminPassword
 
-    Pipes what Get-AmsDevice returns into Get-AmsLocalAdminPassword: the DeviceName property of each object binds to -ComputerName.
+    Pipes the device found into the read; the password is a SecureString.
 
     .INPUTS
     System.Management.Automation.PSObject

@@ -23,14 +23,14 @@ function Import-AmsComputerAuthorizationRule {
     The file whose text is sent as csv. The CSV text (UTF-8; a byte order mark is ignored).
 
     .EXAMPLE
-    PS> Import-AmsComputerAuthorizationRule -Path 'example'
+    PS> Import-AmsComputerAuthorizationRule ./rules.csv -WhatIf
 
-    Creates many rules from CSV, all or nothing.
+    Checks every row and shows the rules that would be created, names resolved, creating none.
 
     .EXAMPLE
-    PS> Import-AmsComputerAuthorizationRule -Path 'example' -WhatIf
+    PS> Import-AmsComputerAuthorizationRule ./rules.csv
 
-    Shows what the command would do, without doing it.
+    Creates them all, or none if any row is wrong (the error lists every mistake with its line).
 
     .INPUTS
     None. This command takes no pipeline input.

@@ -68,14 +68,14 @@ function New-AmsComputerAuthorizationRule {
     Notification channels (id or name) told when a request for a device this rule targets is refused.
 
     .EXAMPLE
-    PS> New-AmsComputerAuthorizationRule -Description 'Helpdesk may read workstation passwords' -TenantId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d'
+    PS> New-AmsComputerAuthorizationRule -TenantId $tenantId -Description 'Helpdesk: workstations' -GroupId 'All-Workstations' -PrincipalsAllowedLaps 'Helpdesk' -UserRequestReasonRequirement Required
 
-    Creates a computer authorization rule.
+    Lets the Helpdesk group read the passwords of every device in All-Workstations (transitively), asking them for a reason.
 
     .EXAMPLE
-    PS> New-AmsComputerAuthorizationRule -Description 'Helpdesk may read workstation passwords' -TenantId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d' -WhatIf
+    PS> New-AmsComputerAuthorizationRule -TenantId $tenantId -Description 'Tier 0: never the helpdesk' -GroupId 'Servers-Tier0' -PrincipalsDeniedLaps 'Helpdesk' -PrincipalsDeniedLapsHistory 'Helpdesk'
 
-    Shows what the command would do, without doing it.
+    A deny wins over every allow, in whatever rule it is.
 
     .INPUTS
     None. This command takes no pipeline input.

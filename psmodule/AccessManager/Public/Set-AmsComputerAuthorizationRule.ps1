@@ -87,19 +87,14 @@ function Set-AmsComputerAuthorizationRule {
     Notification channels (id or name) told when a request for a device this rule targets is refused.
 
     .EXAMPLE
-    PS> Set-AmsComputerAuthorizationRule -Id '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d' -Description 'Ticket 4711'
+    PS> Get-AmsComputerAuthorizationRule | Where-Object Description -like 'Helpdesk*' | Set-AmsComputerAuthorizationRule -AddPrincipalsAllowedLaps 'alice@contoso.com' -RemovePrincipalsAllowedLaps 'bob@contoso.com'
 
-    Changes a computer authorization rule.
-
-    .EXAMPLE
-    PS> Set-AmsComputerAuthorizationRule -Id '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d' -Description 'Ticket 4711' -WhatIf
-
-    Shows what the command would do, without doing it.
+    Adds one user to and removes another from the rules whose description starts with Helpdesk.
 
     .EXAMPLE
-    PS> Get-AmsComputerAuthorizationRule | Set-AmsComputerAuthorizationRule -Description 'Ticket 4711' -WhatIf
+    PS> Set-AmsComputerAuthorizationRule -Id $ruleId -Disabled
 
-    Pipes what Get-AmsComputerAuthorizationRule returns into Set-AmsComputerAuthorizationRule: the Id property of each object binds to -Id. -WhatIf shows what would be done to each; leave it out to do it.
+    Disables a rule (-Disabled:$false enables it again).
 
     .INPUTS
     System.Management.Automation.PSObject
