@@ -42,6 +42,7 @@ async function serve(options: ServeOptions) {
       dataDir: options.dataDir,
       logger,
       ...(process.env.AMS_MASTER_KEY_FILE ? { masterKeyFile: process.env.AMS_MASTER_KEY_FILE } : {}),
+      ...(process.env.AMS_PWSH ? { pwshPath: process.env.AMS_PWSH } : {}),
       ...(options.caFile ? { caFile: options.caFile } : {}),
       ...(https ? { https } : {}),
     });
@@ -155,6 +156,7 @@ export function buildCli(): Command {
         '  AMS_DATA_DIR          default for --data-dir',
         '  AMS_CA_FILE           default for --ca-file',
         '  AMS_MASTER_KEY_FILE   file holding the 32-byte key that seals secrets at rest (default: <data-dir>/master.key, created on first start)',
+        '  AMS_PWSH              the pwsh that runs PowerShell notification channels (default: pwsh on the PATH)',
         '',
         'On the first start of an empty data directory, an admin API key is written to <data-dir>/bootstrap-admin.key.',
       ].join('\n'),

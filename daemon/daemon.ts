@@ -13,6 +13,9 @@ import { AccessService } from './access/access-service.js';
 import { DirectoryNames } from './access/directory-names.js';
 import { ReadRateLimiter } from './access/rate-limit.js';
 import { RuleService } from './access/rule-service.js';
+import { ChannelService } from './notifications/channel-service.js';
+import { DEFAULT_PWSH } from './notifications/deliver.js';
+import { NotificationQueue, queueFilePath } from './notifications/queue.js';
 import { SettingsService } from './settings/settings-service.js';
 import { auditLogPath, openAuditLog, type AuditFileIo, type AuditLog } from './audit/audit-log.js';
 import { EntraTokenVerifier } from './auth/entra-tokens.js';
@@ -39,6 +42,10 @@ export interface DaemonOptions {
   https?: { cert: Buffer; key: Buffer };
   /** `--ca-file` / `AMS_CA_FILE`: an extra CA to trust for Entra and Graph (private clouds, the simulated tenant). */
   caFile?: string;
+  /** The pwsh that runs PowerShell notification channels (`AMS_PWSH`; `pwsh` on the PATH by default). */
+  pwshPath?: string;
+  /** Waits between notification attempts (tests: milliseconds rather than minutes). */
+  notificationBackoffMs?: readonly number[];
   /** Replaces the audit trail's file operations (tests: a disk that fails on demand). */
   auditIo?: Partial<AuditFileIo>;
 }
@@ -94,7 +101,36 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       devices.setCacheLifetime(current.deviceCacheSeconds * 1000);
       deviceSecrets.setCacheLifetime(current.groupCacheSeconds * 1000);
     });
-    const access = new AccessService({ rules, devices, secrets: deviceSecrets, names, audit, limiter });
+    const queue = await NotificationQueue.open({
+      file: queueFilePath(dataDir),
+      ...(options.notificationBackoffMs ? { backoffMs: options.notificationBackoffMs } : {}),
+      channel: (id) => store.state.channels.find((c) => c.id === id),
+      deliverOptions: { sealer, dispatcher, pwshPath: options.pwshPath ?? DEFAULT_PWSH, userAgent: `amsd/${packageVersion}` },
+      // A notification the queue gave up on is never dropped silently: it goes on the audit trail.
+      onFinalFailure: async (delivery) => {
+        await audit.append({
+          type: 'notification.failed',
+          actor: { kind: 'system', id: 'amsd', displayName: 'amsd', role: 'admin' },
+          ...(delivery.event.requestId ? { requestId: delivery.event.requestId } : {}),
+          target: { kind: 'notificationChannel', id: delivery.channelId, ...(delivery.channelName ? { displayName: delivery.channelName } : {}) },
+          delivery: { deliveryId: delivery.id, attempts: delivery.attempts, lastError: delivery.lastError, ...(delivery.event.id ? { auditEventId: delivery.event.id } : {}) },
+        });
+      },
+      onError: (error) => logger.error({ err: error }, 'the notification queue cannot be written'),
+    });
+    const access = new AccessService({
+      rules,
+      devices,
+      secrets: deviceSecrets,
+      names,
+      audit,
+      limiter,
+      settings,
+      channels: () => store.state.channels,
+      queue,
+      onNotificationError: (error) => logger.error({ err: error }, 'a notification could not be queued'),
+    });
+    const channels = new ChannelService(store, sealer, () => queue);
     const entraTokens = new EntraTokenVerifier(tenants, dispatcher, (tenantId, oid) => deviceSecrets.memberGroups(tenantId, 'users', oid));
     const app = await buildApp({
       spec: loadSpec(),
@@ -106,12 +142,17 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       rules,
       access,
       settings,
+      channels,
+      queue,
       tenants,
       dispatcher,
       devices,
       ...(options.https ? { https: options.https } : {}),
     });
+    queue.start();
     app.addHook('onClose', async () => {
+      // Deliveries in flight may still write to the audit trail: stop them first.
+      await queue.stop();
       await store.close();
       await audit.close();
       await dispatcher.close();

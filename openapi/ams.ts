@@ -467,6 +467,107 @@ export interface paths {
         patch: operations["updateServiceConfig"];
         trace?: never;
     };
+    "/v1/notification-channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists the notification channels, or one by id or name.
+         * @description Every channel, by name. Secrets are never returned: a webhook shows its URL's origin only
+         *     (Teams and Slack webhook URLs are secrets) and its header names; `hasSigningSecret` and
+         *     `hasPassword` say whether one is set.
+         */
+        get: operations["listNotificationChannels"];
+        put?: never;
+        /**
+         * Creates a notification channel.
+         * @description `kind` says which fields apply: `webhook` needs `url`; `smtp` needs `host`, `from` and `to`;
+         *     `powershell` needs `scriptPath`. Templates are checked now: an unknown placeholder, or a body
+         *     template that does not render to valid JSON, is a 400 naming the field. URL, header values,
+         *     signing secret and password are sealed at rest and never returned. The change is audited.
+         */
+        post: operations["createNotificationChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notification-channels/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Removes a notification channel.
+         * @description Refused (409, naming them) while a rule or the service settings name the channel: remove it
+         *     from them first. Deliveries still queued for it then fail and are listed as failed.
+         *     The removal is audited.
+         */
+        delete: operations["deleteNotificationChannel"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes a notification channel.
+         * @description Changes only the fields given. `headers` replaces every header (an empty object removes them
+         *     all); null removes `description`, `signingSecret`, `password`, or `username` with the password.
+         *     The kind cannot change. The change is audited with the channel before and after (no secrets).
+         */
+        patch: operations["updateNotificationChannel"];
+        trace?: never;
+    };
+    "/v1/notification-channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a sample event to a channel now and reports the outcome.
+         * @description Delivers a sample event (user `amsd test notification`, computer `TEST-PC-0001`, reason saying
+         *     it is a test; no secret is read) at once, outside the queue, also to a disabled channel. The
+         *     answer is 200 whether or not the delivery worked: look at `succeeded`.
+         */
+        post: operations["testNotificationChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notification-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists queued deliveries, or those that finally failed.
+         * @description `status=pending` (the default) lists deliveries still to be made, with their attempts so far
+         *     and the last error; `status=failed` the last 1000 that finally failed (each is also on the
+         *     audit trail).
+         */
+        get: operations["listNotificationDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -866,7 +967,7 @@ export interface components {
          * @description The outcome of a secret request, as Access Manager names it (amsd adds the device and directory ones).
          * @enum {string}
          */
-        ResultCode: "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable";
+        ResultCode: "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed";
         /**
          * @description Whether users are asked for a reason when this rule grants them access.
          * @enum {string}
@@ -1125,8 +1226,11 @@ export interface components {
             eventId: number;
             type: string;
             actor: {
-                /** @enum {string} */
-                kind: "apiKey" | "entra";
+                /**
+                 * @description `system`: the daemon itself (a notification that finally failed).
+                 * @enum {string}
+                 */
+                kind: "apiKey" | "entra" | "system";
                 id: string;
                 displayName: string;
                 userPrincipalName?: string;
@@ -1188,6 +1292,10 @@ export interface components {
             deviceCacheSeconds: number;
             /** @description How long a group membership answer from Graph is reused (0 turns the cache off). */
             groupCacheSeconds: number;
+            /** @description Notification channels (id or name; shown as ids) told of every secret handed out, whatever the rule. */
+            globalChannelsSuccess: string[];
+            /** @description Notification channels (id or name; shown as ids) told of every refused secret request. */
+            globalChannelsFailure: string[];
         };
         ServiceConfigUpdate: {
             /** @description Secret reads one user may make per minute. */
@@ -1208,6 +1316,10 @@ export interface components {
             deviceCacheSeconds?: number;
             /** @description How long a group membership answer from Graph is reused (0 turns the cache off). */
             groupCacheSeconds?: number;
+            /** @description Notification channels (id or name; shown as ids) told of every secret handed out, whatever the rule. */
+            globalChannelsSuccess?: string[];
+            /** @description Notification channels (id or name; shown as ids) told of every refused secret request. */
+            globalChannelsFailure?: string[];
         };
         RuleImport: {
             /** @description The CSV text (UTF-8; a byte order mark is ignored). */
@@ -1221,6 +1333,223 @@ export interface components {
         RuleImportResult: {
             dryRun: boolean;
             items: components["schemas"]["ComputerAuthorizationRule"][];
+        };
+        /**
+         * @description `webhook`: an HTTP POST or PUT of a JSON body (Teams, Slack, any receiver). `smtp`: a mail.
+         *     `powershell`: a script run by pwsh with the event as JSON on standard input.
+         * @enum {string}
+         */
+        NotificationChannelKind: "webhook" | "smtp" | "powershell";
+        /**
+         * @description A channel to create. Give the fields of its kind only: `url`, `method`, `contentType`,
+         *     `headers`, `bodyTemplate`, `signingSecret` for a webhook; `host`, `port`, `tls`, `username`,
+         *     `password`, `from`, `to`, `subjectTemplate`, `htmlTemplate` for SMTP; `scriptPath` for
+         *     PowerShell.
+         */
+        NewNotificationChannel: {
+            /**
+             * @description Unique (whatever the case); rules name channels by id or name. Not shaped like a GUID.
+             * @example SOC Teams
+             */
+            name: string;
+            kind: components["schemas"]["NotificationChannelKind"];
+            description?: string;
+            /**
+             * @description A disabled channel is told nothing.
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * @description When true, a secret is handed out only if this channel was told first: if the delivery
+             *     fails, the request is refused (NotificationFailed) and the refusal audited. Otherwise
+             *     deliveries are queued and retried.
+             * @default false
+             */
+            mandatory: boolean;
+            /**
+             * @description Webhook: https, or http to a loopback address only. Sealed at rest and never returned
+             *     (only its origin is shown): Teams and Slack webhook URLs are secrets.
+             */
+            url?: string;
+            /**
+             * @description Webhook. POST unless given.
+             * @enum {string}
+             */
+            method?: "POST" | "PUT";
+            /** @description Webhook. The Content-Type of the request; application/json unless given. */
+            contentType?: string;
+            /**
+             * @description Webhook: extra request headers (e.g. Authorization), name to value. The values are sealed
+             *     at rest and never returned; only the names are shown. Content-Type and the X-Ams-* headers
+             *     are set by amsd.
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Webhook: a JSON template with {{Variable}} placeholders inside JSON strings. A default
+             *     body with every variable is used when absent.
+             */
+            bodyTemplate?: string;
+            /**
+             * Format: password
+             * @description Webhook: when set, each request carries X-Ams-Timestamp and X-Ams-Signature
+             *     (`sha256=` + hex HMAC-SHA256 of "<timestamp>.<body>"). Sealed; never returned.
+             */
+            signingSecret?: string;
+            /** @description SMTP server host name or address. */
+            host?: string;
+            /** @description SMTP. Default 587 for starttls, 465 for tls, 25 for none. */
+            port?: number;
+            /**
+             * @description SMTP (starttls unless given). `starttls` requires the upgrade; `tls` is implicit TLS. `none` with credentials only to a loopback address.
+             * @enum {string}
+             */
+            tls?: "none" | "starttls" | "tls";
+            /** @description SMTP. Sign in with this user (with `password`). */
+            username?: string;
+            /**
+             * Format: password
+             * @description SMTP. Sealed at rest; never returned.
+             */
+            password?: string;
+            /** @description SMTP sender, `amsd@contoso.com` or `AMS <amsd@contoso.com>`. */
+            from?: string;
+            /** @description SMTP recipients. */
+            to?: string[];
+            /** @description SMTP. One line, with {{Variable}} placeholders. */
+            subjectTemplate?: string;
+            /** @description SMTP. The HTML body, with {{Variable}} placeholders (HTML-escaped). */
+            htmlTemplate?: string;
+            /** @description PowerShell. Absolute path of a .ps1 file on the daemon's machine. */
+            scriptPath?: string;
+        };
+        /** @description Only the fields given change; see NewNotificationChannel for each field. */
+        NotificationChannelUpdate: {
+            name?: string;
+            /** @description Cannot change; accepted only when equal to the channel's. */
+            kind?: components["schemas"]["NotificationChannelKind"];
+            description?: string | null;
+            enabled?: boolean;
+            mandatory?: boolean;
+            /** @description A new URL (sealed; never returned). */
+            url?: string;
+            /** @enum {string} */
+            method?: "POST" | "PUT";
+            contentType?: string;
+            /** @description Replaces every header; an empty object removes them all. */
+            headers?: {
+                [key: string]: string;
+            };
+            bodyTemplate?: string;
+            /**
+             * Format: password
+             * @description A new secret; null removes signing.
+             */
+            signingSecret?: string | null;
+            host?: string;
+            port?: number;
+            /** @enum {string} */
+            tls?: "none" | "starttls" | "tls";
+            /** @description null signs in with no user (and removes the password). */
+            username?: string | null;
+            /** Format: password */
+            password?: string | null;
+            from?: string;
+            to?: string[];
+            subjectTemplate?: string;
+            htmlTemplate?: string;
+            scriptPath?: string;
+        };
+        /** @description A channel as stored, without any secret. The fields of its kind are set. */
+        NotificationChannel: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            description?: string;
+            kind: components["schemas"]["NotificationChannelKind"];
+            enabled: boolean;
+            mandatory: boolean;
+            /**
+             * @description Webhook. The URL's scheme, host and port; the rest is sealed.
+             * @example https://contoso.webhook.office.com
+             */
+            urlOrigin?: string;
+            /** @enum {string} */
+            method?: "POST" | "PUT";
+            contentType?: string;
+            /** @description Webhook. The names of the extra headers (their values are never returned). */
+            headerNames?: string[];
+            bodyTemplate?: string;
+            hasSigningSecret?: boolean;
+            host?: string;
+            port?: number;
+            /** @enum {string} */
+            tls?: "none" | "starttls" | "tls";
+            username?: string;
+            hasPassword?: boolean;
+            from?: string;
+            to?: string[];
+            subjectTemplate?: string;
+            htmlTemplate?: string;
+            scriptPath?: string;
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: string;
+            /** Format: date-time */
+            modifiedAt?: string;
+            modifiedBy?: string;
+        };
+        NotificationChannelList: {
+            items: components["schemas"]["NotificationChannel"][];
+        };
+        NotificationChannelTestResult: {
+            /** Format: uuid */
+            channelId: string;
+            channelName: string;
+            succeeded: boolean;
+            /** @description Why the delivery failed (never holds a secret). */
+            error?: string;
+            /** @description Whether a queued delivery would have been tried again after this failure. */
+            retryable?: boolean;
+            durationMs: number;
+        };
+        /** @description One notification to one channel, with the event it is about (summarised). */
+        NotificationDelivery: {
+            /**
+             * Format: uuid
+             * @description Also sent as X-Ams-Delivery-Id on every attempt.
+             */
+            id: string;
+            /** Format: uuid */
+            channelId: string;
+            channelName?: string;
+            /** @enum {string} */
+            status: "pending" | "failed";
+            attempts: number;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description Pending deliveries.
+             */
+            nextAttemptAt?: string;
+            /**
+             * Format: date-time
+             * @description Failed deliveries.
+             */
+            failedAt?: string;
+            lastError?: string;
+            requestId: string;
+            auditEventId?: string;
+            eventId?: number;
+            code: components["schemas"]["ResultCode"];
+            accessType: string;
+            /** @description The computer asked for. */
+            target: string;
+        };
+        NotificationDeliveryList: {
+            items: components["schemas"]["NotificationDelivery"][];
         };
     };
     responses: {
@@ -1339,6 +1668,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The channel's id. */
+        NotificationChannelId: string;
         /** @description The rule's id. */
         RuleId: string;
         /** @description The API key's id (not its secret value). */
@@ -1975,9 +2306,9 @@ export interface operations {
                 device?: string;
                 accessType?: components["schemas"]["AccessType"];
                 /** @description A result code, or `success` / `failure`. */
-                outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable";
+                outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed";
                 /** @description Only events of this type. */
-                type?: "secret.read" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated";
+                type?: "secret.read" | "notification.failed" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated" | "channel.created" | "channel.updated" | "channel.deleted";
                 /** @description At most this many events. */
                 limit?: number;
                 /** @description The `nextCursor` of the previous page. */
@@ -2051,6 +2382,178 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listNotificationChannels: {
+        parameters: {
+            query?: {
+                /** @description Only the channel with this id or name (404 when there is none). */
+                id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The channels. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewNotificationChannel"];
+            };
+        };
+        responses: {
+            /** @description The channel was created. */
+            201: {
+                headers: {
+                    /** @description Where the channel can be read. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id. */
+                id: components["parameters"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The channel is gone. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id. */
+                id: components["parameters"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationChannelUpdate"];
+            };
+        };
+        responses: {
+            /** @description The channel as it now is. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    testNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel's id. */
+                id: components["parameters"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How the delivery went. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelTestResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listNotificationDeliveries: {
+        parameters: {
+            query?: {
+                status?: "pending" | "failed";
+                /** @description Only the deliveries to this channel. */
+                channelId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deliveries, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationDeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
 }

@@ -1,7 +1,8 @@
 /**
  * Secret reads, decided and recorded. In order: the rate limits, the device, the caller's groups, the
- * rules, the reason the granting rule asks for, the secret from Graph — and then the audit event,
- * written and synced before the secret is returned. Every outcome, granted or not, is one event.
+ * rules, the reason the granting rule asks for, the secret from Graph, the mandatory notification
+ * channels — and then the audit event, written and synced before the secret is returned. Every
+ * outcome, granted or not, is one event; other channels are told through the persistent queue.
  */
 import type { components } from '../../openapi/ams.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -15,6 +16,11 @@ import { ProblemError, validationProblem } from '../http/problem.js';
 import type { DirectoryNames } from './directory-names.js';
 import { UnresolvedName } from './directory-names.js';
 import type { AccessDecision } from './evaluation.js';
+import { enabledChannels, type ChannelRecord } from '../notifications/channels.js';
+import type { NotificationQueue } from '../notifications/queue.js';
+import type { NotificationEvent } from '../notifications/templates.js';
+import type { SettingsService } from '../settings/settings-service.js';
+import type { DeepReadonly } from '../store/store.js';
 import type { ReadRateLimiter } from './rate-limit.js';
 import type { RuleService } from './rule-service.js';
 import { ACCESS_TYPES, type AccessType, type ResultCode } from './types.js';
@@ -58,6 +64,12 @@ export interface AccessServiceDependencies {
   names: DirectoryNames;
   audit: AuditLog;
   limiter: ReadRateLimiter;
+  settings: SettingsService;
+  /** The channels as stored now. */
+  channels: () => readonly DeepReadonly<ChannelRecord>[];
+  queue: NotificationQueue;
+  /** A notification that could not even be queued (the queue file cannot be written). */
+  onNotificationError: (error: unknown) => void;
 }
 
 export class AccessService {
@@ -153,9 +165,21 @@ export class AccessService {
     };
     let auditDevice: AuditDevice = { query: request.computerName ?? request.deviceId! };
     let ruleIds: string[] | undefined;
-    const refuse = async (code: ResultCode, status: number, detail: string, extra: Omit<ConstructorParameters<typeof ProblemError>[3], 'code'> = {}): Promise<never> => {
-      await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: false, code, message: detail, ...(ruleIds ? { ruleIds } : {}) } });
-      throw new ProblemError(status, kebab(code), detail, { ...extra, code });
+    let decision: AccessDecision | undefined;
+    /** Audits a refusal, tells the failure channels (queued: nothing is left to refuse), and answers it. */
+    const refuse = async (
+      code: ResultCode,
+      status: number,
+      detail: string,
+      extra: Omit<NonNullable<ConstructorParameters<typeof ProblemError>[3]>, 'code'> & { auditMessage?: string } = {},
+    ): Promise<never> => {
+      const { auditMessage, ...problem } = extra;
+      const event = await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: false, code, message: auditMessage ?? detail, ...(ruleIds ? { ruleIds } : {}) } });
+      // Rate-limit refusals are not announced: a script in a loop would flood every channel.
+      if (code !== 'UserRateLimitExceeded' && code !== 'IpRateLimitExceeded') {
+        this.#notify([...(decision?.failureChannels ?? []), ...this.deps.settings.get().globalChannelsFailure], event as NotificationEvent, decision);
+      }
+      throw new ProblemError(status, kebab(code), detail, { ...problem, code });
     };
     /** A Graph failure is audited as DirectoryError, then answered as Graph failures are (502/503/504). */
     const directory = async <R>(call: () => Promise<R>): Promise<R> => {
@@ -163,7 +187,8 @@ export class AccessService {
         return await call();
       } catch (error) {
         if (!(error instanceof GraphError)) throw error;
-        await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: false, code: 'DirectoryError', message: error.message, ...(ruleIds ? { ruleIds } : {}) } });
+        const event = await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: false, code: 'DirectoryError', message: error.message, ...(ruleIds ? { ruleIds } : {}) } });
+        this.#notify([...(decision?.failureChannels ?? []), ...this.deps.settings.get().globalChannelsFailure], event as NotificationEvent, decision);
         throw error;
       }
     };
@@ -191,7 +216,7 @@ export class AccessService {
     auditDevice = { deviceName: device.deviceName, deviceId: device.deviceId, objectId: device.objectId, tenantId: device.tenantId };
 
     const principals = await directory(() => this.#callerPrincipals(caller));
-    const decision = (await directory(() => this.#decide(device, principals)))[accessType];
+    decision = (await directory(() => this.#decide(device, principals)))[accessType];
     ruleIds = decision.allowed ? [decision.grantingRule!.id] : decision.denyingRules.length > 0 ? decision.denyingRules : decision.matchingRules;
     if (!decision.allowed) {
       return refuse(decision.code, REFUSAL_STATUS[decision.code] ?? 403, REFUSAL_DETAIL[decision.code]!(ACCESS_NAMES[accessType], device.deviceName));
@@ -203,9 +228,37 @@ export class AccessService {
     }
 
     const secret = await directory(() => fetch(device, (code, status, detail) => refuse(code, status, detail)));
+
+    // Mandatory channels are told before the secret leaves; if one cannot be, the secret does not leave.
+    const success: SecretReadEventInput = { ...base, device: auditDevice, outcome: { success: true, code: 'Success', ruleIds } };
+    const successChannels = enabledChannels(this.deps.channels(), [...decision.successChannels, ...this.deps.settings.get().globalChannelsSuccess]);
+    const extra = { ruleDescription: decision.grantingRule!.description };
+    const mandatory = successChannels.filter((c) => c.mandatory);
+    const results = await Promise.all(mandatory.map((channel) => this.deps.queue.deliverNow(channel, success, extra)));
+    const failed = mandatory.flatMap((channel, i) => {
+      const result = results[i]!;
+      return result.ok ? [] : [{ channel, error: result.error }];
+    });
+    if (failed.length > 0) {
+      return refuse('NotificationFailed', 503, `The secret was not returned: the notification channel ${failed.map((f) => `'${f.channel.name}'`).join(', ')} must be told of every read, and could not be. Try again later; an administrator can check it with Test-AmsNotificationChannel.`, {
+        headers: { 'retry-after': '60' },
+        auditMessage: `Mandatory notification failed: ${failed.map((f) => `${f.channel.id} (${f.channel.name}): ${f.error}`).join('; ')}`,
+      });
+    }
+
     // The secret leaves only once this is on disk; if it cannot be written, AuditWriteError → 503.
-    await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: true, code: 'Success', ruleIds } });
+    const written = await this.deps.audit.append(success);
+    this.#notify(successChannels.filter((c) => !c.mandatory).map((c) => c.id), written as NotificationEvent, decision);
     return secret;
+  }
+
+  /** Queues the event for each enabled channel named; a queue that cannot be written is logged, not the caller's problem. */
+  #notify(channelIds: readonly string[], event: NotificationEvent, decision: AccessDecision | undefined): void {
+    const channels = enabledChannels(this.deps.channels(), channelIds);
+    const extra = decision?.grantingRule ? { ruleDescription: decision.grantingRule.description } : {};
+    for (const channel of channels) {
+      this.deps.queue.enqueue(channel.id, event, extra).catch((error: unknown) => this.deps.onNotificationError(error));
+    }
   }
 
   /** The caller's object id and every group it is in; an API key acting as nobody is only itself (no rule names it). */

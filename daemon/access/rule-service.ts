@@ -9,6 +9,7 @@ import type { ChangeAuthor } from '../audit/change-author.js';
 import type { DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
 import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
+import { resolveChannelRefs } from '../notifications/channels.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import { UnresolvedName, type DirectoryNames } from './directory-names.js';
 import { RuleIndex } from './evaluation.js';
@@ -141,7 +142,7 @@ export class RuleService {
     if (description === '') errors.push({ path: `${at}/description`, message: 'must contain more than spaces' });
     if (input.groupId && input.deviceId) errors.push({ path: `${at}/groupId`, message: 'give groupId or deviceId, not both: a rule has one target' });
     checkExpiry(input.ruleExpiryDate, `${at}/ruleExpiryDate`, errors);
-    checkChannels(input, at, errors);
+    const channels = this.#channels(input, at, errors);
     // Without a tenant nothing can be resolved; otherwise every entry is checked, so one answer lists every mistake.
     if (!tenantId) return undefined;
 
@@ -163,8 +164,8 @@ export class RuleService {
       disabled: input.disabled ?? false,
       ...(input.notes ? { notes: input.notes } : {}),
       userRequestReasonRequirement: input.userRequestReasonRequirement ?? 'Optional',
-      notificationChannelsSuccess: [],
-      notificationChannelsFailure: [],
+      notificationChannelsSuccess: channels.notificationChannelsSuccess ?? [],
+      notificationChannelsFailure: channels.notificationChannelsFailure ?? [],
       createdAt: new Date().toISOString(),
       createdBy: author.name,
     };
@@ -193,7 +194,7 @@ export class RuleService {
     if (input.description !== undefined && input.description.trim() === '') errors.push({ path: 'body/description', message: 'must contain more than spaces' });
     if (input.groupId && input.deviceId) errors.push({ path: 'body/groupId', message: 'give groupId or deviceId, not both: a rule has one target' });
     if (input.ruleExpiryDate) checkExpiry(input.ruleExpiryDate, 'body/ruleExpiryDate', errors);
-    checkChannels(input, 'body', errors);
+    const channels = this.#channels(input, 'body', errors);
     for (const name of LIST_NAMES) {
       const added = new Set((input[`add${capitalised(name)}`] ?? []).map((e) => e.trim().toLowerCase()));
       const both = (input[`remove${capitalised(name)}`] ?? []).find((e) => added.has(e.trim().toLowerCase()));
@@ -246,6 +247,8 @@ export class RuleService {
         if (input.notes === null || input.notes === '') delete rule.notes;
         else if (input.notes !== undefined) rule.notes = input.notes;
         if (input.userRequestReasonRequirement !== undefined) rule.userRequestReasonRequirement = input.userRequestReasonRequirement;
+        if (channels.notificationChannelsSuccess) rule.notificationChannelsSuccess = channels.notificationChannelsSuccess;
+        if (channels.notificationChannelsFailure) rule.notificationChannelsFailure = channels.notificationChannelsFailure;
         rule.modifiedAt = new Date().toISOString();
         rule.modifiedBy = author.name;
         return toRuleView(rule);
@@ -265,6 +268,16 @@ export class RuleService {
       },
       (before) => author.record({ type: 'rule.deleted', target: ruleTarget(before), before }),
     );
+  }
+
+  /** The channel lists given (ids or names), as ids; absent lists stay absent. */
+  #channels(input: { notificationChannelsSuccess?: string[]; notificationChannelsFailure?: string[] }, at: string, errors: FieldError[]) {
+    const lists: { notificationChannelsSuccess?: string[]; notificationChannelsFailure?: string[] } = {};
+    for (const field of ['notificationChannelsSuccess', 'notificationChannelsFailure'] as const) {
+      const refs = input[field];
+      if (refs) lists[field] = resolveChannelRefs(this.store.state.channels, refs, `${at}/${field}`, errors);
+    }
+    return lists;
   }
 
   #configuredTenant(tenantId: string, path: string, errors: FieldError[]): string | undefined {
@@ -330,14 +343,5 @@ function dedupe(principals: PrincipalRef[]): PrincipalRef[] {
 function checkExpiry(value: string | undefined, path: string, errors: FieldError[]): void {
   if (value && Date.parse(value) <= Date.now()) {
     errors.push({ path, message: `is in the past; a rule that has expired applies to nothing (it is now ${new Date().toISOString()})` });
-  }
-}
-
-/** Notification channels do not exist yet in this version: naming one is an error, not silently kept. */
-function checkChannels(input: { notificationChannelsSuccess?: string[]; notificationChannelsFailure?: string[] }, at: string, errors: FieldError[]): void {
-  for (const field of ['notificationChannelsSuccess', 'notificationChannelsFailure'] as const) {
-    (input[field] ?? []).forEach((channel, i) => {
-      errors.push({ path: `${at}/${field}/${i}`, message: `no notification channel '${channel}' exists (this version of amsd has no channels yet)` });
-    });
   }
 }

@@ -20,6 +20,7 @@ export const RESULT_CODES = [
   'NoLapsPassword',
   'DirectoryError',
   'AuditUnavailable',
+  'NotificationFailed',
 ] as const;
 export type ResultCode = (typeof RESULT_CODES)[number];
 

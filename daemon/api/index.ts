@@ -6,9 +6,12 @@ import type { ApiKeyService } from '../auth/api-keys.js';
 import type { DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
 import type { OperationHandlers } from '../http/operation-types.js';
+import type { ChannelService } from '../notifications/channel-service.js';
+import type { NotificationQueue } from '../notifications/queue.js';
 import type { SettingsService } from '../settings/settings-service.js';
 import { apiKeyHandlers } from './api-keys.js';
 import { auditHandlers } from './audit.js';
+import { channelHandlers } from './channels.js';
 import { deviceHandlers } from './devices.js';
 import { requestContextTools } from './request-origin.js';
 import { ruleHandlers } from './rules.js';
@@ -28,6 +31,8 @@ export interface HandlerDependencies {
   rules: RuleService;
   access: AccessService;
   settings: SettingsService;
+  channels: ChannelService;
+  queue: NotificationQueue;
 }
 
 /** Every operation of the contract, by operationId. The type makes a missing one a compile error. */
@@ -42,5 +47,6 @@ export function createHandlers(deps: HandlerDependencies): OperationHandlers {
     ...secretHandlers(deps.access, tools),
     ...auditHandlers(deps.audit),
     ...settingsHandlers(deps.settings, tools),
+    ...channelHandlers(deps.channels, () => deps.queue, tools),
   };
 }

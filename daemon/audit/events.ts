@@ -19,15 +19,19 @@ export const CHANGE_EVENT_TYPES = [
   'apiKey.created',
   'apiKey.revoked',
   'settings.updated',
+  'channel.created',
+  'channel.updated',
+  'channel.deleted',
 ] as const;
 export type ChangeEventType = (typeof CHANGE_EVENT_TYPES)[number];
 
-export const AUDIT_EVENT_TYPES = ['secret.read', ...CHANGE_EVENT_TYPES] as const;
+export const AUDIT_EVENT_TYPES = ['secret.read', 'notification.failed', ...CHANGE_EVENT_TYPES] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** Who asked: an API key, or an Entra user signed in with a token. */
 export interface AuditActor {
-  kind: 'apiKey' | 'entra';
+  /** `system`: the daemon itself (a notification that finally failed). */
+  kind: 'apiKey' | 'entra' | 'system';
   /** The API key id, or the Entra object id of the user. */
   id: string;
   displayName: string;
@@ -92,7 +96,14 @@ export interface ChangeEventInput extends AuditContext {
   after?: unknown;
 }
 
-export type AuditEventInput = SecretReadEventInput | ChangeEventInput;
+/** A notification the queue gave up on: never silently dropped. */
+export interface NotificationFailedEventInput extends AuditContext {
+  type: 'notification.failed';
+  target: AuditTarget;
+  delivery: { deliveryId: string; attempts: number; lastError: string; auditEventId?: string };
+}
+
+export type AuditEventInput = SecretReadEventInput | ChangeEventInput | NotificationFailedEventInput;
 
 /** The fields the log adds; `hash` covers everything else (see chain.ts). */
 export interface AuditChainFields {
@@ -117,7 +128,9 @@ export type AuditEvent = AuditEventInput & AuditChainFields;
  *   3004 BitLocker key; 3003 is Access Manager's just-in-time access, which amsd does not have).
  * - 4012–4018, secret refused: as in Access Manager, where it has the same reason.
  * - 4031–4035, secret refused for reasons Access Manager has no id for (amsd's own decade).
- * - 21TK, configuration changed: T is the target (0 rule, 1 tenant, 2 API key, 3 settings), K the
+ * - 4036, refused because a mandatory notification channel could not be told; 4041, a queued
+ *   notification that finally failed.
+ * - 21TK, configuration changed: T is the target (0 rule, 1 tenant, 2 API key, 3 settings, 4 channel), K the
  *   change (1 created, 2 deleted or revoked, 3 updated). Rules keep Access Manager's 2101–2103.
  */
 export const SECRET_GRANTED_EVENT_IDS: Record<AccessType, number> = {
@@ -138,6 +151,7 @@ export const SECRET_REFUSED_EVENT_IDS: Record<Exclude<ResultCode, 'Success'>, nu
   NoLapsPassword: 4033,
   DirectoryError: 4034,
   ReasonRequired: 4035,
+  NotificationFailed: 4036,
 };
 
 export const CHANGE_EVENT_IDS: Record<ChangeEventType, number> = {
@@ -150,9 +164,16 @@ export const CHANGE_EVENT_IDS: Record<ChangeEventType, number> = {
   'apiKey.created': 2121,
   'apiKey.revoked': 2122,
   'settings.updated': 2133,
+  'channel.created': 2141,
+  'channel.deleted': 2142,
+  'channel.updated': 2143,
 };
 
+/** A notification that finally failed (after every retry). */
+export const NOTIFICATION_FAILED_EVENT_ID = 4041;
+
 export function eventIdOf(input: AuditEventInput): number {
+  if (input.type === 'notification.failed') return NOTIFICATION_FAILED_EVENT_ID;
   if (input.type !== 'secret.read') return CHANGE_EVENT_IDS[input.type];
   const { code } = input.outcome;
   return code === 'Success' ? SECRET_GRANTED_EVENT_IDS[input.accessType] : SECRET_REFUSED_EVENT_IDS[code];

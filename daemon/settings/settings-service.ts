@@ -9,6 +9,7 @@ import type { ChangeAuthor } from '../audit/change-author.js';
 import { GROUP_CACHE_TTL_MS } from '../directory/device-secrets.js';
 import { DEFAULT_DEVICE_CACHE_MS } from '../directory/devices.js';
 import { validationProblem, type FieldError } from '../http/problem.js';
+import { resolveChannelRefs } from '../notifications/channels.js';
 import type { Store } from '../store/store.js';
 
 export type ServiceConfig = components['schemas']['ServiceConfig'];
@@ -24,6 +25,8 @@ export const DEFAULT_SETTINGS: Readonly<ServiceConfig> = Object.freeze({
   trustedProxies: [],
   deviceCacheSeconds: DEFAULT_DEVICE_CACHE_MS / 1000,
   groupCacheSeconds: GROUP_CACHE_TTL_MS / 1000,
+  globalChannelsSuccess: [],
+  globalChannelsFailure: [],
 });
 
 const SETTINGS_TARGET = { kind: 'settings', id: 'service', displayName: 'Service settings' };
@@ -36,7 +39,13 @@ export class SettingsService {
   /** The settings in effect. */
   get(): ServiceConfig {
     const stored = this.store.state.settings;
-    return { ...DEFAULT_SETTINGS, ...stored, trustedProxies: [...(stored.trustedProxies ?? DEFAULT_SETTINGS.trustedProxies)] };
+    return {
+      ...DEFAULT_SETTINGS,
+      ...stored,
+      trustedProxies: [...(stored.trustedProxies ?? [])],
+      globalChannelsSuccess: [...(stored.globalChannelsSuccess ?? [])],
+      globalChannelsFailure: [...(stored.globalChannelsFailure ?? [])],
+    };
   }
 
   /** Calls `apply` now and after every change, so the part that holds a setting always has the current one. */
@@ -48,12 +57,17 @@ export class SettingsService {
   async update(input: ServiceConfigUpdate, author: ChangeAuthor): Promise<ServiceConfig> {
     const before = this.get();
     const errors = checkSettings({ ...before, ...input }, input);
+    // Channels are named by id or name, and kept by id.
+    const change: ServiceConfigUpdate = structuredClone(input);
+    for (const field of ['globalChannelsSuccess', 'globalChannelsFailure'] as const) {
+      if (input[field]) change[field] = resolveChannelRefs(this.store.state.channels, input[field], `body/${field}`, errors);
+    }
     if (errors.length > 0) throw validationProblem(errors);
     await this.store.mutate(
       (state) => {
-        Object.assign(state.settings, structuredClone(input));
+        Object.assign(state.settings, change);
       },
-      () => author.record({ type: 'settings.updated', target: SETTINGS_TARGET, before, after: { ...before, ...input } }),
+      () => author.record({ type: 'settings.updated', target: SETTINGS_TARGET, before, after: { ...before, ...change } }),
     );
     const current = this.get();
     for (const apply of this.#listeners) apply(current);

@@ -4,6 +4,8 @@
  */
 import type { components } from '../../openapi/ams.js';
 import type { RuleRecord } from '../access/types.js';
+import { channelRecordSchema } from '../notifications/channel-schema.js';
+import type { ChannelRecord } from '../notifications/channels.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -83,11 +85,12 @@ export interface State {
   apiKeys: ApiKeyRecord[];
   tenants: TenantRecord[];
   rules: RuleRecord[];
+  channels: ChannelRecord[];
   settings: SettingsRecord;
 }
 
 export function emptyState(): State {
-  return { schemaVersion: SCHEMA_VERSION, apiKeys: [], tenants: [], rules: [], settings: {} };
+  return { schemaVersion: SCHEMA_VERSION, apiKeys: [], tenants: [], rules: [], channels: [], settings: {} };
 }
 
 /** Collections added within schema version 1 after files were written: a file without them has none. */
@@ -95,6 +98,7 @@ export function fillAddedCollections(raw: unknown): void {
   if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
     const state = raw as Record<string, unknown>;
     state.rules ??= [];
+    state.channels ??= [];
     state.settings ??= {};
   }
 }
@@ -118,7 +122,7 @@ export const stateSchema = {
   type: 'object',
   additionalProperties: false,
   // `tenants` came later within schema version 1: a file without it loads as having none.
-  required: ['schemaVersion', 'apiKeys', 'tenants', 'rules', 'settings'],
+  required: ['schemaVersion', 'apiKeys', 'tenants', 'rules', 'channels', 'settings'],
   properties: {
     schemaVersion: { const: SCHEMA_VERSION },
     apiKeys: {
@@ -238,6 +242,7 @@ export const stateSchema = {
         },
       },
     },
+    channels: { type: 'array', items: channelRecordSchema },
     settings: {
       type: 'object',
       additionalProperties: false,
@@ -251,6 +256,8 @@ export const stateSchema = {
         trustedProxies: { type: 'array', items: { type: 'string' } },
         deviceCacheSeconds: seconds,
         groupCacheSeconds: seconds,
+        globalChannelsSuccess: { type: 'array', items: uuid },
+        globalChannelsFailure: { type: 'array', items: uuid },
       },
     },
   },

@@ -58,7 +58,7 @@ t.test('every operation is routed, and every API route is in the spec', async (t
 });
 
 t.test('a missing or unknown handler stops the daemon from starting', async (t) => {
-  const handlers = createHandlers({ version: '0', audit: {} as never, settings: {} as never, apiKeys: {} as never, tenants: {} as never, dispatcher: {} as never, devices: {} as never, rules: {} as never, access: {} as never });
+  const handlers = createHandlers({ version: '0', audit: {} as never, settings: {} as never, channels: {} as never, queue: {} as never, apiKeys: {} as never, tenants: {} as never, dispatcher: {} as never, devices: {} as never, rules: {} as never, access: {} as never });
   const { revokeApiKey: _removed, ...incomplete } = handlers;
   t.throws(() => bindOperations(Fastify(), operations, incomplete as OperationHandlers, {} as never), /revokeApiKey has no handler/);
   const extra = { ...handlers, deleteEverything: async () => undefined } as OperationHandlers;

@@ -18,7 +18,9 @@ t.test('settings show their defaults and change without a restart, audited', asy
     trustedProxies: [],
     deviceCacheSeconds: 60,
     groupCacheSeconds: 300,
-  }, "Access Manager's rate limits, a minute for devices, five for groups");
+    globalChannelsSuccess: [],
+    globalChannelsFailure: [],
+  }, "Access Manager's rate limits, a minute for devices, five for groups, no global channels");
 
   const changed = await daemon.call({ method: 'PATCH', url: '/v1/service-config', body: { userRateLimitPerDay: 500, trustedProxies: ['10.0.0.0/8', 'fd00::/8'] } });
   assertMatchesSpec(t, changed, 'updateServiceConfig');

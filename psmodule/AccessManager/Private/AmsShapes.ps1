@@ -236,6 +236,68 @@ $script:AmsShapes = @{
             @{ Wire = 'passwordExpirationTime'; Name = 'PasswordExpirationTime'; Kind = 'datetime' }
         )
     }
+    'NotificationChannel' = @{
+        TypeNames = @('Ams.NotificationChannel')
+        Properties = @(
+            @{ Wire = 'id'; Name = 'Id'; Kind = 'value' }
+            @{ Wire = 'name'; Name = 'Name'; Kind = 'value' }
+            @{ Wire = 'description'; Name = 'Description'; Kind = 'value' }
+            @{ Wire = 'kind'; Name = 'Kind'; Kind = 'value' }
+            @{ Wire = 'enabled'; Name = 'Enabled'; Kind = 'value' }
+            @{ Wire = 'mandatory'; Name = 'Mandatory'; Kind = 'value' }
+            @{ Wire = 'urlOrigin'; Name = 'UrlOrigin'; Kind = 'value' }
+            @{ Wire = 'method'; Name = 'Method'; Kind = 'value' }
+            @{ Wire = 'contentType'; Name = 'ContentType'; Kind = 'value' }
+            @{ Wire = 'headerNames'; Name = 'HeaderNames'; Kind = 'values' }
+            @{ Wire = 'bodyTemplate'; Name = 'BodyTemplate'; Kind = 'value' }
+            @{ Wire = 'hasSigningSecret'; Name = 'HasSigningSecret'; Kind = 'value' }
+            @{ Wire = 'host'; Name = 'Host'; Kind = 'value' }
+            @{ Wire = 'port'; Name = 'Port'; Kind = 'value' }
+            @{ Wire = 'tls'; Name = 'Tls'; Kind = 'value' }
+            @{ Wire = 'username'; Name = 'Username'; Kind = 'value' }
+            @{ Wire = 'hasPassword'; Name = 'HasPassword'; Kind = 'value' }
+            @{ Wire = 'from'; Name = 'From'; Kind = 'value' }
+            @{ Wire = 'to'; Name = 'To'; Kind = 'values' }
+            @{ Wire = 'subjectTemplate'; Name = 'SubjectTemplate'; Kind = 'value' }
+            @{ Wire = 'htmlTemplate'; Name = 'HtmlTemplate'; Kind = 'value' }
+            @{ Wire = 'scriptPath'; Name = 'ScriptPath'; Kind = 'value' }
+            @{ Wire = 'createdAt'; Name = 'CreatedAt'; Kind = 'datetime' }
+            @{ Wire = 'createdBy'; Name = 'CreatedBy'; Kind = 'value' }
+            @{ Wire = 'modifiedAt'; Name = 'ModifiedAt'; Kind = 'datetime' }
+            @{ Wire = 'modifiedBy'; Name = 'ModifiedBy'; Kind = 'value' }
+        )
+    }
+    'NotificationChannelTestResult' = @{
+        TypeNames = @('Ams.NotificationChannelTestResult')
+        Properties = @(
+            @{ Wire = 'channelId'; Name = 'ChannelId'; Kind = 'value' }
+            @{ Wire = 'channelName'; Name = 'ChannelName'; Kind = 'value' }
+            @{ Wire = 'succeeded'; Name = 'Succeeded'; Kind = 'value' }
+            @{ Wire = 'error'; Name = 'Error'; Kind = 'value' }
+            @{ Wire = 'retryable'; Name = 'Retryable'; Kind = 'value' }
+            @{ Wire = 'durationMs'; Name = 'DurationMs'; Kind = 'value' }
+        )
+    }
+    'NotificationDelivery' = @{
+        TypeNames = @('Ams.NotificationDelivery')
+        Properties = @(
+            @{ Wire = 'id'; Name = 'Id'; Kind = 'value' }
+            @{ Wire = 'channelId'; Name = 'ChannelId'; Kind = 'value' }
+            @{ Wire = 'channelName'; Name = 'ChannelName'; Kind = 'value' }
+            @{ Wire = 'status'; Name = 'Status'; Kind = 'value' }
+            @{ Wire = 'attempts'; Name = 'Attempts'; Kind = 'value' }
+            @{ Wire = 'createdAt'; Name = 'CreatedAt'; Kind = 'datetime' }
+            @{ Wire = 'nextAttemptAt'; Name = 'NextAttemptAt'; Kind = 'datetime' }
+            @{ Wire = 'failedAt'; Name = 'FailedAt'; Kind = 'datetime' }
+            @{ Wire = 'lastError'; Name = 'LastError'; Kind = 'value' }
+            @{ Wire = 'requestId'; Name = 'RequestId'; Kind = 'value' }
+            @{ Wire = 'auditEventId'; Name = 'AuditEventId'; Kind = 'value' }
+            @{ Wire = 'eventId'; Name = 'EventId'; Kind = 'value' }
+            @{ Wire = 'code'; Name = 'Code'; Kind = 'value' }
+            @{ Wire = 'accessType'; Name = 'AccessType'; Kind = 'value' }
+            @{ Wire = 'target'; Name = 'Target'; Kind = 'value' }
+        )
+    }
     'Principal' = @{
         TypeNames = @('Ams.Principal')
         Properties = @(
@@ -275,6 +337,8 @@ $script:AmsShapes = @{
             @{ Wire = 'trustedProxies'; Name = 'TrustedProxies'; Kind = 'values' }
             @{ Wire = 'deviceCacheSeconds'; Name = 'DeviceCacheSeconds'; Kind = 'value' }
             @{ Wire = 'groupCacheSeconds'; Name = 'GroupCacheSeconds'; Kind = 'value' }
+            @{ Wire = 'globalChannelsSuccess'; Name = 'GlobalChannelsSuccess'; Kind = 'values' }
+            @{ Wire = 'globalChannelsFailure'; Name = 'GlobalChannelsFailure'; Kind = 'values' }
         )
     }
     'Tenant' = @{

@@ -96,12 +96,12 @@ function Get-AmsAuditEvent {
         $AccessType,
 
         [Parameter()]
-        [ValidateSet('success', 'failure', 'Success', 'NoMatchingRuleForComputer', 'NoMatchingRuleForUser', 'ExplicitlyDenied', 'ReasonRequired', 'UserRateLimitExceeded', 'IpRateLimitExceeded', 'DeviceNotFound', 'AmbiguousDevice', 'NoLapsPassword', 'DirectoryError', 'AuditUnavailable', IgnoreCase = $false)]
+        [ValidateSet('success', 'failure', 'Success', 'NoMatchingRuleForComputer', 'NoMatchingRuleForUser', 'ExplicitlyDenied', 'ReasonRequired', 'UserRateLimitExceeded', 'IpRateLimitExceeded', 'DeviceNotFound', 'AmbiguousDevice', 'NoLapsPassword', 'DirectoryError', 'AuditUnavailable', 'NotificationFailed', IgnoreCase = $false)]
         [string]
         $Outcome,
 
         [Parameter()]
-        [ValidateSet('secret.read', 'tenant.created', 'tenant.updated', 'tenant.deleted', 'rule.created', 'rule.updated', 'rule.deleted', 'apiKey.created', 'apiKey.revoked', 'settings.updated')]
+        [ValidateSet('secret.read', 'notification.failed', 'tenant.created', 'tenant.updated', 'tenant.deleted', 'rule.created', 'rule.updated', 'rule.deleted', 'apiKey.created', 'apiKey.revoked', 'settings.updated', 'channel.created', 'channel.updated', 'channel.deleted')]
         [string]
         $Type,
 

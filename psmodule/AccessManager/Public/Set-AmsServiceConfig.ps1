@@ -40,6 +40,12 @@ function Set-AmsServiceConfig {
     .PARAMETER GroupCacheSeconds
     How long a group membership answer from Graph is reused (0 turns the cache off).
 
+    .PARAMETER GlobalChannelsSuccess
+    Notification channels (id or name; shown as ids) told of every secret handed out, whatever the rule.
+
+    .PARAMETER GlobalChannelsFailure
+    Notification channels (id or name; shown as ids) told of every refused secret request.
+
     .EXAMPLE
     PS> Set-AmsServiceConfig -UserRateLimitPerMinute 1
 
@@ -110,7 +116,15 @@ function Set-AmsServiceConfig {
         [Parameter()]
         [ValidateRange(0, 86400)]
         [int]
-        $GroupCacheSeconds
+        $GroupCacheSeconds,
+
+        [Parameter()]
+        [string[]]
+        $GlobalChannelsSuccess,
+
+        [Parameter()]
+        [string[]]
+        $GlobalChannelsFailure
     )
 
     process {
@@ -125,6 +139,8 @@ function Set-AmsServiceConfig {
         if ($PSBoundParameters.ContainsKey('TrustedProxies')) { $amsBody['trustedProxies'] = $TrustedProxies }
         if ($PSBoundParameters.ContainsKey('DeviceCacheSeconds')) { $amsBody['deviceCacheSeconds'] = $DeviceCacheSeconds }
         if ($PSBoundParameters.ContainsKey('GroupCacheSeconds')) { $amsBody['groupCacheSeconds'] = $GroupCacheSeconds }
+        if ($PSBoundParameters.ContainsKey('GlobalChannelsSuccess')) { $amsBody['globalChannelsSuccess'] = $GlobalChannelsSuccess }
+        if ($PSBoundParameters.ContainsKey('GlobalChannelsFailure')) { $amsBody['globalChannelsFailure'] = $GlobalChannelsFailure }
         $amsTarget = $amsPath
         if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Changes service settings; they take effect at once')) { return }
         try {

@@ -1,0 +1,110 @@
+/**
+ * Notification channels as administrators manage them (New/Get/Set/Remove/Test-AmsNotificationChannel):
+ * validated and sealed by channels.ts, stored in the state, every change audited before it is made.
+ */
+import type { ChangeAuthor } from '../audit/change-author.js';
+import { ProblemError, validationProblem } from '../http/problem.js';
+import type { Sealer } from '../store/sealing.js';
+import type { DeepReadonly, Store } from '../store/store.js';
+import { applyChannelUpdate, channelNamed, findChannel, toChannelView, validateNewChannel, type ChannelRecord, type ChannelUpdate, type ChannelView, type NewChannel } from './channels.js';
+import type { NotificationQueue } from './queue.js';
+import { sampleEvent } from './templates.js';
+
+function channelTarget(channel: { id: string; name: string }) {
+  return { kind: 'notificationChannel', id: channel.id, displayName: channel.name };
+}
+
+function notFound(idOrName: string): ProblemError {
+  return new ProblemError(404, 'channel-not-found', `No notification channel has the id or name '${idOrName}'. Get-AmsNotificationChannel lists them.`);
+}
+
+function nameTaken(name: string): ProblemError {
+  return new ProblemError(409, 'channel-name-taken', `A notification channel is already named '${name}'. Choose another name.`);
+}
+
+export class ChannelService {
+  constructor(
+    private readonly store: Store,
+    private readonly sealer: Sealer,
+    private readonly queue: () => NotificationQueue,
+  ) {}
+
+  list(filter: { id?: string } = {}): ChannelView[] {
+    const channels = this.store.state.channels;
+    if (filter.id) {
+      const channel = findChannel(channels, filter.id);
+      if (!channel) throw notFound(filter.id);
+      return [toChannelView(channel)];
+    }
+    return channels.map(toChannelView).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async create(input: NewChannel, author: ChangeAuthor): Promise<ChannelView> {
+    const result = validateNewChannel(input, { sealer: this.sealer, existing: this.store.state.channels, author: author.name });
+    if (result.errors) throw validationProblem(result.errors);
+    const record = result.record;
+    await this.store.mutate(
+      (state) => {
+        if (channelNamed(state.channels, record.name)) throw nameTaken(record.name);
+        state.channels.push(record);
+      },
+      () => author.record({ type: 'channel.created', target: channelTarget(record), after: toChannelView(record) }),
+    );
+    return toChannelView(record);
+  }
+
+  async update(id: string, input: ChannelUpdate, author: ChangeAuthor): Promise<ChannelView> {
+    const existing = this.#get(id);
+    const result = applyChannelUpdate(existing, input, { sealer: this.sealer, existing: this.store.state.channels, author: author.name });
+    if (result.errors) throw validationProblem(result.errors);
+    const record = result.record;
+    await this.store.mutate(
+      (state) => {
+        const index = state.channels.findIndex((c) => c.id === record.id);
+        if (index < 0) throw notFound(id);
+        if (channelNamed(state.channels, record.name, record.id)) throw nameTaken(record.name);
+        state.channels[index] = record;
+      },
+      () => author.record({ type: 'channel.updated', target: channelTarget(record), before: toChannelView(existing), after: toChannelView(record) }),
+    );
+    return toChannelView(record);
+  }
+
+  async remove(id: string, author: ChangeAuthor): Promise<void> {
+    const existing = this.#get(id);
+    await this.store.mutate(
+      (state) => {
+        const users = [
+          ...state.rules
+            .filter((r) => r.notificationChannelsSuccess.includes(existing.id) || r.notificationChannelsFailure.includes(existing.id))
+            .map((r) => `rule '${r.description}' (${r.id})`),
+          ...((state.settings.globalChannelsSuccess ?? []).includes(existing.id) || (state.settings.globalChannelsFailure ?? []).includes(existing.id) ? ['the service settings (global channels)'] : []),
+        ];
+        if (users.length > 0) {
+          throw new ProblemError(409, 'channel-in-use', `The channel '${existing.name}' is still named by ${users.join(', ')}. Remove it from them first.`);
+        }
+        const index = state.channels.findIndex((c) => c.id === existing.id);
+        if (index < 0) throw notFound(id);
+        state.channels.splice(index, 1);
+      },
+      () => author.record({ type: 'channel.deleted', target: channelTarget(existing), before: toChannelView(existing) }),
+    );
+  }
+
+  /** Delivers a sample event now (also to a disabled channel) and says how it went; reads no secret. */
+  async test(id: string): Promise<{ channelId: string; channelName: string; succeeded: boolean; error?: string; retryable?: boolean; durationMs: number }> {
+    const channel = this.#get(id);
+    const started = performance.now();
+    const result = await this.queue().deliverNow(channel, sampleEvent());
+    const durationMs = Math.round(performance.now() - started);
+    return result.ok
+      ? { channelId: channel.id, channelName: channel.name, succeeded: true, durationMs }
+      : { channelId: channel.id, channelName: channel.name, succeeded: false, error: result.error, retryable: result.retryable, durationMs };
+  }
+
+  #get(idOrName: string): DeepReadonly<ChannelRecord> {
+    const channel = findChannel(this.store.state.channels, idOrName);
+    if (!channel) throw notFound(idOrName);
+    return channel;
+  }
+}
