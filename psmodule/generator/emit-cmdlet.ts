@@ -106,10 +106,26 @@ export function pathExpression(cmdlet: CmdletModel): string {
   return parts.join(' + ');
 }
 
+/**
+ * The file's text, read as .NET reads it (UTF-8 unless a byte order mark says otherwise) in both
+ * editions. A missing or unreadable file is this cmdlet's error (Ams.<Cmdlet>.PathNotFound), so
+ * -ErrorAction applies to it, rather than a Resolve-Path error that stops the caller's script.
+ */
+function fileAssignment(key: string, p: ParameterModel): string {
+  return [
+    'try {',
+    `    ${key} = [System.IO.File]::ReadAllText((Resolve-Path -LiteralPath $${p.name} -ErrorAction Stop).ProviderPath)`,
+    '} catch {',
+    `    $amsRecord = [System.Management.Automation.ErrorRecord]::new($_.Exception, ('Ams.{0}.PathNotFound' -f $MyInvocation.MyCommand.Name), [System.Management.Automation.ErrorCategory]::ObjectNotFound, $${p.name})`,
+    `    $PSCmdlet.WriteError($amsRecord)`,
+    '    return',
+    '}',
+  ].join('\n');
+}
+
 function assignment(target: string, p: ParameterModel): string {
   const key = `$${target}[${psString(p.wireName)}]`;
-  // Read as .NET does (UTF-8 unless a byte order mark says otherwise), the same in both editions.
-  if (p.fromFile) return `${key} = [System.IO.File]::ReadAllText((Resolve-Path -LiteralPath $${p.name} -ErrorAction Stop).ProviderPath)`;
+  if (p.fromFile) return fileAssignment(key, p);
   const value = p.type === 'switch' ? `$${p.name}.IsPresent` : `$${p.name}`;
   if (p.nullable) {
     const empty = p.type === 'string' ? `[string]::IsNullOrEmpty($${p.name})` : `$null -eq $${p.name}`;
@@ -151,7 +167,15 @@ function processBlock(cmdlet: CmdletModel): string[] {
   }
   if (cmdlet.hasBody) {
     lines.push(`${I}$amsBody = [ordered]@{}`);
-    for (const p of body) lines.push(`${I}if ($PSBoundParameters.ContainsKey(${psString(p.name)})) { ${assignment('amsBody', p)} }`);
+    for (const p of body) {
+      if (p.fromFile) {
+        lines.push(`${I}if ($PSBoundParameters.ContainsKey(${psString(p.name)})) {`);
+        lines.push(...assignment('amsBody', p).split('\n').map((l) => `${I}    ${l}`));
+        lines.push(`${I}}`);
+      } else {
+        lines.push(`${I}if ($PSBoundParameters.ContainsKey(${psString(p.name)})) { ${assignment('amsBody', p)} }`);
+      }
+    }
   }
   if (cmdlet.shouldProcess) {
     lines.push(...shouldProcessTarget(cmdlet).map((l) => I + l));
@@ -208,7 +232,8 @@ function processBlock(cmdlet: CmdletModel): string[] {
   lines.push(`${I}    }`);
   lines.push(`${I}    $amsCursor = $amsResponse.nextCursor`);
   lines.push(`${I}    $amsQuery[${cursor}] = $amsCursor`);
-  lines.push(`${I}} while ($amsCursor)`);
+  // No request for a page nobody will see once -First is satisfied.
+  lines.push(`${I}} while ($amsCursor -and $amsEmitted -lt $PSCmdlet.PagingParameters.First)`);
   return lines;
 }
 

@@ -55,3 +55,18 @@ t.test('misused extensions fail generation with the pointer', async (t) => {
   t.throws(() => renderModule(spec({ 'x-ams-position': -1 })), /x-ams-position: must be a whole number/);
   t.throws(() => renderModule(spec({}, { 'x-ams-what-if-property': 'dryRun', 'x-ams-should-process': false })), /x-ams-what-if-property: must name a boolean body property of an operation that supports -WhatIf/);
 });
+
+t.test('a file that cannot be read is the cmdlet’s own non-terminating error, not the caller’s script stopping', async (t) => {
+  const code = importFunction(renderModule(spec({ 'x-ams-file-parameter': 'Path' })).files);
+  t.match(code, /try \{\s+\$amsBody\['csv'\] = \[System\.IO\.File\]::ReadAllText[^\n]+\s+\} catch \{\s+\$amsRecord = \[System\.Management\.Automation\.ErrorRecord\]::new\(\$_\.Exception, \('Ams\.\{0\}\.PathNotFound' -f \$MyInvocation\.MyCommand\.Name\), \[System\.Management\.Automation\.ErrorCategory\]::ObjectNotFound, \$Path\)\s+\$PSCmdlet\.WriteError\(\$amsRecord\)\s+return\s+\}/);
+  t.same(syntaxErrors(await parsePowerShell(code)), []);
+});
+
+t.test('on PowerShell 7 answers are parsed with strings kept strings (no date-shaped note or password turned into a [datetime])', async (t) => {
+  const { files } = renderModule(spec({}));
+  const request = files.find((f) => f.path.endsWith('Invoke-AmsRequest.ps1'))!.content;
+  t.match(request, /if \(\$desktop\) \{[\s\S]*Invoke-RestMethod @request[\s\S]*\} else \{[\s\S]*\$response = Invoke-WebRequest @request[\s\S]*ConvertFrom-AmsJson -Json/, '5.1 keeps Invoke-RestMethod; 7 reads the text');
+  t.match(request, /ConvertFrom-Json -InputObject \$Json -DateKind String/, '7.5+: -DateKind String');
+  t.match(request, /\[System\.Text\.Json\.JsonDocument\]::Parse\(\$Json\)/, 'earlier 7.x: System.Text.Json, which does not guess dates');
+  t.same(syntaxErrors(await parsePowerShell(request)), []);
+});

@@ -97,13 +97,61 @@ function Invoke-AmsRequest {
 
     Write-Verbose ('{0} {1}' -f $Method, $uri)
     try {
-        Invoke-RestMethod @request
+        if ($desktop) {
+            # 5.1's JSON reader leaves ISO 8601 strings as strings.
+            Invoke-RestMethod @request
+        } else {
+            # PowerShell 7's Invoke-RestMethod turns every string that looks like a date into a
+            # [datetime], so a note, a description or a password shaped like one would come back
+            # changed. The body is read as text and parsed without that (dates typed as such in the
+            # contract are converted later, by ConvertTo-AmsOutput).
+            $response = Invoke-WebRequest @request
+            if ($response.Content) { ConvertFrom-AmsJson -Json ([string]$response.Content) }
+        }
     } catch {
         throw (ConvertTo-AmsErrorRecord -Failure $_ -CommandName $CommandName -Uri $uri)
     } finally {
         if ($desktop -and $Connection.SkipCertificateCheck) {
             [System.Net.ServicePointManager]::ServerCertificateValidationCallback = $previousCallback
         }
+    }
+}
+
+function ConvertFrom-AmsJson {
+    # PowerShell 7 only: JSON to objects with every string kept a string.
+    param([string] $Json)
+    if ((Get-Command -Name ConvertFrom-Json).Parameters.ContainsKey('DateKind')) {
+        return ConvertFrom-Json -InputObject $Json -DateKind String   # 7.5 and later
+    }
+    $document = [System.Text.Json.JsonDocument]::Parse($Json)
+    try {
+        ConvertFrom-AmsJsonElement -Element $document.RootElement
+    } finally {
+        $document.Dispose()
+    }
+}
+
+function ConvertFrom-AmsJsonElement {
+    param([System.Text.Json.JsonElement] $Element)
+    switch ($Element.ValueKind.ToString()) {
+        'Object' {
+            $properties = [ordered]@{}
+            foreach ($property in $Element.EnumerateObject()) { $properties[$property.Name] = ConvertFrom-AmsJsonElement -Element $property.Value }
+            return [pscustomobject]$properties
+        }
+        'Array' {
+            # The comma keeps an array of one (or none) an array.
+            return , @(foreach ($item in $Element.EnumerateArray()) { ConvertFrom-AmsJsonElement -Element $item })
+        }
+        'String' { return $Element.GetString() }
+        'Number' {
+            $integer = 0L
+            if ($Element.TryGetInt64([ref]$integer)) { return $integer }
+            return $Element.GetDouble()
+        }
+        'True' { return $true }
+        'False' { return $false }
+        default { return $null }
     }
 }
 

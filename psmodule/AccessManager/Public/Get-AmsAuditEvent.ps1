@@ -140,6 +140,6 @@ function Get-AmsAuditEvent {
             }
             $amsCursor = $amsResponse.nextCursor
             $amsQuery['cursor'] = $amsCursor
-        } while ($amsCursor)
+        } while ($amsCursor -and $amsEmitted -lt $PSCmdlet.PagingParameters.First)
     }
 }

@@ -110,6 +110,6 @@ function Get-AmsDevice {
             }
             $amsCursor = $amsResponse.nextCursor
             $amsQuery['cursor'] = $amsCursor
-        } while ($amsCursor)
+        } while ($amsCursor -and $amsEmitted -lt $PSCmdlet.PagingParameters.First)
     }
 }

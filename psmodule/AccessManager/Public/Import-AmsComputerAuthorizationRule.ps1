@@ -67,7 +67,15 @@ function Import-AmsComputerAuthorizationRule {
     process {
         $amsPath = '/v1/computer-authorization-rules/import'
         $amsBody = [ordered]@{}
-        if ($PSBoundParameters.ContainsKey('Path')) { $amsBody['csv'] = [System.IO.File]::ReadAllText((Resolve-Path -LiteralPath $Path -ErrorAction Stop).ProviderPath) }
+        if ($PSBoundParameters.ContainsKey('Path')) {
+            try {
+                $amsBody['csv'] = [System.IO.File]::ReadAllText((Resolve-Path -LiteralPath $Path -ErrorAction Stop).ProviderPath)
+            } catch {
+                $amsRecord = [System.Management.Automation.ErrorRecord]::new($_.Exception, ('Ams.{0}.PathNotFound' -f $MyInvocation.MyCommand.Name), [System.Management.Automation.ErrorCategory]::ObjectNotFound, $Path)
+                $PSCmdlet.WriteError($amsRecord)
+                return
+            }
+        }
         $amsTarget = $amsPath
         if ($PSBoundParameters.ContainsKey('Path')) { $amsTarget = [string]$Path }
         if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Creates many rules from CSV, all or nothing')) {
