@@ -1,0 +1,2 @@
+global using System.Management.Automation.Internal;
+global using DriveNotFoundException = System.Management.Automation.DriveNotFoundException;
