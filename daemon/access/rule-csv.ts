@@ -10,21 +10,26 @@ import { parse } from 'csv-parse/sync';
 import type { FieldError } from '../http/problem.js';
 import { loadSpec, toJsonSchema } from '../http/spec.js';
 import type { NewRule } from './rule-service.js';
+import { PRINCIPAL_LIST_NAMES } from './types.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
-const LIST_COLUMNS = [
-  'principalsAllowedLaps',
-  'principalsDeniedLaps',
-  'principalsAllowedLapsHistory',
-  'principalsDeniedLapsHistory',
-  'principalsAllowedBitLocker',
-  'principalsDeniedBitLocker',
+/** Columns holding lists (semicolon-separated in a cell). */
+const LIST_COLUMNS: readonly string[] = [...PRINCIPAL_LIST_NAMES, 'notificationChannelsSuccess', 'notificationChannelsFailure'];
+/** Every column, in the order of the cmdlet's parameters. */
+export const RULE_CSV_COLUMNS = [
+  'description',
+  'tenantId',
+  'groupId',
+  'deviceId',
+  ...PRINCIPAL_LIST_NAMES,
+  'ruleExpiryDate',
+  'disabled',
+  'notes',
+  'userRequestReasonRequirement',
   'notificationChannelsSuccess',
   'notificationChannelsFailure',
 ] as const;
-const TEXT_COLUMNS = ['description', 'tenantId', 'groupId', 'deviceId', 'ruleExpiryDate', 'notes', 'userRequestReasonRequirement'] as const;
-export const RULE_CSV_COLUMNS = [...TEXT_COLUMNS.slice(0, 4), ...LIST_COLUMNS.slice(0, 6), 'ruleExpiryDate', 'disabled', 'notes', 'userRequestReasonRequirement', ...LIST_COLUMNS.slice(6)] as const;
 const REQUIRED = ['description', 'tenantId'];
 /** Large enough for any real rule set, small enough that one request cannot tie the daemon up resolving names. */
 export const MAX_CSV_ROWS = 2000;
@@ -72,7 +77,7 @@ export function parseRuleCsv(text: string): ParsedRows {
     cells.forEach((cell, i) => {
       const column = columns[i]!;
       if (cell === '') return;
-      if ((LIST_COLUMNS as readonly string[]).includes(column)) input[column] = cell.split(';').map((e) => e.trim()).filter(Boolean);
+      if (LIST_COLUMNS.includes(column)) input[column] = cell.split(';').map((e) => e.trim()).filter(Boolean);
       else if (column === 'disabled') input[column] = /^(true|yes|1)$/i.test(cell) ? true : /^(false|no|0)$/i.test(cell) ? false : cell;
       else input[column] = cell;
     });

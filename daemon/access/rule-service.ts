@@ -13,20 +13,13 @@ import { resolveChannelRefs } from '../notifications/channels.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import { UnresolvedName, type DirectoryNames } from './directory-names.js';
 import { RuleIndex } from './evaluation.js';
-import { targetKind, type PrincipalRef, type RulePrincipals, type RuleRecord } from './types.js';
+import { PRINCIPAL_LIST_NAMES, targetKind, type PrincipalRef, type RulePrincipals, type RuleRecord } from './types.js';
 
 export type RuleView = components['schemas']['ComputerAuthorizationRule'];
 export type NewRule = components['schemas']['NewComputerAuthorizationRule'];
 export type RuleUpdate = components['schemas']['ComputerAuthorizationRuleUpdate'];
 
-const LIST_NAMES = [
-  'principalsAllowedLaps',
-  'principalsDeniedLaps',
-  'principalsAllowedLapsHistory',
-  'principalsDeniedLapsHistory',
-  'principalsAllowedBitLocker',
-  'principalsDeniedBitLocker',
-] as const satisfies readonly (keyof RulePrincipals)[];
+const LIST_NAMES = PRINCIPAL_LIST_NAMES;
 type ListName = (typeof LIST_NAMES)[number];
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

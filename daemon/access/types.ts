@@ -43,6 +43,16 @@ export interface RulePrincipals {
   principalsDeniedBitLocker: PrincipalRef[];
 }
 
+/** The six principal lists of a rule, in the order admins know them. */
+export const PRINCIPAL_LIST_NAMES = [
+  'principalsAllowedLaps',
+  'principalsDeniedLaps',
+  'principalsAllowedLapsHistory',
+  'principalsDeniedLapsHistory',
+  'principalsAllowedBitLocker',
+  'principalsDeniedBitLocker',
+] as const satisfies readonly (keyof RulePrincipals)[];
+
 export const PRINCIPAL_LISTS: Record<AccessType, { allowed: keyof RulePrincipals; denied: keyof RulePrincipals }> = {
   LocalAdminPassword: { allowed: 'principalsAllowedLaps', denied: 'principalsDeniedLaps' },
   LocalAdminPasswordHistory: { allowed: 'principalsAllowedLapsHistory', denied: 'principalsDeniedLapsHistory' },
