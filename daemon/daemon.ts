@@ -92,6 +92,14 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     const names = new DirectoryNames(connections);
     const rules = new RuleService(store, names, devices, tenants);
     const limiter = new ReadRateLimiter();
+    function applyRetention() {
+      const { auditRetentionDays: days, auditMaxEvents: max } = settings.get();
+      if (!days && !max) return;
+      audit
+        .prune({ ...(days ? { olderThan: new Date(Date.now() - days * 86_400_000) } : {}), ...(max ? { keepLast: max } : {}) })
+        .then(({ removed }) => removed > 0 && logger.info({ removed }, 'audit retention removed the oldest events'))
+        .catch((error: unknown) => logger.error({ err: error }, 'audit retention could not prune the audit trail'));
+    }
     const settings = new SettingsService(store);
     settings.subscribe((current) => {
       limiter.setLimits({
@@ -100,7 +108,11 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       });
       devices.setCacheLifetime(current.deviceCacheSeconds * 1000);
       deviceSecrets.setCacheLifetime(current.groupCacheSeconds * 1000);
+      applyRetention();
     });
+    // Audit retention: at start, on every settings change, and hourly.
+    const retentionTimer = setInterval(() => applyRetention(), 3_600_000);
+    retentionTimer.unref();
     const queue = await NotificationQueue.open({
       file: queueFilePath(dataDir),
       ...(options.notificationBackoffMs ? { backoffMs: options.notificationBackoffMs } : {}),
@@ -151,6 +163,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     queue.start();
     app.addHook('onClose', async () => {
+      clearInterval(retentionTimer);
       // Deliveries in flight may still write to the audit trail: stop them first.
       await queue.stop();
       await store.close();

@@ -1261,6 +1261,22 @@ export interface components {
                 id: string;
                 displayName?: string;
             };
+            /** @description For notification.failed, the delivery the queue gave up on. */
+            delivery?: {
+                deliveryId?: string;
+                attempts?: number;
+                lastError?: string;
+                auditEventId?: string;
+            };
+            /** @description For audit.pruned, what retention removed (the first kept event continues from lastHash). */
+            pruned?: {
+                throughSeq?: number;
+                lastHash?: string;
+                events?: number;
+                /** Format: date-time */
+                olderThan?: string;
+                keepLast?: number;
+            };
             /** @description The object before the change, without secrets. */
             before?: {
                 [key: string]: unknown;
@@ -1296,6 +1312,10 @@ export interface components {
             globalChannelsSuccess: string[];
             /** @description Notification channels (id or name; shown as ids) told of every refused secret request. */
             globalChannelsFailure: string[];
+            /** @description Audit events older than this many days are removed (0 keeps them forever). The removal is itself an audit event, and `amsd audit verify` still verifies the rest. */
+            auditRetentionDays: number;
+            /** @description At most this many audit events are kept, the newest (0 for no limit). */
+            auditMaxEvents: number;
         };
         ServiceConfigUpdate: {
             /** @description Secret reads one user may make per minute. */
@@ -1320,6 +1340,10 @@ export interface components {
             globalChannelsSuccess?: string[];
             /** @description Notification channels (id or name; shown as ids) told of every refused secret request. */
             globalChannelsFailure?: string[];
+            /** @description Audit events older than this many days are removed (0 keeps them forever). The removal is itself an audit event, and `amsd audit verify` still verifies the rest. */
+            auditRetentionDays?: number;
+            /** @description At most this many audit events are kept, the newest (0 for no limit). */
+            auditMaxEvents?: number;
         };
         RuleImport: {
             /** @description The CSV text (UTF-8; a byte order mark is ignored). */
@@ -2308,7 +2332,7 @@ export interface operations {
                 /** @description A result code, or `success` / `failure`. */
                 outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed";
                 /** @description Only events of this type. */
-                type?: "secret.read" | "notification.failed" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated" | "channel.created" | "channel.updated" | "channel.deleted";
+                type?: "secret.read" | "notification.failed" | "audit.pruned" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated" | "channel.created" | "channel.updated" | "channel.deleted";
                 /** @description At most this many events. */
                 limit?: number;
                 /** @description The `nextCursor` of the previous page. */

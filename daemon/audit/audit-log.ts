@@ -17,7 +17,7 @@
  *   request whose answer was lost, never hand out an answer it did not record.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { syncDirectory } from '../store/json-file-store.js';
 import { ChainChecker, readLines, sealEvent, type ChainBreak } from './chain.js';
@@ -86,7 +86,7 @@ export async function openAuditLog(file: string, options: OpenAuditLogOptions = 
   // Not O_APPEND: writes go to an explicit position, the end of the last acknowledged line.
   const handle = await open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
-    const index = new AuditEventIndex();
+    let index: AuditEventIndex | undefined;
     const checker = new ChainChecker();
     let length = 0;
     let warning: string | undefined;
@@ -101,11 +101,14 @@ export async function openAuditLog(file: string, options: OpenAuditLogOptions = 
       }
       const checked = checker.check(line);
       if ('broken' in checked) throw new AuditLogError(file, checked.broken);
+      index ??= new AuditEventIndex(checked.event.seq); // a pruned trail starts after seq 1
       index.add(checked.event, line.offset, line.length);
       length = line.offset + line.length + 1;
     }
+    const unaccounted = checker.finish();
+    if (unaccounted) throw new AuditLogError(file, unaccounted.broken);
     if (length === 0) await syncDirectory(dirname(file)); // a new file: make its name durable too
-    const log = new AuditLog(file, handle, io, index, checker.lastHash, length);
+    const log = new AuditLog(file, handle, io, index ?? new AuditEventIndex(), checker.lastHash, length);
     return { log, ...(warning ? { warning } : {}) };
   } catch (error) {
     await handle.close();
@@ -128,12 +131,17 @@ export class AuditLog {
   /** True after a failed batch until the file is truncated back to `#length`. */
   #needsTruncate = false;
 
+  /** Settles when a pruning rewrite is over; reads wait for it. */
+  #rewrite: Promise<void> = Promise.resolve();
+  #pruning: Promise<unknown> = Promise.resolve();
+  readonly #reads = new Set<Promise<unknown>>();
+
   /** Use `openAuditLog`. */
   constructor(
     readonly file: string,
-    private readonly handle: FileHandle,
+    private handle: FileHandle,
     private readonly io: AuditFileIo,
-    private readonly index: AuditEventIndex,
+    private index: AuditEventIndex,
     /** The hash of the last acknowledged event. */
     private lastHash: string,
     /** Bytes of acknowledged lines: everything past it is garbage from a failed write. */
@@ -168,18 +176,108 @@ export class AuditLog {
   /** A page of events matching `query`, newest first. Throws `AuditQueryError` for a bad query. */
   async query(query: AuditQuery = {}): Promise<AuditPage> {
     if (this.#closed) throw new Error('The audit log is closed');
+    await this.#rewrite;
     const parsed = parseAuditQuery(query, this.index.count);
     // One more than asked for tells whether there is a next page.
     const seqs = this.index.search(parsed, parsed.limit + 1);
     const page = seqs.slice(0, parsed.limit);
-    const events = await Promise.all(page.map((seq) => this.#read(seq)));
-    return { events, ...(seqs.length > parsed.limit ? { nextCursor: String(page.at(-1)) } : {}) };
+    const reading = Promise.all(page.map((seq) => this.#read(seq)));
+    this.#reads.add(reading);
+    try {
+      const events = await reading;
+      return { events, ...(seqs.length > parsed.limit ? { nextCursor: String(page.at(-1)) } : {}) };
+    } finally {
+      this.#reads.delete(reading);
+    }
+  }
+
+  /**
+   * Retention: removes the events older than `olderThan` and those beyond the newest `keepLast`.
+   * First an `audit.pruned` event is appended (chained, naming the last event removed and its hash);
+   * then the file is rewritten from the first kept event (temporary file, fsync, rename), so the trail
+   * still verifies: its first line continues from the hash the audit.pruned event names.
+   */
+  prune(options: { olderThan?: Date; keepLast?: number }): Promise<{ removed: number }> {
+    // One pruning at a time: each must see the trail the previous one left.
+    const run = this.#pruning.then(() => this.#prune(options));
+    this.#pruning = run.catch(() => undefined);
+    return run;
+  }
+
+  async #prune(options: { olderThan?: Date; keepLast?: number }): Promise<{ removed: number }> {
+    if (this.#closed) throw new Error('The audit log is closed');
+    const first = this.index.firstSeq;
+    let keepFrom = first;
+    if (options.keepLast !== undefined) keepFrom = Math.max(keepFrom, this.index.count - options.keepLast + 1);
+    if (options.olderThan) keepFrom = Math.max(keepFrom, this.index.firstSeqAtOrAfter(options.olderThan.getTime()));
+    keepFrom = Math.min(keepFrom, this.index.count); // the newest event stays (the audit.pruned one will follow it)
+    if (keepFrom <= first) return { removed: 0 };
+
+    const lastRemoved = await this.#read(keepFrom - 1);
+    await this.append({
+      type: 'audit.pruned',
+      actor: { kind: 'system', id: 'amsd', displayName: 'amsd', role: 'admin' },
+      pruned: {
+        throughSeq: keepFrom - 1,
+        lastHash: lastRemoved.hash,
+        events: keepFrom - first,
+        ...(options.olderThan ? { olderThan: options.olderThan.toISOString() } : {}),
+        ...(options.keepLast !== undefined ? { keepLast: options.keepLast } : {}),
+      },
+    });
+
+    let done!: () => void;
+    this.#rewrite = new Promise((resolve) => (done = resolve));
+    // No append is written while the file is replaced: hold the writer, and let reads in flight finish.
+    while (this.#writing) await this.#drained;
+    this.#writing = true;
+    try {
+      await Promise.allSettled([...this.#reads]);
+      await this.#replaceFrom(keepFrom);
+      return { removed: keepFrom - first };
+    } finally {
+      this.#writing = false;
+      if (this.#pending.length > 0) this.#drained = this.#drain();
+      done();
+    }
+  }
+
+  /** Rewrites the file from event `keepFrom` on, and indexes the new file. */
+  async #replaceFrom(keepFrom: number): Promise<void> {
+    const start = this.index.location(keepFrom).offset;
+    const kept = Buffer.alloc(this.length - start);
+    const { bytesRead } = await this.handle.read(kept, 0, kept.length, start);
+    if (bytesRead !== kept.length) throw new Error(`The audit trail ${this.file} is shorter than its index says`);
+    const temp = `${this.file}.pruning`;
+    const out = await open(temp, 'w', 0o600);
+    try {
+      await out.writeFile(kept);
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    await rename(temp, this.file);
+    await syncDirectory(dirname(this.file));
+    const handle = await open(this.file, constants.O_RDWR);
+    const index = new AuditEventIndex(keepFrom);
+    let offset = 0;
+    for (const line of kept.toString('utf8').split('\n').slice(0, -1)) {
+      const length = Buffer.byteLength(line);
+      index.add(JSON.parse(line) as AuditEvent, offset, length);
+      offset += length + 1;
+    }
+    const old = this.handle;
+    this.handle = handle;
+    this.index = index;
+    this.length = offset;
+    await old.close();
   }
 
   /** Refuses new appends, waits for those already made, then closes the file. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#pruning;
     await this.#drained;
     await this.handle.close();
   }

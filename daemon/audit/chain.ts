@@ -89,11 +89,21 @@ export interface ChainBreak {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-/** Follows a chain one line at a time; the first line that does not continue it is the break. */
+/**
+ * Follows a chain one line at a time; the first line that does not continue it is the break.
+ *
+ * A trail may start after seq 1 when retention pruned its oldest events: its first line then names the
+ * last pruned event's hash as prevHash, and an `audit.pruned` event further on must account for exactly
+ * that cut (which seqs, which hash). Without one, the missing start is a break (`finish`).
+ */
 export class ChainChecker {
-  /** Events checked and found intact so far. */
+  /** The seq of the last event checked and found intact so far. */
   events = 0;
   lastHash = GENESIS_HASH;
+  /** The first seq of the trail (1 unless it was pruned). */
+  firstSeq = 1;
+  #startsAfterPruning = false;
+  #pruningAccountedFor = false;
 
   check(line: Pick<FileLine, 'number' | 'text'>): { event: AuditEvent } | { broken: ChainBreak } {
     const at = (reason: ChainBreakReason, detail: string, seq?: number) => ({
@@ -116,6 +126,14 @@ export class ChainChecker {
     if (hashEvent(event) !== event.hash) {
       return at('hash-mismatch', 'hash mismatch — the event was changed after it was written', seq);
     }
+    if (this.events === 0 && seq > 1 && typeof event.prevHash === 'string') {
+      // A pruned trail: it continues from the hash of the last event pruned, which an audit.pruned event must name.
+      this.firstSeq = seq;
+      this.#startsAfterPruning = true;
+      this.events = seq - 1;
+      this.lastHash = event.prevHash;
+      this.#anchor = event.prevHash;
+    }
     const expected = this.events + 1;
     if (seq > expected) {
       return at('seq-mismatch', `expected seq ${expected}, found ${seq} — events before it are missing (removed, or moved further down)`, seq);
@@ -128,14 +146,38 @@ export class ChainChecker {
     }
     this.events = seq;
     this.lastHash = event.hash;
+    const pruned = event.pruned as { throughSeq?: unknown; lastHash?: unknown } | undefined;
+    if (event.type === 'audit.pruned' && pruned?.throughSeq === this.firstSeq - 1 && pruned.lastHash === this.#anchorHash()) this.#pruningAccountedFor = true;
     return { event: event as unknown as AuditEvent };
+  }
+
+  /** After the last line: a trail that starts after seq 1 must say, in the chain, that it was pruned there. */
+  finish(): { broken: ChainBreak } | undefined {
+    if (!this.#startsAfterPruning || this.#pruningAccountedFor) return undefined;
+    return {
+      broken: {
+        line: 1,
+        seq: this.firstSeq,
+        reason: 'seq-mismatch',
+        detail: `the trail starts at seq ${this.firstSeq}, and no audit.pruned event accounts for events 1 to ${this.firstSeq - 1} — they were removed`,
+      },
+    };
+  }
+
+  #anchor: string | undefined;
+  /** The prevHash of the first line of a pruned trail. */
+  #anchorHash(): string | undefined {
+    return this.#anchor;
   }
 }
 
 export type AuditVerifyResult =
   | {
       ok: true;
+      /** The seq of the last event. */
       events: number;
+      /** The seq of the first event: 1, or where retention pruning cut the trail. */
+      firstSeq?: number;
       /** The last event's hash (64 zeros when empty): note it elsewhere to detect a later truncation. */
       lastHash: string;
       lastTime?: string;
@@ -159,15 +201,26 @@ export async function verifyAuditLog(path: string): Promise<AuditVerifyResult> {
   try {
     const checker = new ChainChecker();
     let lastTime: string | undefined;
+    let unfinished: { line: number; bytes: number } | undefined;
     for await (const line of readLines(handle)) {
       if (!line.terminated) {
-        return { ok: true, events: checker.events, lastHash: checker.lastHash, ...(lastTime ? { lastTime } : {}), unfinishedLastLine: { line: line.number, bytes: line.length } };
+        unfinished = { line: line.number, bytes: line.length };
+        break;
       }
       const result = checker.check(line);
       if ('broken' in result) return { ok: false, events: checker.events, firstBroken: result.broken };
       lastTime = result.event.time;
     }
-    return { ok: true, events: checker.events, lastHash: checker.lastHash, ...(lastTime ? { lastTime } : {}) };
+    const unaccounted = checker.finish();
+    if (unaccounted) return { ok: false, events: 0, firstBroken: unaccounted.broken };
+    return {
+      ok: true,
+      events: checker.events,
+      firstSeq: checker.firstSeq,
+      lastHash: checker.lastHash,
+      ...(lastTime ? { lastTime } : {}),
+      ...(unfinished ? { unfinishedLastLine: unfinished } : {}),
+    };
   } finally {
     await handle.close();
   }

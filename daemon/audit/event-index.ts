@@ -2,7 +2,7 @@
  * An in-memory index of the audit file, so a query scans numbers instead of parsing the file: built
  * while the log opens, extended on every append, and used to read only the matching lines by offset.
  *
- * Memory: one slot per event (slot i holds seq i + 1, so seq costs nothing) in typed-array columns — time 8, byte offset 8, byte length 4, actor 4,
+ * Memory: one slot per event (slot i holds seq firstSeq + i, so seq costs nothing) in typed-array columns — time 8, byte offset 8, byte length 4, actor 4,
  * device 4, type 2, access type 2, result code 2: 34 bytes per event (up to twice that right after
  * the columns double), about 34 MB per million events. Actors and devices are stored once each in a
  * dictionary (a few hundred bytes per distinct user or device), the events only point to them.
@@ -132,6 +132,8 @@ function identifiers(values: unknown[]): string[] {
 const INITIAL_CAPACITY = 1024;
 
 export class AuditEventIndex {
+  /** Slot i holds seq firstSeq + i: 1 unless retention pruned the start of the trail. */
+  readonly firstSeq: number;
   #count = 0;
   #time = new Float64Array(INITIAL_CAPACITY);
   #offset = new Float64Array(INITIAL_CAPACITY);
@@ -148,14 +150,18 @@ export class AuditEventIndex {
   readonly #actors = new Dictionary<string[]>();
   readonly #devices = new Dictionary<string[]>();
 
-  /** Events indexed; the seq of the last one. */
+  constructor(firstSeq = 1) {
+    this.firstSeq = firstSeq;
+  }
+
+  /** The seq of the last event indexed (firstSeq - 1 when there is none). */
   get count(): number {
-    return this.#count;
+    return this.firstSeq - 1 + this.#count;
   }
 
   /** Indexes the next event. Tolerates fields a hand-written or future event may lack: they just never match a filter. */
   add(event: AuditEvent, offset: number, length: number): void {
-    if (event.seq !== this.#count + 1) throw new Error(`Audit index out of step: got seq ${event.seq} after ${this.#count}`);
+    if (event.seq !== this.count + 1) throw new Error(`Audit index out of step: got seq ${event.seq} after ${this.count}`);
     if (this.#count === this.#time.length) this.#grow();
     const i = this.#count;
     const loose = event as unknown as Record<string, unknown>;
@@ -181,8 +187,9 @@ export class AuditEventIndex {
 
   /** Where event `seq` is in the file. */
   location(seq: number): { offset: number; length: number } {
-    if (!(seq >= 1 && seq <= this.#count)) throw new RangeError(`No audit event with seq ${seq}`);
-    return { offset: this.#offset[seq - 1]!, length: this.#length[seq - 1]! };
+    if (!(seq >= this.firstSeq && seq <= this.count)) throw new RangeError(`No audit event with seq ${seq}`);
+    const i = seq - this.firstSeq;
+    return { offset: this.#offset[i]!, length: this.#length[i]! };
   }
 
   /** The seqs of up to `wanted` matching events below `query.belowSeq`, newest first. */
@@ -202,16 +209,22 @@ export class AuditEventIndex {
     const timed = query.from !== -Infinity || query.to !== Infinity;
 
     const found: number[] = [];
-    for (let i = Math.min(query.belowSeq - 1, this.#count) - 1; i >= 0 && found.length < wanted; i--) {
+    for (let i = Math.min(query.belowSeq - 1, this.count) - this.firstSeq; i >= 0 && found.length < wanted; i--) {
       if (timed && !(this.#time[i]! >= query.from && this.#time[i]! < query.to)) continue;
       if (types && !types.has(this.#type[i]!)) continue;
       if (accessTypes && !accessTypes.has(this.#accessType[i]!)) continue;
       if (codes && !codes.has(this.#code[i]!)) continue;
       if (actors && !actors.has(this.#actor[i]!)) continue;
       if (devices && !devices.has(this.#device[i]!)) continue;
-      found.push(i + 1);
+      found.push(i + this.firstSeq);
     }
     return found;
+  }
+
+  /** The first seq whose event is at or after `time` (count + 1 when none is): events are appended in time order. */
+  firstSeqAtOrAfter(time: number): number {
+    for (let i = 0; i < this.#count; i++) if (this.#time[i]! >= time) return i + this.firstSeq;
+    return this.count + 1;
   }
 
   #grow(): void {

@@ -25,7 +25,7 @@ export const CHANGE_EVENT_TYPES = [
 ] as const;
 export type ChangeEventType = (typeof CHANGE_EVENT_TYPES)[number];
 
-export const AUDIT_EVENT_TYPES = ['secret.read', 'notification.failed', ...CHANGE_EVENT_TYPES] as const;
+export const AUDIT_EVENT_TYPES = ['secret.read', 'notification.failed', 'audit.pruned', ...CHANGE_EVENT_TYPES] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** Who asked: an API key, or an Entra user signed in with a token. */
@@ -103,7 +103,17 @@ export interface NotificationFailedEventInput extends AuditContext {
   delivery: { deliveryId: string; attempts: number; lastError: string; auditEventId?: string };
 }
 
-export type AuditEventInput = SecretReadEventInput | ChangeEventInput | NotificationFailedEventInput;
+/**
+ * Retention removed the oldest events. Chained like any event, it names the last event removed and its
+ * hash, which the first kept event's prevHash must equal: `amsd audit verify` accepts a trail that starts
+ * after seq 1 only when such an event accounts for the cut.
+ */
+export interface AuditPrunedEventInput extends AuditContext {
+  type: 'audit.pruned';
+  pruned: { throughSeq: number; lastHash: string; events: number; olderThan?: string; keepLast?: number };
+}
+
+export type AuditEventInput = SecretReadEventInput | ChangeEventInput | NotificationFailedEventInput | AuditPrunedEventInput;
 
 /** The fields the log adds; `hash` covers everything else (see chain.ts). */
 export interface AuditChainFields {
@@ -171,9 +181,12 @@ export const CHANGE_EVENT_IDS: Record<ChangeEventType, number> = {
 
 /** A notification that finally failed (after every retry). */
 export const NOTIFICATION_FAILED_EVENT_ID = 4041;
+/** Retention removed the oldest events of the trail. */
+export const AUDIT_PRUNED_EVENT_ID = 2151;
 
 export function eventIdOf(input: AuditEventInput): number {
   if (input.type === 'notification.failed') return NOTIFICATION_FAILED_EVENT_ID;
+  if (input.type === 'audit.pruned') return AUDIT_PRUNED_EVENT_ID;
   if (input.type !== 'secret.read') return CHANGE_EVENT_IDS[input.type];
   const { code } = input.outcome;
   return code === 'Success' ? SECRET_GRANTED_EVENT_IDS[input.accessType] : SECRET_REFUSED_EVENT_IDS[code];

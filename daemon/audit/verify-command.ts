@@ -25,8 +25,11 @@ export async function runAuditVerify(dataDir: string, out: NodeJS.WritableStream
     );
     return 1;
   }
+  const firstSeq = result.firstSeq ?? 1;
   const lines = [
-    `audit trail OK: ${result.events} events, chain intact`,
+    firstSeq > 1
+      ? `audit trail OK: events ${firstSeq} to ${result.events}, chain intact (events before ${firstSeq} were removed by retention, as an audit.pruned event records)`
+      : `audit trail OK: ${result.events} events, chain intact`,
     `  file: ${file}`,
     `  last hash: ${result.lastHash}${result.lastTime ? ` (${result.lastTime})` : ''}`,
   ];

@@ -27,6 +27,8 @@ export const DEFAULT_SETTINGS: Readonly<ServiceConfig> = Object.freeze({
   groupCacheSeconds: GROUP_CACHE_TTL_MS / 1000,
   globalChannelsSuccess: [],
   globalChannelsFailure: [],
+  auditRetentionDays: 0,
+  auditMaxEvents: 0,
 });
 
 const SETTINGS_TARGET = { kind: 'settings', id: 'service', displayName: 'Service settings' };

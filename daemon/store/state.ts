@@ -111,7 +111,7 @@ const principalRef = {
 } as const;
 const principalList = { type: 'array', items: principalRef } as const;
 const positive = { type: 'integer', minimum: 1 } as const;
-const seconds = { type: 'integer', minimum: 0 } as const;
+const seconds = { type: 'integer', minimum: 0 } as const; // also days and counts: any whole number from 0
 
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const uuid = { type: 'string', format: 'uuid' } as const;
@@ -258,6 +258,8 @@ export const stateSchema = {
         groupCacheSeconds: seconds,
         globalChannelsSuccess: { type: 'array', items: uuid },
         globalChannelsFailure: { type: 'array', items: uuid },
+        auditRetentionDays: seconds,
+        auditMaxEvents: seconds,
       },
     },
   },

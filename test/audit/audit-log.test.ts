@@ -47,7 +47,7 @@ t.test('the chain continues across close and re-open', async (t) => {
   const third = await reopened.log.append(secretRead(bob, notFound, 'DeviceNotFound'));
   t.equal(third.seq, 3);
   t.equal(third.prevHash, first[1]!.hash);
-  t.same(await verifyAuditLog(file), { ok: true, events: 3, lastHash: third.hash, lastTime: third.time });
+  t.same(await verifyAuditLog(file), { ok: true, events: 3, firstSeq: 1, lastHash: third.hash, lastTime: third.time });
 });
 
 t.test('close waits for the appends already made', async (t) => {

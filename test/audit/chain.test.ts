@@ -48,7 +48,7 @@ const save = (file: string, lines: string[]) => writeFile(file, lines.map((line)
 t.test('an untouched trail verifies, with its last hash for anchoring elsewhere', async (t) => {
   const { file, lines } = await sixEvents(t);
   const last = JSON.parse(lines[5]!);
-  t.same(await verifyAuditLog(file), { ok: true, events: 6, lastHash: last.hash, lastTime: last.time });
+  t.same(await verifyAuditLog(file), { ok: true, events: 6, firstSeq: 1, lastHash: last.hash, lastTime: last.time });
   t.equal(JSON.parse(lines[0]!).prevHash, GENESIS_HASH, 'the first event chains to 64 zeros');
 });
 
@@ -118,7 +118,7 @@ t.test('an unfinished last line is reported but not counted, and is not a break'
 t.test('an empty trail verifies with no events; a missing one cannot be read', async (t) => {
   const dir = await tempDir(t);
   await writeFile(join(dir, 'empty.jsonl'), '');
-  t.same(await verifyAuditLog(join(dir, 'empty.jsonl')), { ok: true, events: 0, lastHash: GENESIS_HASH });
+  t.same(await verifyAuditLog(join(dir, 'empty.jsonl')), { ok: true, events: 0, firstSeq: 1, lastHash: GENESIS_HASH });
   await t.rejects(verifyAuditLog(join(dir, 'missing.jsonl')), { code: 'ENOENT' });
 });
 

@@ -2,6 +2,8 @@
  * Get/Set-AmsServiceConfig: defaults shown, changes validated, applied at once, and audited.
  */
 import t from 'tap';
+import { auditLogPath } from '../../daemon/audit/audit-log.js';
+import { verifyAuditLog } from '../../daemon/audit/chain.js';
 import { assertMatchesSpec, createKey, startTestDaemon } from '../helpers.js';
 
 t.test('settings show their defaults and change without a restart, audited', async (t) => {
@@ -20,7 +22,9 @@ t.test('settings show their defaults and change without a restart, audited', asy
     groupCacheSeconds: 300,
     globalChannelsSuccess: [],
     globalChannelsFailure: [],
-  }, "Access Manager's rate limits, a minute for devices, five for groups, no global channels");
+    auditRetentionDays: 0,
+    auditMaxEvents: 0,
+  }, "Access Manager's rate limits, a minute for devices, five for groups, no global channels, audit kept forever");
 
   const changed = await daemon.call({ method: 'PATCH', url: '/v1/service-config', body: { userRateLimitPerDay: 500, trustedProxies: ['10.0.0.0/8', 'fd00::/8'] } });
   assertMatchesSpec(t, changed, 'updateServiceConfig');
@@ -45,4 +49,20 @@ t.test('bad settings are refused, naming each field, and change nothing', async 
 
   const user = await createKey(t, daemon, { name: 'u', role: 'user' });
   t.equal((await daemon.call({ url: '/v1/service-config', key: user })).statusCode, 403);
+});
+
+t.test('audit retention prunes at once, and the trail still verifies', async (t) => {
+  const daemon = await startTestDaemon(t);
+  for (let i = 0; i < 6; i++) await daemon.call({ method: 'POST', url: '/v1/api-keys', body: { name: `k${i}`, role: 'user' } });
+  const res = await daemon.call({ method: 'PATCH', url: '/v1/service-config', body: { auditMaxEvents: 3 } });
+  t.equal(res.statusCode, 200);
+  let events: { type: string; seq: number }[] = [];
+  for (let i = 0; i < 50; i++) {
+    events = (await daemon.call({ url: '/v1/audit-events?limit=100' })).json().items;
+    if (events.some((e) => e.type === 'audit.pruned')) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.same(events.map((e) => e.type), ['audit.pruned', 'settings.updated', 'apiKey.created', 'apiKey.created'], 'the newest three kept, then the pruning itself');
+  t.match(events[0], { pruned: { throughSeq: 4, events: 4, keepLast: 3 } }, 'the pruning event says what it removed');
+  t.match(await verifyAuditLog(auditLogPath(daemon.dataDir)), { ok: true, firstSeq: 5 }, 'amsd audit verify still passes');
 });

@@ -50,6 +50,8 @@ $script:AmsShapes = @{
             @{ Wire = 'device'; Name = 'Device'; Kind = 'object'; Shape = 'AuditEventDevice' }
             @{ Wire = 'outcome'; Name = 'Outcome'; Kind = 'object'; Shape = 'AuditEventOutcome' }
             @{ Wire = 'target'; Name = 'Target'; Kind = 'object'; Shape = 'AuditEventTarget' }
+            @{ Wire = 'delivery'; Name = 'Delivery'; Kind = 'object'; Shape = 'AuditEventDelivery' }
+            @{ Wire = 'pruned'; Name = 'Pruned'; Kind = 'object'; Shape = 'AuditEventPruned' }
             @{ Wire = 'before'; Name = 'Before'; Kind = 'value' }
             @{ Wire = 'after'; Name = 'After'; Kind = 'value' }
             @{ Wire = 'prevHash'; Name = 'PrevHash'; Kind = 'value' }
@@ -66,6 +68,15 @@ $script:AmsShapes = @{
             @{ Wire = 'tenantId'; Name = 'TenantId'; Kind = 'value' }
             @{ Wire = 'principalId'; Name = 'PrincipalId'; Kind = 'value' }
             @{ Wire = 'role'; Name = 'Role'; Kind = 'value' }
+        )
+    }
+    'AuditEventDelivery' = @{
+        TypeNames = @('Ams.AuditEventDelivery')
+        Properties = @(
+            @{ Wire = 'deliveryId'; Name = 'DeliveryId'; Kind = 'value' }
+            @{ Wire = 'attempts'; Name = 'Attempts'; Kind = 'value' }
+            @{ Wire = 'lastError'; Name = 'LastError'; Kind = 'value' }
+            @{ Wire = 'auditEventId'; Name = 'AuditEventId'; Kind = 'value' }
         )
     }
     'AuditEventDevice' = @{
@@ -85,6 +96,16 @@ $script:AmsShapes = @{
             @{ Wire = 'code'; Name = 'Code'; Kind = 'value' }
             @{ Wire = 'message'; Name = 'Message'; Kind = 'value' }
             @{ Wire = 'ruleIds'; Name = 'RuleIds'; Kind = 'values' }
+        )
+    }
+    'AuditEventPruned' = @{
+        TypeNames = @('Ams.AuditEventPruned')
+        Properties = @(
+            @{ Wire = 'throughSeq'; Name = 'ThroughSeq'; Kind = 'value' }
+            @{ Wire = 'lastHash'; Name = 'LastHash'; Kind = 'value' }
+            @{ Wire = 'events'; Name = 'Events'; Kind = 'value' }
+            @{ Wire = 'olderThan'; Name = 'OlderThan'; Kind = 'datetime' }
+            @{ Wire = 'keepLast'; Name = 'KeepLast'; Kind = 'value' }
         )
     }
     'AuditEventTarget' = @{
@@ -339,6 +360,8 @@ $script:AmsShapes = @{
             @{ Wire = 'groupCacheSeconds'; Name = 'GroupCacheSeconds'; Kind = 'value' }
             @{ Wire = 'globalChannelsSuccess'; Name = 'GlobalChannelsSuccess'; Kind = 'values' }
             @{ Wire = 'globalChannelsFailure'; Name = 'GlobalChannelsFailure'; Kind = 'values' }
+            @{ Wire = 'auditRetentionDays'; Name = 'AuditRetentionDays'; Kind = 'value' }
+            @{ Wire = 'auditMaxEvents'; Name = 'AuditMaxEvents'; Kind = 'value' }
         )
     }
     'Tenant' = @{

@@ -46,6 +46,12 @@ function Set-AmsServiceConfig {
     .PARAMETER GlobalChannelsFailure
     Notification channels (id or name; shown as ids) told of every refused secret request.
 
+    .PARAMETER AuditRetentionDays
+    Audit events older than this many days are removed (0 keeps them forever). The removal is itself an audit event, and `amsd audit verify` still verifies the rest.
+
+    .PARAMETER AuditMaxEvents
+    At most this many audit events are kept, the newest (0 for no limit).
+
     .EXAMPLE
     PS> Set-AmsServiceConfig -UserRateLimitPerMinute 1
 
@@ -124,7 +130,17 @@ function Set-AmsServiceConfig {
 
         [Parameter()]
         [string[]]
-        $GlobalChannelsFailure
+        $GlobalChannelsFailure,
+
+        [Parameter()]
+        [ValidateRange(0, 36500)]
+        [int]
+        $AuditRetentionDays,
+
+        [Parameter()]
+        [ValidateRange(0, 1000000000)]
+        [int]
+        $AuditMaxEvents
     )
 
     process {
@@ -141,6 +157,8 @@ function Set-AmsServiceConfig {
         if ($PSBoundParameters.ContainsKey('GroupCacheSeconds')) { $amsBody['groupCacheSeconds'] = $GroupCacheSeconds }
         if ($PSBoundParameters.ContainsKey('GlobalChannelsSuccess')) { $amsBody['globalChannelsSuccess'] = $GlobalChannelsSuccess }
         if ($PSBoundParameters.ContainsKey('GlobalChannelsFailure')) { $amsBody['globalChannelsFailure'] = $GlobalChannelsFailure }
+        if ($PSBoundParameters.ContainsKey('AuditRetentionDays')) { $amsBody['auditRetentionDays'] = $AuditRetentionDays }
+        if ($PSBoundParameters.ContainsKey('AuditMaxEvents')) { $amsBody['auditMaxEvents'] = $AuditMaxEvents }
         $amsTarget = $amsPath
         if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Changes service settings; they take effect at once')) { return }
         try {
