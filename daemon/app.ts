@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import addFormatsModule from 'ajv-formats';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { createHandlers, type HandlerDependencies } from './api/index.js';
 import type { EntraTokenVerifier } from './auth/entra-tokens.js';
@@ -73,6 +73,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // A POST with no body to an operation that takes none is fine whatever type it claims (PowerShell's
+    // Invoke-WebRequest calls a bodiless POST a form): without the claim, Fastify parses nothing.
+    if (request.routeOptions.schema?.body === undefined && request.headers['content-type'] !== undefined && isBodiless(request.headers)) {
+      delete request.headers['content-type'];
+    }
   });
   app.addHook('onSend', async (request, reply, payload) => {
     // API answers describe security state; no cache between the daemon and the caller may keep them.
@@ -98,4 +103,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.entraTokens ? { entraTokens: options.entraTokens } : {}),
   });
   return app;
+}
+
+function isBodiless(headers: FastifyRequest['headers']): boolean {
+  return headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0');
 }

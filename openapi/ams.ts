@@ -1110,11 +1110,11 @@ export interface components {
         };
         /** @description The device, by `deviceId` or by `computerName` (one of them). */
         SecretRequest: {
-            /** @description The device's name; give it or `deviceId`. */
+            /** @description The device's name, e.g. `PC-0001`; give it or `deviceId`. Several names (or names piped in) are read one after the other. */
             computerName?: string;
             /**
              * Format: uuid
-             * @description The device's id; give it or `computerName`.
+             * @description The device's id; give it or `computerName`. When both are given (as when a Get-AmsDevice result is piped in), the id is used.
              */
             deviceId?: string;
             /**
@@ -1994,7 +1994,7 @@ export interface operations {
     listDevices: {
         parameters: {
             query?: {
-                /** @description The device's display name, e.g. `PC-0001` (exact, case-insensitive as in Entra ID). */
+                /** @description The device's display name, e.g. `PC-0001` (exact, case-insensitive as in Entra ID). Several names (or names piped in, e.g. from `Get-Content pcs.txt`) are looked up one after the other. */
                 name?: string;
                 /** @description The device id (the registration id LAPS and BitLocker backups are keyed by). */
                 deviceId?: string;

@@ -9,6 +9,7 @@ $amsScripts = @(
     'Private/Invoke-AmsRequest.ps1',
     'Private/EntraSignIn.ps1',
     'Private/ConvertTo-AmsOutput.ps1',
+    'Private/AmsFiles.ps1',
     'Public/Connect-AmsServer.ps1',
     'Public/Disconnect-AmsServer.ps1',
     'Public/Get-AmsApiKey.ps1',

@@ -39,13 +39,20 @@ function typeLiteral(p: ParameterModel): string {
   return (p.nullable ? NULLABLE_VALUE_TYPES[p.type] : undefined) ?? TYPE_LITERALS[p.type];
 }
 
-function parameterAttributes(p: ParameterModel): string[] {
+function parameterAttributes(p: ParameterModel, parameterSets: string[]): string[] {
   const common: string[] = [];
   if (p.position !== undefined) common.push(`Position = ${p.position}`);
+  if (p.valueFromPipeline) common.push('ValueFromPipeline = $true');
   if (p.pipeline) common.push('ValueFromPipelineByPropertyName = $true');
   const lines: string[] = [];
   if (p.mandatoryIn.length > 0) {
     for (const set of p.mandatoryIn) lines.push(`[Parameter(${['Mandatory = $true', `ParameterSetName = ${psString(set)}`, ...common].join(', ')})]`);
+    // A field that overrides others may be given in their sets too (a piped object binds both).
+    if (p.overrides) {
+      for (const set of parameterSets.filter((name) => !p.mandatoryIn.includes(name))) {
+        lines.push(`[Parameter(${[`ParameterSetName = ${psString(set)}`, ...common.filter((c) => !c.startsWith('Position'))].join(', ')})]`);
+      }
+    }
   } else {
     lines.push(`[Parameter(${[...(p.required ? ['Mandatory = $true'] : []), ...common].join(', ')})]`);
   }
@@ -67,7 +74,10 @@ function parameterAttributes(p: ParameterModel): string[] {
 }
 
 function paramBlock(cmdlet: CmdletModel): string[] {
-  const blocks = cmdlet.parameters.map(parameterAttributes);
+  const blocks = cmdlet.parameters.map((p) => parameterAttributes(p, cmdlet.parameterSets));
+  if (cmdlet.parameters.some((p) => p.fromFile)) {
+    blocks.push(['[Parameter()]', "[ArgumentCompleter({ 'utf8', 'utf8BOM', 'windows-1252', 'latin1', 'unicode', 'bigendianunicode', 'oem' })]", '[string]', '$Encoding']);
+  }
   if (cmdlet.force) blocks.push(['[Parameter()]', '[switch]', '$Force']);
   if (cmdlet.asPlainText) blocks.push(['[Parameter()]', '[switch]', '$AsPlainText']);
   if (blocks.length === 0) return ['    param()'];
@@ -107,26 +117,21 @@ export function pathExpression(cmdlet: CmdletModel): string {
 }
 
 /**
- * The file's text, read as .NET reads it (UTF-8 unless a byte order mark says otherwise) in both
- * editions. A missing or unreadable file is this cmdlet's error (Ams.<Cmdlet>.PathNotFound), so
- * -ErrorAction applies to it, rather than a Resolve-Path error that stops the caller's script.
+ * The file's text (Read-AmsTextFile: UTF-8 unless -Encoding says otherwise, refused when it is not). A
+ * missing or unreadable file is this cmdlet's error (Ams.<Cmdlet>.PathNotFound, .NotUtf8), so
+ * -ErrorAction applies to it, rather than an error that stops the caller's script.
  */
-function fileAssignment(key: string, p: ParameterModel): string {
+function fileAssignment(key: string, p: ParameterModel, skip: string): string {
   return [
-    'try {',
-    `    ${key} = [System.IO.File]::ReadAllText((Resolve-Path -LiteralPath $${p.name} -ErrorAction Stop).ProviderPath)`,
-    '} catch {',
-    `    $amsRecord = [System.Management.Automation.ErrorRecord]::new($_.Exception, ('Ams.{0}.PathNotFound' -f $MyInvocation.MyCommand.Name), [System.Management.Automation.ErrorCategory]::ObjectNotFound, $${p.name})`,
-    `    $PSCmdlet.WriteError($amsRecord)`,
-    '    return',
-    '}',
+    `$amsFile = Read-AmsTextFile -Path $${p.name} -Encoding $Encoding -CommandName $MyInvocation.MyCommand.Name`,
+    `if ($null -ne $amsFile.ErrorRecord) { $PSCmdlet.WriteError($amsFile.ErrorRecord); ${skip} }`,
+    `${key} = $amsFile.Text`,
   ].join('\n');
 }
 
-function assignment(target: string, p: ParameterModel): string {
+function assignment(target: string, p: ParameterModel, each?: ParameterModel): string {
   const key = `$${target}[${psString(p.wireName)}]`;
-  if (p.fromFile) return fileAssignment(key, p);
-  const value = p.type === 'switch' ? `$${p.name}.IsPresent` : `$${p.name}`;
+  const value = p === each ? '$amsEach' : p.type === 'switch' ? `$${p.name}.IsPresent` : `$${p.name}`;
   if (p.nullable) {
     const empty = p.type === 'string' ? `[string]::IsNullOrEmpty($${p.name})` : `$null -eq $${p.name}`;
     return `if (${empty}) { ${key} = $null } else { ${key} = ${value} }`;
@@ -134,14 +139,54 @@ function assignment(target: string, p: ParameterModel): string {
   return `${key} = ${value}`;
 }
 
-function shouldProcessTarget(cmdlet: CmdletModel): string[] {
+/** Body or query fields that name what a cmdlet acts on, most telling first. */
+const NAMING_FIELDS = ['name', 'displayname', 'description', 'computername', 'deviceid', 'user'];
+
+/**
+ * `$amsTarget`: what the cmdlet acts on, for ShouldProcess and as the TargetObject of its errors: the
+ * path parameters, else the value being worked through, else the field that names the object.
+ */
+function targetLines(cmdlet: CmdletModel): string[] {
   const pathParams = cmdlet.parameters.filter((p) => p.in === 'path');
   if (pathParams.length > 0) return [`$amsTarget = ${pathParams.map((p) => `[string]$${p.name}`).join(" + '/' + ")}`];
-  const lines = ['$amsTarget = $amsPath'];
-  const named =
-    cmdlet.parameters.find((p) => p.in === 'body' && ['name', 'displayname', 'computername'].includes(p.wireName.toLowerCase()) && p.type === 'string') ??
-    cmdlet.parameters.find((p) => p.in === 'body' && p.required && p.type === 'string');
-  if (named) lines.push(`if ($PSBoundParameters.ContainsKey(${psString(named.name)})) { $amsTarget = [string]$${named.name} }`);
+  const each = cmdlet.parameters.find((p) => p.valueFromPipeline);
+  const lines = ['$amsTarget = $null'];
+  const named = NAMING_FIELDS.flatMap((field) =>
+    cmdlet.parameters.filter((p) => p !== each && p.in !== 'path' && p.wireName.toLowerCase() === field && !p.fromFile && (p.type === 'string' || p.type === 'string[]')),
+  );
+  for (const p of named.reverse()) lines.push(`if ($PSBoundParameters.ContainsKey(${psString(p.name)})) { $amsTarget = [string]$${p.name} }`);
+  const file = cmdlet.parameters.find((p) => p.fromFile);
+  if (file) lines.push(`if ($PSBoundParameters.ContainsKey(${psString(file.name)})) { $amsTarget = [string]$${file.name} }`);
+  if (each) lines.push(`if ($PSBoundParameters.ContainsKey(${psString(each.name)})) { $amsTarget = $amsEach }`);
+  return lines;
+}
+
+/** The ShouldProcess question, naming the object (its description or name, fetched when a prompt will show it). */
+function shouldProcessLines(cmdlet: CmdletModel, I: string, skip: string): string[] {
+  const lines: string[] = [];
+  if (cmdlet.force) lines.push(`${I}if ($Force -and -not $PSBoundParameters.ContainsKey('Confirm')) { $ConfirmPreference = 'None' }`);
+  let subject = '$amsTarget';
+  if (cmdlet.namedBy) {
+    const impact = psString(cmdlet.confirmImpact ?? 'Medium');
+    lines.push(
+      `${I}$amsSubject = Get-AmsShouldProcessSubject -Path ${psString(cmdlet.namedBy.listPath)} -QueryName ${psString(cmdlet.namedBy.query)} -Id $amsTarget -Kind ${psString(cmdlet.namedBy.kind)} -NameProperty ${psString(cmdlet.namedBy.property)} -ConfirmImpact ${impact} -CommandName $MyInvocation.MyCommand.Name`,
+    );
+    subject = '$amsSubject';
+  } else if (cmdlet.subjectKind) {
+    const format = cmdlet.parameters.some((p) => p.in === 'path') ? `'{0} {1}'` : `'{0} ''{1}'''`;
+    lines.push(`${I}$amsSubject = ${psString(cmdlet.subjectKind)}`);
+    lines.push(`${I}if ($null -ne $amsTarget) { $amsSubject = ${format} -f $amsSubject, $amsTarget }`);
+    subject = '$amsSubject';
+  }
+  const question = `$PSCmdlet.ShouldProcess(${subject}, ${psString(cmdlet.summary.replace(/\.\s*$/, ''))})`;
+  if (cmdlet.whatIfProperty) {
+    // -WhatIf still calls the server, asking it only to say what it would do.
+    lines.push(`${I}if (-not ${question}) {`);
+    lines.push(`${I}    if ($WhatIfPreference) { $amsBody[${psString(cmdlet.whatIfProperty)}] = $true } else { ${skip} }`);
+    lines.push(`${I}}`);
+  } else {
+    lines.push(`${I}if (-not ${question}) { ${skip} }`);
+  }
   return lines;
 }
 
@@ -154,86 +199,96 @@ function emitObjects(cmdlet: CmdletModel, source: string, indentBy: string): str
   return [`${indentBy}foreach ($amsItem in ${source}) {`, `${indentBy}    ${convert}`, `${indentBy}}`];
 }
 
+/**
+ * The request and what is emitted of its answer. A failure is written as the cmdlet's one error
+ * record (Invoke-AmsRequest never throws), and the cmdlet goes on with the next input.
+ */
+function requestLines(cmdlet: CmdletModel, I: string, skip: string, hasQuery: boolean): string[] {
+  const call = [
+    'Invoke-AmsRequest',
+    `-Method ${psString(cmdlet.method)}`,
+    '-Path $amsPath',
+    ...(hasQuery ? ['-Query $amsQuery'] : []),
+    ...(cmdlet.hasBody ? ['-Body $amsBody'] : []),
+    '-CommandName $MyInvocation.MyCommand.Name',
+    '-Target $amsTarget',
+  ].join(' ');
+  return [
+    `${I}$amsResult = ${call}`,
+    `${I}if (-not $amsResult.Succeeded) {`,
+    `${I}    $PSCmdlet.WriteError($amsResult.ErrorRecord)`,
+    `${I}    ${skip}`,
+    `${I}}`,
+    `${I}$amsResponse = $amsResult.Content`,
+  ];
+}
+
 function processBlock(cmdlet: CmdletModel): string[] {
-  const I = '        ';
+  const each = cmdlet.parameters.find((p) => p.valueFromPipeline);
   const lines: string[] = [];
+  // With a parameter that takes many values (-ComputerName A,B or strings piped in), one request per value.
+  const I = each ? '            ' : '        ';
+  const skip = each ? 'continue' : 'return';
+  if (each) {
+    lines.push(`        $amsValues = @($null)`);
+    lines.push(`        if ($PSBoundParameters.ContainsKey(${psString(each.name)})) { $amsValues = @($${each.name}) }`);
+    lines.push(`        foreach ($amsEach in $amsValues) {`);
+  }
   lines.push(`${I}$amsPath = ${pathExpression(cmdlet)}`);
   const query = cmdlet.parameters.filter((p) => p.in === 'query');
   const body = cmdlet.parameters.filter((p) => p.in === 'body');
   const paged = cmdlet.output?.emit === 'paged';
-  if (query.length > 0 || paged) {
+  const hasQuery = query.length > 0 || paged;
+  const given = (p: ParameterModel) => (p === each ? `$null -ne $amsEach` : `$PSBoundParameters.ContainsKey(${psString(p.name)})`);
+  const bound = (p: ParameterModel) => {
+    const overriders = cmdlet.parameters.filter((q) => q.overrides?.includes(p.wireName));
+    return [given(p), ...overriders.map((q) => `-not ${given(q)}`)].join(' -and ');
+  };
+  if (hasQuery) {
     lines.push(`${I}$amsQuery = [ordered]@{}`);
-    for (const p of query) lines.push(`${I}if ($PSBoundParameters.ContainsKey(${psString(p.name)})) { ${assignment('amsQuery', p)} }`);
+    for (const p of query) lines.push(`${I}if (${bound(p)}) { ${assignment('amsQuery', p, each)} }`);
   }
   if (cmdlet.hasBody) {
     lines.push(`${I}$amsBody = [ordered]@{}`);
     for (const p of body) {
       if (p.fromFile) {
-        lines.push(`${I}if ($PSBoundParameters.ContainsKey(${psString(p.name)})) {`);
-        lines.push(...assignment('amsBody', p).split('\n').map((l) => `${I}    ${l}`));
+        lines.push(`${I}if (${bound(p)}) {`);
+        lines.push(...fileAssignment(`$amsBody[${psString(p.wireName)}]`, p, skip).split('\n').map((l) => `${I}    ${l}`));
         lines.push(`${I}}`);
       } else {
-        lines.push(`${I}if ($PSBoundParameters.ContainsKey(${psString(p.name)})) { ${assignment('amsBody', p)} }`);
+        lines.push(`${I}if (${bound(p)}) { ${assignment('amsBody', p, each)} }`);
       }
     }
   }
-  if (cmdlet.shouldProcess) {
-    lines.push(...shouldProcessTarget(cmdlet).map((l) => I + l));
-    if (cmdlet.force) {
-      lines.push(`${I}if ($Force -and -not $PSBoundParameters.ContainsKey('Confirm')) { $ConfirmPreference = 'None' }`);
-    }
-    const question = `$PSCmdlet.ShouldProcess($amsTarget, ${psString(cmdlet.summary.replace(/\.\s*$/, ''))})`;
-    if (cmdlet.whatIfProperty) {
-      // -WhatIf still calls the server, asking it only to say what it would do.
-      lines.push(`${I}if (-not ${question}) {`);
-      lines.push(`${I}    if ($WhatIfPreference) { $amsBody[${psString(cmdlet.whatIfProperty)}] = $true } else { return }`);
-      lines.push(`${I}}`);
-    } else {
-      lines.push(`${I}if (-not ${question}) { return }`);
-    }
-  }
-  const call = [
-    'Invoke-AmsRequest',
-    `-Method ${psString(cmdlet.method)}`,
-    '-Path $amsPath',
-    ...(query.length > 0 || paged ? ['-Query $amsQuery'] : []),
-    ...(cmdlet.hasBody ? ['-Body $amsBody'] : []),
-    '-CommandName $MyInvocation.MyCommand.Name',
-  ].join(' ');
-  const request = (indentBy: string) => [
-    `${indentBy}try {`,
-    `${indentBy}    $amsResponse = ${call}`,
-    `${indentBy}} catch {`,
-    `${indentBy}    $PSCmdlet.WriteError($_)`,
-    `${indentBy}    return`,
-    `${indentBy}}`,
-  ];
+  lines.push(...targetLines(cmdlet).map((l) => I + l));
+  if (cmdlet.shouldProcess) lines.push(...shouldProcessLines(cmdlet, I, skip));
 
   if (!paged) {
-    lines.push(...request(I));
+    lines.push(...requestLines(cmdlet, I, skip, hasQuery));
     if (cmdlet.output) {
       lines.push(...emitObjects(cmdlet, cmdlet.output.emit === 'items' ? '$amsResponse.items' : '$amsResponse', I));
     }
-    return lines;
+  } else {
+    const cursor = psString(cmdlet.cursorParameter ?? 'cursor');
+    const P = I + '    ';
+    lines.push(`${I}if ($PSCmdlet.PagingParameters.IncludeTotalCount) { $PSCmdlet.PagingParameters.NewTotalCount(0, 0.0) }`);
+    lines.push(`${I}$amsEmitted = [uint64]0`);
+    lines.push(`${I}$amsSkipped = [uint64]0`);
+    lines.push(`${I}do {`);
+    // break: out of the pages (on to the next value, if any), not out of the pipeline.
+    lines.push(...requestLines(cmdlet, P, 'break', hasQuery));
+    lines.push(`${P}foreach ($amsItem in $amsResponse.items) {`);
+    lines.push(`${P}    if ($amsSkipped -lt $PSCmdlet.PagingParameters.Skip) { $amsSkipped++; continue }`);
+    lines.push(`${P}    if ($amsEmitted -ge $PSCmdlet.PagingParameters.First) { break }`);
+    lines.push(`${P}    $amsEmitted++`);
+    lines.push(`${P}    ConvertTo-AmsOutput -InputObject $amsItem -Shape ${psString(cmdlet.output!.shape)}${cmdlet.asPlainText ? ' -AsPlainText:$AsPlainText' : ''}`);
+    lines.push(`${P}}`);
+    lines.push(`${P}$amsCursor = Get-AmsProperty -InputObject $amsResponse -Name 'nextCursor'`);
+    lines.push(`${P}$amsQuery[${cursor}] = $amsCursor`);
+    // No request for a page nobody will see once -First is satisfied.
+    lines.push(`${I}} while ($amsCursor -and $amsEmitted -lt $PSCmdlet.PagingParameters.First)`);
   }
-  const cursor = psString(cmdlet.cursorParameter ?? 'cursor');
-  lines.push(`${I}if ($PSCmdlet.PagingParameters.IncludeTotalCount) { $PSCmdlet.PagingParameters.NewTotalCount(0, 0.0) }`);
-  lines.push(`${I}$amsEmitted = [uint64]0`);
-  lines.push(`${I}$amsSkipped = [uint64]0`);
-  lines.push(`${I}do {`);
-  lines.push(...request(`${I}    `));
-  lines.push(`${I}    foreach ($amsItem in $amsResponse.items) {`);
-  lines.push(`${I}        if ($amsSkipped -lt $PSCmdlet.PagingParameters.Skip) { $amsSkipped++; continue }`);
-  lines.push(`${I}        if ($amsEmitted -ge $PSCmdlet.PagingParameters.First) { return }`);
-  lines.push(`${I}        $amsEmitted++`);
-  lines.push(
-    `${I}        ConvertTo-AmsOutput -InputObject $amsItem -Shape ${psString(cmdlet.output!.shape)}${cmdlet.asPlainText ? ' -AsPlainText:$AsPlainText' : ''}`,
-  );
-  lines.push(`${I}    }`);
-  lines.push(`${I}    $amsCursor = $amsResponse.nextCursor`);
-  lines.push(`${I}    $amsQuery[${cursor}] = $amsCursor`);
-  // No request for a page nobody will see once -First is satisfied.
-  lines.push(`${I}} while ($amsCursor -and $amsEmitted -lt $PSCmdlet.PagingParameters.First)`);
+  if (each) lines.push('        }');
   return lines;
 }
 

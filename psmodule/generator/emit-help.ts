@@ -193,6 +193,14 @@ export function emitHelp(module: ModuleModel, cmdlet: CmdletModel): string {
   sections.push(section('DESCRIPTION', description.join('\n\n')));
 
   for (const p of cmdlet.parameters) sections.push(section(`PARAMETER ${p.name}`, helpText(parameterHelp(p))));
+  if (cmdlet.parameters.some((p) => p.fromFile)) {
+    sections.push(
+      section(
+        'PARAMETER Encoding',
+        'The encoding of the file, when it is not UTF-8: windows-1252 (what Excel saves as "CSV (comma delimited)" in Western Europe and the Americas), latin1, oem, unicode, or any code page name or number. Without it, a file that is not UTF-8 is refused rather than sent mangled.',
+      ),
+    );
+  }
   if (cmdlet.force) {
     sections.push(section('PARAMETER Force', 'Does it without asking for confirmation. -WhatIf still only shows what would happen.'));
   }

@@ -76,6 +76,16 @@ export interface ParameterModel {
   position?: number;
   /** The parameter is a file path; the body property gets the file's text. */
   fromFile?: boolean;
+  /**
+   * Takes many values, from the pipeline too (`'PC1','PC2' | Get-AmsLocalAdminPassword`,
+   * `-ComputerName PC1,PC2`): the cmdlet makes one request per value (`x-ams-value-from-pipeline`).
+   */
+  valueFromPipeline?: boolean;
+  /**
+   * Wire names of the fields this one replaces when both are bound (`x-ams-overrides`): it is then in
+   * every parameter set, so that a piped object binding both is taken by it.
+   */
+  overrides?: string[];
   pointer: string;
 }
 
@@ -144,6 +154,13 @@ export interface CmdletModel {
   cursorParameter?: string;
   /** The boolean body property -WhatIf sets (the call is made, and the server says what would happen). */
   whatIfProperty?: string;
+  /** What it acts on, in words (`computer authorization rule`), for -WhatIf and -Confirm. */
+  subjectKind?: string;
+  /**
+   * For a change to one object by id: the property of the object's GET answer that names it, fetched
+   * when a prompt or -WhatIf will show it ("Remove computer authorization rule 'Helpdesk' (id)").
+   */
+  namedBy?: { kind: string; property: string; listPath: string; query: string };
   examples: ExampleModel[];
 }
 
@@ -371,6 +388,12 @@ function buildCmdlet(
     b.warnings.push(`${pointer}: ${rawName} changes something but the operation answers no JSON, so the cmdlet emits nothing; answer the object as it now stands`);
   }
   const examples = readExamples(b, ext['x-ams-examples'], `${pointer}/x-ams-examples`);
+  const eachParameters = parameters.filter((p) => p.valueFromPipeline);
+  if (eachParameters.length > 1) {
+    b.problems.push(`${pointer}: only one parameter of ${rawName} can take values from the pipeline (x-ams-value-from-pipeline): ${eachParameters.map((p) => p.name).join(', ')}`);
+  }
+  const subjectKind = shouldProcess ? subjectWords(checked.noun) : undefined;
+  const namedBy = shouldProcess && subjectKind && parameters.some((p) => p.in === 'path') ? namingOfGet(b, path, subjectKind) : undefined;
   if (b.problems.length > problemCount) return undefined;
   return {
     name: rawName,
@@ -395,8 +418,50 @@ function buildCmdlet(
     ...(output ? { output } : {}),
     ...(cursorParameter ? { cursorParameter } : {}),
     ...(typeof whatIfProperty === 'string' ? { whatIfProperty } : {}),
+    ...(subjectKind ? { subjectKind } : {}),
+    ...(namedBy ? { namedBy } : {}),
     examples,
   };
+}
+
+/** Words PowerShell users read as one (ApiKey is an "API key"). */
+const ACRONYMS: Record<string, string> = { api: 'API', fve: 'BitLocker' };
+
+/** `AmsComputerAuthorizationRule` → `computer authorization rule`. */
+function subjectWords(noun: string): string {
+  return noun
+    .replace(/^Ams/, '')
+    .split(/(?=[A-Z][a-z])/)
+    .map((word) => ACRONYMS[word.toLowerCase()] ?? word.toLowerCase())
+    .join(' ');
+}
+
+/** Properties that name an object, in the order they are preferred. */
+const NAMING_PROPERTIES = ['displayName', 'name', 'description'];
+
+/**
+ * How to name the object a path like `/v1/tenants/{tenantId}` changes: the collection's GET
+ * (`/v1/tenants`) filtered by the same name (`?tenantId=`), and the property that names its items.
+ */
+function namingOfGet(b: Builder, path: string, kind: string): CmdletModel['namedBy'] {
+  const match = /^(.*)\/\{([^}]+)\}$/.exec(path);
+  if (!match) return undefined;
+  const [, listPath, idName] = match as unknown as [string, string, string];
+  const get = (b.doc.paths[listPath] as Record<string, OperationObject | undefined> | undefined)?.get;
+  const filters = (get?.parameters ?? []).map((raw) => resolveRef<ParameterObject>(b.doc, raw as ParameterObject));
+  if (!get || !filters.some((p) => p.in === 'query' && p.name === idName)) return undefined;
+  for (const [status, raw] of Object.entries(get.responses ?? {})) {
+    if (!/^2\d\d$/.test(status)) continue;
+    const schema = resolveRef<{ content?: Record<string, { schema?: unknown }> }>(b.doc, raw as never).content?.['application/json']?.schema;
+    if (!schema) continue;
+    let object = flatten(b.doc, schema).schema;
+    const items = (object.properties as Record<string, unknown> | undefined)?.items;
+    if (items !== undefined) object = flatten(b.doc, flatten(b.doc, items).schema.items).schema;
+    const names = new Set(propertiesOf(object).map(([name]) => name));
+    const property = NAMING_PROPERTIES.find((name) => names.has(name));
+    return property ? { kind, property, listPath, query: idName } : undefined;
+  }
+  return undefined;
 }
 
 interface ParameterInput {
@@ -441,6 +506,12 @@ function buildParameter(b: Builder, input: ParameterInput): ParameterModel | und
       aliases = [...aliasesRaw];
     }
   }
+  const eachRaw = input.extensions['x-ams-value-from-pipeline'];
+  if (eachRaw !== undefined && (eachRaw !== true || type !== 'string' || input.in === 'path')) {
+    b.problems.push(`${input.pointer}/x-ams-value-from-pipeline: only true, on a string query or body field`);
+  }
+  const valueFromPipeline = eachRaw === true && type === 'string' && input.in !== 'path';
+  if (valueFromPipeline) type = 'string[]';
   const pipelineRaw = input.extensions['x-ams-pipeline'];
   if (pipelineRaw !== undefined && typeof pipelineRaw !== 'boolean') b.problems.push(`${input.pointer}/x-ams-pipeline: must be true or false`);
   const identifier = input.wireName === 'id' || /[a-z0-9]Id$/.test(input.wireName);
@@ -461,7 +532,13 @@ function buildParameter(b: Builder, input: ParameterInput): ParameterModel | und
     aliases,
     description: input.description || descriptionOf(schema),
     pointer: input.pointer,
+    ...(valueFromPipeline ? { valueFromPipeline } : {}),
   };
+  const overrides = input.extensions['x-ams-overrides'];
+  if (overrides !== undefined) {
+    if (Array.isArray(overrides) && overrides.every((o) => typeof o === 'string') && input.in === 'body') model.overrides = overrides as string[];
+    else b.problems.push(`${input.pointer}/x-ams-overrides: must list the wire names of other body fields`);
+  }
   if (typeof schema.format === 'string') model.format = schema.format;
   if (schema.default !== undefined) model.defaultValue = schema.default;
   if (schema.example !== undefined) model.example = schema.example;
@@ -481,7 +558,7 @@ function buildParameter(b: Builder, input: ParameterInput): ParameterModel | und
   const enumValues = (items ?? schema).enum;
   const validates = !model.nullable && type !== 'SecureString';
   if (Array.isArray(enumValues) && enumValues.every((v) => typeof v === 'string') && validates) model.validateSet = enumValues as string[];
-  if (type === 'string' && validates && !model.validateSet) {
+  if ((type === 'string' || model.valueFromPipeline) && validates && !model.validateSet) {
     const min = schema.minLength;
     const max = schema.maxLength;
     if (typeof min === 'number' || typeof max === 'number') {

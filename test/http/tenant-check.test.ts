@@ -59,3 +59,15 @@ t.test('an unknown tenant is 404, a user key 403', async (t) => {
   const user = (await daemon.call({ method: 'POST', url: '/v1/api-keys', body: { name: 'u', role: 'user' } })).json();
   t.equal((await daemon.call({ method: 'POST', url: '/v1/tenants/00000000-0000-4000-8000-000000000000/test', key: user.key })).statusCode, 403);
 });
+
+t.test('a bodiless POST to an operation that takes no body is answered, whatever Content-Type it claims', async (t) => {
+  // PowerShell's Invoke-WebRequest sends a POST without -Body as application/x-www-form-urlencoded.
+  const { register, tenant, daemon } = await setUp(t);
+  await register({ clientSecret: tenant.app.clientSecret });
+  for (const contentType of ['application/x-www-form-urlencoded', 'application/json', 'text/plain']) {
+    const res = await daemon.call({ method: 'POST', url: `/v1/tenants/${tenant.tenantId}/test`, headers: { 'content-type': contentType, 'content-length': '0' } });
+    t.equal(res.statusCode, 200, `${contentType}: ${res.body}`);
+  }
+  const withBody = await daemon.call({ method: 'POST', url: '/v1/api-keys', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=x' });
+  t.equal(withBody.statusCode, 415, 'an operation that takes a body still wants JSON');
+});

@@ -80,7 +80,7 @@ t.test('a hostile spec generates files that parse into exactly one function with
   t.match(help, /\\\.LINK https:\/\/evil\.example/);
   t.match(script, /\[ValidateSet\('it''s', '\$\(Remove-Item C:\\\)', 'a"b', 'it’’s'\)\]/);
   t.match(script, /\[ValidatePattern\('\^\[a-z''\]\+\$'\)\]/);
-  t.match(script, /ShouldProcess\(\$amsTarget, 'Removes it #> Remove-Item C:\\ -Recurse <# it''s \$\(Remove-Item C:\\\) "\$env:USERNAME" it’’s ‘‘quoted’’ `n'\)/);
+  t.match(script, /ShouldProcess\(\$amsSubject, 'Removes it #> Remove-Item C:\\ -Recurse <# it''s \$\(Remove-Item C:\\\) "\$env:USERNAME" it’’s ‘‘quoted’’ `n'\)/);
 
   const shapes = files.find((f) => f.path === 'Private/AmsShapes.ps1')!.content;
   t.match(shapes, /Wire = 'we''ird'; Name = 'WeIrd'/);

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { renderModule } from '../../psmodule/generator/index.js';
-import { jsonBody, jsonResponse, parsePowerShell, syntaxErrors, syntheticSpec } from './powershell.js';
+import { commandNames, jsonBody, jsonResponse, parsePowerShell, syntaxErrors, syntheticSpec } from './powershell.js';
 
 const spec = (csvExtensions: Record<string, unknown>, operationExtensions: Record<string, unknown> = {}) =>
   syntheticSpec({
@@ -33,7 +33,8 @@ t.test('x-ams-file-parameter: the cmdlet takes a path and sends the file text', 
   t.match(code, /\[Parameter\(Mandatory = \$true, Position = 0\)\]\s+\[string\]\s+\$Path/, 'a mandatory, positional -Path');
   t.notMatch(code, /\$Csv\b/, 'no -Csv parameter');
   t.notMatch(code, /ValidateLength\(0, 1000\)\]\s+\[string\]\s+\$Path/, "the text's length limit is not put on the path");
-  t.match(code, /\$amsBody\['csv'\] = \[System\.IO\.File\]::ReadAllText\(\(Resolve-Path -LiteralPath \$Path -ErrorAction Stop\)\.ProviderPath\)/);
+  t.match(code, /\$amsFile = Read-AmsTextFile -Path \$Path -Encoding \$Encoding -CommandName \$MyInvocation\.MyCommand\.Name\n\s+if \(\$null -ne \$amsFile\.ErrorRecord\) \{ \$PSCmdlet\.WriteError\(\$amsFile\.ErrorRecord\); return \}\n\s+\$amsBody\['csv'\] = \$amsFile\.Text/);
+  t.match(code, /\[string\]\s+\$Encoding/, 'and -Encoding, for files that are not UTF-8');
   t.match(code, /\.PARAMETER Path\s+The file whose text is sent as csv\./);
   t.same(syntaxErrors(await parsePowerShell(code)), []);
 });
@@ -58,15 +59,19 @@ t.test('misused extensions fail generation with the pointer', async (t) => {
 
 t.test('a file that cannot be read is the cmdlet’s own non-terminating error, not the caller’s script stopping', async (t) => {
   const code = importFunction(renderModule(spec({ 'x-ams-file-parameter': 'Path' })).files);
-  t.match(code, /try \{\s+\$amsBody\['csv'\] = \[System\.IO\.File\]::ReadAllText[^\n]+\s+\} catch \{\s+\$amsRecord = \[System\.Management\.Automation\.ErrorRecord\]::new\(\$_\.Exception, \('Ams\.\{0\}\.PathNotFound' -f \$MyInvocation\.MyCommand\.Name\), \[System\.Management\.Automation\.ErrorCategory\]::ObjectNotFound, \$Path\)\s+\$PSCmdlet\.WriteError\(\$amsRecord\)\s+return\s+\}/);
+  t.match(code, /if \(\$null -ne \$amsFile\.ErrorRecord\) \{ \$PSCmdlet\.WriteError\(\$amsFile\.ErrorRecord\); return \}/, 'written, not thrown');
+  const files = renderModule(spec({ 'x-ams-file-parameter': 'Path' })).files.find((f) => f.path === 'Private/AmsFiles.ps1')!.content;
+  t.match(files, /'PathNotFound' \('Cannot find the file/);
+  t.match(files, /'NotUtf8'/, 'a file that is not UTF-8 is refused');
   t.same(syntaxErrors(await parsePowerShell(code)), []);
 });
 
 t.test('on PowerShell 7 answers are parsed with strings kept strings (no date-shaped note or password turned into a [datetime])', async (t) => {
   const { files } = renderModule(spec({}));
   const request = files.find((f) => f.path.endsWith('Invoke-AmsRequest.ps1'))!.content;
-  t.match(request, /if \(\$desktop\) \{[\s\S]*Invoke-RestMethod @request[\s\S]*\} else \{[\s\S]*\$response = Invoke-WebRequest @request[\s\S]*ConvertFrom-AmsJson -Json/, '5.1 keeps Invoke-RestMethod; 7 reads the text');
-  t.match(request, /ConvertFrom-Json -InputObject \$Json -DateKind String/, '7.5+: -DateKind String');
-  t.match(request, /\[System\.Text\.Json\.JsonDocument\]::Parse\(\$Json\)/, 'earlier 7.x: System.Text.Json, which does not guess dates');
+  t.match(request, /if \(\$PSVersionTable\.PSEdition -ne 'Core'\) \{\n\s+# 5\.1's JSON reader leaves ISO 8601 strings as strings\.\n\s+try \{ return ConvertFrom-Json/, '5.1: ConvertFrom-Json, which keeps strings');
+  const commands = commandNames((await parsePowerShell(request)).rootNode);
+  t.notOk(commands.some((name) => /^Invoke-(WebRequest|RestMethod)$/i.test(name)), 'no web cmdlet: they write headers and bodies to the debug stream');
+  t.match(request, /\[System\.Text\.Json\.JsonDocument\]::Parse\(\$Json\)/, '7: System.Text.Json, which does not guess dates');
   t.same(syntaxErrors(await parsePowerShell(request)), []);
 });

@@ -170,12 +170,11 @@ t.test('Windows PowerShell 5.1: no 7-only switch outside an edition branch, UTF-
     t.notMatch(file.content, /System\.Web\b/, `${file.path}: no System.Web (not loaded on 5.1)`);
   }
   const request = byPath.get('Private/Invoke-AmsRequest.ps1')!;
-  t.match(request, /\$desktop = \$PSVersionTable\.PSEdition -ne 'Core'/);
-  t.match(request, /\} elseif \(\$Connection\.SkipCertificateCheck\) \{\n\s+\$request\['SkipCertificateCheck'\] = \$true/, 'the switch only on PowerShell 7');
+  t.match(request, /if \(\$Connection\.SkipCertificateCheck -and \$PSVersionTable\.PSEdition -eq 'Core'\) \{\n\s+\$handler\.ServerCertificateCustomValidationCallback = \[System\.Net\.Http\.HttpClientHandler\]::DangerousAcceptAnyServerCertificateValidator/, 'the .NET Core validator only on PowerShell 7');
   t.match(request, /ServerCertificateValidationCallback = \[AmsCertificateBypass\]::Callback/, '5.1 gets a validation callback instead');
+  t.match(request, /Add-Type -AssemblyName 'System\.Net\.Http'/, '5.1 loads System.Net.Http');
   t.match(request, /SecurityProtocolType\]::Tls12/);
-  t.match(request, /\[System\.Text\.Encoding\]::UTF8\.GetBytes\(\$json\)/);
-  t.match(request, /'application\/json; charset=utf-8'/);
+  t.match(request, /\[System\.Net\.Http\.StringContent\]::new\(\$Json, \[System\.Text\.Encoding\]::UTF8, 'application\/json'\)/, 'UTF-8 bodies with the charset said');
   t.match(request, /ConvertTo-Json -InputObject \(ConvertTo-AmsWireValue -Value \$Body\) -Depth 10/);
   t.match(request, /'Ams\.\{0\}\.\{1\}' -f \$CommandName/, 'error ids Ams.<Cmdlet>.<status>');
   for (const [status, category] of [
@@ -190,7 +189,7 @@ t.test('Windows PowerShell 5.1: no 7-only switch outside an edition branch, UTF-
     t.match(request, new RegExp(`${status} \\{ return \\[System\\.Management\\.Automation\\.ErrorCategory\\]::${category} \\}`), `${status} → ${category}`);
   }
   t.match(request, /ResourceUnavailable/);
-  t.match(request, /ErrorDetails = \[System\.Management\.Automation\.ErrorDetails\]::new\(\$message\)/, 'the server\'s detail in ErrorDetails');
+  t.match(request, /ErrorDetails = \[System\.Management\.Automation\.ErrorDetails\]::new\(\$Message\)/, 'the server\'s detail in ErrorDetails');
 });
 
 t.test('the session templates call operations the contract has', async (t) => {

@@ -176,7 +176,7 @@ t.test('emission: one object, each item of an array, each of items, page after p
   const list = code('Get-AmsEvent');
   t.match(list, /SupportsPaging = \$true/);
   t.match(list, /\$amsQuery\['limit'\] = \$PageSize/);
-  t.match(list, /do \{[\s\S]*foreach \(\$amsItem in \$amsResponse\.items\) \{[\s\S]*\$PSCmdlet\.PagingParameters\.Skip[\s\S]*\$PSCmdlet\.PagingParameters\.First[\s\S]*\$amsCursor = \$amsResponse\.nextCursor\n\s+\$amsQuery\['cursor'\] = \$amsCursor\n\s+\} while \(\$amsCursor -and \$amsEmitted -lt \$PSCmdlet\.PagingParameters\.First\)/, 'pages until the last one, or until -First is satisfied (no request for a page nobody will see)');
+  t.match(list, /do \{[\s\S]*foreach \(\$amsItem in \$amsResponse\.items\) \{[\s\S]*\$PSCmdlet\.PagingParameters\.Skip[\s\S]*\$PSCmdlet\.PagingParameters\.First[\s\S]*\$amsCursor = Get-AmsProperty -InputObject \$amsResponse -Name 'nextCursor'\n\s+\$amsQuery\['cursor'\] = \$amsCursor\n\s+\} while \(\$amsCursor -and \$amsEmitted -lt \$PSCmdlet\.PagingParameters\.First\)/, 'pages until the last one, or until -First is satisfied (no request for a page nobody will see)');
 });
 
 t.test('OutputType names the emitted type', async (t) => {
@@ -200,8 +200,9 @@ t.test('ShouldProcess: changes yes, reads no (also over POST), the spec decides 
     t.notOk(commandNames(fn!.node).some((n) => /^Invoke-(RestMethod|WebRequest)$/i.test(n)), `${c.name} makes no HTTP call of its own`);
   }
   const create = code('New-AmsKey');
-  t.match(create, /\$amsTarget = \$amsPath\n\s+if \(\$PSBoundParameters\.ContainsKey\('Name'\)\) \{ \$amsTarget = \[string\]\$Name \}/);
-  t.match(create, /if \(-not \$PSCmdlet\.ShouldProcess\(\$amsTarget, 'Creates a key'\)\) \{ return \}\n\s+try \{\n\s+\$amsResponse = Invoke-AmsRequest/, 'asked right before the request');
+  t.match(create, /\$amsTarget = \$null\n\s+if \(\$PSBoundParameters\.ContainsKey\('Name'\)\) \{ \$amsTarget = \[string\]\$Name \}/);
+  t.match(create, /\$amsSubject = 'key'\n\s+if \(\$null -ne \$amsTarget\) \{ \$amsSubject = '\{0\} ''\{1\}''' -f \$amsSubject, \$amsTarget \}/, 'the object named: key \'name\'');
+  t.match(create, /if \(-not \$PSCmdlet\.ShouldProcess\(\$amsSubject, 'Creates a key'\)\) \{ return \}\n\s+\$amsResult = Invoke-AmsRequest/, 'asked right before the request');
 });
 
 t.test('Remove (and what the spec says is High) asks first, and takes -Force', async (t) => {
@@ -213,7 +214,7 @@ t.test('Remove (and what the spec says is High) asks first, and takes -Force', a
   const remove = code('Remove-AmsKey');
   t.match(remove, /ConfirmImpact = 'High'/);
   t.match(remove, /\[switch\]\n\s+\$Force/);
-  t.match(remove, /if \(\$Force -and -not \$PSBoundParameters\.ContainsKey\('Confirm'\)\) \{ \$ConfirmPreference = 'None' \}\n\s+if \(-not \$PSCmdlet\.ShouldProcess\(\$amsTarget, 'Deletes a key'\)\)/);
+  t.match(remove, /if \(\$Force -and -not \$PSBoundParameters\.ContainsKey\('Confirm'\)\) \{ \$ConfirmPreference = 'None' \}\n[\s\S]*if \(-not \$PSCmdlet\.ShouldProcess\(\$amsSubject, 'Deletes a key'\)\)/);
   t.match(remove, /\$amsTarget = \[string\]\$Id/);
   t.notMatch(code('New-AmsKey'), /\$Force/);
 });

@@ -41,8 +41,13 @@ function Connect-AmsServer {
     Connects without credentials: only the operations that need no sign-in work.
 
     .PARAMETER SkipCertificateCheck
-    Accepts a server certificate that is not trusted (a test server with a self-signed certificate).
-    Anyone between you and the server could then read your key: do not use it otherwise.
+    Accepts a server certificate that is not trusted (a test server with a self-signed certificate),
+    for amsd and, with -UseDeviceCode, for the Entra ID sign-in it points to. Anyone between you and
+    the server could then read your key: do not use it otherwise.
+
+    .PARAMETER TimeoutSec
+    How long any one call of this session may take, in seconds (100 unless given). A server that
+    accepts the connection and never answers is then a timeout error, not a hang.
 
     .EXAMPLE
     PS> Connect-AmsServer -Uri 'https://amsd.contoso.com:5800' -ApiKey (Read-Host -AsSecureString -Prompt 'API key')
@@ -110,7 +115,12 @@ function Connect-AmsServer {
 
         [Parameter()]
         [switch]
-        $SkipCertificateCheck
+        $SkipCertificateCheck,
+
+        [Parameter()]
+        [ValidateRange(1, 3600)]
+        [int]
+        $TimeoutSec = 100
     )
 
     $parsed = $null
@@ -133,49 +143,58 @@ function Connect-AmsServer {
         Scopes               = @()
         TenantId             = $null
         SkipCertificateCheck = $SkipCertificateCheck.IsPresent
+        TimeoutSec           = $TimeoutSec
+        HttpClient           = $null
         Caller               = $null
         ConnectedAt          = $null
     }
     $commandName = $MyInvocation.MyCommand.Name
 
-    try {
-        switch ($PSCmdlet.ParameterSetName) {
-            'ApiKey' { $connection.Token = $ApiKey }
-            'AccessToken' { $connection.Token = $AccessToken }
-            'DeviceCode' {
-                $config = Invoke-AmsRequest -Method 'GET' -Path '/v1/auth/config' -CommandName $commandName -Anonymous -Connection $connection
-                $signIn = $config
-                if ($PSBoundParameters.ContainsKey('TenantId')) {
-                    $signIn = @($config.tenants) | Where-Object { $_.tenantId -eq $TenantId } | Select-Object -First 1
-                    if ($null -eq $signIn) {
-                        $known = (@($config.tenants) | ForEach-Object { '{0} ({1})' -f $_.tenantId, $_.displayName }) -join ', '
-                        if (-not $known) { $known = 'none' }
-                        $exception = [System.ArgumentException]::new(('The server does not accept sign-ins from tenant {0}. Tenants it accepts: {1}' -f $TenantId, $known))
-                        throw [System.Management.Automation.ErrorRecord]::new($exception, 'Ams.Connect-AmsServer.UnknownTenant', [System.Management.Automation.ErrorCategory]::ObjectNotFound, $TenantId)
-                    }
+    # Every failure is one terminating ErrorRecord (a throw caught here would add a second to $Error).
+    $fail = {
+        param([System.Management.Automation.ErrorRecord] $Record)
+        if ($null -ne $connection.HttpClient) { $connection.HttpClient.Dispose() }
+        $PSCmdlet.ThrowTerminatingError($Record)
+    }
+    switch ($PSCmdlet.ParameterSetName) {
+        'ApiKey' { $connection.Token = $ApiKey }
+        'AccessToken' { $connection.Token = $AccessToken }
+        'DeviceCode' {
+            $config = Invoke-AmsRequest -Method 'GET' -Path '/v1/auth/config' -CommandName $commandName -Target $connection.Uri -Anonymous -Connection $connection
+            if (-not $config.Succeeded) { & $fail $config.ErrorRecord }
+            $signIn = $config.Content
+            if ($PSBoundParameters.ContainsKey('TenantId')) {
+                $signIn = @(Get-AmsProperty $config.Content 'tenants') | Where-Object { $null -ne $_ -and $_.tenantId -eq $TenantId } | Select-Object -First 1
+                if ($null -eq $signIn) {
+                    $known = (@(Get-AmsProperty $config.Content 'tenants') | Where-Object { $null -ne $_ } | ForEach-Object { '{0} ({1})' -f $_.tenantId, $_.displayName }) -join ', '
+                    if (-not $known) { $known = 'none' }
+                    $exception = [System.ArgumentException]::new(('The server does not accept sign-ins from tenant {0}. Tenants it accepts: {1}' -f $TenantId, $known))
+                    & $fail ([System.Management.Automation.ErrorRecord]::new($exception, 'Ams.Connect-AmsServer.UnknownTenant', [System.Management.Automation.ErrorCategory]::ObjectNotFound, $TenantId))
                 }
-                if (-not $signIn.authority -or -not $signIn.clientId) {
-                    $exception = [System.InvalidOperationException]::new('The server has no Entra ID user sign-in configured (GET /v1/auth/config). Connect with -ApiKey instead, or ask an administrator to configure user sign-in for a tenant.')
-                    throw [System.Management.Automation.ErrorRecord]::new($exception, 'Ams.Connect-AmsServer.SignInNotConfigured', [System.Management.Automation.ErrorCategory]::NotEnabled, $connection.Uri)
-                }
-                $token = Request-AmsDeviceCodeToken -Authority $signIn.authority -ClientId $signIn.clientId -Scopes @($signIn.scopes) -CommandName $commandName
-                $connection.TokenEndpoint = ([string]$signIn.authority).TrimEnd('/') + '/oauth2/v2.0/token'
-                $connection.ClientId = [string]$signIn.clientId
-                $connection.Scopes = @($signIn.scopes)
-                $connection.TenantId = [string]$signIn.tenantId
-                Set-AmsConnectionToken -Connection $connection -TokenResponse $token
             }
+            if (-not (Get-AmsProperty $signIn 'authority') -or -not (Get-AmsProperty $signIn 'clientId')) {
+                $exception = [System.InvalidOperationException]::new('The server has no Entra ID user sign-in configured (GET /v1/auth/config). Connect with -ApiKey instead, or ask an administrator to configure user sign-in for a tenant.')
+                & $fail ([System.Management.Automation.ErrorRecord]::new($exception, 'Ams.Connect-AmsServer.SignInNotConfigured', [System.Management.Automation.ErrorCategory]::NotEnabled, $connection.Uri))
+            }
+            $signedIn = Request-AmsDeviceCodeToken -Connection $connection -Authority $signIn.authority -ClientId $signIn.clientId -Scopes @($signIn.scopes) -CommandName $commandName
+            if ($null -ne $signedIn.ErrorRecord) { & $fail $signedIn.ErrorRecord }
+            $connection.TokenEndpoint = ([string]$signIn.authority).TrimEnd('/') + '/oauth2/v2.0/token'
+            $connection.ClientId = [string]$signIn.clientId
+            $connection.Scopes = @($signIn.scopes)
+            $connection.TenantId = [string](Get-AmsProperty $signIn 'tenantId')
+            Set-AmsConnectionToken -Connection $connection -TokenResponse $signedIn.Token
         }
-
-        if ($PSCmdlet.ParameterSetName -eq 'Anonymous') {
-            $null = Invoke-AmsRequest -Method 'GET' -Path '/v1/health' -CommandName $commandName -Connection $connection
-        } else {
-            $connection.Caller = Invoke-AmsRequest -Method 'GET' -Path '/v1/me' -CommandName $commandName -Connection $connection
-        }
-    } catch {
-        $PSCmdlet.ThrowTerminatingError($_)
     }
 
+    if ($PSCmdlet.ParameterSetName -eq 'Anonymous') {
+        $check = Invoke-AmsRequest -Method 'GET' -Path '/v1/health' -CommandName $commandName -Target $connection.Uri -Connection $connection
+    } else {
+        $check = Invoke-AmsRequest -Method 'GET' -Path '/v1/me' -CommandName $commandName -Target $connection.Uri -Connection $connection
+    }
+    if (-not $check.Succeeded) { & $fail $check.ErrorRecord }
+    if ($PSCmdlet.ParameterSetName -ne 'Anonymous') { $connection.Caller = $check.Content }
+
+    if ($null -ne $script:AmsConnection -and $null -ne $script:AmsConnection.HttpClient) { $script:AmsConnection.HttpClient.Dispose() }
     $connection.ConnectedAt = [datetime]::UtcNow
     $script:AmsConnection = $connection
     Get-AmsConnection

@@ -50,12 +50,13 @@ function Get-AmsApiKey {
         $amsPath = '/v1/api-keys'
         $amsQuery = [ordered]@{}
         if ($PSBoundParameters.ContainsKey('Status')) { $amsQuery['status'] = $Status }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsTarget = $null
+        $amsResult = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         foreach ($amsItem in $amsResponse.items) {
             ConvertTo-AmsOutput -InputObject $amsItem -Shape 'ApiKey'
         }

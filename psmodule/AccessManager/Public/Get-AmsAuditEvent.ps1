@@ -122,23 +122,25 @@ function Get-AmsAuditEvent {
         if ($PSBoundParameters.ContainsKey('Outcome')) { $amsQuery['outcome'] = $Outcome }
         if ($PSBoundParameters.ContainsKey('Type')) { $amsQuery['type'] = $Type }
         if ($PSBoundParameters.ContainsKey('PageSize')) { $amsQuery['limit'] = $PageSize }
+        $amsTarget = $null
+        if ($PSBoundParameters.ContainsKey('User')) { $amsTarget = [string]$User }
         if ($PSCmdlet.PagingParameters.IncludeTotalCount) { $PSCmdlet.PagingParameters.NewTotalCount(0, 0.0) }
         $amsEmitted = [uint64]0
         $amsSkipped = [uint64]0
         do {
-            try {
-                $amsResponse = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name
-            } catch {
-                $PSCmdlet.WriteError($_)
-                return
+            $amsResult = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+            if (-not $amsResult.Succeeded) {
+                $PSCmdlet.WriteError($amsResult.ErrorRecord)
+                break
             }
+            $amsResponse = $amsResult.Content
             foreach ($amsItem in $amsResponse.items) {
                 if ($amsSkipped -lt $PSCmdlet.PagingParameters.Skip) { $amsSkipped++; continue }
-                if ($amsEmitted -ge $PSCmdlet.PagingParameters.First) { return }
+                if ($amsEmitted -ge $PSCmdlet.PagingParameters.First) { break }
                 $amsEmitted++
                 ConvertTo-AmsOutput -InputObject $amsItem -Shape 'AuditEvent'
             }
-            $amsCursor = $amsResponse.nextCursor
+            $amsCursor = Get-AmsProperty -InputObject $amsResponse -Name 'nextCursor'
             $amsQuery['cursor'] = $amsCursor
         } while ($amsCursor -and $amsEmitted -lt $PSCmdlet.PagingParameters.First)
     }

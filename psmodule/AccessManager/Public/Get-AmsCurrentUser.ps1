@@ -35,12 +35,13 @@ function Get-AmsCurrentUser {
 
     process {
         $amsPath = '/v1/me'
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'GET' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsTarget = $null
+        $amsResult = Invoke-AmsRequest -Method 'GET' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'Caller'
     }
 }

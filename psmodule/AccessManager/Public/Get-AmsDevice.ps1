@@ -19,7 +19,7 @@ function Get-AmsDevice {
     Returns everything, asking the server page after page; -First and -Skip take part of it, -PageSize sets how many the server sends at a time.
 
     .PARAMETER Name
-    The device's display name, e.g. `PC-0001` (exact, case-insensitive as in Entra ID).
+    The device's display name, e.g. `PC-0001` (exact, case-insensitive as in Entra ID). Several names (or names piped in, e.g. from `Get-Content pcs.txt`) are looked up one after the other.
 
     .PARAMETER DeviceId
     The device id (the registration id LAPS and BitLocker backups are keyed by).
@@ -66,9 +66,9 @@ function Get-AmsDevice {
     [CmdletBinding(PositionalBinding = $false, SupportsPaging = $true)]
     [OutputType('Ams.Device')]
     param(
-        [Parameter(Position = 0)]
+        [Parameter(Position = 0, ValueFromPipeline = $true)]
         [ValidateLength(1, 256)]
-        [string]
+        [string[]]
         $Name,
 
         [Parameter(ValueFromPipelineByPropertyName = $true)]
@@ -86,30 +86,37 @@ function Get-AmsDevice {
     )
 
     process {
-        $amsPath = '/v1/devices'
-        $amsQuery = [ordered]@{}
-        if ($PSBoundParameters.ContainsKey('Name')) { $amsQuery['name'] = $Name }
-        if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsQuery['deviceId'] = $DeviceId }
-        if ($PSBoundParameters.ContainsKey('TenantId')) { $amsQuery['tenantId'] = $TenantId }
-        if ($PSBoundParameters.ContainsKey('PageSize')) { $amsQuery['top'] = $PageSize }
-        if ($PSCmdlet.PagingParameters.IncludeTotalCount) { $PSCmdlet.PagingParameters.NewTotalCount(0, 0.0) }
-        $amsEmitted = [uint64]0
-        $amsSkipped = [uint64]0
-        do {
-            try {
-                $amsResponse = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name
-            } catch {
-                $PSCmdlet.WriteError($_)
-                return
-            }
-            foreach ($amsItem in $amsResponse.items) {
-                if ($amsSkipped -lt $PSCmdlet.PagingParameters.Skip) { $amsSkipped++; continue }
-                if ($amsEmitted -ge $PSCmdlet.PagingParameters.First) { return }
-                $amsEmitted++
-                ConvertTo-AmsOutput -InputObject $amsItem -Shape 'Device'
-            }
-            $amsCursor = $amsResponse.nextCursor
-            $amsQuery['cursor'] = $amsCursor
-        } while ($amsCursor -and $amsEmitted -lt $PSCmdlet.PagingParameters.First)
+        $amsValues = @($null)
+        if ($PSBoundParameters.ContainsKey('Name')) { $amsValues = @($Name) }
+        foreach ($amsEach in $amsValues) {
+            $amsPath = '/v1/devices'
+            $amsQuery = [ordered]@{}
+            if ($null -ne $amsEach) { $amsQuery['name'] = $amsEach }
+            if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsQuery['deviceId'] = $DeviceId }
+            if ($PSBoundParameters.ContainsKey('TenantId')) { $amsQuery['tenantId'] = $TenantId }
+            if ($PSBoundParameters.ContainsKey('PageSize')) { $amsQuery['top'] = $PageSize }
+            $amsTarget = $null
+            if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsTarget = [string]$DeviceId }
+            if ($PSBoundParameters.ContainsKey('Name')) { $amsTarget = $amsEach }
+            if ($PSCmdlet.PagingParameters.IncludeTotalCount) { $PSCmdlet.PagingParameters.NewTotalCount(0, 0.0) }
+            $amsEmitted = [uint64]0
+            $amsSkipped = [uint64]0
+            do {
+                $amsResult = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+                if (-not $amsResult.Succeeded) {
+                    $PSCmdlet.WriteError($amsResult.ErrorRecord)
+                    break
+                }
+                $amsResponse = $amsResult.Content
+                foreach ($amsItem in $amsResponse.items) {
+                    if ($amsSkipped -lt $PSCmdlet.PagingParameters.Skip) { $amsSkipped++; continue }
+                    if ($amsEmitted -ge $PSCmdlet.PagingParameters.First) { break }
+                    $amsEmitted++
+                    ConvertTo-AmsOutput -InputObject $amsItem -Shape 'Device'
+                }
+                $amsCursor = Get-AmsProperty -InputObject $amsResponse -Name 'nextCursor'
+                $amsQuery['cursor'] = $amsCursor
+            } while ($amsCursor -and $amsEmitted -lt $PSCmdlet.PagingParameters.First)
+        }
     }
 }

@@ -72,12 +72,16 @@ function Get-AmsEffectiveAccess {
         if ($PSBoundParameters.ContainsKey('ComputerName')) { $amsQuery['computerName'] = $ComputerName }
         if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsQuery['deviceId'] = $DeviceId }
         if ($PSBoundParameters.ContainsKey('TenantId')) { $amsQuery['tenantId'] = $TenantId }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsTarget = $null
+        if ($PSBoundParameters.ContainsKey('User')) { $amsTarget = [string]$User }
+        if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsTarget = [string]$DeviceId }
+        if ($PSBoundParameters.ContainsKey('ComputerName')) { $amsTarget = [string]$ComputerName }
+        $amsResult = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'EffectiveAccess'
     }
 }

@@ -19,10 +19,10 @@ function Get-AmsFveRecoveryKey {
     Any signed-in caller may use it; what it answers may depend on the authorization rules.
 
     .PARAMETER ComputerName
-    The device's name; give it or `deviceId`.
+    The device's name, e.g. `PC-0001`; give it or `deviceId`. Several names (or names piped in) are read one after the other.
 
     .PARAMETER DeviceId
-    The device's id; give it or `computerName`.
+    The device's id; give it or `computerName`. When both are given (as when a Get-AmsDevice result is piped in), the id is used.
 
     .PARAMETER TenantId
     Look the device up only in this tenant.
@@ -34,12 +34,12 @@ function Get-AmsFveRecoveryKey {
     Emits the secrets as plain strings instead of SecureString objects. Anyone who can see the screen or the transcript can read them then.
 
     .EXAMPLE
-    PS> Get-AmsFveRecoveryKey -DeviceId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d' -AsPlainText
+    PS> Get-AmsFveRecoveryKey -ComputerName 'PC-0001' -AsPlainText
 
     Reads a device's BitLocker recovery keys. -AsPlainText shows the secrets as plain text; without it they are SecureString objects.
 
     .EXAMPLE
-    PS> Get-AmsDevice -Name 'PC-0001' | Get-AmsFveRecoveryKey -DeviceId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d'
+    PS> Get-AmsDevice | Get-AmsFveRecoveryKey
 
     Pipes what Get-AmsDevice returns into Get-AmsFveRecoveryKey: the DeviceName property of each object binds to -ComputerName.
 
@@ -57,16 +57,17 @@ function Get-AmsFveRecoveryKey {
     .LINK
     about_AccessManager
     #>
-    [CmdletBinding(DefaultParameterSetName = 'ByDeviceId', PositionalBinding = $false)]
+    [CmdletBinding(DefaultParameterSetName = 'ByComputerName', PositionalBinding = $false)]
     [OutputType('Ams.FveRecoveryKey')]
     param(
-        [Parameter(Mandatory = $true, ParameterSetName = 'ByComputerName', Position = 0, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(Mandatory = $true, ParameterSetName = 'ByComputerName', Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [Alias('DeviceName')]
         [ValidateLength(1, 256)]
-        [string]
+        [string[]]
         $ComputerName,
 
         [Parameter(Mandatory = $true, ParameterSetName = 'ByDeviceId', ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'ByComputerName', ValueFromPipelineByPropertyName = $true)]
         [string]
         $DeviceId,
 
@@ -85,20 +86,27 @@ function Get-AmsFveRecoveryKey {
     )
 
     process {
-        $amsPath = '/v1/secrets/bitlocker-recovery-keys'
-        $amsBody = [ordered]@{}
-        if ($PSBoundParameters.ContainsKey('ComputerName')) { $amsBody['computerName'] = $ComputerName }
-        if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsBody['deviceId'] = $DeviceId }
-        if ($PSBoundParameters.ContainsKey('TenantId')) { $amsBody['tenantId'] = $TenantId }
-        if ($PSBoundParameters.ContainsKey('Reason')) { $amsBody['reason'] = $Reason }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
-            return
-        }
-        foreach ($amsItem in $amsResponse.items) {
-            ConvertTo-AmsOutput -InputObject $amsItem -Shape 'FveRecoveryKey' -AsPlainText:$AsPlainText
+        $amsValues = @($null)
+        if ($PSBoundParameters.ContainsKey('ComputerName')) { $amsValues = @($ComputerName) }
+        foreach ($amsEach in $amsValues) {
+            $amsPath = '/v1/secrets/bitlocker-recovery-keys'
+            $amsBody = [ordered]@{}
+            if ($null -ne $amsEach -and -not $PSBoundParameters.ContainsKey('DeviceId')) { $amsBody['computerName'] = $amsEach }
+            if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsBody['deviceId'] = $DeviceId }
+            if ($PSBoundParameters.ContainsKey('TenantId')) { $amsBody['tenantId'] = $TenantId }
+            if ($PSBoundParameters.ContainsKey('Reason')) { $amsBody['reason'] = $Reason }
+            $amsTarget = $null
+            if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsTarget = [string]$DeviceId }
+            if ($PSBoundParameters.ContainsKey('ComputerName')) { $amsTarget = $amsEach }
+            $amsResult = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+            if (-not $amsResult.Succeeded) {
+                $PSCmdlet.WriteError($amsResult.ErrorRecord)
+                continue
+            }
+            $amsResponse = $amsResult.Content
+            foreach ($amsItem in $amsResponse.items) {
+                ConvertTo-AmsOutput -InputObject $amsItem -Shape 'FveRecoveryKey' -AsPlainText:$AsPlainText
+            }
         }
     }
 }

@@ -20,10 +20,10 @@ function Get-AmsLocalAdminPassword {
     Any signed-in caller may use it; what it answers may depend on the authorization rules.
 
     .PARAMETER ComputerName
-    The device's name; give it or `deviceId`.
+    The device's name, e.g. `PC-0001`; give it or `deviceId`. Several names (or names piped in) are read one after the other.
 
     .PARAMETER DeviceId
-    The device's id; give it or `computerName`.
+    The device's id; give it or `computerName`. When both are given (as when a Get-AmsDevice result is piped in), the id is used.
 
     .PARAMETER TenantId
     Look the device up only in this tenant.
@@ -58,16 +58,17 @@ function Get-AmsLocalAdminPassword {
     .LINK
     about_AccessManager
     #>
-    [CmdletBinding(DefaultParameterSetName = 'ByDeviceId', PositionalBinding = $false)]
+    [CmdletBinding(DefaultParameterSetName = 'ByComputerName', PositionalBinding = $false)]
     [OutputType('Ams.LocalAdminPassword')]
     param(
-        [Parameter(Mandatory = $true, ParameterSetName = 'ByComputerName', Position = 0, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(Mandatory = $true, ParameterSetName = 'ByComputerName', Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [Alias('DeviceName')]
         [ValidateLength(1, 256)]
-        [string]
+        [string[]]
         $ComputerName,
 
         [Parameter(Mandatory = $true, ParameterSetName = 'ByDeviceId', ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'ByComputerName', ValueFromPipelineByPropertyName = $true)]
         [string]
         $DeviceId,
 
@@ -86,18 +87,25 @@ function Get-AmsLocalAdminPassword {
     )
 
     process {
-        $amsPath = '/v1/secrets/local-admin-password'
-        $amsBody = [ordered]@{}
-        if ($PSBoundParameters.ContainsKey('ComputerName')) { $amsBody['computerName'] = $ComputerName }
-        if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsBody['deviceId'] = $DeviceId }
-        if ($PSBoundParameters.ContainsKey('TenantId')) { $amsBody['tenantId'] = $TenantId }
-        if ($PSBoundParameters.ContainsKey('Reason')) { $amsBody['reason'] = $Reason }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
-            return
+        $amsValues = @($null)
+        if ($PSBoundParameters.ContainsKey('ComputerName')) { $amsValues = @($ComputerName) }
+        foreach ($amsEach in $amsValues) {
+            $amsPath = '/v1/secrets/local-admin-password'
+            $amsBody = [ordered]@{}
+            if ($null -ne $amsEach -and -not $PSBoundParameters.ContainsKey('DeviceId')) { $amsBody['computerName'] = $amsEach }
+            if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsBody['deviceId'] = $DeviceId }
+            if ($PSBoundParameters.ContainsKey('TenantId')) { $amsBody['tenantId'] = $TenantId }
+            if ($PSBoundParameters.ContainsKey('Reason')) { $amsBody['reason'] = $Reason }
+            $amsTarget = $null
+            if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsTarget = [string]$DeviceId }
+            if ($PSBoundParameters.ContainsKey('ComputerName')) { $amsTarget = $amsEach }
+            $amsResult = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+            if (-not $amsResult.Succeeded) {
+                $PSCmdlet.WriteError($amsResult.ErrorRecord)
+                continue
+            }
+            $amsResponse = $amsResult.Content
+            ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'LocalAdminPassword' -AsPlainText:$AsPlainText
         }
-        ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'LocalAdminPassword' -AsPlainText:$AsPlainText
     }
 }

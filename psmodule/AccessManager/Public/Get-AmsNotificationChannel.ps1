@@ -59,12 +59,13 @@ function Get-AmsNotificationChannel {
         $amsPath = '/v1/notification-channels'
         $amsQuery = [ordered]@{}
         if ($PSBoundParameters.ContainsKey('Id')) { $amsQuery['id'] = $Id }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsTarget = $null
+        $amsResult = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         foreach ($amsItem in $amsResponse.items) {
             ConvertTo-AmsOutput -InputObject $amsItem -Shape 'NotificationChannel'
         }

@@ -56,12 +56,13 @@ function Get-AmsNotificationDelivery {
         $amsQuery = [ordered]@{}
         if ($PSBoundParameters.ContainsKey('Status')) { $amsQuery['status'] = $Status }
         if ($PSBoundParameters.ContainsKey('ChannelId')) { $amsQuery['channelId'] = $ChannelId }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsTarget = $null
+        $amsResult = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         foreach ($amsItem in $amsResponse.items) {
             ConvertTo-AmsOutput -InputObject $amsItem -Shape 'NotificationDelivery'
         }

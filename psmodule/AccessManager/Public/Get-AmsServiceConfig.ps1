@@ -36,12 +36,13 @@ function Get-AmsServiceConfig {
 
     process {
         $amsPath = '/v1/service-config'
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'GET' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsTarget = $null
+        $amsResult = Invoke-AmsRequest -Method 'GET' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'ServiceConfig'
     }
 }

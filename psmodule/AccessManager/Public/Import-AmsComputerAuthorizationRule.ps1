@@ -22,6 +22,9 @@ function Import-AmsComputerAuthorizationRule {
     .PARAMETER Path
     The file whose text is sent as csv. The CSV text (UTF-8; a byte order mark is ignored).
 
+    .PARAMETER Encoding
+    The encoding of the file, when it is not UTF-8: windows-1252 (what Excel saves as "CSV (comma delimited)" in Western Europe and the Americas), latin1, oem, unicode, or any code page name or number. Without it, a file that is not UTF-8 is refused rather than sent mangled.
+
     .EXAMPLE
     PS> Import-AmsComputerAuthorizationRule ./rules.csv -WhatIf
 
@@ -33,7 +36,8 @@ function Import-AmsComputerAuthorizationRule {
     Creates them all, or none if any row is wrong (the error lists every mistake with its line).
 
     .INPUTS
-    None. This command takes no pipeline input.
+    System.Management.Automation.PSObject
+    Objects with a property named Path or FullName bind to the parameter of that name.
 
     .OUTPUTS
     Ams.RuleImportResult
@@ -59,34 +63,38 @@ function Import-AmsComputerAuthorizationRule {
     [CmdletBinding(PositionalBinding = $false, SupportsShouldProcess = $true)]
     [OutputType('Ams.RuleImportResult')]
     param(
-        [Parameter(Mandatory = $true, Position = 0)]
+        [Parameter(Mandatory = $true, Position = 0, ValueFromPipelineByPropertyName = $true)]
+        [Alias('FullName')]
         [string]
-        $Path
+        $Path,
+
+        [Parameter()]
+        [ArgumentCompleter({ 'utf8', 'utf8BOM', 'windows-1252', 'latin1', 'unicode', 'bigendianunicode', 'oem' })]
+        [string]
+        $Encoding
     )
 
     process {
         $amsPath = '/v1/computer-authorization-rules/import'
         $amsBody = [ordered]@{}
         if ($PSBoundParameters.ContainsKey('Path')) {
-            try {
-                $amsBody['csv'] = [System.IO.File]::ReadAllText((Resolve-Path -LiteralPath $Path -ErrorAction Stop).ProviderPath)
-            } catch {
-                $amsRecord = [System.Management.Automation.ErrorRecord]::new($_.Exception, ('Ams.{0}.PathNotFound' -f $MyInvocation.MyCommand.Name), [System.Management.Automation.ErrorCategory]::ObjectNotFound, $Path)
-                $PSCmdlet.WriteError($amsRecord)
-                return
-            }
+            $amsFile = Read-AmsTextFile -Path $Path -Encoding $Encoding -CommandName $MyInvocation.MyCommand.Name
+            if ($null -ne $amsFile.ErrorRecord) { $PSCmdlet.WriteError($amsFile.ErrorRecord); return }
+            $amsBody['csv'] = $amsFile.Text
         }
-        $amsTarget = $amsPath
+        $amsTarget = $null
         if ($PSBoundParameters.ContainsKey('Path')) { $amsTarget = [string]$Path }
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Creates many rules from CSV, all or nothing')) {
+        $amsSubject = 'computer authorization rule'
+        if ($null -ne $amsTarget) { $amsSubject = '{0} ''{1}''' -f $amsSubject, $amsTarget }
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Creates many rules from CSV, all or nothing')) {
             if ($WhatIfPreference) { $amsBody['dryRun'] = $true } else { return }
         }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsResult = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'RuleImportResult'
     }
 }

@@ -109,15 +109,18 @@ function New-AmsApiKey {
         if ($PSBoundParameters.ContainsKey('TenantId')) { $amsBody['tenantId'] = $TenantId }
         if ($PSBoundParameters.ContainsKey('PrincipalId')) { $amsBody['principalId'] = $PrincipalId }
         if ($PSBoundParameters.ContainsKey('ExpiresAt')) { $amsBody['expiresAt'] = $ExpiresAt }
-        $amsTarget = $amsPath
+        $amsTarget = $null
+        if ($PSBoundParameters.ContainsKey('Description')) { $amsTarget = [string]$Description }
         if ($PSBoundParameters.ContainsKey('Name')) { $amsTarget = [string]$Name }
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Creates an API key and returns its secret value once')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = 'API key'
+        if ($null -ne $amsTarget) { $amsSubject = '{0} ''{1}''' -f $amsSubject, $amsTarget }
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Creates an API key and returns its secret value once')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'CreatedApiKey' -AsPlainText:$AsPlainText
     }
 }

@@ -193,15 +193,18 @@ function New-AmsComputerAuthorizationRule {
         if ($PSBoundParameters.ContainsKey('UserRequestReasonRequirement')) { $amsBody['userRequestReasonRequirement'] = $UserRequestReasonRequirement }
         if ($PSBoundParameters.ContainsKey('NotificationChannelsSuccess')) { $amsBody['notificationChannelsSuccess'] = $NotificationChannelsSuccess }
         if ($PSBoundParameters.ContainsKey('NotificationChannelsFailure')) { $amsBody['notificationChannelsFailure'] = $NotificationChannelsFailure }
-        $amsTarget = $amsPath
+        $amsTarget = $null
+        if ($PSBoundParameters.ContainsKey('DeviceId')) { $amsTarget = [string]$DeviceId }
         if ($PSBoundParameters.ContainsKey('Description')) { $amsTarget = [string]$Description }
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Creates a computer authorization rule')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = 'computer authorization rule'
+        if ($null -ne $amsTarget) { $amsSubject = '{0} ''{1}''' -f $amsSubject, $amsTarget }
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Creates a computer authorization rule')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'ComputerAuthorizationRule'
     }
 }

@@ -253,15 +253,18 @@ function New-AmsNotificationChannel {
         if ($PSBoundParameters.ContainsKey('SubjectTemplate')) { $amsBody['subjectTemplate'] = $SubjectTemplate }
         if ($PSBoundParameters.ContainsKey('HtmlTemplate')) { $amsBody['htmlTemplate'] = $HtmlTemplate }
         if ($PSBoundParameters.ContainsKey('ScriptPath')) { $amsBody['scriptPath'] = $ScriptPath }
-        $amsTarget = $amsPath
+        $amsTarget = $null
+        if ($PSBoundParameters.ContainsKey('Description')) { $amsTarget = [string]$Description }
         if ($PSBoundParameters.ContainsKey('Name')) { $amsTarget = [string]$Name }
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Creates a notification channel')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = 'notification channel'
+        if ($null -ne $amsTarget) { $amsSubject = '{0} ''{1}''' -f $amsSubject, $amsTarget }
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Creates a notification channel')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'NotificationChannel'
     }
 }

@@ -187,15 +187,17 @@ function New-AmsTenant {
         if ($PSBoundParameters.ContainsKey('UserSignInClientId')) { $amsBody['userSignInClientId'] = $UserSignInClientId }
         if ($PSBoundParameters.ContainsKey('UserSignInScope')) { $amsBody['userSignInScope'] = $UserSignInScope }
         if ($PSBoundParameters.ContainsKey('AdministratorIds')) { $amsBody['administratorIds'] = $AdministratorIds }
-        $amsTarget = $amsPath
+        $amsTarget = $null
         if ($PSBoundParameters.ContainsKey('DisplayName')) { $amsTarget = [string]$DisplayName }
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Adds an Entra tenant and the app registration the daemon signs in to it with')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = 'tenant'
+        if ($null -ne $amsTarget) { $amsSubject = '{0} ''{1}''' -f $amsSubject, $amsTarget }
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Adds an Entra tenant and the app registration the daemon signs in to it with')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'POST' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'Tenant'
     }
 }

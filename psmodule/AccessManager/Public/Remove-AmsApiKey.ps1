@@ -71,13 +71,15 @@ function Remove-AmsApiKey {
         $amsPath = '/v1/api-keys/' + [uri]::EscapeDataString([string]$Id)
         $amsTarget = [string]$Id
         if ($Force -and -not $PSBoundParameters.ContainsKey('Confirm')) { $ConfirmPreference = 'None' }
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Revokes an API key')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'DELETE' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = 'API key'
+        if ($null -ne $amsTarget) { $amsSubject = '{0} {1}' -f $amsSubject, $amsTarget }
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Revokes an API key')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'DELETE' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'ApiKey'
     }
 }

@@ -74,12 +74,13 @@ function Remove-AmsComputerAuthorizationRule {
         $amsPath = '/v1/computer-authorization-rules/' + [uri]::EscapeDataString([string]$Id)
         $amsTarget = [string]$Id
         if ($Force -and -not $PSBoundParameters.ContainsKey('Confirm')) { $ConfirmPreference = 'None' }
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Removes a computer authorization rule')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'DELETE' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = Get-AmsShouldProcessSubject -Path '/v1/computer-authorization-rules' -QueryName 'id' -Id $amsTarget -Kind 'computer authorization rule' -NameProperty 'description' -ConfirmImpact 'High' -CommandName $MyInvocation.MyCommand.Name
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Removes a computer authorization rule')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'DELETE' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
     }
 }

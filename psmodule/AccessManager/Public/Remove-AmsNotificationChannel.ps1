@@ -76,12 +76,13 @@ function Remove-AmsNotificationChannel {
         $amsPath = '/v1/notification-channels/' + [uri]::EscapeDataString([string]$Id)
         $amsTarget = [string]$Id
         if ($Force -and -not $PSBoundParameters.ContainsKey('Confirm')) { $ConfirmPreference = 'None' }
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Removes a notification channel')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'DELETE' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = Get-AmsShouldProcessSubject -Path '/v1/notification-channels' -QueryName 'id' -Id $amsTarget -Kind 'notification channel' -NameProperty 'name' -ConfirmImpact 'High' -CommandName $MyInvocation.MyCommand.Name
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Removes a notification channel')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'DELETE' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
     }
 }

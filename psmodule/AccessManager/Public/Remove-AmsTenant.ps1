@@ -76,12 +76,13 @@ function Remove-AmsTenant {
         $amsPath = '/v1/tenants/' + [uri]::EscapeDataString([string]$TenantId)
         $amsTarget = [string]$TenantId
         if ($Force -and -not $PSBoundParameters.ContainsKey('Confirm')) { $ConfirmPreference = 'None' }
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Removes a tenant and discards its sealed credential')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'DELETE' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = Get-AmsShouldProcessSubject -Path '/v1/tenants' -QueryName 'tenantId' -Id $amsTarget -Kind 'tenant' -NameProperty 'displayName' -ConfirmImpact 'High' -CommandName $MyInvocation.MyCommand.Name
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Removes a tenant and discards its sealed credential')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'DELETE' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
     }
 }

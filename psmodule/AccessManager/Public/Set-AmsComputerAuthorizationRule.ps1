@@ -244,13 +244,14 @@ function Set-AmsComputerAuthorizationRule {
         if ($PSBoundParameters.ContainsKey('NotificationChannelsSuccess')) { $amsBody['notificationChannelsSuccess'] = $NotificationChannelsSuccess }
         if ($PSBoundParameters.ContainsKey('NotificationChannelsFailure')) { $amsBody['notificationChannelsFailure'] = $NotificationChannelsFailure }
         $amsTarget = [string]$Id
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Changes a computer authorization rule')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'PATCH' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = Get-AmsShouldProcessSubject -Path '/v1/computer-authorization-rules' -QueryName 'id' -Id $amsTarget -Kind 'computer authorization rule' -NameProperty 'description' -ConfirmImpact 'Medium' -CommandName $MyInvocation.MyCommand.Name
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Changes a computer authorization rule')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'PATCH' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'ComputerAuthorizationRule'
     }
 }

@@ -262,13 +262,14 @@ function Set-AmsNotificationChannel {
         if ($PSBoundParameters.ContainsKey('HtmlTemplate')) { $amsBody['htmlTemplate'] = $HtmlTemplate }
         if ($PSBoundParameters.ContainsKey('ScriptPath')) { $amsBody['scriptPath'] = $ScriptPath }
         $amsTarget = [string]$Id
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Changes a notification channel')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'PATCH' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = Get-AmsShouldProcessSubject -Path '/v1/notification-channels' -QueryName 'id' -Id $amsTarget -Kind 'notification channel' -NameProperty 'name' -ConfirmImpact 'Medium' -CommandName $MyInvocation.MyCommand.Name
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Changes a notification channel')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'PATCH' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'NotificationChannel'
     }
 }

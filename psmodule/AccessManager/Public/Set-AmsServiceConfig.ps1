@@ -159,14 +159,16 @@ function Set-AmsServiceConfig {
         if ($PSBoundParameters.ContainsKey('GlobalChannelsFailure')) { $amsBody['globalChannelsFailure'] = $GlobalChannelsFailure }
         if ($PSBoundParameters.ContainsKey('AuditRetentionDays')) { $amsBody['auditRetentionDays'] = $AuditRetentionDays }
         if ($PSBoundParameters.ContainsKey('AuditMaxEvents')) { $amsBody['auditMaxEvents'] = $AuditMaxEvents }
-        $amsTarget = $amsPath
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Changes service settings; they take effect at once')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'PATCH' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsTarget = $null
+        $amsSubject = 'service config'
+        if ($null -ne $amsTarget) { $amsSubject = '{0} ''{1}''' -f $amsSubject, $amsTarget }
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Changes service settings; they take effect at once')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'PATCH' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'ServiceConfig'
     }
 }

@@ -196,13 +196,14 @@ function Set-AmsTenant {
         if ($PSBoundParameters.ContainsKey('UserSignInScope')) { if ([string]::IsNullOrEmpty($UserSignInScope)) { $amsBody['userSignInScope'] = $null } else { $amsBody['userSignInScope'] = $UserSignInScope } }
         if ($PSBoundParameters.ContainsKey('AdministratorIds')) { $amsBody['administratorIds'] = $AdministratorIds }
         $amsTarget = [string]$TenantId
-        if (-not $PSCmdlet.ShouldProcess($amsTarget, 'Changes a tenant''s name, app registration, credential, endpoints or enabled state')) { return }
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'PATCH' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsSubject = Get-AmsShouldProcessSubject -Path '/v1/tenants' -QueryName 'tenantId' -Id $amsTarget -Kind 'tenant' -NameProperty 'displayName' -ConfirmImpact 'Medium' -CommandName $MyInvocation.MyCommand.Name
+        if (-not $PSCmdlet.ShouldProcess($amsSubject, 'Changes a tenant''s name, app registration, credential, endpoints or enabled state')) { return }
+        $amsResult = Invoke-AmsRequest -Method 'PATCH' -Path $amsPath -Body $amsBody -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'Tenant'
     }
 }

@@ -61,12 +61,13 @@ function Test-AmsNotificationChannel {
 
     process {
         $amsPath = '/v1/notification-channels/' + [uri]::EscapeDataString([string]$Id) + '/test'
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'POST' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsTarget = [string]$Id
+        $amsResult = Invoke-AmsRequest -Method 'POST' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'NotificationChannelTestResult'
     }
 }

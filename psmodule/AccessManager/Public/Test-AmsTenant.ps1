@@ -63,12 +63,13 @@ function Test-AmsTenant {
 
     process {
         $amsPath = '/v1/tenants/' + [uri]::EscapeDataString([string]$TenantId) + '/test'
-        try {
-            $amsResponse = Invoke-AmsRequest -Method 'POST' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name
-        } catch {
-            $PSCmdlet.WriteError($_)
+        $amsTarget = [string]$TenantId
+        $amsResult = Invoke-AmsRequest -Method 'POST' -Path $amsPath -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
+        if (-not $amsResult.Succeeded) {
+            $PSCmdlet.WriteError($amsResult.ErrorRecord)
             return
         }
+        $amsResponse = $amsResult.Content
         ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'TenantCheckReport'
     }
 }

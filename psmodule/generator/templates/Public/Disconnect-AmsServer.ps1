@@ -33,6 +33,8 @@ function Disconnect-AmsServer {
 
     if ($null -eq $script:AmsConnection) {
         Write-Verbose 'Not connected.'
+    } elseif ($null -ne $script:AmsConnection.HttpClient) {
+        $script:AmsConnection.HttpClient.Dispose()
     }
     $script:AmsConnection = $null
 }

@@ -48,12 +48,13 @@ function Get-AmsConnection {
     $output = [pscustomobject]@{
         Uri                  = $connection.Uri
         AuthenticationType   = $connection.AuthenticationType
-        DisplayName          = $(if ($null -ne $caller) { $caller.displayName } else { $null })
-        Role                 = $(if ($null -ne $caller) { $caller.role } else { $null })
-        Kind                 = $(if ($null -ne $caller) { $caller.kind } else { $null })
-        TenantId             = $(if ($null -ne $caller -and $caller.tenantId) { $caller.tenantId } else { $connection.TenantId })
+        DisplayName          = Get-AmsProperty $caller 'displayName'
+        Role                 = Get-AmsProperty $caller 'role'
+        Kind                 = Get-AmsProperty $caller 'kind'
+        TenantId             = $(if (Get-AmsProperty $caller 'tenantId') { $caller.tenantId } else { $connection.TenantId })
         ExpiresOn            = $expiresOn
         SkipCertificateCheck = $connection.SkipCertificateCheck
+        TimeoutSec           = $connection.TimeoutSec
         ConnectedAt          = $connection.ConnectedAt.ToLocalTime()
     }
     $output.PSObject.TypeNames.Insert(0, 'Ams.Connection')

@@ -1,0 +1,40 @@
+/** `amsd demo` from dist/, on port 0 and its own data directory, for tests that drive it from outside. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../daemon/package-root.js';
+
+export interface DemoProcess {
+  demoJson: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startDemo(dataDir: string): Promise<DemoProcess> {
+  const child = spawn(process.execPath, [join(packageRoot, 'dist', 'daemon', 'cli.js'), 'demo', '--port', '0', '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const demoJson = join(dataDir, 'demo.json');
+  // The banner is printed once demo.json is written.
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes('amsd demo is running') && existsSync(demoJson)) resolve();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+    child.once('exit', (code) => reject(new Error(`amsd demo exited with ${code} before serving:\n${output}`)));
+  });
+  const url = (JSON.parse(readFileSync(demoJson, 'utf8')) as { url: string }).url;
+  return {
+    demoJson,
+    url,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}

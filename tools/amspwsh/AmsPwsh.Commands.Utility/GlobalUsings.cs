@@ -1,2 +1,0 @@
-global using System.Management.Automation.Internal;
-global using DriveNotFoundException = System.Management.Automation.DriveNotFoundException;
