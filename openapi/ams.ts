@@ -745,7 +745,7 @@ export interface components {
         CreatedApiKey: components["schemas"]["ApiKey"] & {
             /**
              * Format: password
-             * @description The key's secret value. Shown only in this response.
+             * @description The key's secret value. Shown only in this response, so the module shows it as text.
              */
             readonly key: string;
         };

@@ -49,6 +49,7 @@
     VariablesToExport = @()
     AliasesToExport = @()
     FormatsToProcess = @('AccessManager.format.ps1xml')
+    TypesToProcess = @('AccessManager.types.ps1xml')
     PrivateData = @{
         PSData = @{
             Tags = @('LAPS', 'BitLocker', 'EntraID', 'AccessManager', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')

@@ -20,8 +20,8 @@ function isScalar(p: ShapeProperty): boolean {
 }
 
 /** The property that names a nested object best: a name, else its first required scalar, else its first scalar. */
-function namingProperty(shape: ShapeModel | undefined): ShapeProperty | undefined {
-  const scalars = shape?.properties.filter(isScalar) ?? [];
+export function namingProperty(shape: ShapeModel | undefined): ShapeProperty | undefined {
+  const scalars = shape?.properties.filter((p) => isScalar(p) && p.parentWire === undefined) ?? [];
   return scalars.find((p) => /name$/i.test(p.wireName)) ?? scalars.find((p) => p.required) ?? scalars[0];
 }
 
@@ -34,8 +34,13 @@ export function columnFor(shapes: Map<string, ShapeModel>, shape: ShapeModel, pa
   const names: string[] = [];
   let current: ShapeModel | undefined = shape;
   let arrayAt = -1;
+  // A flattened child (`outcome.code` → Outcome) is a property of the object itself.
+  if (segments.length === 2) {
+    const flattened = shape.properties.find((p) => p.parentWire === segments[0] && p.wireName === segments[1]);
+    if (flattened) return column(flattened);
+  }
   for (const [index, segment] of segments.entries()) {
-    const property: ShapeProperty | undefined = current?.properties.find((p) => p.wireName === segment);
+    const property: ShapeProperty | undefined = current?.properties.find((p) => p.wireName === segment && p.parentWire === undefined);
     if (!property) return undefined;
     names.push(property.name);
     if (index < segments.length - 1) {
@@ -48,11 +53,22 @@ export function columnFor(shapes: Map<string, ShapeModel>, shape: ShapeModel, pa
     }
   }
   const label = names[0]!;
-  if (names.length === 1) return { label, property: label };
+  if (names.length === 1) return column(shape.properties.find((p) => p.name === label)!);
   if (arrayAt < 0) return { label, script: `$_.${names.join('.')}` };
   const list = names.slice(0, arrayAt + 1).join('.');
   const item = names.slice(arrayAt + 1).join('.');
   return { label, script: `($_.${list} | ForEach-Object { $_.${item} }) -join ', '` };
+}
+
+/**
+ * A column for a property of the object itself. A secret shows as itself once -AsPlainText made it a
+ * string, and says what it is while it is a SecureString (rather than System.Security.SecureString).
+ */
+function column(p: ShapeProperty): Column {
+  if (p.kind === 'secret') {
+    return { label: p.name, script: `if ($_.${p.name} -is [System.Security.SecureString]) { '(SecureString: -AsPlainText shows it)' } else { $_.${p.name} }` };
+  }
+  return { label: p.name, property: p.name };
 }
 
 /** The columns of a shape's table view: the spec's (`x-ams-table-columns`), else chosen from the schema. */
@@ -69,7 +85,7 @@ export function tableColumns(shapes: Map<string, ShapeModel>, shape: ShapeModel)
   }
   return shape.properties
     .filter((p) => chosen.has(p))
-    .map((p) => (isScalar(p) ? { label: p.name, property: p.name } : columnFor(shapes, shape, `${p.wireName}.${namingProperty(shapes.get(p.shape!))!.wireName}`)!));
+    .map((p) => (isScalar(p) ? column(p) : columnFor(shapes, shape, `${p.wireName}.${namingProperty(shapes.get(p.shape!))!.wireName}`)!));
 }
 
 function tableView(name: string, typeName: string, columns: Column[]): string[] {

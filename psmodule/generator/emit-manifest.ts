@@ -49,6 +49,7 @@ export function emitManifest(input: ManifestInput): string {
     '    VariablesToExport = @()',
     '    AliasesToExport = @()',
     `    FormatsToProcess = ${psArray([`${MODULE_NAME}.format.ps1xml`])}`,
+    `    TypesToProcess = ${psArray([`${MODULE_NAME}.types.ps1xml`])}`,
     '    PrivateData = @{',
     '        PSData = @{',
     "            Tags = @('LAPS', 'BitLocker', 'EntraID', 'AccessManager', 'PSEdition_Desktop', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')",

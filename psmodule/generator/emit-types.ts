@@ -14,6 +14,7 @@ function shapeLiteral(shape: ShapeModel): string[] {
     lines.push('        Properties = @(');
     for (const p of shape.properties) {
       const fields = [`Wire = ${psString(p.wireName)}`, `Name = ${psString(p.name)}`, `Kind = ${psString(p.kind)}`];
+      if (p.parentWire) fields.push(`Parent = ${psString(p.parentWire)}`);
       if (p.shape) fields.push(`Shape = ${psString(p.shape)}`);
       lines.push(`            @{ ${fields.join('; ')} }`);
     }
@@ -29,7 +30,8 @@ export function emitTypes(module: ModuleModel, header: string): string {
     header,
     '# How ConvertTo-AmsOutput turns each JSON object the API answers into the object the module emits.',
     '# Kind: value (as it comes), datetime, secret (SecureString unless -AsPlainText), object / objects',
-    '# (nested, converted with Shape), datetimes / secrets / values (arrays of those).',
+    '# (nested, converted with Shape), datetimes / secrets / values (arrays of those). Parent: the',
+    '# property is read from that nested object (flattened into this one).',
     '$script:AmsShapes = @{',
     ...shapes.flatMap(shapeLiteral),
     '}',

@@ -15,6 +15,9 @@
  *   by position too), `x-ams-file-parameter` (on a string body property: the cmdlet takes a file path
  *   under this name instead, and sends the file's text);
  * - component schema: `x-ams-table-columns` (wire names of the properties its table view shows);
+ * - object property of an output schema: `x-ams-flatten` (true, or the child that takes the parent's
+ *   name: its children become properties of the parent, `outcome.code` → `Outcome`);
+ * - secret output property: `x-ams-show-once` (emitted as plain text: it is shown only this once);
  * - info: `x-ams-help-uri` (online help; `{operationId}` and `{cmdlet}` are replaced).
  *
  * Conventions: a response `{ items: [...] }` is emitted item by item; with `nextCursor` beside `items`
@@ -93,6 +96,12 @@ export type OutputKind = 'value' | 'datetime' | 'secret' | 'object' | 'objects' 
 
 export interface ShapeProperty {
   wireName: string;
+  /**
+   * Set on the properties of a nested object that is flattened into its parent (`x-ams-flatten`): the
+   * parent's wire name. `outcome.code` becomes `Outcome`, `device.deviceName` `DeviceName`, so that
+   * `Where-Object Outcome -eq 'ExplicitlyDenied'` and `Group-Object Outcome` work as they read.
+   */
+  parentWire?: string;
   name: string;
   kind: OutputKind;
   /** The nested shape of an object or of the items of an array of objects. */
@@ -775,7 +784,19 @@ function shapeFor(b: Builder, flat: FlatSchema, fallback: string): string {
       required: required.has(wireName),
     };
     const { type } = typeOf(sub.schema);
-    if (isSecret(sub.schema)) property.kind = 'secret';
+    const flattenRaw = (node as Record<string, unknown>)['x-ams-flatten'] ?? sub.schema['x-ams-flatten'];
+    if (flattenRaw !== undefined) {
+      const children = type === 'object' ? propertiesOf(sub.schema) : [];
+      if (children.length === 0 || !(flattenRaw === true || (typeof flattenRaw === 'string' && children.some(([c]) => c === flattenRaw)))) {
+        b.problems.push(`#/components/schemas/${flat.name ?? key}/properties/${wireName}/x-ams-flatten: true, or the name of the child property that takes the parent's name, on an object with properties`);
+        continue;
+      }
+      shape.properties.push(...flattenedChildren(b, property, children, flattenRaw, key));
+      continue;
+    }
+    // A secret shown once, at creation (a new API key), is emitted as it is: as a SecureString it
+    // would be lost unless the caller had thought of keeping the object.
+    if (isSecret(sub.schema)) property.kind = sub.schema['x-ams-show-once'] === true ? 'value' : 'secret';
     else if (isDate(sub.schema)) property.kind = 'datetime';
     else if (type === 'object' && propertiesOf(sub.schema).length > 0) {
       property.kind = 'object';
@@ -792,6 +813,11 @@ function shapeFor(b: Builder, flat: FlatSchema, fallback: string): string {
     }
     shape.properties.push(property);
   }
+  const seenNames = new Set<string>();
+  for (const property of shape.properties) {
+    if (seenNames.has(property.name.toLowerCase())) b.problems.push(`#/components/schemas/${flat.name ?? key}: two properties would be named ${property.name} (check x-ams-flatten)`);
+    seenNames.add(property.name.toLowerCase());
+  }
   const columns = flat.schema['x-ams-table-columns'];
   if (columns !== undefined) {
     if (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string' && columnFor(b.shapes, shape, c))) {
@@ -801,6 +827,19 @@ function shapeFor(b: Builder, flat: FlatSchema, fallback: string): string {
     } else shape.tableColumns = columns as string[];
   }
   return key;
+}
+
+/** The children of a flattened object as properties of the parent: `Outcome`, `OutcomeSuccess`, `DeviceName`. */
+function flattenedChildren(b: Builder, parent: ShapeProperty, children: Array<[string, unknown]>, valueChild: unknown, key: string): ShapeProperty[] {
+  return children.map(([wireName, node]) => {
+    const sub = flatten(b.doc, node);
+    const child = pascalCase(wireName) || wireName;
+    const name = wireName === valueChild ? parent.name : child.startsWith(parent.name) ? child : parent.name + child;
+    const { type } = typeOf(sub.schema);
+    const kind: OutputKind = isSecret(sub.schema) ? 'secret' : isDate(sub.schema) ? 'datetime' : type === 'array' ? 'values' : 'value';
+    if (type === 'object') b.problems.push(`#/components/schemas/${key}: x-ams-flatten flattens one level; ${parent.wireName}.${wireName} is an object`);
+    return { wireName, parentWire: parent.wireName, name, kind, description: descriptionOf(node as JsonSchema, sub.schema), required: false };
+  });
 }
 
 function hasSecrets(b: Builder, key: string, seen: Set<string>): boolean {

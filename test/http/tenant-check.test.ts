@@ -68,6 +68,6 @@ t.test('a bodiless POST to an operation that takes no body is answered, whatever
     const res = await daemon.call({ method: 'POST', url: `/v1/tenants/${tenant.tenantId}/test`, headers: { 'content-type': contentType, 'content-length': '0' } });
     t.equal(res.statusCode, 200, `${contentType}: ${res.body}`);
   }
-  const withBody = await daemon.call({ method: 'POST', url: '/v1/api-keys', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=x' });
+  const withBody = await daemon.call({ method: 'POST', url: '/v1/api-keys', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=x' });
   t.equal(withBody.statusCode, 415, 'an operation that takes a body still wants JSON');
 });

@@ -17,15 +17,15 @@ export async function startDemo(dataDir: string): Promise<DemoProcess> {
   });
   let output = '';
   const demoJson = join(dataDir, 'demo.json');
-  // The banner is printed once demo.json is written.
+  // The banner (on standard error; logs go to standard output) is printed once demo.json is written.
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk;
       if (output.includes('amsd demo is running') && existsSync(demoJson)) resolve();
     };
     child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-    child.once('exit', (code) => reject(new Error(`amsd demo exited with ${code} before serving:\n${output}`)));
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`amsd demo exited with ${code} before serving:\n${output.slice(-4000)}`)));
   });
   const url = (JSON.parse(readFileSync(demoJson, 'utf8')) as { url: string }).url;
   return {

@@ -2,7 +2,8 @@
 # Do not edit: change openapi/ams.yaml (or the templates in psmodule/generator/templates) and run npm run generate.
 # How ConvertTo-AmsOutput turns each JSON object the API answers into the object the module emits.
 # Kind: value (as it comes), datetime, secret (SecureString unless -AsPlainText), object / objects
-# (nested, converted with Shape), datetimes / secrets / values (arrays of those).
+# (nested, converted with Shape), datetimes / secrets / values (arrays of those). Parent: the
+# property is read from that nested object (flattened into this one).
 $script:AmsShapes = @{
     'AccessDecision' = @{
         TypeNames = @('Ams.AccessDecision')
@@ -42,32 +43,35 @@ $script:AmsShapes = @{
             @{ Wire = 'time'; Name = 'Time'; Kind = 'datetime' }
             @{ Wire = 'eventId'; Name = 'EventId'; Kind = 'value' }
             @{ Wire = 'type'; Name = 'Type'; Kind = 'value' }
-            @{ Wire = 'actor'; Name = 'Actor'; Kind = 'object'; Shape = 'AuditEventActor' }
+            @{ Wire = 'kind'; Name = 'ActorKind'; Kind = 'value'; Parent = 'actor' }
+            @{ Wire = 'id'; Name = 'ActorId'; Kind = 'value'; Parent = 'actor' }
+            @{ Wire = 'displayName'; Name = 'Actor'; Kind = 'value'; Parent = 'actor' }
+            @{ Wire = 'userPrincipalName'; Name = 'ActorUserPrincipalName'; Kind = 'value'; Parent = 'actor' }
+            @{ Wire = 'tenantId'; Name = 'ActorTenantId'; Kind = 'value'; Parent = 'actor' }
+            @{ Wire = 'principalId'; Name = 'ActorPrincipalId'; Kind = 'value'; Parent = 'actor' }
+            @{ Wire = 'role'; Name = 'ActorRole'; Kind = 'value'; Parent = 'actor' }
             @{ Wire = 'ip'; Name = 'Ip'; Kind = 'value' }
             @{ Wire = 'requestId'; Name = 'RequestId'; Kind = 'value' }
             @{ Wire = 'reason'; Name = 'Reason'; Kind = 'value' }
             @{ Wire = 'accessType'; Name = 'AccessType'; Kind = 'value' }
-            @{ Wire = 'device'; Name = 'Device'; Kind = 'object'; Shape = 'AuditEventDevice' }
-            @{ Wire = 'outcome'; Name = 'Outcome'; Kind = 'object'; Shape = 'AuditEventOutcome' }
-            @{ Wire = 'target'; Name = 'Target'; Kind = 'object'; Shape = 'AuditEventTarget' }
+            @{ Wire = 'deviceName'; Name = 'DeviceName'; Kind = 'value'; Parent = 'device' }
+            @{ Wire = 'deviceId'; Name = 'DeviceId'; Kind = 'value'; Parent = 'device' }
+            @{ Wire = 'objectId'; Name = 'DeviceObjectId'; Kind = 'value'; Parent = 'device' }
+            @{ Wire = 'tenantId'; Name = 'DeviceTenantId'; Kind = 'value'; Parent = 'device' }
+            @{ Wire = 'query'; Name = 'DeviceQuery'; Kind = 'value'; Parent = 'device' }
+            @{ Wire = 'success'; Name = 'OutcomeSuccess'; Kind = 'value'; Parent = 'outcome' }
+            @{ Wire = 'code'; Name = 'Outcome'; Kind = 'value'; Parent = 'outcome' }
+            @{ Wire = 'message'; Name = 'OutcomeMessage'; Kind = 'value'; Parent = 'outcome' }
+            @{ Wire = 'ruleIds'; Name = 'OutcomeRuleIds'; Kind = 'values'; Parent = 'outcome' }
+            @{ Wire = 'kind'; Name = 'TargetKind'; Kind = 'value'; Parent = 'target' }
+            @{ Wire = 'id'; Name = 'TargetId'; Kind = 'value'; Parent = 'target' }
+            @{ Wire = 'displayName'; Name = 'Target'; Kind = 'value'; Parent = 'target' }
             @{ Wire = 'delivery'; Name = 'Delivery'; Kind = 'object'; Shape = 'AuditEventDelivery' }
             @{ Wire = 'pruned'; Name = 'Pruned'; Kind = 'object'; Shape = 'AuditEventPruned' }
             @{ Wire = 'before'; Name = 'Before'; Kind = 'value' }
             @{ Wire = 'after'; Name = 'After'; Kind = 'value' }
             @{ Wire = 'prevHash'; Name = 'PrevHash'; Kind = 'value' }
             @{ Wire = 'hash'; Name = 'Hash'; Kind = 'value' }
-        )
-    }
-    'AuditEventActor' = @{
-        TypeNames = @('Ams.AuditEventActor')
-        Properties = @(
-            @{ Wire = 'kind'; Name = 'Kind'; Kind = 'value' }
-            @{ Wire = 'id'; Name = 'Id'; Kind = 'value' }
-            @{ Wire = 'displayName'; Name = 'DisplayName'; Kind = 'value' }
-            @{ Wire = 'userPrincipalName'; Name = 'UserPrincipalName'; Kind = 'value' }
-            @{ Wire = 'tenantId'; Name = 'TenantId'; Kind = 'value' }
-            @{ Wire = 'principalId'; Name = 'PrincipalId'; Kind = 'value' }
-            @{ Wire = 'role'; Name = 'Role'; Kind = 'value' }
         )
     }
     'AuditEventDelivery' = @{
@@ -79,25 +83,6 @@ $script:AmsShapes = @{
             @{ Wire = 'auditEventId'; Name = 'AuditEventId'; Kind = 'value' }
         )
     }
-    'AuditEventDevice' = @{
-        TypeNames = @('Ams.AuditEventDevice')
-        Properties = @(
-            @{ Wire = 'deviceName'; Name = 'DeviceName'; Kind = 'value' }
-            @{ Wire = 'deviceId'; Name = 'DeviceId'; Kind = 'value' }
-            @{ Wire = 'objectId'; Name = 'ObjectId'; Kind = 'value' }
-            @{ Wire = 'tenantId'; Name = 'TenantId'; Kind = 'value' }
-            @{ Wire = 'query'; Name = 'Query'; Kind = 'value' }
-        )
-    }
-    'AuditEventOutcome' = @{
-        TypeNames = @('Ams.AuditEventOutcome')
-        Properties = @(
-            @{ Wire = 'success'; Name = 'Success'; Kind = 'value' }
-            @{ Wire = 'code'; Name = 'Code'; Kind = 'value' }
-            @{ Wire = 'message'; Name = 'Message'; Kind = 'value' }
-            @{ Wire = 'ruleIds'; Name = 'RuleIds'; Kind = 'values' }
-        )
-    }
     'AuditEventPruned' = @{
         TypeNames = @('Ams.AuditEventPruned')
         Properties = @(
@@ -106,14 +91,6 @@ $script:AmsShapes = @{
             @{ Wire = 'events'; Name = 'Events'; Kind = 'value' }
             @{ Wire = 'olderThan'; Name = 'OlderThan'; Kind = 'datetime' }
             @{ Wire = 'keepLast'; Name = 'KeepLast'; Kind = 'value' }
-        )
-    }
-    'AuditEventTarget' = @{
-        TypeNames = @('Ams.AuditEventTarget')
-        Properties = @(
-            @{ Wire = 'kind'; Name = 'Kind'; Kind = 'value' }
-            @{ Wire = 'id'; Name = 'Id'; Kind = 'value' }
-            @{ Wire = 'displayName'; Name = 'DisplayName'; Kind = 'value' }
         )
     }
     'AuthConfig' = @{
@@ -194,7 +171,7 @@ $script:AmsShapes = @{
             @{ Wire = 'revokedAt'; Name = 'RevokedAt'; Kind = 'datetime' }
             @{ Wire = 'revokedBy'; Name = 'RevokedBy'; Kind = 'value' }
             @{ Wire = 'lastUsedAt'; Name = 'LastUsedAt'; Kind = 'datetime' }
-            @{ Wire = 'key'; Name = 'Key'; Kind = 'secret' }
+            @{ Wire = 'key'; Name = 'Key'; Kind = 'value' }
         )
     }
     'Device' = @{

@@ -35,8 +35,16 @@ function ConvertTo-AmsOutput {
     $properties = [ordered]@{}
     $known = @{}
     foreach ($property in $definition.Properties) {
-        $known[$property.Wire] = $true
-        $source = $InputObject.PSObject.Properties[$property.Wire]
+        $from = $InputObject
+        if ($property.ContainsKey('Parent')) {
+            # A child of a nested object, flattened into this one (outcome.code as Outcome).
+            $known[$property.Parent] = $true
+            $from = Get-AmsProperty -InputObject $InputObject -Name $property.Parent
+        } else {
+            $known[$property.Wire] = $true
+        }
+        $source = $null
+        if ($null -ne $from) { $source = $from.PSObject.Properties[$property.Wire] }
         $value = $null
         if ($null -ne $source) {
             $value = ConvertTo-AmsOutputValue -Value $source.Value -Kind $property.Kind -Shape $property.Shape -AsPlainText:$AsPlainText

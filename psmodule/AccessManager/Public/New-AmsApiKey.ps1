@@ -33,13 +33,10 @@ function New-AmsApiKey {
     .PARAMETER ExpiresAt
     When the key stops working. Must be in the future. Without it the key does not expire.
 
-    .PARAMETER AsPlainText
-    Emits the secrets as plain strings instead of SecureString objects. Anyone who can see the screen or the transcript can read them then.
-
     .EXAMPLE
-    PS> New-AmsApiKey -Name 'helpdesk-automation' -Role 'admin' -AsPlainText
+    PS> New-AmsApiKey -Name 'helpdesk-automation' -Role 'admin'
 
-    Creates an API key and returns its secret value once. -AsPlainText shows the secrets as plain text; without it they are SecureString objects.
+    Creates an API key and returns its secret value once.
 
     .EXAMPLE
     PS> New-AmsApiKey -Name 'helpdesk-automation' -Role 'admin' -WhatIf
@@ -51,7 +48,6 @@ function New-AmsApiKey {
 
     .OUTPUTS
     Ams.CreatedApiKey
-    Secret properties are SecureString objects unless -AsPlainText is given.
 
     .NOTES
     Calls POST /v1/api-keys (operation createApiKey) of the amsd API. Generated from the API contract: do not edit.
@@ -93,11 +89,7 @@ function New-AmsApiKey {
 
         [Parameter()]
         [datetime]
-        $ExpiresAt,
-
-        [Parameter()]
-        [switch]
-        $AsPlainText
+        $ExpiresAt
     )
 
     process {
@@ -121,6 +113,6 @@ function New-AmsApiKey {
             return
         }
         $amsResponse = $amsResult.Content
-        ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'CreatedApiKey' -AsPlainText:$AsPlainText
+        ConvertTo-AmsOutput -InputObject $amsResponse -Shape 'CreatedApiKey'
     }
 }
