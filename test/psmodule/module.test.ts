@@ -138,9 +138,14 @@ t.test('verbs, ShouldProcess, confirmation, secrets', async (t) => {
     if (cmdlet.verb === 'Get') t.notOk(declares, `${cmdlet.name} reads: no -WhatIf`);
     t.equal(fn!.parameters.includes('AsPlainText'), cmdlet.output?.secrets === true, `${cmdlet.name}: -AsPlainText exactly when it emits secrets`);
   }
-  for (const name of ['Get-AmsLocalAdminPassword', 'Get-AmsLocalAdminPasswordHistory', 'Get-AmsFveRecoveryKey', 'New-AmsApiKey']) {
+  for (const name of ['Get-AmsLocalAdminPassword', 'Get-AmsLocalAdminPasswordHistory', 'Get-AmsFveRecoveryKey']) {
     const cmdlet = model.cmdlets.find((c) => c.name === name);
     if (cmdlet) t.equal(cmdlet.asPlainText, true, `${name} emits SecureString unless -AsPlainText`);
+  }
+  {
+    // Shown once, at creation: as a SecureString the new key would be lost unless the caller kept the object.
+    const create = model.cmdlets.find((c) => c.name === 'New-AmsApiKey');
+    t.equal(create?.asPlainText, false, 'New-AmsApiKey emits its new key as text (x-ams-show-once)');
   }
   const device = model.cmdlets.find((c) => c.name === 'Get-AmsDevice')!;
   t.equal(device.output?.typeName, 'Ams.Device');
