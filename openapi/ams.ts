@@ -842,8 +842,12 @@ export interface components {
          *     `privateKeyPem`.
          */
         TenantUpdate: {
+            /** @description The name admins know the tenant by, e.g. `Contoso`. */
             displayName?: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The application (client) id of amsd's app registration in this tenant.
+             */
             clientId?: string;
             /**
              * Format: password
@@ -868,6 +872,7 @@ export interface components {
              * @description Overrides the cloud's Graph root; null goes back to the cloud's.
              */
             graphEndpoint?: string | null;
+            /** @description false stops reading from the tenant (it stays configured); true reads from it again. */
             enabled?: boolean;
             /**
              * @description Lets the tenant's users call amsd with Entra ID access tokens: the `aud` values accepted, i.e.
@@ -985,7 +990,10 @@ export interface components {
             displayName: string;
         };
         NewComputerAuthorizationRule: {
-            /** @example Helpdesk may read workstation passwords */
+            /**
+             * @description What the rule is for, as admins will see it in lists and audit events, e.g. `Helpdesk: workstations`.
+             * @example Helpdesk may read workstation passwords
+             */
             description: string;
             /**
              * Format: uuid
@@ -1018,6 +1026,7 @@ export interface components {
              * @default false
              */
             disabled: boolean;
+            /** @description Free text for admins: a ticket, an owner, why the rule exists. */
             notes?: string;
             /** @default Optional */
             userRequestReasonRequirement: components["schemas"]["ReasonRequirement"];
@@ -1027,6 +1036,7 @@ export interface components {
             notificationChannelsFailure?: string[];
         };
         ComputerAuthorizationRuleUpdate: {
+            /** @description What the rule is for, as admins will see it in lists and audit events, e.g. `Helpdesk: workstations`. */
             description?: string;
             /** @description Retarget to this group (id or name); null (with no deviceId) targets the whole tenant. */
             groupId?: string | null;
@@ -1061,7 +1071,9 @@ export interface components {
              * @description A new expiry; null for none.
              */
             ruleExpiryDate?: string | null;
+            /** @description true turns the rule off without deleting it (it then matches nothing); false turns it back on. */
             disabled?: boolean;
+            /** @description Free text for admins (a ticket, an owner); null removes it. */
             notes?: string | null;
             userRequestReasonRequirement?: components["schemas"]["ReasonRequirement"];
             /** @description Notification channels (id or name) told when this rule grants access. */
@@ -1377,6 +1389,7 @@ export interface components {
              */
             name: string;
             kind: components["schemas"]["NotificationChannelKind"];
+            /** @description Free text for admins: what the channel is for, who reads it. */
             description?: string;
             /**
              * @description A disabled channel is told nothing.
@@ -1450,39 +1463,61 @@ export interface components {
         };
         /** @description Only the fields given change; see NewNotificationChannel for each field. */
         NotificationChannelUpdate: {
+            /** @description Unique (whatever the case); rules name channels by id or name. Not shaped like a GUID. */
             name?: string;
             /** @description Cannot change; accepted only when equal to the channel's. */
             kind?: components["schemas"]["NotificationChannelKind"];
+            /** @description Free text for admins: what the channel is for, who reads it. */
             description?: string | null;
+            /** @description A disabled channel is told nothing. */
             enabled?: boolean;
+            /** @description When true, a secret is handed out only if this channel was told first: if the delivery fails, the request is refused (NotificationFailed) and the refusal audited. Otherwise deliveries are queued and retried. */
             mandatory?: boolean;
             /** @description A new URL (sealed; never returned). */
             url?: string;
-            /** @enum {string} */
+            /**
+             * @description Webhook. POST unless given.
+             * @enum {string}
+             */
             method?: "POST" | "PUT";
+            /** @description Webhook. The Content-Type of the request; application/json unless given. */
             contentType?: string;
             /** @description Replaces every header; an empty object removes them all. */
             headers?: {
                 [key: string]: string;
             };
+            /** @description Webhook: a JSON template with {{Variable}} placeholders inside JSON strings. A default body with every variable is used when absent. */
             bodyTemplate?: string;
             /**
              * Format: password
              * @description A new secret; null removes signing.
              */
             signingSecret?: string | null;
+            /** @description SMTP server host name or address. */
             host?: string;
+            /** @description SMTP. Default 587 for starttls, 465 for tls, 25 for none. */
             port?: number;
-            /** @enum {string} */
+            /**
+             * @description SMTP (starttls unless given). `starttls` requires the upgrade; `tls` is implicit TLS. `none` with credentials only to a loopback address.
+             * @enum {string}
+             */
             tls?: "none" | "starttls" | "tls";
             /** @description null signs in with no user (and removes the password). */
             username?: string | null;
-            /** Format: password */
+            /**
+             * Format: password
+             * @description The SMTP password (sealed; never returned); null removes it.
+             */
             password?: string | null;
+            /** @description SMTP sender, `amsd@contoso.com` or `AMS <amsd@contoso.com>`. */
             from?: string;
+            /** @description SMTP recipients. */
             to?: string[];
+            /** @description SMTP. One line, with {{Variable}} placeholders. */
             subjectTemplate?: string;
+            /** @description SMTP. The HTML body, with {{Variable}} placeholders (HTML-escaped). */
             htmlTemplate?: string;
+            /** @description PowerShell. Absolute path of a .ps1 file on the daemon's machine. */
             scriptPath?: string;
         };
         /** @description A channel as stored, without any secret. The fields of its kind are set. */
@@ -2328,6 +2363,7 @@ export interface operations {
                 user?: string;
                 /** @description Secret requests for this device (name or device id). */
                 device?: string;
+                /** @description Only events of this access type (LocalAdminPassword, LocalAdminPasswordHistory, BitLockerRecoveryKey). */
                 accessType?: components["schemas"]["AccessType"];
                 /** @description A result code, or `success` / `failure`. */
                 outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed";
@@ -2556,6 +2592,7 @@ export interface operations {
     listNotificationDeliveries: {
         parameters: {
             query?: {
+                /** @description Only deliveries still being retried (pending) or given up on (failed); both without it. */
                 status?: "pending" | "failed";
                 /** @description Only the deliveries to this channel. */
                 channelId?: string;

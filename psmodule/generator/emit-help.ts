@@ -153,7 +153,7 @@ export function examplesFor(module: ModuleModel, cmdlet: CmdletModel): ExampleMo
 }
 
 function parameterHelp(p: ParameterModel): string {
-  const parts = [p.description || `The ${p.wireName} field of the request.`];
+  const parts = [p.description];
   if (p.type === 'SecureString') parts.push('A SecureString: read it with Read-Host -AsSecureString or take it from a credential; it is turned into plain text only to be sent.');
   if (p.nullable) parts.push(p.type === 'string' ? 'Give an empty string to clear it.' : 'Give $null to clear it.');
   if (p.defaultValue !== undefined && typeof p.defaultValue !== 'object') {

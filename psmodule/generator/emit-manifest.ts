@@ -66,6 +66,9 @@ export function emitRootModule(header: string, scripts: string[], functions: str
   const exported = [...functions].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0));
   const lines = [
     header,
+    "# The module's own code runs strict: a misspelt variable or a property read that is not there is an error.",
+    'Set-StrictMode -Version Latest',
+    '',
     '# The connection Connect-AmsServer makes; every cmdlet uses it through Invoke-AmsRequest.',
     '$script:AmsConnection = $null',
     '',

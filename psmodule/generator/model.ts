@@ -582,6 +582,9 @@ function buildParameter(b: Builder, input: ParameterInput): ParameterModel | und
     if (max !== undefined && schema.exclusiveMaximum === true) max -= 1;
     if (min !== undefined || max !== undefined) model.validateRange = [min ?? -2147483648, max ?? 2147483647];
   }
+  if (!model.description.trim()) {
+    b.problems.push(`${input.pointer}: ${input.wireName} needs a description: it is the help of the parameter -${name}, and says what a user needs to know to give it`);
+  }
   if (!isPlainIdentifier(name)) {
     b.problems.push(`${input.pointer}: "${input.wireName}" gives the parameter name "${name}", which is not a plain PowerShell identifier; set x-ams-parameter-name`);
     return undefined;

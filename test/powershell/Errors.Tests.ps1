@@ -91,3 +91,30 @@ Describe 'bodiless POSTs' {
         $check | Should -Not -BeNullOrEmpty
     }
 }
+
+Describe 'the device code sign-in' {
+    It 'works against the demo with -SkipCertificateCheck, which covers the calls to Entra ID too' {
+        # The simulated tenant's CA is not trusted here, as a test tenant's would not be.
+        $job = Start-ThreadJob -ArgumentList $ModulePath, $Demo.url -ScriptBlock {
+            param($ModulePath, $Url)
+            Import-Module $ModulePath
+            Connect-AmsServer -Uri $Url -UseDeviceCode -SkipCertificateCheck
+        }
+        try {
+            $deadline = [datetime]::UtcNow.AddSeconds(60)
+            $code = $null
+            while (-not $code -and [datetime]::UtcNow -lt $deadline -and $job.State -in @('NotStarted', 'Running')) {
+                $said = @($job.Warning) -join ' '
+                if ($said -match 'enter the code (\S+)') { $code = $Matches[1] } else { Start-Sleep -Milliseconds 200 }
+            }
+            $code | Should -Not -BeNullOrEmpty -Because ('the sign-in shows a code: ' + (@($job.Error) -join ' '))
+            $approve = @{ user_code = $code; user = $Demo.user.userPrincipalName; action = 'approve' }
+            $null = Invoke-WebRequest -Method Post -Uri $Demo.signIn.verificationUri -Body $approve -SkipCertificateCheck
+            $connection = $job | Wait-Job -Timeout 60 | Receive-Job
+            $connection.AuthenticationType | Should -Be 'DeviceCode'
+            $connection.Kind | Should -Be 'entra'
+        } finally {
+            $job | Remove-Job -Force
+        }
+    }
+}

@@ -26,7 +26,7 @@ function Get-AmsAuditEvent {
     Secret requests for this device (name or device id).
 
     .PARAMETER AccessType
-    The accessType field of the request.
+    Only events of this access type (LocalAdminPassword, LocalAdminPasswordHistory, BitLockerRecoveryKey).
 
     .PARAMETER Outcome
     A result code, or `success` / `failure`.

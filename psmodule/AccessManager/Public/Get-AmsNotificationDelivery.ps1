@@ -13,7 +13,7 @@ function Get-AmsNotificationDelivery {
     Requires the admin role.
 
     .PARAMETER Status
-    The status field of the request.
+    Only deliveries still being retried (pending) or given up on (failed); both without it.
     When not given, the server uses pending.
 
     .PARAMETER ChannelId

@@ -17,7 +17,7 @@ function New-AmsComputerAuthorizationRule {
     Supports -WhatIf and -Confirm.
 
     .PARAMETER Description
-    The description field of the request.
+    What the rule is for, as admins will see it in lists and audit events, e.g. `Helpdesk: workstations`.
 
     .PARAMETER TenantId
     The tenant; alone, the target is every device in it.
@@ -55,7 +55,7 @@ function New-AmsComputerAuthorizationRule {
     Give -Disabled:$false to send false.
 
     .PARAMETER Notes
-    The notes field of the request.
+    Free text for admins: a ticket, an owner, why the rule exists.
 
     .PARAMETER UserRequestReasonRequirement
     Whether users are asked for a reason when this rule grants them access.

@@ -23,7 +23,7 @@ function New-AmsNotificationChannel {
     `powershell`: a script run by pwsh with the event as JSON on standard input.
 
     .PARAMETER Description
-    The description field of the request.
+    Free text for admins: what the channel is for, who reads it.
 
     .PARAMETER Enabled
     A disabled channel is told nothing.

@@ -19,7 +19,7 @@ function Set-AmsComputerAuthorizationRule {
     The rule's id.
 
     .PARAMETER Description
-    The description field of the request.
+    What the rule is for, as admins will see it in lists and audit events, e.g. `Helpdesk: workstations`.
 
     .PARAMETER GroupId
     Retarget to this group (id or name); null (with no deviceId) targets the whole tenant.
@@ -70,11 +70,11 @@ function Set-AmsComputerAuthorizationRule {
     Give $null to clear it.
 
     .PARAMETER Disabled
-    The disabled field of the request.
+    true turns the rule off without deleting it (it then matches nothing); false turns it back on.
     Give -Disabled:$false to send false.
 
     .PARAMETER Notes
-    The notes field of the request.
+    Free text for admins (a ticket, an owner); null removes it.
     Give an empty string to clear it.
 
     .PARAMETER UserRequestReasonRequirement

@@ -18,37 +18,37 @@ function Set-AmsNotificationChannel {
     The channel's id.
 
     .PARAMETER Name
-    The name field of the request.
+    Unique (whatever the case); rules name channels by id or name. Not shaped like a GUID.
 
     .PARAMETER Kind
     Cannot change; accepted only when equal to the channel's.
 
     .PARAMETER Description
-    The description field of the request.
+    Free text for admins: what the channel is for, who reads it.
     Give an empty string to clear it.
 
     .PARAMETER Enabled
-    The enabled field of the request.
+    A disabled channel is told nothing.
     Give -Enabled:$false to send false.
 
     .PARAMETER Mandatory
-    The mandatory field of the request.
+    When true, a secret is handed out only if this channel was told first: if the delivery fails, the request is refused (NotificationFailed) and the refusal audited. Otherwise deliveries are queued and retried.
     Give -Mandatory:$false to send false.
 
     .PARAMETER Url
     A new URL (sealed; never returned).
 
     .PARAMETER Method
-    The method field of the request.
+    Webhook. POST unless given.
 
     .PARAMETER ContentType
-    The contentType field of the request.
+    Webhook. The Content-Type of the request; application/json unless given.
 
     .PARAMETER Headers
     Replaces every header; an empty object removes them all.
 
     .PARAMETER BodyTemplate
-    The bodyTemplate field of the request.
+    Webhook: a JSON template with {{Variable}} placeholders inside JSON strings. A default body with every variable is used when absent.
 
     .PARAMETER SigningSecret
     A new secret; null removes signing.
@@ -56,37 +56,37 @@ function Set-AmsNotificationChannel {
     Give $null to clear it.
 
     .PARAMETER SmtpHost
-    The host field of the request.
+    SMTP server host name or address.
 
     .PARAMETER Port
-    The port field of the request.
+    SMTP. Default 587 for starttls, 465 for tls, 25 for none.
 
     .PARAMETER Tls
-    The tls field of the request.
+    SMTP (starttls unless given). `starttls` requires the upgrade; `tls` is implicit TLS. `none` with credentials only to a loopback address.
 
     .PARAMETER Username
     null signs in with no user (and removes the password).
     Give an empty string to clear it.
 
     .PARAMETER Password
-    The password field of the request.
+    The SMTP password (sealed; never returned); null removes it.
     A SecureString: read it with Read-Host -AsSecureString or take it from a credential; it is turned into plain text only to be sent.
     Give $null to clear it.
 
     .PARAMETER From
-    The from field of the request.
+    SMTP sender, `amsd@contoso.com` or `AMS <amsd@contoso.com>`.
 
     .PARAMETER To
-    The to field of the request.
+    SMTP recipients.
 
     .PARAMETER SubjectTemplate
-    The subjectTemplate field of the request.
+    SMTP. One line, with {{Variable}} placeholders.
 
     .PARAMETER HtmlTemplate
-    The htmlTemplate field of the request.
+    SMTP. The HTML body, with {{Variable}} placeholders (HTML-escaped).
 
     .PARAMETER ScriptPath
-    The scriptPath field of the request.
+    PowerShell. Absolute path of a .ps1 file on the daemon's machine.
 
     .EXAMPLE
     PS> Set-AmsNotificationChannel -Id '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d' -Name 'example'

@@ -19,10 +19,10 @@ function Set-AmsTenant {
     The Entra tenant's id (a GUID).
 
     .PARAMETER DisplayName
-    The displayName field of the request.
+    The name admins know the tenant by, e.g. `Contoso`.
 
     .PARAMETER ClientId
-    The clientId field of the request.
+    The application (client) id of amsd's app registration in this tenant.
 
     .PARAMETER ClientSecret
     Replaces the credential with this client secret. Sealed at rest; never returned.
@@ -50,7 +50,7 @@ function Set-AmsTenant {
     Give an empty string to clear it.
 
     .PARAMETER Enabled
-    The enabled field of the request.
+    false stops reading from the tenant (it stays configured); true reads from it again.
     Give -Enabled:$false to send false.
 
     .PARAMETER UserSignInAudiences

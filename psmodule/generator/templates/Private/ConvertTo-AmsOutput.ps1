@@ -45,7 +45,7 @@ function ConvertTo-AmsOutput {
         if ($null -ne $from) { $source = $from.PSObject.Properties[$property.Wire] }
         $value = $null
         if ($null -ne $source) {
-            $value = ConvertTo-AmsOutputValue -Value $source.Value -Kind $property.Kind -Shape $property.Shape -AsPlainText:$AsPlainText
+            $value = ConvertTo-AmsOutputValue -Value $source.Value -Kind $property.Kind -Shape $property['Shape'] -AsPlainText:$AsPlainText
         }
         $properties[$property.Name] = $value
     }
