@@ -13,6 +13,7 @@ $amsScripts = @(
     'Private/EntraSignIn.ps1',
     'Private/ConvertTo-AmsOutput.ps1',
     'Private/AmsFiles.ps1',
+    'Private/AmsCompleters.ps1',
     'Public/Connect-AmsServer.ps1',
     'Public/Disconnect-AmsServer.ps1',
     'Public/Get-AmsApiKey.ps1',
@@ -51,6 +52,49 @@ foreach ($amsScript in $amsScripts) {
     . (Join-Path -Path $PSScriptRoot -ChildPath $amsScript)
 }
 Remove-Variable -Name 'amsScripts', 'amsScript'
+
+# Tab completion from the connected daemon (Private/AmsCompleters.ps1).
+Register-ArgumentCompleter -CommandName @(
+    'Get-AmsEffectiveAccess',
+    'Get-AmsFveRecoveryKey',
+    'Get-AmsLocalAdminPassword',
+    'Get-AmsLocalAdminPasswordHistory'
+) -ParameterName 'ComputerName' -ScriptBlock {
+    param($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)
+    Complete-AmsComputerName -WordToComplete $wordToComplete
+}
+Register-ArgumentCompleter -CommandName @(
+    'Get-AmsDevice'
+) -ParameterName 'Name' -ScriptBlock {
+    param($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)
+    Complete-AmsComputerName -WordToComplete $wordToComplete
+}
+Register-ArgumentCompleter -CommandName @(
+    'Get-AmsComputerAuthorizationRule',
+    'Get-AmsDevice',
+    'Get-AmsEffectiveAccess',
+    'Get-AmsFveRecoveryKey',
+    'Get-AmsLocalAdminPassword',
+    'Get-AmsLocalAdminPasswordHistory',
+    'Get-AmsTenant',
+    'New-AmsApiKey',
+    'New-AmsComputerAuthorizationRule',
+    'New-AmsTenant',
+    'Remove-AmsTenant',
+    'Set-AmsTenant',
+    'Test-AmsTenant'
+) -ParameterName 'TenantId' -ScriptBlock {
+    param($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)
+    Complete-AmsTenantId -WordToComplete $wordToComplete
+}
+Register-ArgumentCompleter -CommandName @(
+    'Get-AmsComputerAuthorizationRule',
+    'Remove-AmsComputerAuthorizationRule',
+    'Set-AmsComputerAuthorizationRule'
+) -ParameterName 'Id' -ScriptBlock {
+    param($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)
+    Complete-AmsRuleId -WordToComplete $wordToComplete
+}
 
 $ExecutionContext.SessionState.Module.OnRemove = {
     $script:AmsConnection = $null

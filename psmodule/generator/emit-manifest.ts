@@ -62,7 +62,14 @@ export function emitManifest(input: ManifestInput): string {
   return lines.join('\n') + '\n';
 }
 
-export function emitRootModule(header: string, scripts: string[], functions: string[]): string {
+export interface Completer {
+  parameter: string;
+  /** The private function that answers the completions. */
+  completer: string;
+  cmdlets: string[];
+}
+
+export function emitRootModule(header: string, scripts: string[], functions: string[], completers: Completer[] = []): string {
   const exported = [...functions].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0));
   const lines = [
     header,
@@ -79,6 +86,14 @@ export function emitRootModule(header: string, scripts: string[], functions: str
     '}',
     "Remove-Variable -Name 'amsScripts', 'amsScript'",
     '',
+    ...(completers.length > 0 ? ['# Tab completion from the connected daemon (Private/AmsCompleters.ps1).'] : []),
+    ...completers.flatMap((c) => [
+      `Register-ArgumentCompleter -CommandName ${psList([...c.cmdlets].sort(), '')} -ParameterName ${psString(c.parameter)} -ScriptBlock {`,
+      '    param($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)',
+      `    ${c.completer} -WordToComplete $wordToComplete`,
+      '}',
+    ]),
+    ...(completers.length > 0 ? [''] : []),
     '$ExecutionContext.SessionState.Module.OnRemove = {',
     '    $script:AmsConnection = $null',
     '}',

@@ -14,10 +14,10 @@ import { packageRoot, packageVersion, specPath } from '../../daemon/package-root
 import { emitAbout } from './emit-about.js';
 import { emitCmdlet } from './emit-cmdlet.js';
 import { emitFormat } from './emit-format.js';
-import { emitManifest, emitRootModule, MODULE_NAME } from './emit-manifest.js';
+import { emitManifest, emitRootModule, MODULE_NAME, type Completer } from './emit-manifest.js';
 import { emitTypeData } from './emit-type-data.js';
 import { emitTypes } from './emit-types.js';
-import { buildModel, GenerationError, SESSION_CMDLETS, type ModuleModel } from './model.js';
+import { buildModel, GenerationError, SESSION_CMDLETS, type CmdletModel, type ModuleModel, type ParameterModel } from './model.js';
 import { commentText } from './powershell.js';
 
 export { GenerationError } from './model.js';
@@ -27,7 +27,7 @@ export const TEMPLATE_DIR = join(packageRoot, 'psmodule', 'generator', 'template
 export const DEFAULT_OUT_DIR = join(packageRoot, 'psmodule', MODULE_NAME);
 
 /** Private scripts written by hand, in load order. */
-const PRIVATE_TEMPLATES = ['Private/Invoke-AmsRequest.ps1', 'Private/EntraSignIn.ps1', 'Private/ConvertTo-AmsOutput.ps1', 'Private/AmsFiles.ps1'];
+const PRIVATE_TEMPLATES = ['Private/Invoke-AmsRequest.ps1', 'Private/EntraSignIn.ps1', 'Private/ConvertTo-AmsOutput.ps1', 'Private/AmsFiles.ps1', 'Private/AmsCompleters.ps1'];
 const TYPES_SCRIPT = 'Private/AmsShapes.ps1';
 
 export interface GeneratedFile {
@@ -83,7 +83,7 @@ export function renderModule(doc: OpenApiDocument, options: RenderOptions = {}):
 
   const functions = [...SESSION_CMDLETS, ...model.cmdlets.map((c) => c.name)];
   const scripts = [TYPES_SCRIPT, ...PRIVATE_TEMPLATES, ...publicScripts.sort()];
-  files.push({ path: `${MODULE_NAME}.psm1`, content: emitRootModule(top, scripts, functions) });
+  files.push({ path: `${MODULE_NAME}.psm1`, content: emitRootModule(top, scripts, functions, completers(model)) });
   files.push({
     path: `${MODULE_NAME}.psd1`,
     content: emitManifest({
@@ -204,4 +204,19 @@ export async function checkModule(options: GenerateOptions = {}): Promise<{ outD
 
 export function isGenerationError(error: unknown): error is GenerationError {
   return error instanceof GenerationError;
+}
+
+/**
+ * Which parameters get which completer: -ComputerName a device name, -TenantId a tenant, and the -Id
+ * of the rule cmdlets a rule. Registered by the root module for every cmdlet that has them.
+ */
+function completers(model: ModuleModel): Completer[] {
+  const having = (match: (cmdlet: CmdletModel, parameter: ParameterModel) => boolean) =>
+    model.cmdlets.filter((c) => c.parameters.some((p) => match(c, p))).map((c) => c.name);
+  return [
+    { parameter: 'ComputerName', completer: 'Complete-AmsComputerName', cmdlets: having((_, p) => p.name === 'ComputerName') },
+    { parameter: 'Name', completer: 'Complete-AmsComputerName', cmdlets: having((c, p) => p.name === 'Name' && c.noun === 'AmsDevice') },
+    { parameter: 'TenantId', completer: 'Complete-AmsTenantId', cmdlets: having((_, p) => p.name === 'TenantId') },
+    { parameter: 'Id', completer: 'Complete-AmsRuleId', cmdlets: having((c, p) => p.name === 'Id' && c.noun === 'AmsComputerAuthorizationRule') },
+  ].filter((c) => c.cmdlets.length > 0);
 }

@@ -51,6 +51,10 @@ function Invoke-AmsRequest {
         [switch]
         $Anonymous,
 
+        # Shorter than the connection's, for calls a person is waiting on (argument completion).
+        [int]
+        $TimeoutSec = 0,
+
         [AllowNull()]
         [psobject]
         $Connection = $script:AmsConnection
@@ -87,7 +91,7 @@ function Invoke-AmsRequest {
         $json = ConvertTo-Json -InputObject (ConvertTo-AmsWireValue -Value $Body) -Depth 10 -Compress
     }
 
-    $answer = Send-AmsHttpRequest -Connection $Connection -Method $Method -Uri $uri -Headers $headers -Json $json
+    $answer = Send-AmsHttpRequest -Connection $Connection -Method $Method -Uri $uri -Headers $headers -Json $json -TimeoutSec $TimeoutSec
     $headers = $null
     if ($null -ne $answer.Failure) {
         $record = New-AmsTransportErrorRecord -Answer $answer -CommandName $CommandName -Target $Target -Connection $Connection
@@ -201,7 +205,8 @@ function Send-AmsHttpRequest {
         [Parameter(Mandatory = $true)] [string] $Uri,
         [hashtable] $Headers = @{},
         [AllowNull()] [string] $Json,
-        [System.Collections.IDictionary] $Form
+        [System.Collections.IDictionary] $Form,
+        [int] $TimeoutSec = 0
     )
     $client = Get-AmsHttpClient -Connection $Connection
     $target = [uri]$Uri
@@ -214,7 +219,7 @@ function Send-AmsHttpRequest {
         Authority  = $target.GetLeftPart([System.UriPartial]::Authority)
         Failure    = $null
         TimedOut   = $false
-        TimeoutSec = [int]$Connection.TimeoutSec
+        TimeoutSec = $(if ($TimeoutSec -gt 0) { $TimeoutSec } else { [int]$Connection.TimeoutSec })
     }
 
     $request = [System.Net.Http.HttpRequestMessage]::new([System.Net.Http.HttpMethod]::new($Method), $target)
