@@ -278,8 +278,38 @@ export interface paths {
          *     semicolons. Every row is checked as New-AmsComputerAuthorizationRule checks a rule; if any row
          *     is wrong, nothing is created and `errors` names every mistake with its line. With `dryRun`,
          *     nothing is created and the answer shows what would be. See `docs/rules-import-sample.csv`.
+         *
+         *     A row that says exactly what an existing rule says (or an earlier row of the file) is not
+         *     created again: it is listed in `skipped` with the rule it repeats, so importing the same file
+         *     twice creates nothing the second time. `allowDuplicates` creates such rows anyway. The fields
+         *     are separated by commas, or by semicolons (Excel's CSV where the decimal separator is a comma)
+         *     or tabs when the header line uses those; `delimiter` says which when the header cannot tell.
+         *     Export-AmsComputerAuthorizationRule writes a file this reads back unchanged.
          */
         post: operations["importComputerAuthorizationRules"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/computer-authorization-rules/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Writes the rules as CSV, in the columns the rule import reads.
+         * @description Every rule (or those of `tenantId`) as one CSV row with the columns
+         *     Import-AmsComputerAuthorizationRule reads, principals, groups, devices and channels by id, so
+         *     that importing the file recreates the same rules (and, into the same daemon, skips them all as
+         *     existing). The cmdlet writes the text to -Path, UTF-8 with a byte order mark.
+         */
+        get: operations["exportComputerAuthorizationRules"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1365,10 +1395,37 @@ export interface components {
              * @default false
              */
             dryRun: boolean;
+            /**
+             * @description Create rows that repeat an existing rule too (otherwise they are skipped and listed).
+             * @default false
+             */
+            allowDuplicates: boolean;
+            /** @description What separates the fields, when the header line cannot tell (it is a comma, semicolon or tab, whichever the header uses, unless given). */
+            delimiter?: components["schemas"]["CsvDelimiter"];
+        };
+        /** @enum {string} */
+        CsvDelimiter: "," | ";" | "\t";
+        RuleExport: {
+            /** @description The CSV text, a header line and one rule per line. */
+            csv: string;
+            /** @description How many rules it holds. */
+            count: number;
         };
         RuleImportResult: {
             dryRun: boolean;
+            /** @description The rules created (with dryRun, that would be). */
             items: components["schemas"]["ComputerAuthorizationRule"][];
+            /** @description The rows not created because they repeat a rule that exists (or an earlier row). */
+            skipped: {
+                /** @description The row's line in the file. */
+                line: number;
+                description: string;
+                /**
+                 * Format: uuid
+                 * @description The rule it repeats (the id the earlier row would get, for a repeat within the file).
+                 */
+                existingRuleId: string;
+            }[];
         };
         /**
          * @description `webhook`: an HTTP POST or PUT of a JSON body (Teams, Slack, any receiver). `smtp`: a mail.
@@ -2154,6 +2211,34 @@ export interface operations {
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    exportComputerAuthorizationRules: {
+        parameters: {
+            query?: {
+                /** @description Only the rules of this tenant. */
+                tenantId?: string;
+                /** @description What separates the fields (a comma unless given; a semicolon for Excel where the decimal separator is a comma; a tab). */
+                delimiter?: components["schemas"]["CsvDelimiter"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The CSV text and how many rules it holds. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleExport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     deleteComputerAuthorizationRule: {

@@ -45,11 +45,23 @@ export interface ParsedRows {
   errors: FieldError[];
 }
 
-export function parseRuleCsv(text: string): ParsedRows {
+export type CsvDelimiter = ',' | ';' | '\t';
+
+/**
+ * The delimiter the header line uses: column names hold no comma, semicolon or tab, so whichever of
+ * them it has is it (Excel saves semicolons where the decimal separator is a comma). A comma otherwise.
+ */
+function detectDelimiter(text: string): CsvDelimiter {
+  const header = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+  for (const candidate of [',', ';', '\t'] as const) if (header.includes(candidate)) return candidate;
+  return ',';
+}
+
+export function parseRuleCsv(text: string, delimiter: CsvDelimiter = detectDelimiter(text)): ParsedRows {
   let records: { record: string[]; info: { lines: number } }[];
   // skip_empty_lines is off so that line numbers count every line; empty rows are dropped below.
   try {
-    records = parse(text, { bom: true, relax_column_count: false, skip_empty_lines: false, skip_records_with_empty_values: true, trim: true, info: true }) as never;
+    records = parse(text, { bom: true, delimiter, relax_column_count: false, skip_empty_lines: false, skip_records_with_empty_values: true, trim: true, info: true }) as never;
   } catch (error) {
     return { rows: [], errors: [{ path: 'body/csv', message: `is not valid CSV: ${(error as Error).message}` }] };
   }
@@ -89,6 +101,30 @@ export function parseRuleCsv(text: string): ParsedRows {
   });
   return { rows, errors };
 }
+
+/**
+ * Rules as the CSV parseRuleCsv reads back to the same rules: every column, principals, targets and
+ * channels by id, lists joined by semicolons, a cell quoted when it holds the delimiter, a quote, a
+ * line break or spaces at its ends (RFC 4180).
+ */
+export function ruleCsv(rules: readonly RuleExportRow[], delimiter: CsvDelimiter = ','): string {
+  const cell = (value: string) => (value.includes(delimiter) || /["\r\n]|^\s|\s$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+  const lines = [RULE_CSV_COLUMNS.map(pascal).join(delimiter)];
+  for (const rule of rules) {
+    lines.push(
+      RULE_CSV_COLUMNS.map((column) => {
+        const value = rule[column];
+        if (value === undefined || value === null) return '';
+        if (Array.isArray(value)) return cell(value.map((entry) => (typeof entry === 'string' ? entry : entry.id)).join(';'));
+        return cell(String(value));
+      }).join(delimiter),
+    );
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+/** What a rule gives to each column of its CSV row. */
+export type RuleExportRow = { [column in (typeof RULE_CSV_COLUMNS)[number]]?: string | boolean | null | readonly (string | { id: string })[] };
 
 function pascal(name: string): string {
   return name[0]!.toUpperCase() + name.slice(1);

@@ -35,6 +35,27 @@ export function isActive(rule: DeepReadonly<RuleRecord>, now = Date.now()): bool
   return !rule.disabled && !(rule.ruleExpiryDate && Date.parse(rule.ruleExpiryDate) <= now);
 }
 
+/**
+ * What a rule says, as one string: its target, every principal list (as sets), its settings. Two rules
+ * with the same content decide every request alike; their ids, authors and times do not count.
+ */
+function ruleContent(rule: DeepReadonly<RuleRecord>): string {
+  const ids = (list: readonly { id: string }[]) => list.map((p) => p.id.toLowerCase()).sort();
+  return JSON.stringify([
+    rule.tenantId.toLowerCase(),
+    rule.groupId?.toLowerCase() ?? null,
+    rule.deviceId?.toLowerCase() ?? null,
+    ...LIST_NAMES.map((name) => ids(rule[name])),
+    rule.description,
+    rule.ruleExpiryDate ?? null,
+    rule.disabled,
+    rule.notes ?? null,
+    rule.userRequestReasonRequirement,
+    [...rule.notificationChannelsSuccess].sort(),
+    [...rule.notificationChannelsFailure].sort(),
+  ]);
+}
+
 export function toRuleView(rule: DeepReadonly<RuleRecord>, now = Date.now()): RuleView {
   const lists = Object.fromEntries(LIST_NAMES.map((name) => [name, rule[name].map((p) => ({ ...p }))])) as unknown as RulePrincipals;
   return {
@@ -113,18 +134,33 @@ export class RuleService {
    * New-AmsComputerAuthorizationRule would check it, and every mistake of every row is reported with
    * the row's line; with `dryRun`, nothing is stored and the answer is what would be.
    */
-  async createMany(rows: readonly { line: number; input: NewRule }[], author: ChangeAuthor, options: { dryRun: boolean }): Promise<RuleView[]> {
+  async createMany(
+    rows: readonly { line: number; input: NewRule }[],
+    author: ChangeAuthor,
+    options: { dryRun: boolean; allowDuplicates?: boolean },
+  ): Promise<{ items: RuleView[]; skipped: { line: number; description: string; existingRuleId: string }[] }> {
     const errors: FieldError[] = [];
     const rules: RuleRecord[] = [];
+    const skipped: { line: number; description: string; existingRuleId: string }[] = [];
+    // A row that says what a rule already says is not made twice (importing a file again creates nothing).
+    const known = new Map(this.store.state.rules.map((rule) => [ruleContent(rule), rule.id]));
     for (const { line, input } of rows) {
       const rowErrors: FieldError[] = [];
       const rule = await this.#prepare(input, author, `body/csv/${line}`, rowErrors);
       errors.push(...rowErrors.map((e) => ({ ...e, message: `line ${line}: ${e.message}` })));
-      if (rule) rules.push(rule);
+      if (!rule) continue;
+      const content = ruleContent(rule);
+      const existing = known.get(content);
+      if (existing && !options.allowDuplicates) {
+        skipped.push({ line, description: rule.description, existingRuleId: existing });
+        continue;
+      }
+      known.set(content, rule.id);
+      rules.push(rule);
     }
     if (errors.length > 0) throw validationProblem(errors);
-    if (!options.dryRun) await this.#commit(rules, author);
-    return rules.map((rule) => toRuleView(rule));
+    if (!options.dryRun && rules.length > 0) await this.#commit(rules, author);
+    return { items: rules.map((rule) => toRuleView(rule)), skipped };
   }
 
   /** A new rule checked and resolved; undefined (and `errors` says why) when it cannot be made. */

@@ -1,10 +1,10 @@
-import { parseRuleCsv } from '../access/rule-csv.js';
+import { parseRuleCsv, ruleCsv } from '../access/rule-csv.js';
 import type { RuleService, RuleView } from '../access/rule-service.js';
 import { ProblemError, validationProblem } from '../http/problem.js';
 import type { OperationHandlers } from '../http/operation-types.js';
 import type { RequestContextTools } from './request-origin.js';
 
-type RuleOperations = 'importComputerAuthorizationRules' | 'listComputerAuthorizationRules' | 'createComputerAuthorizationRule' | 'updateComputerAuthorizationRule' | 'deleteComputerAuthorizationRule';
+type RuleOperations = 'importComputerAuthorizationRules' | 'exportComputerAuthorizationRules' | 'listComputerAuthorizationRules' | 'createComputerAuthorizationRule' | 'updateComputerAuthorizationRule' | 'deleteComputerAuthorizationRule';
 
 export function ruleHandlers(rules: RuleService, tools: RequestContextTools): Pick<OperationHandlers, RuleOperations> {
   return {
@@ -16,19 +16,23 @@ export function ruleHandlers(rules: RuleService, tools: RequestContextTools): Pi
       context.reply.header('Location', `/v1/computer-authorization-rules?id=${rule.id}`);
       return rule;
     },
+    async exportComputerAuthorizationRules({ query }) {
+      const items = rules.list(query.tenantId ? { tenantId: query.tenantId } : {});
+      return { csv: ruleCsv(items, query.delimiter), count: items.length };
+    },
     async importComputerAuthorizationRules(context) {
-      const { rows, errors } = parseRuleCsv(context.body.csv);
+      const { rows, errors } = parseRuleCsv(context.body.csv, context.body.delimiter);
       const dryRun = context.body.dryRun ?? false;
       // Well-formed rows are resolved even when other rows are not, so that one answer lists every mistake.
-      let items: RuleView[] = [];
+      let result: { items: RuleView[]; skipped: { line: number; description: string; existingRuleId: string }[] } = { items: [], skipped: [] };
       try {
-        items = await rules.createMany(rows, tools.author(context), { dryRun: dryRun || errors.length > 0 });
+        result = await rules.createMany(rows, tools.author(context), { dryRun: dryRun || errors.length > 0, allowDuplicates: context.body.allowDuplicates ?? false });
       } catch (error) {
         if (!(error instanceof ProblemError && error.status === 400 && error.extra.errors)) throw error;
         errors.push(...error.extra.errors);
       }
       if (errors.length > 0) throw validationProblem(errors.sort((a, b) => lineOf(a.path) - lineOf(b.path)));
-      return { dryRun, items };
+      return { dryRun, items: result.items, skipped: result.skipped };
     },
     async updateComputerAuthorizationRule(context) {
       return rules.update(context.params.id, context.body, tools.author(context));

@@ -13,6 +13,7 @@
     FunctionsToExport = @(
         'Connect-AmsServer',
         'Disconnect-AmsServer',
+        'Export-AmsComputerAuthorizationRule',
         'Get-AmsApiKey',
         'Get-AmsAuditEvent',
         'Get-AmsAuthConfig',

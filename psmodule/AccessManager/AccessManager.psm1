@@ -16,6 +16,7 @@ $amsScripts = @(
     'Private/AmsCompleters.ps1',
     'Public/Connect-AmsServer.ps1',
     'Public/Disconnect-AmsServer.ps1',
+    'Public/Export-AmsComputerAuthorizationRule.ps1',
     'Public/Get-AmsApiKey.ps1',
     'Public/Get-AmsAuditEvent.ps1',
     'Public/Get-AmsAuthConfig.ps1',
@@ -70,6 +71,7 @@ Register-ArgumentCompleter -CommandName @(
     Complete-AmsComputerName -WordToComplete $wordToComplete
 }
 Register-ArgumentCompleter -CommandName @(
+    'Export-AmsComputerAuthorizationRule',
     'Get-AmsComputerAuthorizationRule',
     'Get-AmsDevice',
     'Get-AmsEffectiveAccess',
@@ -103,6 +105,7 @@ $ExecutionContext.SessionState.Module.OnRemove = {
 Export-ModuleMember -Function @(
     'Connect-AmsServer',
     'Disconnect-AmsServer',
+    'Export-AmsComputerAuthorizationRule',
     'Get-AmsApiKey',
     'Get-AmsAuditEvent',
     'Get-AmsAuthConfig',

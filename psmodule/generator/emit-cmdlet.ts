@@ -75,6 +75,10 @@ function parameterAttributes(p: ParameterModel, parameterSets: string[]): string
 
 function paramBlock(cmdlet: CmdletModel): string[] {
   const blocks = cmdlet.parameters.map((p) => parameterAttributes(p, cmdlet.parameterSets));
+  if (cmdlet.outputFile) {
+    blocks.unshift(['[Parameter(Mandatory = $true, Position = 0)]', '[ValidateNotNullOrEmpty()]', '[string]', '$Path']);
+    blocks.push(['[Parameter()]', '[switch]', '$NoClobber']);
+  }
   if (cmdlet.parameters.some((p) => p.fromFile)) {
     blocks.push(['[Parameter()]', "[ArgumentCompleter({ 'utf8', 'utf8BOM', 'windows-1252', 'latin1', 'unicode', 'bigendianunicode', 'oem' })]", '[string]', '$Encoding']);
   }
@@ -265,6 +269,11 @@ function processBlock(cmdlet: CmdletModel): string[] {
 
   if (!paged) {
     lines.push(...requestLines(cmdlet, I, skip, hasQuery));
+    if (cmdlet.outputFile) {
+      lines.push(`${I}$amsFailure = Write-AmsTextFile -Path $Path -Text ([string]$amsResponse.${cmdlet.outputFile}) -NoClobber:$NoClobber -CommandName $MyInvocation.MyCommand.Name`);
+      lines.push(`${I}if ($null -ne $amsFailure) { $PSCmdlet.WriteError($amsFailure); ${skip} }`);
+      lines.push(`${I}Write-Verbose ('Wrote {0}' -f $Path)`);
+    }
     if (cmdlet.output) {
       lines.push(...emitObjects(cmdlet, cmdlet.output.emit === 'items' ? '$amsResponse.items' : '$amsResponse', I));
     }

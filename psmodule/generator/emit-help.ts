@@ -192,7 +192,11 @@ export function emitHelp(module: ModuleModel, cmdlet: CmdletModel): string {
   }
   sections.push(section('DESCRIPTION', description.join('\n\n')));
 
+  if (cmdlet.outputFile) {
+    sections.push(section('PARAMETER Path', 'The file to write (UTF-8 with a byte order mark, so that Excel reads it as UTF-8). An existing file is replaced unless -NoClobber is given.'));
+  }
   for (const p of cmdlet.parameters) sections.push(section(`PARAMETER ${p.name}`, helpText(parameterHelp(p))));
+  if (cmdlet.outputFile) sections.push(section('PARAMETER NoClobber', 'Leaves an existing file as it is: the cmdlet fails instead of replacing it.'));
   if (cmdlet.parameters.some((p) => p.fromFile)) {
     sections.push(
       section(

@@ -14,6 +14,8 @@
  *   `x-ams-pipeline` (true/false: bind from the pipeline by property name), `x-ams-position` (binds
  *   by position too), `x-ams-file-parameter` (on a string body property: the cmdlet takes a file path
  *   under this name instead, and sends the file's text);
+ * - operation: `x-ams-output-file` (a string property of the answer the cmdlet writes to -Path, UTF-8
+ *   with a byte order mark, instead of emitting the answer; -NoClobber keeps an existing file);
  * - component schema: `x-ams-table-columns` (wire names of the properties its table view shows);
  * - object property of an output schema: `x-ams-flatten` (true, or the child that takes the parent's
  *   name: its children become properties of the parent, `outcome.code` → `Outcome`);
@@ -163,6 +165,11 @@ export interface CmdletModel {
   cursorParameter?: string;
   /** The boolean body property -WhatIf sets (the call is made, and the server says what would happen). */
   whatIfProperty?: string;
+  /**
+   * The string property of the answer the cmdlet writes to the file -Path names, instead of emitting
+   * the answer (`x-ams-output-file`: Export-AmsComputerAuthorizationRule).
+   */
+  outputFile?: string;
   /** What it acts on, in words (`computer authorization rule`), for -WhatIf and -Confirm. */
   subjectKind?: string;
   /**
@@ -308,7 +315,16 @@ function buildCmdlet(
   }
 
   // Output.
-  const output = buildOutput(b, op, pointer, checked.noun);
+  const outputFile = ext['x-ams-output-file'];
+  let output = buildOutput(b, op, pointer, checked.noun);
+  if (outputFile !== undefined) {
+    const shape = output ? b.shapes.get(output.shape) : undefined;
+    if (typeof outputFile !== 'string' || output?.emit !== 'object' || !shape?.properties.some((p) => p.wireName === outputFile && p.kind === 'value')) {
+      b.problems.push(`${pointer}/x-ams-output-file: must name a string property of the JSON object the operation answers`);
+    }
+    if (shape) shape.emitted = false;
+    output = undefined;
+  }
   const paged = output?.emit === 'paged';
 
   // Parameters.
@@ -429,6 +445,7 @@ function buildCmdlet(
     ...(typeof whatIfProperty === 'string' ? { whatIfProperty } : {}),
     ...(subjectKind ? { subjectKind } : {}),
     ...(namedBy ? { namedBy } : {}),
+    ...(typeof outputFile === 'string' ? { outputFile } : {}),
     examples,
   };
 }

@@ -71,3 +71,55 @@ note",${id},,AMS-Helpdesk,Sometimes,maybe`,
   t.match(header.json().errors, [{ message: /line 1: unknown column 'Tenant'/ }, { message: /unknown column 'Colour'/ }, { message: /the column TenantId is required/ }]);
   t.equal((await importCsv('Description,TenantId\n"unclosed,x')).statusCode, 400, 'broken CSV');
 });
+
+t.test('importing the same file twice creates nothing the second time; each repeat is named with its line', async (t) => {
+  const { importCsv, ruleCount, daemon } = await setUp(t);
+  const sample = await readFile(join(packageRoot, 'docs', 'rules-import-sample.csv'), 'utf8');
+  t.equal((await importCsv(sample)).statusCode, 200);
+  const again = await importCsv(sample);
+  t.equal(again.statusCode, 200, again.body);
+  t.same(again.json().items, [], 'nothing created');
+  t.equal(again.json().skipped.length, 4, 'every row reported');
+  t.match(again.json().skipped[0], { line: 2, description: 'Helpdesk: workstation passwords', existingRuleId: /^[0-9a-f-]{36}$/ });
+  t.equal(await ruleCount(), 4);
+
+  const forced = await daemon.call({ method: 'POST', url: IMPORT, body: { csv: sample, allowDuplicates: true } });
+  t.equal(forced.statusCode, 200, forced.body);
+  t.equal(forced.json().items.length, 4, 'allowDuplicates creates them anyway');
+  t.equal(await ruleCount(), 8);
+});
+
+t.test('the export is what the import reads back: the same rules, all skipped as existing', async (t) => {
+  const { importCsv, daemon } = await setUp(t);
+  const sample = await readFile(join(packageRoot, 'docs', 'rules-import-sample.csv'), 'utf8');
+  await importCsv(sample);
+  for (const delimiter of [',', ';', '\t']) {
+    const exported = await daemon.call({ url: `/v1/computer-authorization-rules/export?delimiter=${encodeURIComponent(delimiter)}` });
+    assertMatchesSpec(t, exported, 'exportComputerAuthorizationRules');
+    t.equal(exported.json().count, 4);
+    const csv: string = exported.json().csv;
+    t.ok(csv.startsWith(`Description${delimiter}TenantId${delimiter}`), `header separated by ${JSON.stringify(delimiter)}`);
+    const back = await importCsv(csv, true);
+    t.equal(back.statusCode, 200, back.body);
+    t.equal(back.json().skipped.length, 4, `read back: every rule the same (${JSON.stringify(delimiter)})`);
+  }
+  const exported = (await daemon.call({ url: '/v1/computer-authorization-rules/export' })).json().csv as string;
+  const copy = await daemon.call({ method: 'POST', url: IMPORT, body: { csv: exported, dryRun: true, allowDuplicates: true } });
+  const before = (await daemon.call({ url: '/v1/computer-authorization-rules' })).json().items;
+  const strip = (rules: Record<string, unknown>[]) => rules.map(({ id, createdAt, createdBy, modifiedAt, modifiedBy, ...rest }) => rest);
+  t.same(strip(copy.json().items), strip(before), 'the rules it recreates are the rules exported');
+});
+
+t.test('a semicolon-separated file is read as one; an explicit delimiter wins', async (t) => {
+  const { importCsv, daemon, tenant } = await setUp(t);
+  const csv = `Description;TenantId;PrincipalsAllowedLaps\r\n"Helpdesk; all";${tenant.tenantId};AMS-Helpdesk;AMS-Admins\r\n`;
+  const res = await importCsv(csv, true);
+  t.equal(res.statusCode, 400, 'the list cell must be quoted when semicolons separate the fields');
+  const quoted = `Description;TenantId;PrincipalsAllowedLaps\r\n"Helpdesk; all";${tenant.tenantId};"AMS-Helpdesk;AMS-Admins"\r\n`;
+  const ok = await importCsv(quoted, true);
+  t.equal(ok.statusCode, 200, ok.body);
+  t.equal(ok.json().items[0].description, 'Helpdesk; all');
+  t.equal(ok.json().items[0].principalsAllowedLaps.length, 2);
+  const wrong = await daemon.call({ method: 'POST', url: IMPORT, body: { csv: quoted, dryRun: true, delimiter: ',' } });
+  t.equal(wrong.statusCode, 400, 'told a comma, the header is one unknown column');
+});

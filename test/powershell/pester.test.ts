@@ -51,6 +51,6 @@ if (missing.length > 0) {
       if (test.result === 'Skipped' || test.result === 'NotRun') t.pass(test.name, { skip: test.result });
       else t.ok(test.result === 'Passed', test.name, test.result === 'Passed' ? {} : { diagnostic: true, error: test.message ?? '', output: output.slice(-3000) });
     }
-    t.equal(code, results.filter((r) => r.result === 'Failed').length, 'Invoke-Pester exits with the number of failed tests');
+    t.equal(code, results.filter((r) => r.result === 'Failed').length, 'the Pester run exits with the number of failed tests');
   });
 }

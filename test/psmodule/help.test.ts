@@ -199,3 +199,20 @@ t.test('warnings, not failures, for what is only left out', async (t) => {
   t.match(warnings.join('\n'), /only alternatives made of `required` lists become parameter sets/);
   t.match(warnings.join('\n'), /Set-AmsY changes something but the operation answers no JSON, so the cmdlet emits nothing/);
 });
+
+t.test('a parameter without a description fails generation, naming it: its help would tell a user nothing', async (t) => {
+  const doc = syntheticSpec(
+    {
+      'POST /v1/things': {
+        operationId: 'createThing',
+        'x-ams-cmdlet': 'New-AmsThing',
+        summary: 'Creates a thing.',
+        requestBody: jsonBody({ type: 'object', properties: { label: { type: 'string' } } }),
+      },
+    },
+    {},
+    {},
+    { describe: false },
+  );
+  t.throws(() => renderModule(doc), /properties\/label: label needs a description: it is the help of the parameter -Label/);
+});

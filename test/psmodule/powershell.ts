@@ -119,14 +119,19 @@ export function helpSections(help: string): Array<{ keyword: string; text: strin
 
 type Json = Record<string, unknown>;
 
-/** A small OpenAPI document: `operations` maps `METHOD /path` to operation objects. */
-export function syntheticSpec(operations: Record<string, Json>, schemas: Record<string, Json> = {}, info: Json = {}): OpenApiDocument {
+/**
+ * A small OpenAPI document: `operations` maps `METHOD /path` to operation objects. The generator wants a
+ * description on every parameter; fixtures that are not about help get one made up (`describe: false`
+ * keeps them as given).
+ */
+export function syntheticSpec(operations: Record<string, Json>, schemas: Record<string, Json> = {}, info: Json = {}, options: { describe?: boolean } = {}): OpenApiDocument {
   const paths: Record<string, Json> = {};
   for (const [key, operation] of Object.entries(operations)) {
     const [method, path] = key.split(' ') as [string, string];
     paths[path] ??= {};
     paths[path]![method.toLowerCase()] = { responses: { '204': { description: 'Done.' } }, ...operation };
   }
+  if (options.describe !== false) describeEverything({ paths, schemas });
   return {
     openapi: '3.0.3',
     info: { title: 'Synthetic', version: '1.0.0', ...info },
@@ -134,6 +139,20 @@ export function syntheticSpec(operations: Record<string, Json>, schemas: Record<
     paths,
     components: { schemas, securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
   } as unknown as OpenApiDocument;
+}
+
+/** Gives every parameter and property without a description one, in place. */
+function describeEverything(node: unknown, name?: string): void {
+  if (Array.isArray(node)) return node.forEach((item) => describeEverything(item));
+  if (!node || typeof node !== 'object') return;
+  const object = node as Json;
+  if (typeof object.in === 'string' && typeof object.name === 'string' && object.description === undefined) object.description = `The ${object.name} (synthetic).`;
+  if (name !== undefined && object.description === undefined && object.$ref === undefined) object.description = `The ${name} (synthetic).`;
+  for (const [key, value] of Object.entries(object)) {
+    if (key === 'properties' && value && typeof value === 'object') {
+      for (const [property, schema] of Object.entries(value as Json)) describeEverything(schema, property);
+    } else describeEverything(value);
+  }
 }
 
 /** A JSON response of the given schema, for operations in synthetic specs. */

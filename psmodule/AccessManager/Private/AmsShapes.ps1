@@ -304,11 +304,27 @@ $script:AmsShapes = @{
             @{ Wire = 'displayName'; Name = 'DisplayName'; Kind = 'value' }
         )
     }
+    'RuleExport' = @{
+        TypeNames = @('Ams.RuleExport')
+        Properties = @(
+            @{ Wire = 'csv'; Name = 'Csv'; Kind = 'value' }
+            @{ Wire = 'count'; Name = 'Count'; Kind = 'value' }
+        )
+    }
     'RuleImportResult' = @{
         TypeNames = @('Ams.RuleImportResult')
         Properties = @(
             @{ Wire = 'dryRun'; Name = 'DryRun'; Kind = 'value' }
             @{ Wire = 'items'; Name = 'Items'; Kind = 'objects'; Shape = 'ComputerAuthorizationRule' }
+            @{ Wire = 'skipped'; Name = 'Skipped'; Kind = 'objects'; Shape = 'RuleImportResultSkippedItem' }
+        )
+    }
+    'RuleImportResultSkippedItem' = @{
+        TypeNames = @('Ams.RuleImportResultSkippedItem')
+        Properties = @(
+            @{ Wire = 'line'; Name = 'Line'; Kind = 'value' }
+            @{ Wire = 'description'; Name = 'Description'; Kind = 'value' }
+            @{ Wire = 'existingRuleId'; Name = 'ExistingRuleId'; Kind = 'value' }
         )
     }
     'RuleVerdict' = @{

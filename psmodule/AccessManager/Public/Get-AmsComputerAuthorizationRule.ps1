@@ -47,6 +47,9 @@ function Get-AmsComputerAuthorizationRule {
     Import-AmsComputerAuthorizationRule
 
     .LINK
+    Export-AmsComputerAuthorizationRule
+
+    .LINK
     Remove-AmsComputerAuthorizationRule
 
     .LINK

@@ -15,12 +15,27 @@ function Import-AmsComputerAuthorizationRule {
     is wrong, nothing is created and `errors` names every mistake with its line. With `dryRun`,
     nothing is created and the answer shows what would be. See `docs/rules-import-sample.csv`.
 
+    A row that says exactly what an existing rule says (or an earlier row of the file) is not
+    created again: it is listed in `skipped` with the rule it repeats, so importing the same file
+    twice creates nothing the second time. `allowDuplicates` creates such rows anyway. The fields
+    are separated by commas, or by semicolons (Excel's CSV where the decimal separator is a comma)
+    or tabs when the header line uses those; `delimiter` says which when the header cannot tell.
+    Export-AmsComputerAuthorizationRule writes a file this reads back unchanged.
+
     Requires the admin role.
 
     Supports -WhatIf and -Confirm.
 
     .PARAMETER Path
     The file whose text is sent as csv. The CSV text (UTF-8; a byte order mark is ignored).
+
+    .PARAMETER AllowDuplicates
+    Create rows that repeat an existing rule too (otherwise they are skipped and listed).
+    When not given, the server uses false.
+    Give -AllowDuplicates:$false to send false.
+
+    .PARAMETER Delimiter
+    What separates the fields, when the header line cannot tell (it is a comma, semicolon or tab, whichever the header uses, unless given).
 
     .PARAMETER Encoding
     The encoding of the file, when it is not UTF-8: windows-1252 (what Excel saves as "CSV (comma delimited)" in Western Europe and the Americas), latin1, oem, unicode, or any code page name or number. Without it, a file that is not UTF-8 is refused rather than sent mangled.
@@ -55,6 +70,9 @@ function Import-AmsComputerAuthorizationRule {
     New-AmsComputerAuthorizationRule
 
     .LINK
+    Export-AmsComputerAuthorizationRule
+
+    .LINK
     Remove-AmsComputerAuthorizationRule
 
     .LINK
@@ -67,6 +85,15 @@ function Import-AmsComputerAuthorizationRule {
         [Alias('FullName')]
         [string]
         $Path,
+
+        [Parameter()]
+        [switch]
+        $AllowDuplicates,
+
+        [Parameter()]
+        [ValidateSet(',', ';', '	')]
+        [string]
+        $Delimiter,
 
         [Parameter()]
         [ArgumentCompleter({ 'utf8', 'utf8BOM', 'windows-1252', 'latin1', 'unicode', 'bigendianunicode', 'oem' })]
@@ -82,6 +109,8 @@ function Import-AmsComputerAuthorizationRule {
             if ($null -ne $amsFile.ErrorRecord) { $PSCmdlet.WriteError($amsFile.ErrorRecord); return }
             $amsBody['csv'] = $amsFile.Text
         }
+        if ($PSBoundParameters.ContainsKey('AllowDuplicates')) { $amsBody['allowDuplicates'] = $AllowDuplicates.IsPresent }
+        if ($PSBoundParameters.ContainsKey('Delimiter')) { $amsBody['delimiter'] = $Delimiter }
         $amsTarget = $null
         if ($PSBoundParameters.ContainsKey('Path')) { $amsTarget = [string]$Path }
         $amsSubject = 'computer authorization rule'

@@ -96,6 +96,9 @@ function New-AmsComputerAuthorizationRule {
     Import-AmsComputerAuthorizationRule
 
     .LINK
+    Export-AmsComputerAuthorizationRule
+
+    .LINK
     Remove-AmsComputerAuthorizationRule
 
     .LINK

@@ -56,6 +56,9 @@ function Remove-AmsComputerAuthorizationRule {
     Import-AmsComputerAuthorizationRule
 
     .LINK
+    Export-AmsComputerAuthorizationRule
+
+    .LINK
     Set-AmsComputerAuthorizationRule
     #>
     [CmdletBinding(PositionalBinding = $false, SupportsShouldProcess = $true, ConfirmImpact = 'High')]

@@ -119,6 +119,9 @@ function Set-AmsComputerAuthorizationRule {
     Import-AmsComputerAuthorizationRule
 
     .LINK
+    Export-AmsComputerAuthorizationRule
+
+    .LINK
     Remove-AmsComputerAuthorizationRule
     #>
     [CmdletBinding(PositionalBinding = $false, SupportsShouldProcess = $true)]
