@@ -102,7 +102,9 @@ export class UndiciNetworkClient implements INetworkModule {
       try {
         body = text ? JSON.parse(text) : {};
       } catch {
-        // MSAL turns a non-JSON body into its own error from the status; keep the text for that message.
+        // A success that cannot be read is a broken answer, not a refusal by Entra.
+        if (status >= 200 && status < 300) throw fail('failed', `answered ${status} with a body that is not JSON.`, { status });
+        // MSAL turns a non-JSON error body into its own error from the status; keep the text for that message.
         body = { error: 'invalid_response', error_description: text.slice(0, 200) };
       }
 

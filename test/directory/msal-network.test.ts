@@ -138,3 +138,13 @@ t.test('a Retry-After longer than the budget is not waited for', async (t) => {
   t.match(error.failure, { kind: 'throttled', details: { status: 429, retryAfterSeconds: 30 } });
   t.equal(endpoint.seen.length, 1);
 });
+
+t.test('a 200 whose body is not JSON is a broken answer, not a refusal', async (t) => {
+  const endpoint = await tokenEndpoint(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"token_type":"Be');
+  });
+  const error = (await endpoint.post().catch((e: unknown) => e)) as TokenRequestFailed;
+  t.type(error, TokenRequestFailed);
+  t.match(error.failure, { kind: 'failed', details: { status: 200 }, message: /answered 200 with a body that is not JSON/ });
+});
