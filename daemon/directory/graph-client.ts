@@ -105,14 +105,13 @@ export class GraphClient {
     const { at: deadline, deadline: budget } = effectiveDeadline(this.#options.deadlineMs);
     const idempotent = options.idempotent ?? (options.method ?? 'GET') === 'GET';
     let transportRetries = 0;
-    /** Set once Graph has rejected a token in this call: the next token is a fresh one, and the last try. */
-    let refreshToken: { forceRefresh: true; claims?: string } | undefined;
-    let tokenRefreshed = false;
+    /** After Graph rejected the token: how to get the next one (a fresh one). At most once per call. */
+    let refresh: TokenRequestOptions | undefined;
+    let refreshed = false;
     for (let attempt = 1; ; attempt++) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw this.#timeout(url, clientRequestId, budget);
-      const token = await this.#token(refreshToken, clientRequestId);
-      if (refreshToken) [refreshToken, tokenRefreshed] = [undefined, true];
+      if (deadline - Date.now() <= 0) throw this.#timeout(url, clientRequestId, budget);
+      const token = await this.#token(refresh, clientRequestId);
+      refresh = undefined;
       let response: Dispatcher.ResponseData;
       try {
         response = await request(url, {
@@ -174,10 +173,11 @@ export class GraphClient {
       // https://learn.microsoft.com/entra/identity-platform/claims-challenge
       // https://learn.microsoft.com/entra/identity-platform/app-resilience-continuous-access-evaluation
       // Once per call: a fresh token that is rejected too is an error, not a loop.
-      if (response.statusCode === 401 && errorBody.error?.code === 'InvalidAuthenticationToken' && !tokenRefreshed) {
+      if (response.statusCode === 401 && errorBody.error?.code === 'InvalidAuthenticationToken' && !refreshed) {
         const claims = claimsChallenge(header(response, 'www-authenticate'));
         logger?.info({ graph: { url: stripQuery(url), requestId: graphRequestId, clientRequestId, claimsChallenge: claims !== undefined } }, 'Graph rejected the app token; getting a new one');
-        refreshToken = { forceRefresh: true, ...(claims ? { claims } : {}) };
+        refresh = { forceRefresh: true, ...(claims ? { claims } : {}) };
+        refreshed = true;
         continue;
       }
 

@@ -112,7 +112,9 @@ function tokenFailure(error: unknown, host: string): GraphError {
   if (error instanceof AuthError) {
     // A final answer of the token endpoint that MSAL turned into an error: a wrong secret, an unknown app, ...
     const code = typeof error.errorCode === 'string' && error.errorCode && error.errorCode !== '[object Object]' ? error.errorCode : undefined;
-    return new GraphError('failed', `Entra ID (${host}) refused the app's token request${code ? ` (${code})` : ''}: ${error.errorMessage || error.message}`, {
+    // MSAL's message is `Error(s): ... - Timestamp: ... - Description: AADSTSnnnn: ... - Correlation ID: ...`; Entra's words are the description.
+    const description = /Description: (.*?)(?: - Correlation ID:|$)/s.exec(error.errorMessage)?.[1] || error.errorMessage || error.message;
+    return new GraphError('failed', `Entra ID (${host}) refused the app's token request${code ? ` (${code})` : ''}: ${description}`, {
       clientRequestId: error.correlationId ?? '',
       ...(code ? { code } : {}),
     });
