@@ -124,6 +124,12 @@ export class UndiciNetworkClient implements INetworkModule {
           ...(unavailable ? { retryAfterSeconds: Math.max(1, Math.ceil((retryAfterMs ?? waitMs) / 1000)) } : {}),
         });
       }
+      // An error in Graph's shape ({"error":{"code","message"}}), as proxies and gateways may send, in OAuth's
+      // shape for MSAL: it would print the object as `[object Object]`.
+      if (status >= 400 && body && typeof (body as { error?: unknown }).error === 'object') {
+        const { code, description } = describeError(body);
+        body = { error: code ?? `http_${status}`, ...(description ? { error_description: description } : {}) };
+      }
       return { status, headers, body: body as T };
     }
   }

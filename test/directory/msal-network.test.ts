@@ -148,3 +148,10 @@ t.test('a 200 whose body is not JSON is a broken answer, not a refusal', async (
   t.type(error, TokenRequestFailed);
   t.match(error.failure, { kind: 'failed', details: { status: 200 }, message: /answered 200 with a body that is not JSON/ });
 });
+
+t.test("a final error in Graph's shape reaches MSAL in OAuth's shape", async (t) => {
+  const endpoint = await tokenEndpoint(t, (_req, res) => reply(res, 400, { error: { code: 'BadRequest', message: 'The request was refused by a gateway.' } }));
+  const answer = await endpoint.post();
+  t.equal(answer.status, 400);
+  t.same(answer.body, { error: 'BadRequest', error_description: 'The request was refused by a gateway.' }, 'MSAL reads error and error_description; an object would be [object Object]');
+});
