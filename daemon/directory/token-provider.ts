@@ -78,29 +78,40 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   /** After the token endpoint throttled us: no request before this time (as MSAL itself would), the same answer instead. */
   let throttled: { until: number; failure: GraphError } | undefined;
 
+  async function acquire(request: TokenRequestOptions): Promise<string> {
+    if (throttled && Date.now() < throttled.until) {
+      const { failure } = throttled;
+      throw new GraphError('throttled', failure.message, { ...failure.details, retryAfterSeconds: Math.max(1, Math.ceil((throttled.until - Date.now()) / 1000)) });
+    }
+    try {
+      client ??= build().catch((error: unknown) => {
+        client = undefined; // a failed discovery is retried on the next call
+        throw error;
+      });
+      const result = await (await client).acquireTokenByClientCredential({
+        scopes: [scope],
+        ...(request.forceRefresh ? { skipCache: true } : {}),
+        ...(request.claims ? { claims: request.claims } : {}),
+      });
+      if (!result?.accessToken) throw new GraphError('failed', `Entra ID (${host}) returned no access token for tenant ${options.tenantId}.`, { clientRequestId: '' });
+      return result.accessToken;
+    } catch (error) {
+      const failure = tokenFailure(error, host);
+      if (failure.kind === 'throttled' && failure.details.retryAfterSeconds) throttled = { until: Date.now() + failure.details.retryAfterSeconds * 1000, failure };
+      throw failure;
+    }
+  }
+
+  /** A forced refresh in flight: when Graph revokes a token, every read in progress meets the 401 at once; one new token serves them all. */
+  let refreshing: Promise<string> | undefined;
+
   return {
-    async getToken(request: TokenRequestOptions = {}) {
-      if (throttled && Date.now() < throttled.until) {
-        const { failure } = throttled;
-        throw new GraphError('throttled', failure.message, { ...failure.details, retryAfterSeconds: Math.max(1, Math.ceil((throttled.until - Date.now()) / 1000)) });
-      }
-      try {
-        client ??= build().catch((error: unknown) => {
-          client = undefined; // a failed discovery is retried on the next call
-          throw error;
-        });
-        const result = await (await client).acquireTokenByClientCredential({
-          scopes: [scope],
-          ...(request.forceRefresh ? { skipCache: true } : {}),
-          ...(request.claims ? { claims: request.claims } : {}),
-        });
-        if (!result?.accessToken) throw new GraphError('failed', `Entra ID (${host}) returned no access token for tenant ${options.tenantId}.`, { clientRequestId: '' });
-        return result.accessToken;
-      } catch (error) {
-        const failure = tokenFailure(error, host);
-        if (failure.kind === 'throttled' && failure.details.retryAfterSeconds) throttled = { until: Date.now() + failure.details.retryAfterSeconds * 1000, failure };
-        throw failure;
-      }
+    getToken(request: TokenRequestOptions = {}) {
+      if (!request.forceRefresh || request.claims) return acquire(request);
+      refreshing ??= acquire(request).finally(() => {
+        refreshing = undefined;
+      });
+      return refreshing;
     },
   };
 }

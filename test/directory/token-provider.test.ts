@@ -71,4 +71,8 @@ t.test('forceRefresh asks the token endpoint past the cache', async (t) => {
   t.not(fresh, first);
   t.equal(h.tenant.callCount(tokenPath(h)), 2);
   t.equal(await tokens.getToken(), fresh, 'the fresh token replaced the old one in the cache');
+
+  const concurrent = await Promise.all([1, 2, 3].map(() => tokens.getToken({ forceRefresh: true })));
+  t.equal(new Set(concurrent).size, 1, 'refreshes asked for at once share one token request');
+  t.equal(h.tenant.callCount(tokenPath(h)), 3);
 });
