@@ -1,7 +1,8 @@
 /**
  * The fault matrix: every fault the simulated tenant can play (429 with Retry-After, 503, 504, a reset
  * connection, a hang, malformed JSON, a rejected token), once and persistently, on each call a password
- * read makes (the token endpoint, the device lookup, the caller's groups, the credential read). Each
+ * read makes (the token endpoint, the device lookup, the caller's groups, the credential read, and the
+ * BitLocker key reads of a recovery key read). Each
  * read must be answered within its time budget (secretReadTimeoutSeconds, 2 s here) with the status and
  * problem type the fault calls for, and be on the audit trail. Ends with a table of what was injected
  * and how each read was answered.
@@ -14,7 +15,7 @@ const BUDGET_SECONDS = 2;
 /** Room over the budget for what is not Graph (the audit write, the answer); far below any untamed wait (15 s). */
 const SLACK_MS = 2_000;
 
-type Target = 'token' | 'devices' | 'groups' | 'credentials';
+type Target = 'token' | 'devices' | 'groups' | 'credentials' | 'bitlocker';
 interface Expected {
   status: number;
   /** The problem type's last segment, for a failure. */
@@ -44,7 +45,7 @@ const FAULTS: Fault[] = [
   // Graph's 401 is met with a fresh token; the token endpoint's refusal of the credential is final.
   { name: 'rejected token', spec: { kind: 'rejectToken' }, graph: OK, token: { status: 502, problem: 'graph-failed' } },
 ];
-const TARGETS: Target[] = ['token', 'devices', 'groups', 'credentials'];
+const TARGETS: Target[] = ['token', 'devices', 'groups', 'credentials', 'bitlocker'];
 
 t.test('every Graph and Entra fault on every call of a read: answered within the budget, rightly, audited', async (t) => {
   const { tenant, caFile } = await simulatedTenantFor(t, { devices: 10 });
@@ -60,20 +61,24 @@ t.test('every Graph and Entra fault on every call of a read: answered within the
   t.equal(settings.statusCode, 200, settings.body);
   const user = tenant.directory.users[0]!; // in AMS-Helpdesk
   const key = await createKey(t, daemon, { name: 'helpdesk', role: 'user', tenantId: tenant.tenantId, principalId: user.id });
-  await createRule(t, daemon, { description: 'Helpdesk: every device', tenantId: tenant.tenantId, principalsAllowedLaps: ['AMS-Helpdesk'] });
-  const device = tenant.directory.devices[0]!;
+  await createRule(t, daemon, { description: 'Helpdesk: every device', tenantId: tenant.tenantId, principalsAllowedLaps: ['AMS-Helpdesk'], principalsAllowedBitLocker: ['AMS-Helpdesk'] });
+  const device = tenant.directory.devices[0]!; // with a LAPS password and BitLocker keys
+  t.ok(device.laps && device.bitlockerKeys.length > 0);
 
   const paths: Record<Target, string> = {
     token: `/${tenant.tenantId}/oauth2/v2.0/token`,
     devices: '/v1.0/devices',
     groups: `/v1.0/users/${user.id}/getMemberGroups`,
     credentials: '/v1.0/directory/deviceLocalCredentials',
+    bitlocker: '/v1.0/informationProtection/bitlocker/recoveryKeys',
   };
   let renames = 0;
-  const read = () => daemon.call({ method: 'POST', url: '/v1/secrets/local-admin-password', key, body: { computerName: device.displayName } });
+  const read = (target?: Target) =>
+    daemon.call({ method: 'POST', url: target === 'bitlocker' ? '/v1/secrets/bitlocker-recovery-keys' : '/v1/secrets/local-admin-password', key, body: { computerName: device.displayName } });
   const events = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&limit=1' })).json();
 
   t.equal((await read()).statusCode, 200, 'a read without faults');
+  t.equal((await read('bitlocker')).statusCode, 200, 'a BitLocker key read without faults');
 
   const rows: string[][] = [];
   let wrong = 0;
@@ -91,7 +96,7 @@ t.test('every Graph and Entra fault on every call of a read: answered within the
       tenant.faults.inject(paths[target], fault.spec);
 
       const started = Date.now();
-      const res = await read();
+      const res = await read(target);
       const tookMs = Date.now() - started;
       tenant.faults.clear();
 
