@@ -8,8 +8,7 @@ import { AuthError, ConfidentialClientApplication, type Configuration } from '@a
 import { request, type Dispatcher } from 'undici';
 import { effectiveDeadline } from './deadline.js';
 import { GraphError, isTimeout, type TokenRequestOptions } from './graph-client.js';
-import { TokenRequestFailed, type NetworkRetryOptions } from './msal-network.js';
-import { UndiciNetworkClient } from './msal-network.js';
+import { TokenRequestFailed, UndiciNetworkClient, type NetworkRetryOptions } from './msal-network.js';
 
 export type TenantCredential =
   | { type: 'secret'; clientSecret: string }
