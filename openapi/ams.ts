@@ -1350,6 +1350,8 @@ export interface components {
             deviceCacheSeconds: number;
             /** @description How long a group membership answer from Graph is reused (0 turns the cache off). */
             groupCacheSeconds: number;
+            /** @description The time a secret read may spend on Entra ID and Graph in all (token requests, device lookup, groups, the secret; retries and Retry-After waits included). Past it the read is answered 504 and audited. */
+            secretReadTimeoutSeconds: number;
             /** @description Notification channels (id or name; shown as ids) told of every secret handed out, whatever the rule. */
             globalChannelsSuccess: string[];
             /** @description Notification channels (id or name; shown as ids) told of every refused secret request. */
@@ -1378,6 +1380,8 @@ export interface components {
             deviceCacheSeconds?: number;
             /** @description How long a group membership answer from Graph is reused (0 turns the cache off). */
             groupCacheSeconds?: number;
+            /** @description The time a secret read may spend on Entra ID and Graph in all (token requests, device lookup, groups, the secret; retries and Retry-After waits included). Past it the read is answered 504 and audited. */
+            secretReadTimeoutSeconds?: number;
             /** @description Notification channels (id or name; shown as ids) told of every secret handed out, whatever the rule. */
             globalChannelsSuccess?: string[];
             /** @description Notification channels (id or name; shown as ids) told of every refused secret request. */
@@ -1703,7 +1707,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Microsoft Graph refused or failed the call (a missing permission of the app registration, or a Graph error); the detail carries Graph's request id. */
+        /** @description Microsoft Graph or Entra ID refused or failed the call (a missing permission of the app registration, a credential Entra ID refuses, or a Graph error); the detail names the host and carries Graph's request id. */
         BadGateway: {
             headers: {
                 [name: string]: unknown;
@@ -1712,7 +1716,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Microsoft Graph kept throttling past the daemon's deadline. Retry after `Retry-After` seconds. */
+        /** @description Microsoft Graph or Entra ID's token endpoint kept throttling or stayed unavailable past the daemon's deadline. Retry after `Retry-After` seconds. */
         GraphUnavailable: {
             headers: {
                 /** @description Seconds to wait before trying again. */
@@ -1723,7 +1727,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Microsoft Graph did not answer in time. */
+        /** @description Microsoft Graph or Entra ID did not answer in time (for a secret read, within `secretReadTimeoutSeconds`). */
         GatewayTimeout: {
             headers: {
                 [name: string]: unknown;

@@ -9,6 +9,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { auditActor } from '../audit/change-author.js';
 import type { AuditDevice, SecretReadEventInput } from '../audit/events.js';
 import { callerKey, type Caller } from '../auth/caller.js';
+import { withDeadline } from '../directory/deadline.js';
 import type { DeviceSecrets } from '../directory/device-secrets.js';
 import type { Device, DeviceDirectory } from '../directory/devices.js';
 import { GraphError } from '../directory/graph-client.js';
@@ -32,6 +33,9 @@ export type EffectiveAccess = components['schemas']['EffectiveAccess'];
 
 /** Past this many targeted groups, one getMemberGroups for the device is cheaper than checkMemberGroups batches of 20. */
 const CHECK_MEMBER_GROUPS_LIMIT = 60;
+
+/** Reads the secret of a device the rules allowed; `refuse` audits and answers a refusal found on the way. */
+type SecretFetch<T> = (device: Device, refuse: (code: ResultCode, status: number, detail: string) => Promise<never>) => Promise<T>;
 
 /** Where a request came from, for the audit trail and the per-IP limit. */
 export interface RequestOrigin {
@@ -145,13 +149,16 @@ export class AccessService {
     };
   }
 
-  async #read<T>(
-    accessType: AccessType,
-    request: SecretRequest,
-    caller: Caller,
-    origin: RequestOrigin,
-    fetch: (device: Device, refuse: (code: ResultCode, status: number, detail: string) => Promise<never>) => Promise<T>,
-  ): Promise<T> {
+  /**
+   * One secret read, within its time budget for Entra and Graph (`secretReadTimeoutSeconds`): past it the
+   * Graph step running fails as a timeout (504), which the steps below audit like any directory failure.
+   */
+  #read<T>(accessType: AccessType, request: SecretRequest, caller: Caller, origin: RequestOrigin, fetch: SecretFetch<T>): Promise<T> {
+    const budgetMs = this.deps.settings.get().secretReadTimeoutSeconds * 1000;
+    return withDeadline(budgetMs, "the secret read's time budget (secretReadTimeoutSeconds)", () => this.#readSteps(accessType, request, caller, origin, fetch));
+  }
+
+  async #readSteps<T>(accessType: AccessType, request: SecretRequest, caller: Caller, origin: RequestOrigin, fetch: SecretFetch<T>): Promise<T> {
     if (Boolean(request.computerName) === Boolean(request.deviceId)) {
       throw validationProblem([{ path: 'body/computerName', message: 'give computerName or deviceId (one of them, not both)' }]);
     }

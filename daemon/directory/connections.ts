@@ -27,7 +27,7 @@ export function connectTo(
     graphResource: CLOUD_ENDPOINTS[tenant.cloud].graphEndpoint,
     dispatcher,
   });
-  const graph = new GraphClient({ endpoint: tenant.graphEndpoint, dispatcher, getToken: () => tokens.getToken(), clientVersion: version, ...options });
+  const graph = new GraphClient({ endpoint: tenant.graphEndpoint, dispatcher, getToken: (request) => tokens.getToken(request), clientVersion: version, ...options });
   return { tokens, graph };
 }
 

@@ -108,6 +108,7 @@ export class DeviceSecrets {
         method: 'POST',
         body: { groupIds: batch },
         permission: 'GroupMember.Read.All',
+        idempotent: true,
       });
       const inGroups = new Set(answer.value);
       for (const groupId of batch) {
@@ -127,13 +128,37 @@ export class DeviceSecrets {
     const cached = this.#memberGroupsCache.get(key);
     if (cached) return cached;
     const graph = this.connections.graphFor(tenantId);
-    const answer = await graph.call<{ value: string[] }>(`/v1.0/${kind}/${encodeURIComponent(objectId)}/getMemberGroups`, {
-      method: 'POST',
-      body: { securityEnabledOnly: false },
-      permission: 'GroupMember.Read.All',
-    });
-    const groups = answer.value.map((id) => id.toLowerCase());
+    let ids: string[];
+    try {
+      const answer = await graph.call<{ value: string[] }>(`/v1.0/${kind}/${encodeURIComponent(objectId)}/getMemberGroups`, {
+        method: 'POST',
+        body: { securityEnabledOnly: false },
+        permission: 'GroupMember.Read.All',
+        idempotent: true,
+      });
+      ids = answer.value;
+    } catch (error) {
+      if (!(error instanceof GraphError && error.details.code === 'Directory_ResultSizeLimitExceeded')) throw error;
+      ids = await this.#transitiveGroups(tenantId, kind, objectId);
+    }
+    const groups = ids.map((id) => id.toLowerCase());
     this.#memberGroupsCache.set(key, groups);
     return groups;
+  }
+
+  /**
+   * getMemberGroups returns at most 11,000 ids; past that it answers 400 Directory_ResultSizeLimitExceeded
+   * and Microsoft's documented way is the object's transitive memberOf, cast to groups, paged
+   * (https://learn.microsoft.com/graph/api/user-getmembergroups). The cast needs `ConsistencyLevel:
+   * eventual` and `$count=true`, sent again with every page
+   * (https://learn.microsoft.com/graph/api/user-list-transitivememberof, "Request headers").
+   */
+  async #transitiveGroups(tenantId: string, kind: 'devices' | 'users', objectId: string): Promise<string[]> {
+    const graph = this.connections.graphFor(tenantId);
+    const groups = await graph.all<{ id: string }>(`/v1.0/${kind}/${encodeURIComponent(objectId)}/transitiveMemberOf/microsoft.graph.group?$select=id&$top=999&$count=true`, {
+      headers: { consistencylevel: 'eventual' },
+      permission: 'GroupMember.Read.All',
+    });
+    return groups.map((g) => g.id);
   }
 }

@@ -2,12 +2,15 @@
  * Calls to Microsoft Graph as a production service makes them: a fresh `client-request-id` per call,
  * Graph's `request-id` kept for the error report, 429/503/504 retried while honouring `Retry-After`
  * (seconds, fractional, or an HTTP date) and otherwise backing off exponentially with jitter, a bounded
- * number of attempts, and one overall deadline per call that no wait may outlast.
+ * number of attempts, and one overall deadline per call that no wait may outlast (nor the budget of
+ * the request it serves, see deadline.ts). A broken connection is retried for calls that only read; a
+ * token Graph rejects (401 InvalidAuthenticationToken) is replaced once by a fresh one.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { effectiveDeadline, formatSeconds, type Deadline } from './deadline.js';
 
 export type GraphErrorKind = 'forbidden' | 'notFound' | 'throttled' | 'timeout' | 'failed';
 
@@ -33,12 +36,19 @@ export class GraphError extends Error {
   }
 }
 
+export interface TokenRequestOptions {
+  /** Do not use the cached token: Graph rejected it. */
+  forceRefresh?: boolean;
+  /** The claims of a claims challenge (decoded JSON), to be passed to the token request. */
+  claims?: string;
+}
+
 export interface GraphClientOptions {
   /** Graph's root, e.g. `https://graph.microsoft.com` (no version segment). */
   endpoint: string;
   dispatcher: Dispatcher;
-  /** Returns a bearer token for Graph (MSAL serves it from its cache). */
-  getToken: () => Promise<string>;
+  /** Returns a bearer token for Graph (MSAL serves it from its cache unless told to refresh). */
+  getToken: (options?: TokenRequestOptions) => Promise<string>;
   logger?: Logger;
   /** Overall time for one call, retries included. */
   deadlineMs?: number;
@@ -56,6 +66,11 @@ export interface GraphRequestOptions {
   headers?: Record<string, string>;
   /** The application permission this call needs, named in the error when Graph answers 403. */
   permission?: string;
+  /**
+   * The call only reads, so a broken connection may be retried. Default: true for GET; the POST actions
+   * checkMemberGroups and getMemberGroups read too and say so.
+   */
+  idempotent?: boolean;
 }
 
 interface GraphErrorBody {
@@ -63,6 +78,8 @@ interface GraphErrorBody {
 }
 
 const RETRYABLE = new Set([429, 503, 504]);
+/** A broken connection is retried at most this many times per call (throttling has its own bound). */
+const MAX_TRANSPORT_RETRIES = 2;
 
 export class GraphClient {
   readonly #options: Required<Omit<GraphClientOptions, 'logger'>> & { logger?: Logger };
@@ -82,20 +99,26 @@ export class GraphClient {
 
   /** One call; `path` is relative to the endpoint (`/v1.0/devices?...`) or a whole `@odata.nextLink`. */
   async call<T>(path: string, options: GraphRequestOptions = {}): Promise<T> {
-    const { deadlineMs, maxAttempts, logger } = this.#options;
+    const { maxAttempts, logger } = this.#options;
     const url = /^https?:\/\//.test(path) ? path : this.#options.endpoint + path;
     const clientRequestId = randomUUID();
-    const deadline = Date.now() + deadlineMs;
+    const { at: deadline, deadline: budget } = effectiveDeadline(this.#options.deadlineMs);
+    const idempotent = options.idempotent ?? (options.method ?? 'GET') === 'GET';
+    let transportRetries = 0;
+    /** After Graph rejected the token: how to get the next one (a fresh one). At most once per call. */
+    let refresh: TokenRequestOptions | undefined;
+    let refreshed = false;
     for (let attempt = 1; ; attempt++) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw this.#timeout(url, clientRequestId);
+      if (deadline - Date.now() <= 0) throw this.#timeout(url, clientRequestId, budget);
+      const token = await this.#token(refresh, clientRequestId);
+      refresh = undefined;
       let response: Dispatcher.ResponseData;
       try {
         response = await request(url, {
           dispatcher: this.#options.dispatcher,
           method: options.method ?? 'GET',
           headers: {
-            authorization: `Bearer ${await this.#options.getToken()}`,
+            authorization: `Bearer ${token}`,
             accept: 'application/json',
             'user-agent': `${this.#options.clientName}/${this.#options.clientVersion}`,
             'ocp-client-name': this.#options.clientName,
@@ -105,11 +128,12 @@ export class GraphClient {
             ...options.headers,
           },
           ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-          signal: AbortSignal.timeout(remaining),
+          signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
         });
       } catch (error) {
-        if (isTimeout(error)) throw this.#timeout(url, clientRequestId);
-        throw new GraphError('failed', `Microsoft Graph could not be reached: ${(error as Error).message}`, { clientRequestId });
+        if (isTimeout(error)) throw this.#timeout(url, clientRequestId, budget);
+        if (idempotent && (await this.#mayRetryTransport(++transportRetries, deadline))) continue;
+        throw new GraphError('failed', `Microsoft Graph (${hostOf(url)}) could not be reached: ${(error as Error).message}`, { clientRequestId });
       }
 
       const requestId = header(response, 'request-id');
@@ -119,7 +143,8 @@ export class GraphClient {
         try {
           text = await response.body.text();
         } catch (error) {
-          if (isTimeout(error)) throw this.#timeout(url, clientRequestId);
+          if (isTimeout(error)) throw this.#timeout(url, clientRequestId, budget);
+          if (idempotent && (await this.#mayRetryTransport(++transportRetries, deadline))) continue;
           throw new GraphError('failed', `Microsoft Graph's answer broke off: ${(error as Error).message}`, { clientRequestId });
         }
         if (text === '') return undefined as T;
@@ -143,14 +168,28 @@ export class GraphClient {
         ...(graphRequestId ? { requestId: graphRequestId } : {}),
       };
 
+      // A token can be rejected before it expires: revoked, or a continuous access evaluation event.
+      // The client is to drop it and get a new one (with the challenge's claims, if any), then retry:
+      // https://learn.microsoft.com/entra/identity-platform/claims-challenge
+      // https://learn.microsoft.com/entra/identity-platform/app-resilience-continuous-access-evaluation
+      // Once per call: a fresh token that is rejected too is an error, not a loop.
+      if (response.statusCode === 401 && errorBody.error?.code === 'InvalidAuthenticationToken' && !refreshed) {
+        const claims = claimsChallenge(header(response, 'www-authenticate'));
+        logger?.info({ graph: { url: stripQuery(url), requestId: graphRequestId, clientRequestId, claimsChallenge: claims !== undefined } }, 'Graph rejected the app token; getting a new one');
+        refresh = { forceRefresh: true, ...(claims ? { claims } : {}) };
+        refreshed = true;
+        continue;
+      }
+
       if (RETRYABLE.has(response.statusCode)) {
         const retryAfterMs = parseRetryAfter(header(response, 'retry-after'));
         const waitMs = retryAfterMs ?? this.#backoff(attempt);
         const outlastsDeadline = Date.now() + waitMs >= deadline;
         if (attempt >= maxAttempts || outlastsDeadline) {
+          const within = budget ? `within ${budget.what} of ${formatSeconds(budget.budgetMs)}` : `within ${Math.round(this.#options.deadlineMs / 1000)} s`;
           throw new GraphError(
             'throttled',
-            `Microsoft Graph is throttling or unavailable (${response.statusCode}) and did not recover within ${Math.round(deadlineMs / 1000)} s over ${attempt} attempt(s).`,
+            `Microsoft Graph is throttling or unavailable (${response.statusCode}) and did not recover ${within} over ${attempt} attempt(s).`,
             { ...base, retryAfterSeconds: Math.max(1, Math.ceil((retryAfterMs ?? waitMs) / 1000)) },
           );
         }
@@ -170,6 +209,25 @@ export class GraphClient {
     }
   }
 
+  /** The bearer token; a failure to get one is a GraphError that says so (the token provider names the host). */
+  async #token(options: TokenRequestOptions | undefined, clientRequestId: string): Promise<string> {
+    try {
+      return await this.#options.getToken(options);
+    } catch (error) {
+      if (error instanceof GraphError) throw error;
+      throw new GraphError('failed', `No token for Microsoft Graph could be obtained: ${(error as Error).message}`, { clientRequestId });
+    }
+  }
+
+  /** After a broken connection: whether to try again (bounded, and only if a backoff still fits the deadline); waits if so. */
+  async #mayRetryTransport(retry: number, deadline: number): Promise<boolean> {
+    if (retry > MAX_TRANSPORT_RETRIES) return false;
+    const waitMs = this.#backoff(retry);
+    if (Date.now() + waitMs >= deadline) return false;
+    await sleep(waitMs);
+    return true;
+  }
+
   /** Every item of a collection, following `@odata.nextLink` as a whole URL. */
   async *pages<T>(path: string, options: GraphRequestOptions = {}): AsyncGenerator<T[]> {
     let next: string | undefined = path;
@@ -186,15 +244,20 @@ export class GraphClient {
     return items;
   }
 
-  /** Exponential with jitter: half the step fixed, half random, so retries never fire at once. */
   #backoff(attempt: number): number {
-    const step = Math.min(this.#options.backoffMaxMs, this.#options.backoffBaseMs * 2 ** (attempt - 1));
-    return step / 2 + Math.random() * (step / 2);
+    return backoffDelay(attempt, this.#options.backoffBaseMs, this.#options.backoffMaxMs);
   }
 
-  #timeout(url: string, clientRequestId: string): GraphError {
-    return new GraphError('timeout', `Microsoft Graph did not answer ${stripQuery(url)} within ${Math.round(this.#options.deadlineMs / 1000)} s.`, { clientRequestId });
+  #timeout(url: string, clientRequestId: string, budget: Deadline | undefined): GraphError {
+    const within = budget ? `within ${budget.what} of ${formatSeconds(budget.budgetMs)}` : `within ${Math.round(this.#options.deadlineMs / 1000)} s`;
+    return new GraphError('timeout', `Microsoft Graph (${hostOf(url)}) did not answer ${new URL(url).pathname} ${within}.`, { clientRequestId });
   }
+}
+
+/** Exponential with jitter: half the step fixed, half random, so retries never fire at once. */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
+  const step = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+  return step / 2 + Math.random() * (step / 2);
 }
 
 /** `Retry-After` in milliseconds: seconds (possibly fractional) or an HTTP date; undefined if absent or unreadable. */
@@ -219,7 +282,7 @@ async function readErrorBody(response: Dispatcher.ResponseData): Promise<GraphEr
   }
 }
 
-function isTimeout(error: unknown): boolean {
+export function isTimeout(error: unknown): boolean {
   const name = (error as Error | undefined)?.name;
   return (
     name === 'TimeoutError' ||
@@ -228,6 +291,30 @@ function isTimeout(error: unknown): boolean {
     error instanceof undiciErrors.BodyTimeoutError ||
     error instanceof undiciErrors.ConnectTimeoutError
   );
+}
+
+/**
+ * The claims of a claims challenge: `WWW-Authenticate: Bearer ..., error="insufficient_claims", claims="<base64 JSON>"`
+ * (https://learn.microsoft.com/entra/identity-platform/claims-challenge). Undefined when there is none.
+ */
+export function claimsChallenge(wwwAuthenticate: string | undefined): string | undefined {
+  const encoded = /\bclaims="([^"]+)"/i.exec(wwwAuthenticate ?? '')?.[1];
+  if (!encoded) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  try {
+    JSON.parse(decoded);
+    return decoded;
+  } catch {
+    return undefined;
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 /** URLs are logged without their query: OData filters name devices and users. */

@@ -4,9 +4,11 @@
  * host (a private cloud, the simulated tenant), the daemon reads its OpenID configuration itself and
  * hands MSAL the metadata, so MSAL does no instance discovery against the internet.
  */
-import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
+import { AuthError, ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import { request, type Dispatcher } from 'undici';
-import { UndiciNetworkClient } from './msal-network.js';
+import { effectiveDeadline } from './deadline.js';
+import { GraphError, isTimeout, type TokenRequestOptions } from './graph-client.js';
+import { TokenRequestFailed, UndiciNetworkClient, type NetworkRetryOptions } from './msal-network.js';
 
 export type TenantCredential =
   | { type: 'secret'; clientSecret: string }
@@ -24,14 +26,20 @@ export interface TokenProviderOptions {
    */
   graphResource: string;
   dispatcher: Dispatcher;
+  /** How token requests are retried (tests: short waits). */
+  retry?: NetworkRetryOptions;
 }
 
 /** Hosts whose metadata MSAL knows by itself. */
 const MICROSOFT_AUTHORITY_HOSTS = new Set(['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn', 'login.microsoft.com']);
 
 export interface TokenProvider {
-  /** A valid access token for Graph, from MSAL's cache while it lasts. */
-  getToken(): Promise<string>;
+  /**
+   * A valid access token for Graph, from MSAL's cache while it lasts, or a new one when `forceRefresh`
+   * (Graph rejected the cached one) or `claims` (a claims challenge) is given. Every failure is a
+   * GraphError whose message names the identity provider's host and the cause.
+   */
+  getToken(options?: TokenRequestOptions): Promise<string>;
 }
 
 export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
@@ -60,30 +68,83 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
           ? { knownAuthorities: [host], authorityMetadata: JSON.stringify(await readOpenIdConfiguration(authority, options.dispatcher)) }
           : {}),
       },
-      system: { networkClient: new UndiciNetworkClient(options.dispatcher) },
+      system: { networkClient: new UndiciNetworkClient(options.dispatcher, options.retry) },
     };
     return new ConfidentialClientApplication(configuration);
   };
 
-  return {
-    async getToken() {
+  const host = new URL(authorityHost).host;
+  /** After the token endpoint throttled us: no request before this time (as MSAL itself would), the same answer instead. */
+  let throttled: { until: number; failure: GraphError } | undefined;
+
+  async function acquire(request: TokenRequestOptions): Promise<string> {
+    if (throttled && Date.now() < throttled.until) {
+      const { failure } = throttled;
+      throw new GraphError('throttled', failure.message, { ...failure.details, retryAfterSeconds: Math.max(1, Math.ceil((throttled.until - Date.now()) / 1000)) });
+    }
+    try {
       client ??= build().catch((error: unknown) => {
         client = undefined; // a failed discovery is retried on the next call
         throw error;
       });
-      const result = await (await client).acquireTokenByClientCredential({ scopes: [scope] });
-      if (!result?.accessToken) throw new Error(`Entra ID returned no access token for tenant ${options.tenantId}`);
+      const result = await (await client).acquireTokenByClientCredential({
+        scopes: [scope],
+        ...(request.forceRefresh ? { skipCache: true } : {}),
+        ...(request.claims ? { claims: request.claims } : {}),
+      });
+      if (!result?.accessToken) throw new GraphError('failed', `Entra ID (${host}) returned no access token for tenant ${options.tenantId}.`, { clientRequestId: '' });
       return result.accessToken;
+    } catch (error) {
+      const failure = tokenFailure(error, host);
+      if (failure.kind === 'throttled' && failure.details.retryAfterSeconds) throttled = { until: Date.now() + failure.details.retryAfterSeconds * 1000, failure };
+      throw failure;
+    }
+  }
+
+  /** A forced refresh in flight: when Graph revokes a token, every read in progress meets the 401 at once; one new token serves them all. */
+  let refreshing: Promise<string> | undefined;
+
+  return {
+    getToken(request: TokenRequestOptions = {}) {
+      if (!request.forceRefresh || request.claims) return acquire(request);
+      refreshing ??= acquire(request).finally(() => {
+        refreshing = undefined;
+      });
+      return refreshing;
     },
   };
 }
 
+/** Any failure to get a token, as a GraphError that names the host and the cause (never `[object Object]`). */
+function tokenFailure(error: unknown, host: string): GraphError {
+  if (error instanceof GraphError) return error;
+  if (error instanceof TokenRequestFailed) return error.failure;
+  if (error instanceof AuthError) {
+    // A final answer of the token endpoint that MSAL turned into an error: a wrong secret, an unknown app, ...
+    const code = typeof error.errorCode === 'string' && error.errorCode && error.errorCode !== '[object Object]' ? error.errorCode : undefined;
+    // MSAL's message is `Error(s): ... - Timestamp: ... - Description: AADSTSnnnn: ... - Correlation ID: ...`; Entra's words are the description.
+    const description = /Description: (.*?)(?: - Correlation ID:|$)/s.exec(error.errorMessage)?.[1] || error.errorMessage || error.message;
+    return new GraphError('failed', `Entra ID (${host}) refused the app's token request${code ? ` (${code})` : ''}: ${description}`, {
+      clientRequestId: error.correlationId ?? '',
+      ...(code ? { code } : {}),
+    });
+  }
+  return new GraphError('failed', `No token could be obtained from Entra ID (${host}): ${(error as Error)?.message ?? String(error)}`, { clientRequestId: '' });
+}
+
 export async function readOpenIdConfiguration(authority: string, dispatcher: Dispatcher): Promise<Record<string, unknown>> {
   const url = `${authority}/v2.0/.well-known/openid-configuration`;
-  const response = await request(url, { dispatcher, signal: AbortSignal.timeout(10_000) });
-  if (response.statusCode !== 200) {
-    await response.body.dump();
-    throw new Error(`The identity provider's OpenID configuration at ${url} answered ${response.statusCode}`);
+  const { at } = effectiveDeadline(10_000);
+  try {
+    const response = await request(url, { dispatcher, signal: AbortSignal.timeout(Math.max(1, at - Date.now())) });
+    if (response.statusCode !== 200) {
+      await response.body.dump();
+      throw new GraphError('failed', `The identity provider's OpenID configuration at ${url} answered ${response.statusCode}.`, { status: response.statusCode, clientRequestId: '' });
+    }
+    return (await response.body.json()) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof GraphError) throw error;
+    if (isTimeout(error)) throw new GraphError('timeout', `The identity provider's OpenID configuration at ${url} did not answer in time.`, { clientRequestId: '' });
+    throw new GraphError('failed', `The identity provider's OpenID configuration at ${url} could not be read: ${(error as Error).message}`, { clientRequestId: '' });
   }
-  return (await response.body.json()) as Record<string, unknown>;
 }

@@ -25,6 +25,7 @@ export const DEFAULT_SETTINGS: Readonly<ServiceConfig> = Object.freeze({
   trustedProxies: [],
   deviceCacheSeconds: DEFAULT_DEVICE_CACHE_MS / 1000,
   groupCacheSeconds: GROUP_CACHE_TTL_MS / 1000,
+  secretReadTimeoutSeconds: 30,
   globalChannelsSuccess: [],
   globalChannelsFailure: [],
   auditRetentionDays: 0,

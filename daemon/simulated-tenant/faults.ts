@@ -14,7 +14,12 @@ export type FaultKind =
   /** Drop the connection without an answer (the client sees the socket close mid-request). */
   | 'reset'
   /** 200 with a truncated JSON body. */
-  | 'malformed';
+  | 'malformed'
+  /**
+   * The bearer token or credential is refused: Graph answers 401 InvalidAuthenticationToken (as for a
+   * revoked token), the token endpoint 401 invalid_client (a credential Entra no longer accepts).
+   */
+  | 'rejectToken';
 
 export interface FaultSpec {
   kind: FaultKind;

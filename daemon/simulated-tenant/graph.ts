@@ -30,6 +30,7 @@ export class Graph {
     private readonly directory: SeededDirectory,
     private readonly identity: Identity,
     private readonly host: string,
+    private readonly limits: { getMemberGroups: number },
   ) {}
 
   /** Routes under `/v1.0/`; undefined when the path is not a Graph route. */
@@ -39,7 +40,10 @@ export class Graph {
     const wwwAuthenticate = { 'www-authenticate': `Bearer realm="", authorization_uri="${this.identity.host}/${this.identity.tenantId}/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"` };
     if (!auth) return graphError(req, 401, 'InvalidAuthenticationToken', 'Access token is empty.', wwwAuthenticate);
     const checked = await this.identity.verifyGraphToken(auth);
-    if ('failure' in checked) return graphError(req, 401, 'InvalidAuthenticationToken', checked.failure, wwwAuthenticate);
+    if ('failure' in checked) {
+      const challenge = checked.claimsChallenge ? { 'www-authenticate': `${wwwAuthenticate['www-authenticate']}, error="insufficient_claims", claims="${checked.claimsChallenge}"` } : wwwAuthenticate;
+      return graphError(req, 401, 'InvalidAuthenticationToken', checked.failure, challenge);
+    }
     return this.#route({ ...req, roles: expandRoles(checked.claims) });
   }
 
@@ -67,6 +71,7 @@ export class Graph {
       const groups = [...transitiveGroupIds(this.directory, device.id)].map((id) => groupView(this.directory.groups.find((g) => g.id === id)!));
       return this.#need(req, ['Device.Read.All']) ?? this.#collection(req, groups.map((g) => ({ '@odata.type': '#microsoft.graph.group', ...g })), { defaultTop: 100, maxTop: 999 });
     }
+    if ((m = /^\/(users|devices)\/([^/]+)\/transitiveMemberOf\/microsoft\.graph\.group$/.exec(path))) return this.#transitiveGroups(req, m[1]!, decodeURIComponent(m[2]!));
     if (path === '/users') return this.#need(req, ['User.Read.All']) ?? this.#collection(req, this.directory.users.map(userView));
     if ((m = /^\/users\/([^/]+)$/.exec(path))) {
       const user = this.#user(decodeURIComponent(m[1]!));
@@ -144,7 +149,31 @@ export class Graph {
     if (typeof body.securityEnabledOnly !== 'boolean') return graphError(req, 400, 'Request_BadRequest', "Invalid value specified for property 'securityEnabledOnly'.");
     const securityOnly = body.securityEnabledOnly;
     const value = [...memberOf].filter((g) => !securityOnly || this.directory.groups.find((x) => x.id === g)?.securityEnabled);
+    // "This API returns up to 11,000 group IDs. If more than 11,000 results are available, it returns a
+    // 400 Bad Request error with the Directory_ResultSizeLimitExceeded error code."
+    // (https://learn.microsoft.com/graph/api/user-getmembergroups). The message is not documented.
+    if (value.length > this.limits.getMemberGroups) {
+      return graphError(req, 400, 'Directory_ResultSizeLimitExceeded', `The number of groups the object is a member of exceeds the limit of ${this.limits.getMemberGroups} that this function returns.`);
+    }
     return json(200, { '@odata.context': `${this.host}/v1.0/$metadata#Collection(Edm.String)`, value });
+  }
+
+  /**
+   * `/{users|devices}/{id}/transitiveMemberOf/microsoft.graph.group`: the object's groups, paged (100 by
+   * default, 999 at most). An OData cast wants `ConsistencyLevel: eventual` and `$count=true`
+   * (https://learn.microsoft.com/graph/api/user-list-transitivememberof, "Request headers"); without
+   * them this answers 400, so a client that forgets them is caught here.
+   */
+  #transitiveGroups(req: Ctx, kind: string, id: string): Reply {
+    const denied = this.#need(req, kind === 'users' ? ['User.Read.All', 'GroupMember.Read.All'] : ['Device.Read.All']);
+    if (denied) return denied;
+    const object = kind === 'users' ? this.#user(id) : this.directory.devices.find((d) => d.id === id);
+    if (!object) return notFound(req, id);
+    if (String(req.headers.consistencylevel ?? '').toLowerCase() !== 'eventual' || req.url.searchParams.get('$count') !== 'true') {
+      return graphError(req, 400, 'Request_UnsupportedQuery', "OData casts on transitiveMemberOf need the 'ConsistencyLevel: eventual' header and $count=true.");
+    }
+    const groups = [...transitiveGroupIds(this.directory, object.id)].map((g) => ({ '@odata.type': '#microsoft.graph.group', ...groupView(this.directory.groups.find((x) => x.id === g)!) }));
+    return this.#collection(req, groups, { defaultTop: 100, maxTop: 999 });
   }
 
   #user(idOrUpn: string): SeededUser | undefined {

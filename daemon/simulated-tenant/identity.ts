@@ -42,6 +42,10 @@ export interface UserTokenOptions {
 
 export class Identity {
   readonly #certificates = new Map<string, KeyObject>(); // by base64url x5t#S256 and x5t
+  /** Ids (`uti`) of the app tokens issued so far, and of those revoked. */
+  readonly #issuedAppTokens = new Set<string>();
+  readonly #revokedAppTokens = new Set<string>();
+  #claimsChallenge = false;
   #signingKey!: TenantKey;
   #publicKey!: TenantKey;
   #jwk!: JWK;
@@ -151,6 +155,8 @@ export class Identity {
     }
 
     const now = Math.floor(Date.now() / 1000);
+    const uti = randomUUID().replace(/-/g, '');
+    this.#issuedAppTokens.add(uti);
     const accessToken = await this.#sign(
       {
         aud: GRAPH_AUDIENCE,
@@ -166,7 +172,7 @@ export class Identity {
         idtyp: 'app',
         roles: [...this.app.permissions],
         ver: '2.0',
-        uti: randomUUID().replace(/-/g, ''),
+        uti,
       },
     );
     return json(200, { token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS, ext_expires_in: TOKEN_LIFETIME_SECONDS, access_token: accessToken }, { 'cache-control': 'no-store, no-cache', pragma: 'no-cache' });
@@ -230,11 +236,29 @@ export class Identity {
     });
   }
 
-  /** Checks a Graph bearer token: issued here, for Graph, unexpired. Returns its claims or why it fails. */
-  async verifyGraphToken(token: string): Promise<{ claims: JWTPayload } | { failure: string }> {
+  /** Every app token issued so far is rejected from now on (see SimulatedTenant.revokeAppTokens). */
+  revokeAppTokens(options: { claimsChallenge?: boolean } = {}): void {
+    for (const uti of this.#issuedAppTokens) this.#revokedAppTokens.add(uti);
+    this.#claimsChallenge = options.claimsChallenge ?? false;
+  }
+
+  /**
+   * Checks a Graph bearer token: issued here, for Graph, unexpired, not revoked. Returns its claims or why
+   * it fails; for a revoked token with a claims challenge, also the `claims` to put in WWW-Authenticate.
+   */
+  async verifyGraphToken(token: string): Promise<{ claims: JWTPayload } | { failure: string; claimsChallenge?: string }> {
     try {
       const { payload } = await jwtVerify(token, this.#publicKey, { issuer: this.issuer, algorithms: ['RS256'] });
       if (payload.aud !== GRAPH_AUDIENCE) return { failure: 'Access token validation failure. Invalid audience.' };
+      if (typeof payload.uti === 'string' && this.#revokedAppTokens.has(payload.uti)) {
+        if (!this.#claimsChallenge) return { failure: 'Access token has been revoked.' };
+        // The shape of a continuous access evaluation challenge: https://learn.microsoft.com/entra/identity-platform/claims-challenge
+        const claims = JSON.stringify({ access_token: { nbf: { essential: true, value: String(Math.floor(Date.now() / 1000)) } } });
+        return {
+          failure: 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
+          claimsChallenge: Buffer.from(claims).toString('base64'),
+        };
+      }
       return { claims: payload };
     } catch (error) {
       if ((error as { code?: string }).code === 'ERR_JWT_EXPIRED') return { failure: 'Lifetime validation failed, the token is expired.' };

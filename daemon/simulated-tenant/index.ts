@@ -17,7 +17,7 @@ import { checkDeviceAuthorizationOptions, DeviceAuthorization, type DeviceAuthor
 import { generateDirectory, type SeededDirectory } from './directory-data.js';
 import { Faults, type FaultSpec } from './faults.js';
 import { Graph } from './graph.js';
-import { graphError, type Reply, type RouteRequest } from './http.js';
+import { graphError, oauthError, type Reply, type RouteRequest } from './http.js';
 import { GRAPH_AUDIENCE, Identity, type AppRegistration, type UserTokenOptions } from './identity.js';
 
 export type { FaultKind, FaultSpec } from './faults.js';
@@ -45,6 +45,8 @@ export interface SimulatedTenantOptions extends DeviceAuthorizationOptions {
   tenantId?: string;
   /** Permissions granted to the app at start (default DEFAULT_PERMISSIONS). */
   permissions?: string[];
+  /** At most this many group ids from getMemberGroups, then Graph's 400 (default 11,000, Graph's limit); changeable later. */
+  getMemberGroupsLimit?: number;
 }
 
 export interface CallRecord {
@@ -94,6 +96,16 @@ export interface SimulatedTenant {
   /** Declines a pending device code: its client's next poll gets `authorization_declined`. */
   declineDeviceCode(userCode: string): void;
   directory: SeededDirectory;
+  /**
+   * getMemberGroups answers 400 Directory_ResultSizeLimitExceeded for an object in more groups than this
+   * (Graph's limit is 11,000; lower it to play a user in too many groups without seeding 11,000).
+   */
+  limits: { getMemberGroups: number };
+  /**
+   * Revokes every app token issued so far: Graph then answers 401 InvalidAuthenticationToken for them,
+   * with a claims challenge in WWW-Authenticate when `claimsChallenge` (as continuous access evaluation does).
+   */
+  revokeAppTokens(options?: { claimsChallenge?: boolean }): void;
   faults: Faults;
   /** Every request served, oldest first. */
   calls: readonly CallRecord[];
@@ -155,7 +167,14 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     const body = await readBody(req);
     const routeRequest: RouteRequest = { method: record.method, url, headers: req.headers, body: body ?? '', requestId, ...(clientRequestId ? { clientRequestId } : {}) };
     let reply: Reply;
-    if (fault?.kind === 'throttle' || fault?.kind === 'unavailable') {
+    if (fault?.kind === 'rejectToken') {
+      reply =
+        service === 'graph'
+          ? graphError(routeRequest, 401, 'InvalidAuthenticationToken', 'Access token validation failure.', {
+              'www-authenticate': `Bearer realm="", authorization_uri="${host}/${tenantId}/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`,
+            })
+          : oauthError(routeRequest, 401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
+    } else if (fault?.kind === 'throttle' || fault?.kind === 'unavailable') {
       const status = fault.kind === 'throttle' ? 429 : (fault.status ?? 503);
       const retryAfter: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) };
       reply =
@@ -198,7 +217,8 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
   };
   identity = await Identity.create(tenantId, host, app);
   identity.addClientCertificate(clientCertificate.certificatePem);
-  graph = new Graph(directory, identity, host);
+  const limits = { getMemberGroups: options.getMemberGroupsLimit ?? 11_000 };
+  graph = new Graph(directory, identity, host, limits);
   deviceAuthorization = new DeviceAuthorization(identity, directory, options);
 
   return {
@@ -219,6 +239,8 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     approveDeviceCode: (userCode, user) => deviceAuthorization!.approve(userCode, user),
     declineDeviceCode: (userCode) => deviceAuthorization!.decline(userCode),
     directory,
+    limits,
+    revokeAppTokens: (revokeOptions) => identity!.revokeAppTokens(revokeOptions),
     faults,
     calls,
     callCount: (pathPrefix = '/v1.0') => calls.filter((c) => c.path.startsWith(pathPrefix)).length,

@@ -256,6 +256,7 @@ export const stateSchema = {
         trustedProxies: { type: 'array', items: { type: 'string' } },
         deviceCacheSeconds: seconds,
         groupCacheSeconds: seconds,
+        secretReadTimeoutSeconds: positive,
         globalChannelsSuccess: { type: 'array', items: uuid },
         globalChannelsFailure: { type: 'array', items: uuid },
         auditRetentionDays: seconds,

@@ -7,7 +7,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
-import { GraphClient, GraphError, parseRetryAfter } from '../../daemon/directory/graph-client.js';
+import { withDeadline } from '../../daemon/directory/deadline.js';
+import { claimsChallenge, GraphClient, GraphError, parseRetryAfter, type TokenRequestOptions } from '../../daemon/directory/graph-client.js';
 
 type Script = (req: IncomingMessage, res: ServerResponse, call: number) => void;
 
@@ -122,7 +123,7 @@ t.test('403 names the missing permission; 404, other errors and bad JSON are rep
 t.test('an unreachable Graph is a clear failure', async (t) => {
   const dispatcher = new Agent();
   t.teardown(() => dispatcher.close());
-  const client = new GraphClient({ endpoint: 'http://127.0.0.1:9', dispatcher, getToken: async () => 't' });
+  const client = new GraphClient({ endpoint: 'http://127.0.0.1:9', dispatcher, getToken: async () => 't', backoffBaseMs: 10 });
   t.match(await client.call('/v1.0/x').catch((e: unknown) => e), { kind: 'failed', message: /could not be reached/ });
 });
 
@@ -149,4 +150,86 @@ t.test('Retry-After parsing', async (t) => {
   t.equal(parseRetryAfter('Mon, 23 Nov 2026 09:59:00 GMT', now), 0, 'a date in the past means now');
   t.equal(parseRetryAfter(undefined, now), undefined);
   t.equal(parseRetryAfter('soon', now), undefined);
+});
+
+t.test('a connection reset on a GET is retried, a bounded number of times; a POST that may write is not', async (t) => {
+  let resets = 1;
+  const graph = await fakeGraph(t, (req, res) => {
+    if (resets-- > 0) return req.socket.destroy();
+    json(res, 200, { ok: true });
+  });
+  t.same(await graph.client().call('/v1.0/devices'), { ok: true }, 'one reset, then the answer');
+  t.equal(graph.seen.length, 2);
+  t.equal(new Set(graph.seen.map((s) => s.headers['client-request-id'])).size, 1, 'the retry is the same call');
+
+  resets = 100;
+  const error = await graph.client().call('/v1.0/devices').catch((e: unknown) => e);
+  t.match(error, { kind: 'failed', message: /could not be reached/ });
+  t.equal(graph.seen.length, 2 + 3, 'one try and two retries, no more');
+
+  const before = graph.seen.length;
+  t.match(await graph.client().call('/v1.0/x', { method: 'POST', body: {} }).catch((e: unknown) => e), { kind: 'failed' });
+  t.equal(graph.seen.length, before + 1, 'a POST is not retried unless it says it only reads');
+  await graph.client().call('/v1.0/users/u/getMemberGroups', { method: 'POST', body: {}, idempotent: true }).catch(() => undefined);
+  t.equal(graph.seen.length, before + 1 + 3, 'a reading POST is retried');
+});
+
+t.test('a token Graph rejects (401 InvalidAuthenticationToken) is replaced once by a fresh one', async (t) => {
+  const rejected = new Set(['token-1']);
+  const graph = await fakeGraph(t, (req, res) =>
+    rejected.has(String(req.headers.authorization).slice('Bearer '.length))
+      ? json(res, 401, { error: { code: 'InvalidAuthenticationToken', message: 'Access token has been revoked.' } }, { 'www-authenticate': 'Bearer realm=""' })
+      : json(res, 200, { ok: true }),
+  );
+  const asked: (TokenRequestOptions | undefined)[] = [];
+  let issued = 1;
+  const getToken = async (options?: TokenRequestOptions) => {
+    asked.push(options);
+    if (options?.forceRefresh) issued++;
+    return `token-${issued}`;
+  };
+  const client = graph.client({ getToken });
+  t.same(await client.call('/v1.0/devices'), { ok: true });
+  t.same(asked, [undefined, { forceRefresh: true }], 'the second token was asked for past the cache');
+  t.same(graph.seen.map((s) => s.headers.authorization), ['Bearer token-1', 'Bearer token-2']);
+
+  rejected.add('token-2').add('token-3');
+  const error = await client.call('/v1.0/devices').catch((e: unknown) => e);
+  t.match(error, { kind: 'failed', details: { status: 401, code: 'InvalidAuthenticationToken' } }, 'a fresh token rejected too is an error, not a loop');
+  t.equal(graph.seen.length, 4);
+});
+
+t.test("a claims challenge's claims are passed to the token request", async (t) => {
+  const claims = JSON.stringify({ access_token: { nbf: { essential: true, value: '1700000000' } } });
+  const challenge = `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="${Buffer.from(claims).toString('base64')}"`;
+  const graph = await fakeGraph(t, (_req, res, call) =>
+    call === 1 ? json(res, 401, { error: { code: 'InvalidAuthenticationToken', message: 'Continuous access evaluation resulted in challenge' } }, { 'www-authenticate': challenge }) : json(res, 200, { ok: 1 }),
+  );
+  const asked: (TokenRequestOptions | undefined)[] = [];
+  await graph.client({ getToken: async (options) => (asked.push(options), 'tok') }).call('/v1.0/x');
+  t.same(asked[1], { forceRefresh: true, claims });
+  t.equal(claimsChallenge('Bearer realm=""'), undefined);
+  t.equal(claimsChallenge('Bearer claims="bm90IGpzb24="'), undefined, 'claims that are not JSON are ignored');
+});
+
+t.test("the request's budget cuts calls and Retry-After waits short", async (t) => {
+  const graph = await fakeGraph(t, (req, res) => (req.url === '/v1.0/hang' ? undefined : json(res, 429, {}, { 'retry-after': '1' })));
+  const client = graph.client({ deadlineMs: 20_000 });
+  let started = Date.now();
+  const hung = await withDeadline(300, "the secret read's budget", () => client.call('/v1.0/hang')).catch((e: unknown) => e);
+  const took = Date.now() - started;
+  t.match(hung, { kind: 'timeout', message: /within the secret read's budget of 0\.3 s/ });
+  t.ok(took >= 280 && took < 5_000, `a hang ends with the budget, not the call's 20 s (${took} ms)`);
+
+  started = Date.now();
+  const throttled = await withDeadline(500, "the secret read's budget", () => client.call('/v1.0/x')).catch((e: unknown) => e);
+  t.match(throttled, { kind: 'throttled', details: { retryAfterSeconds: 1 } }, 'a Retry-After past the budget is not waited for');
+  t.ok(Date.now() - started < 900, 'it fails at once, without waiting the 1 s');
+  t.equal(graph.seen.filter((s) => s.url === '/v1.0/x').length, 1);
+
+  const spent = await withDeadline(1, 'the budget', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return client.call('/v1.0/x').catch((e: unknown) => e);
+  });
+  t.match(spent, { kind: 'timeout' }, 'a call started after the budget ran out fails without calling');
 });

@@ -20,11 +20,12 @@ t.test('settings show their defaults and change without a restart, audited', asy
     trustedProxies: [],
     deviceCacheSeconds: 60,
     groupCacheSeconds: 300,
+    secretReadTimeoutSeconds: 30,
     globalChannelsSuccess: [],
     globalChannelsFailure: [],
     auditRetentionDays: 0,
     auditMaxEvents: 0,
-  }, "Access Manager's rate limits, a minute for devices, five for groups, no global channels, audit kept forever");
+  }, "Access Manager's rate limits, a minute for devices, five for groups, 30 s for a secret read, no global channels, audit kept forever");
 
   const changed = await daemon.call({ method: 'PATCH', url: '/v1/service-config', body: { userRateLimitPerDay: 500, trustedProxies: ['10.0.0.0/8', 'fd00::/8'] } });
   assertMatchesSpec(t, changed, 'updateServiceConfig');

@@ -41,13 +41,17 @@ t.test('a hang runs into the client deadline; a reset and a malformed body fail 
   t.ok(Date.now() - started < 2_000);
 
   tenant.faults.inject(DEVICES, { kind: 'reset' });
+  t.ok(await graph().call(`${DEVICES}?$top=1`), 'one reset of a GET is retried');
+  t.same(tenant.calls.filter((c) => c.path === DEVICES).slice(-2).map((c) => c.fault), ['reset', undefined]);
+
+  tenant.faults.inject(DEVICES, { kind: 'reset', times: 3 });
   const reset = await graph().call(DEVICES).catch((e: unknown) => e);
-  t.match(reset, { kind: 'failed', message: /could not be reached|broke off/ });
+  t.match(reset, { kind: 'failed', message: /could not be reached|broke off/ }, 'resets that go on fail clearly, after a bounded number of tries');
   t.comment(`reset seen as: ${(reset as Error).message}`);
 
   tenant.faults.inject(DEVICES, { kind: 'malformed' });
   t.match(await graph().call(DEVICES).catch((e: unknown) => e), { kind: 'failed', message: /not JSON \(request-id [0-9a-f-]{36}\)/ });
-  t.equal(tenant.callCount(DEVICES), 3);
+  t.equal(tenant.callCount(DEVICES), 1 + 2 + 3 + 1);
 });
 
 t.test('latency delays the answer; faults can target the token endpoint too', async (t) => {

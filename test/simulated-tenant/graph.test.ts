@@ -169,3 +169,52 @@ t.test('users by id or UPN, groups by name', async (t) => {
   t.same(groups.map((g) => g.id), [tenant.directory.groups.find((g) => g.displayName === 'AMS-Helpdesk')!.id]);
   t.match(await graph().call('/v1.0/users/nobody@contoso.example').catch((e: unknown) => e), { kind: 'notFound' });
 });
+
+t.test('past its limit getMemberGroups answers 400 Directory_ResultSizeLimitExceeded; the transitiveMemberOf cast pages the groups', async (t) => {
+  // https://learn.microsoft.com/graph/api/user-getmembergroups and .../user-list-transitivememberof
+  const { tenant, raw, graph } = await tenantFor(t);
+  const user = tenant.directory.users[0]!;
+  const all = (await raw(`/v1.0/users/${user.id}/getMemberGroups`, { method: 'POST', body: { securityEnabledOnly: false } })).body.value as string[];
+  t.ok(all.length > 1);
+  tenant.limits.getMemberGroups = all.length - 1;
+  const refused = await raw(`/v1.0/users/${user.id}/getMemberGroups`, { method: 'POST', body: { securityEnabledOnly: false } });
+  t.match(refused, { status: 400, body: { error: { code: 'Directory_ResultSizeLimitExceeded' } } });
+
+  const cast = `/v1.0/users/${user.id}/transitiveMemberOf/microsoft.graph.group?$select=id&$top=1&$count=true`;
+  t.match(await raw(cast), { status: 400, body: { error: { code: 'Request_UnsupportedQuery' } } }, 'a cast without ConsistencyLevel: eventual is refused');
+  const groups = await graph().all<{ id: string }>(cast, { headers: { consistencylevel: 'eventual' } });
+  t.same(groups.map((g) => g.id).sort(), [...all].sort(), 'the same groups, a page at a time');
+  t.same(Object.keys(groups[0]!), ['id'], '$select=id');
+
+  const device = tenant.directory.devices[0]!;
+  const deviceGroups = await graph().all<{ id: string }>(`/v1.0/devices/${device.id}/transitiveMemberOf/microsoft.graph.group?$select=id&$count=true`, { headers: { consistencylevel: 'eventual' } });
+  t.ok(deviceGroups.length > 0, 'devices too');
+});
+
+t.test('revoked app tokens are refused with 401 InvalidAuthenticationToken, with a claims challenge on demand; new ones work', async (t) => {
+  const { tenant, raw, getToken } = await tenantFor(t);
+  const token = await getToken();
+  t.equal((await raw('/v1.0/devices?$top=1', { token })).status, 200);
+  tenant.revokeAppTokens();
+  const revoked = await raw('/v1.0/devices?$top=1', { token });
+  t.match(revoked, { status: 401, body: { error: { code: 'InvalidAuthenticationToken' } } });
+  t.notMatch(String(revoked.headers['www-authenticate']), /claims=/);
+  t.equal((await raw('/v1.0/devices?$top=1')).status, 200, 'a token issued after the revocation is accepted');
+
+  const second = await getToken();
+  tenant.revokeAppTokens({ claimsChallenge: true });
+  const challenged = await raw('/v1.0/devices?$top=1', { token: second });
+  t.equal(challenged.status, 401);
+  const claims = /claims="([^"]+)"/.exec(String(challenged.headers['www-authenticate']))?.[1];
+  t.match(String(challenged.headers['www-authenticate']), /error="insufficient_claims"/);
+  t.match(JSON.parse(Buffer.from(claims ?? '', 'base64').toString()), { access_token: { nbf: { essential: true } } });
+});
+
+t.test("the rejectToken fault: Graph's 401 InvalidAuthenticationToken, the token endpoint's 401 invalid_client", async (t) => {
+  const { tenant, raw, tokenRequest, secretForm } = await tenantFor(t);
+  tenant.faults.inject('/v1.0/devices', { kind: 'rejectToken' });
+  t.match(await raw('/v1.0/devices?$top=1'), { status: 401, body: { error: { code: 'InvalidAuthenticationToken' } } });
+  tenant.faults.inject(`/${tenant.tenantId}/oauth2`, { kind: 'rejectToken' });
+  t.match(await tokenRequest(secretForm()), { status: 401, body: { error: 'invalid_client', error_codes: [7000215] } });
+  t.equal((await tokenRequest(secretForm())).status, 200, 'once');
+});

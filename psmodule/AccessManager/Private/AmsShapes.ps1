@@ -351,6 +351,7 @@ $script:AmsShapes = @{
             @{ Wire = 'trustedProxies'; Name = 'TrustedProxies'; Kind = 'values' }
             @{ Wire = 'deviceCacheSeconds'; Name = 'DeviceCacheSeconds'; Kind = 'value' }
             @{ Wire = 'groupCacheSeconds'; Name = 'GroupCacheSeconds'; Kind = 'value' }
+            @{ Wire = 'secretReadTimeoutSeconds'; Name = 'SecretReadTimeoutSeconds'; Kind = 'value' }
             @{ Wire = 'globalChannelsSuccess'; Name = 'GlobalChannelsSuccess'; Kind = 'values' }
             @{ Wire = 'globalChannelsFailure'; Name = 'GlobalChannelsFailure'; Kind = 'values' }
             @{ Wire = 'auditRetentionDays'; Name = 'AuditRetentionDays'; Kind = 'value' }

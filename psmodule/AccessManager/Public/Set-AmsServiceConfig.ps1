@@ -40,6 +40,9 @@ function Set-AmsServiceConfig {
     .PARAMETER GroupCacheSeconds
     How long a group membership answer from Graph is reused (0 turns the cache off).
 
+    .PARAMETER SecretReadTimeoutSeconds
+    The time a secret read may spend on Entra ID and Graph in all (token requests, device lookup, groups, the secret; retries and Retry-After waits included). Past it the read is answered 504 and audited.
+
     .PARAMETER GlobalChannelsSuccess
     Notification channels (id or name; shown as ids) told of every secret handed out, whatever the rule.
 
@@ -125,6 +128,11 @@ function Set-AmsServiceConfig {
         $GroupCacheSeconds,
 
         [Parameter()]
+        [ValidateRange(1, 300)]
+        [int]
+        $SecretReadTimeoutSeconds,
+
+        [Parameter()]
         [string[]]
         $GlobalChannelsSuccess,
 
@@ -155,6 +163,7 @@ function Set-AmsServiceConfig {
         if ($PSBoundParameters.ContainsKey('TrustedProxies')) { $amsBody['trustedProxies'] = $TrustedProxies }
         if ($PSBoundParameters.ContainsKey('DeviceCacheSeconds')) { $amsBody['deviceCacheSeconds'] = $DeviceCacheSeconds }
         if ($PSBoundParameters.ContainsKey('GroupCacheSeconds')) { $amsBody['groupCacheSeconds'] = $GroupCacheSeconds }
+        if ($PSBoundParameters.ContainsKey('SecretReadTimeoutSeconds')) { $amsBody['secretReadTimeoutSeconds'] = $SecretReadTimeoutSeconds }
         if ($PSBoundParameters.ContainsKey('GlobalChannelsSuccess')) { $amsBody['globalChannelsSuccess'] = $GlobalChannelsSuccess }
         if ($PSBoundParameters.ContainsKey('GlobalChannelsFailure')) { $amsBody['globalChannelsFailure'] = $GlobalChannelsFailure }
         if ($PSBoundParameters.ContainsKey('AuditRetentionDays')) { $amsBody['auditRetentionDays'] = $AuditRetentionDays }
