@@ -18,7 +18,7 @@ import { DEFAULT_PWSH } from './notifications/deliver.js';
 import { NotificationQueue, queueFilePath } from './notifications/queue.js';
 import { SettingsService } from './settings/settings-service.js';
 import { auditLogPath, type AuditFileIo, type AuditLog } from './audit/audit-log.js';
-import { AuditCheckpoints, AuditTrailError, newTrailRecord, openBoundAuditLog, orphanTrailProblem, type CheckpointOptions } from './audit/trail.js';
+import { AuditCheckpoints, AuditTrailError, createEmptyTrail, newTrailRecord, openBoundAuditLog, orphanTrailProblem, type CheckpointOptions } from './audit/trail.js';
 import { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { DeviceSecrets } from './directory/device-secrets.js';
 import { DeviceDirectory } from './directory/devices.js';
@@ -80,6 +80,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     if (!(await exists(stateFile))) {
       const orphan = await orphanTrailProblem(auditFile, stateFile);
       if (orphan) throw new AuditTrailError(auditFile, orphan.problem, orphan.advice);
+      await createEmptyTrail(auditFile);
     }
     // A new data directory starts with a new, empty trail, named in its first state.
     const { store, created, removedTempFiles } = await openJsonFileStore(stateFile, {

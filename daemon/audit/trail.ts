@@ -16,9 +16,10 @@
  * rewriting amsd.json on every event. A deliberate fresh trail is `amsd audit reset` (commands.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AuditTrailRecord, State } from '../store/state.js';
+import { syncDirectory } from '../store/json-file-store.js';
 import type { Store } from '../store/store.js';
 import { adviceFor, dataDirOfTrail, openAuditLog, type AuditFileIo, type AuditLog, type OpenedAuditLog } from './audit-log.js';
 import { GENESIS_HASH, chainKeyFor, macRecord, verifyAuditLog, type ChainKey, type Checkpoint } from './chain.js';
@@ -66,6 +67,22 @@ async function sizeOf(file: string): Promise<number | undefined> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+/**
+ * For a new data directory: the (empty) trail file exists, durably, before amsd.json names it, so
+ * that a missing trail is always a removed one, even after a crash during the first start.
+ */
+export async function createEmptyTrail(file: string): Promise<void> {
+  const firstCreatedDir = await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  if (firstCreatedDir) await syncDirectory(dirname(firstCreatedDir));
+  const handle = await open(file, 'a', 0o600);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await syncDirectory(dirname(file));
 }
 
 /** A data directory whose amsd.json is missing while its trail holds events: not a new data directory. */
