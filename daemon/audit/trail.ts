@@ -109,7 +109,7 @@ export async function bindTrail(file: string, stateFile: string, record: AuditTr
       problem:
         `the auditTrail record in ${stateFile} (trail ${record.id}) does not carry a valid MAC: it was changed by someone without the master key, ` +
         'or this is not the master key the data directory was written with',
-      advice: 'Check $AMS_MASTER_KEY_FILE (or <data-dir>/master.key), or restore the data file from a backup.',
+      advice: `Check $AMS_MASTER_KEY_FILE (or ${dataDir}/master.key), or restore the data file from a backup; \`amsd audit verify --data-dir ${dataDir}\` checks without starting.`,
     };
   }
   const checkpointed = `${stateFile} checkpointed seq ${record.checkpoint.seq} of trail ${record.id} at ${record.checkpoint.time}`;
