@@ -281,6 +281,25 @@ t.test('a data directory from before keyed trails: refused until amsd audit reke
   t.equal(await readFile(file, 'utf8'), broken, 'and does not paper over its break');
 });
 
+t.test('a rekey interrupted between its event and amsd.json is finished by running it again', async (t) => {
+  const { dataDir, file, stateFile } = await servedDataDir(t, 2);
+  await writeFile(file, recomputedWithoutKey(await linesOf(file)));
+  const withoutRecord = JSON.stringify({ ...(await stateOf(stateFile)), auditTrail: undefined });
+  await writeFile(stateFile, withoutRecord);
+  t.equal(await runAuditRekey({ dataDir, operator: 'tester', out: output().out }), 0);
+  const rekeyed = JSON.parse((await linesOf(file)).at(-1)!);
+  await writeFile(stateFile, withoutRecord); // as if it had stopped before writing amsd.json
+  t.ok(await refusalOf(dataDir), 'refused at start meanwhile');
+
+  const again = output();
+  t.equal(await runAuditRekey({ dataDir, operator: 'tester', out: again.out }), 0, again.text());
+  t.match(again.text(), `finished an interrupted rekey: ${stateFile} now names trail ${rekeyed.trail.id}`);
+  t.equal((await linesOf(file)).length, 3, 'no second audit.rekeyed event');
+  const served = await start(dataDir);
+  t.teardown(() => served.stop());
+  t.equal(served.daemon.audit.head.seq, 3);
+});
+
 t.test('the compiled CLI: amsd audit reset needs --confirm; rekey and verify take the data dir', async (t) => {
   const cli = join(packageRoot, 'dist', 'daemon', 'cli.js');
   const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, AMS_MASTER_KEY_FILE: '' } });
