@@ -183,7 +183,7 @@ async function moveUnfinishedLineAside(
     evidenceFile,
     warning:
       `The audit trail ${file} ended in an unfinished write (line ${line.number}, ${line.length} bytes without a newline), ${after}: ` +
-      `a write cut short by a crash or a full disk, never acknowledged. It was moved to ${evidenceFile} and the trail goes on from line ${line.number - 1}.`,
+      `a write cut short by a crash or a full disk, never acknowledged. It was moved to ${evidenceFile}, and the trail goes on after its last complete line.`,
   };
 }
 
