@@ -10,10 +10,10 @@
  * - cut at its start (no keyed audit.pruned event accounts for the cut: chain.ts);
  * - recomputed without the master key (unkeyed or wrongly keyed hashes);
  * - cut at its end back past the checkpoint, or another trail than the one checkpointed;
- * - or when the record itself was altered, or is absent while the trail is not from an amsd that
- *   predates keyed trails.
+ * - or when the record itself was altered, or is absent (as in a data directory from before keyed
+ *   trails, which `amsd audit rekey` keys once: trail-commands.ts).
  * Events acknowledged after the last checkpoint can be cut unnoticed: that window is the price of not
- * rewriting amsd.json on every event. A deliberate fresh trail is `amsd audit reset` (commands.ts).
+ * rewriting amsd.json on every event. A deliberate fresh trail is `amsd audit reset` (trail-commands.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, stat } from 'node:fs/promises';
