@@ -2,8 +2,9 @@
  * Crash safety (issue 11): the compiled `amsd serve` is killed with SIGKILL at random moments, while
  * writers create and revoke API keys and make (refused, audited) secret reads, and sometimes while it
  * is still starting. After every kill it must start again, and then:
- * - every write it acknowledged (a 2xx, or a refusal, which is answered only once audited) is there:
- *   the key in amsd.json, its revocation, the audit event of each acknowledged read;
+ * - every write it acknowledged (a 2xx, or a refusal, which is answered only once audited) is there,
+ *   in the files as the kill left them and after the restart: the key in amsd.json, its revocation,
+ *   the audit event of each (retention is on, so events may later be pruned, only from the start);
  * - `amsd audit verify` passes (its code in this process after each restart, the compiled CLI at the end);
  * - no temporary copy of a data file is left.
  * Needs `npm run build` first. Ends with a table of its figures. The moments come from a seeded
@@ -22,6 +23,8 @@ import { tempDir } from '../helpers.js';
 const CLI = join(packageRoot, 'dist', 'daemon', 'cli.js');
 const KILLS = 24;
 const WRITERS = 6;
+/** auditMaxEvents: small, so that retention prunes at most starts. */
+const KEEP_EVENTS = 150;
 const START_TIMEOUT_MS = 20_000;
 const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
 
@@ -82,18 +85,30 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string }
   return once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout }));
 }
 
-/** Temporary files of the data files and the trail (`.amsd.json.<pid>.tmp`, `.queue.json.<pid>.tmp`, `audit.jsonl.pruning`). */
-async function tempFiles(dataDir: string): Promise<string[]> {
-  const names = [...(await readdir(dataDir)), ...(await readdir(join(dataDir, 'audit'))).map((name) => `audit/${name}`)];
-  return names.filter((name) => /\.tmp$|\.pruning$/.test(name));
+/**
+ * Temporary files left by a killed process: `.amsd.json.<pid>.tmp` (and the queue's) of another pid
+ * than the running daemon's, and `audit.jsonl.pruning`. The running daemon may be pruning (retention
+ * runs at start) or writing its own temporary file right now: its pid's are not leftovers, and a
+ * pruning file must be gone once its pruning is over (the wait is bounded; a leftover one would have
+ * been removed when the trail was opened).
+ */
+async function leftoverTempFiles(dataDir: string, runningPid: number): Promise<string[]> {
+  const list = async () => [...(await readdir(dataDir)), ...(await readdir(join(dataDir, 'audit'))).map((name) => `audit/${name}`)];
+  for (let tries = 0; tries < 250 && (await list()).some((name) => name.endsWith('.pruning')); tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return (await list()).filter((name) => name.endsWith('.pruning') || (/\.(\d+)\.tmp$/.exec(name) && !name.endsWith(`.${runningPid}.tmp`)));
 }
 
-/** What the daemon acknowledged, to look for after the restart. */
-const acknowledged = {
-  created: new Map<string, string>(), // key id → name
-  revoked: new Set<string>(),
-  reads: new Set<string>(), // request ids of audited refusals
-};
+/** What the daemon acknowledged: since the start (`all`), and since the last restart (`round`, whose events are looked for in the trail). */
+interface Acknowledged {
+  created: Map<string, string>; // key id → name
+  revoked: Set<string>;
+  reads: Set<string>; // request ids of audited refusals
+}
+const none = (): Acknowledged => ({ created: new Map(), revoked: new Set(), reads: new Set() });
+const all = none();
+let round = none();
 
 /** Writes as fast as the daemon answers, until it dies. Records only what it acknowledged. */
 async function writer(url: string, adminKey: string, label: string): Promise<void> {
@@ -104,13 +119,15 @@ async function writer(url: string, adminKey: string, label: string): Promise<voi
       if (choice < 0.55) {
         const name = `${label}-${n}`;
         const response = await fetch(`${url}/v1/api-keys`, { method: 'POST', headers, body: JSON.stringify({ name, role: 'user' }) });
-        if (response.status === 201) acknowledged.created.set(((await response.json()) as { id: string }).id, name);
+        if (response.status !== 201) continue;
+        const { id } = (await response.json()) as { id: string };
+        for (const acknowledged of [all, round]) acknowledged.created.set(id, name);
       } else if (choice < 0.7) {
-        const candidates = [...acknowledged.created.keys()].filter((id) => !acknowledged.revoked.has(id));
+        const candidates = [...all.created.keys()].filter((id) => !all.revoked.has(id));
         const id = candidates[Math.floor(random() * candidates.length)];
         if (!id) continue;
         const response = await fetch(`${url}/v1/api-keys/${id}`, { method: 'DELETE', headers: { authorization: headers.authorization } });
-        if (response.ok) acknowledged.revoked.add(id);
+        if (response.ok) for (const acknowledged of [all, round]) acknowledged.revoked.add(id);
       } else {
         // No tenant is configured: a refusal, answered only once its audit event is on disk.
         const requestId = `crash-${label}-${n}`;
@@ -120,7 +137,7 @@ async function writer(url: string, adminKey: string, label: string): Promise<voi
           body: JSON.stringify({ computerName: `PC-${n}`, reason: 'crash test' }),
         });
         await response.arrayBuffer();
-        if (response.status >= 400 && response.status < 500) acknowledged.reads.add(requestId);
+        if (response.status >= 400 && response.status < 500) for (const acknowledged of [all, round]) acknowledged.reads.add(requestId);
       }
     } catch {
       return; // the daemon is gone
@@ -128,33 +145,67 @@ async function writer(url: string, adminKey: string, label: string): Promise<voi
   }
 }
 
-interface Check {
-  lost: string[];
-  verified: boolean;
-  temps: string[];
+interface TrailEvent {
+  seq: number;
+  type: string;
+  requestId?: string;
+  target?: { id: string };
 }
 
-/** After a restart, before any request: what survived, whether the trail verifies, and leftovers. */
-async function check(dataDir: string): Promise<Check> {
-  const temps = await tempFiles(dataDir);
+/** The complete lines of the trail (a kill may leave an unfinished last one, which start moves aside). */
+async function trailEvents(dataDir: string): Promise<TrailEvent[]> {
+  const text = await readFile(join(dataDir, 'audit', 'audit.jsonl'), 'utf8');
+  return text.split('\n').slice(0, -1).map((line) => JSON.parse(line) as TrailEvent);
+}
+
+/** Where each event this round acknowledged is in the trail: `event` keys like `apiKey.created <id>`. */
+function roundEvents(): string[] {
+  return [
+    ...[...round.created.keys()].map((id) => `apiKey.created ${id}`),
+    ...[...round.revoked].map((id) => `apiKey.revoked ${id}`),
+    ...[...round.reads].map((requestId) => `secret.read ${requestId}`),
+  ];
+}
+const eventKey = (event: TrailEvent) => `${event.type} ${event.type === 'secret.read' ? event.requestId : event.target?.id}`;
+
+/**
+ * Right after a kill, the files as the kill left them: every key, revocation and event acknowledged
+ * must be there. Returns what is missing, and where this round's events are (by seq).
+ */
+async function checkAfterKill(dataDir: string): Promise<{ lost: string[]; seqs: Map<string, number> }> {
   const state = JSON.parse(await readFile(join(dataDir, 'amsd.json'), 'utf8')) as { apiKeys: { id: string; name: string; revokedAt?: string }[] };
   const keys = new Map(state.apiKeys.map((key) => [key.id, key]));
-  const trail = (await readFile(join(dataDir, 'audit', 'audit.jsonl'), 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as { type: string; requestId?: string; target?: { id: string } });
-  const audited = new Set(trail.filter((event) => event.type === 'secret.read').map((event) => event.requestId));
-  const createdEvents = new Set(trail.filter((event) => event.type === 'apiKey.created').map((event) => event.target?.id));
   const lost: string[] = [];
-  for (const [id, name] of acknowledged.created) {
-    if (keys.get(id)?.name !== name) lost.push(`key ${name} (${id})`);
-    if (!createdEvents.has(id)) lost.push(`apiKey.created event of ${name}`);
+  for (const [id, name] of all.created) if (keys.get(id)?.name !== name) lost.push(`key ${name} (${id})`);
+  for (const id of all.revoked) if (!keys.get(id)?.revokedAt) lost.push(`revocation of ${id}`);
+  const seqs = new Map((await trailEvents(dataDir)).map((event) => [eventKey(event), event.seq]));
+  for (const wanted of roundEvents()) if (!seqs.has(wanted)) lost.push(`audit event ${wanted}`);
+  return { lost, seqs };
+}
+
+/**
+ * After the restart, before any request: the trail still holds this round's events (unless retention,
+ * which runs at start, pruned them: they were before its first seq), it verifies, and no temporary
+ * file is left.
+ */
+async function checkAfterRestart(dataDir: string, runningPid: number, seqs: Map<string, number>): Promise<{ lost: string[]; verified: boolean; temps: string[]; pruned: number }> {
+  const temps = await leftoverTempFiles(dataDir, runningPid);
+  const events = await trailEvents(dataDir);
+  const present = new Set(events.map(eventKey));
+  const firstSeq = events[0]?.seq ?? 1;
+  const lost: string[] = [];
+  let pruned = 0;
+  for (const wanted of roundEvents()) {
+    if (present.has(wanted)) continue;
+    if ((seqs.get(wanted) ?? Infinity) < firstSeq) pruned++;
+    else lost.push(`audit event ${wanted}, after the restart`);
   }
-  for (const id of acknowledged.revoked) if (!keys.get(id)?.revokedAt) lost.push(`revocation of ${id}`);
-  for (const requestId of acknowledged.reads) if (!audited.has(requestId)) lost.push(`audit event of read ${requestId}`);
   // The command's own code, in this process: spawning the CLI each time would double the test's length. The end runs the CLI.
   let report = '';
   const out = new Writable({ write: (chunk, _encoding, done) => ((report += String(chunk)), done()) });
   const code = await runAuditVerify(dataDir, out);
   if (code !== 0) t.comment(report);
-  return { lost, verified: code === 0, temps };
+  return { lost, verified: code === 0, temps, pruned };
 }
 
 t.test(`kill -9 at random moments under concurrent writes, ${KILLS} times (seed ${seed})`, async (t) => {
@@ -167,16 +218,26 @@ t.test(`kill -9 at random moments under concurrent writes, ${KILLS} times (seed 
   await listening(current);
   const adminKey = (await readFile(join(dataDir, 'bootstrap-admin.key'), 'utf8')).trim();
 
-  const figures = { kills: 0, killedWhileStarting: 0, lost: 0, verifyPassed: 0, verifyFailed: 0, tempFilesLeft: 0, restartsRefused: 0 };
+  // Retention on: every start prunes the trail down to its newest events, rewriting the file (a temporary file and a rename) while writes come.
+  const settings = await fetch(`${await listening(current)}/v1/service-config`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ auditMaxEvents: KEEP_EVENTS }),
+  });
+  t.equal(settings.status, 200, 'audit retention set');
+
+  const figures = { kills: 0, killedWhileStarting: 0, lost: 0, pruned: 0, verifyPassed: 0, verifyFailed: 0, tempFilesLeft: 0, restartsRefused: 0 };
   while (figures.kills < KILLS) {
+    round = none();
     const url = await listening(current);
     const writers = Array.from({ length: WRITERS }, (_, i) => writer(url, adminKey, `k${figures.kills}w${i}`));
     await new Promise((resolve) => setTimeout(resolve, between(30, 600)));
     await kill(current);
     figures.kills++;
     await Promise.all(writers);
+    const afterKill = await checkAfterKill(dataDir);
 
-    // Now and then, a kill during start-up too: opening the store and the trail, moving an unfinished line aside.
+    // Now and then, a kill during start-up too: opening the store and the trail, moving an unfinished line aside, pruning.
     if (figures.kills < KILLS && random() < 0.25) {
       current = spawnDaemon(dataDir);
       await new Promise((resolve) => setTimeout(resolve, between(0, 300)));
@@ -193,27 +254,31 @@ t.test(`kill -9 at random moments under concurrent writes, ${KILLS} times (seed 
       t.fail(`after kill ${figures.kills}, amsd did not start again: ${(error as Error).message}`);
       break;
     }
-    const result = await check(dataDir);
-    figures.lost += result.lost.length;
-    figures.tempFilesLeft += result.temps.length;
-    figures[result.verified ? 'verifyPassed' : 'verifyFailed']++;
-    t.same(result.lost, [], `kill ${figures.kills}: no acknowledged write lost`);
-    t.ok(result.verified, `kill ${figures.kills}: amsd audit verify passes`);
-    t.same(result.temps, [], `kill ${figures.kills}: no temporary files left`);
+    const afterRestart = await checkAfterRestart(dataDir, current.child.pid!, afterKill.seqs);
+    const lost = [...afterKill.lost, ...afterRestart.lost];
+    figures.lost += lost.length;
+    figures.pruned += afterRestart.pruned;
+    figures.tempFilesLeft += afterRestart.temps.length;
+    figures[afterRestart.verified ? 'verifyPassed' : 'verifyFailed']++;
+    t.same(lost, [], `kill ${figures.kills}: no acknowledged write lost`);
+    t.ok(afterRestart.verified, `kill ${figures.kills}: amsd audit verify passes`);
+    t.same(afterRestart.temps, [], `kill ${figures.kills}: no temporary files left`);
   }
+  const kept = await trailEvents(dataDir);
   const evidenceFiles = (await readdir(join(dataDir, 'audit'))).filter((name) => name.endsWith('.unfinished')).length;
   current.child.kill('SIGTERM');
   await current.exit;
   const final = await runCli(['audit', 'verify', '--data-dir', dataDir]);
   t.equal(final.code, 0, 'the trail verifies after a clean stop');
 
-  const writes = acknowledged.created.size + acknowledged.revoked.size + acknowledged.reads.size;
+  const writes = all.created.size + all.revoked.size + all.reads.size;
   t.ok(figures.kills >= 20, `${figures.kills} kills`);
   t.ok(writes > figures.kills * 5, `${writes} acknowledged writes`);
   const table = [
     ['kills (while starting)', `${figures.kills} (${figures.killedWhileStarting})`],
-    ['acknowledged writes', `${writes} (${acknowledged.created.size} keys created, ${acknowledged.revoked.size} revoked, ${acknowledged.reads.size} audited reads)`],
+    ['acknowledged writes', `${writes} (${all.created.size} keys created, ${all.revoked.size} revoked, ${all.reads.size} audited reads)`],
     ['lost', String(figures.lost)],
+    ['events later removed by retention', `${figures.pruned} of those acknowledged in the same round; the trail kept events ${kept[0]?.seq} to ${kept.at(-1)?.seq}`],
     ['verify passed / failed', `${figures.verifyPassed} / ${figures.verifyFailed}`],
     ['restarts refused', String(figures.restartsRefused)],
     ['temp files left', String(figures.tempFilesLeft)],
