@@ -46,13 +46,8 @@ export class DurableJsonFile<T> implements Adapter<T> {
     }
   }
 
-  /** The temporary file a write goes through: `.<name>.<pid>.tmp` next to the file. */
-  #tempFile(pid: number): string {
-    return join(dirname(this.file), `.${basename(this.file)}.${pid}.tmp`);
-  }
-
   /**
-   * Removes the temporary files that writes killed before their rename left behind (`kill -9`, a power
+   * Removes the temporary files (`.<name>.<pid>.tmp`, see `write`) that writes killed before their rename left behind (`kill -9`, a power
    * cut): each is a full copy of the data, and the data file is whole without them. Only this file's
    * own pattern, and only by the one process that owns the data directory (call it under its lock).
    * Returns the names removed.
@@ -72,7 +67,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    const temp = this.#tempFile(process.pid);
+    const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.tmp`);
     const handle = await open(temp, 'w', 0o600);
     try {
       await handle.writeFile(JSON.stringify(data, null, 2) + '\n', 'utf8');
