@@ -4,6 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { userInfo } from 'node:os';
+import { runAuditRekey, runAuditReset } from './audit/trail-commands.js';
 import { runAuditVerify } from './audit/verify-command.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -173,25 +175,60 @@ export function buildCli(): Command {
     .action(demo);
 
   const audit = program.command('audit').description('Work with the audit trail of a data directory.');
+  const dataDirOption = (what: string) =>
+    new Option('--data-dir <dir>', `the data directory whose audit trail (<data-dir>/audit/audit.jsonl) to ${what}`).default(
+      defaultDataDir(),
+      '$AMS_DATA_DIR, else a per-user data directory',
+    );
+  const masterKeyFile = () => (process.env.AMS_MASTER_KEY_FILE ? { masterKeyFile: process.env.AMS_MASTER_KEY_FILE } : {});
+  const operator = () => {
+    try {
+      return userInfo().username;
+    } catch {
+      return `uid ${process.getuid?.() ?? 'unknown'}`;
+    }
+  };
   audit
     .command('verify')
-    .description('Check that the audit trail is intact: every event unchanged, none removed or reordered. Exits 0 if so, 1 if it is broken or missing. Only reads; safe while amsd serves.')
-    .addOption(
-      new Option('--data-dir <dir>', 'the data directory whose audit trail (<data-dir>/audit/audit.jsonl) to check').default(
-        defaultDataDir(),
-        '$AMS_DATA_DIR, else a per-user data directory',
-      ),
+    .description(
+      'Check the audit trail as amsd does at start: every event unchanged and keyed, none removed or reordered, the trail the one amsd.json names and ' +
+        'reaching its last checkpoint. Exits 0 if so, 1 if it is broken, missing or would be refused. Only reads; safe while amsd serves.',
     )
+    .addOption(dataDirOption('check'))
     .addHelpText(
       'after',
       [
         '',
-        'A hash chain shows any event changed, removed or reordered inside the trail, but not events cut from its end:',
-        'keep the "last hash" it prints somewhere else, and check later that the trail still contains it.',
+        'The chain is keyed with a key derived from the master key ($AMS_MASTER_KEY_FILE, else <data-dir>/master.key), which verify needs too:',
+        'without it, no one can recompute a link. amsd.json records the trail\'s id and, every few seconds and at shutdown, a checkpoint of its head,',
+        'so a trail cut at its end back past the checkpoint is caught; events after the last checkpoint are not covered.',
       ].join('\n'),
     )
     .action(async (options: { dataDir: string }) => {
-      process.exitCode = await runAuditVerify(options.dataDir, process.stdout);
+      process.exitCode = await runAuditVerify(options.dataDir, process.stdout, masterKeyFile());
+    });
+  audit
+    .command('reset')
+    .description(
+      'Archive the audit trail (renamed next to it, never deleted) and start a new one, whose first event (audit.reset) records the archive and what checking it found. ' +
+        'The only way to start a new trail in a data directory that has one; amsd must be stopped.',
+    )
+    .addOption(dataDirOption('archive and start anew'))
+    .requiredOption('--confirm', 'required: you mean it')
+    .addOption(new Option('--reason <text>', 'why, for the audit.reset event'))
+    .action(async (options: { dataDir: string; reason?: string }) => {
+      process.exitCode = await runAuditReset({ dataDir: options.dataDir, operator: operator(), out: process.stdout, ...masterKeyFile(), ...(options.reason ? { reason: options.reason } : {}) });
+    });
+  audit
+    .command('rekey')
+    .description(
+      'Key the audit trail of a data directory last served by an amsd from before keyed trails: appends an audit.rekeyed event that continues the old chain ' +
+        'and records its head, and names the trail in amsd.json. amsd refuses to start on such a directory until this is done; amsd must be stopped.',
+    )
+    .addOption(dataDirOption('key'))
+    .addOption(new Option('--reason <text>', 'why, for the audit.rekeyed event'))
+    .action(async (options: { dataDir: string; reason?: string }) => {
+      process.exitCode = await runAuditRekey({ dataDir: options.dataDir, operator: operator(), out: process.stdout, ...masterKeyFile(), ...(options.reason ? { reason: options.reason } : {}) });
     });
 
   // The PowerShell module generator (psmodule/generator), loaded only when asked for.

@@ -2,7 +2,7 @@
  * Opens a data directory and builds the daemon on it: lock, master key, state, bootstrap key, app.
  * Closing the app flushes the store and releases the lock.
  */
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -17,7 +17,8 @@ import { ChannelService } from './notifications/channel-service.js';
 import { DEFAULT_PWSH } from './notifications/deliver.js';
 import { NotificationQueue, queueFilePath } from './notifications/queue.js';
 import { SettingsService } from './settings/settings-service.js';
-import { auditLogPath, openAuditLog, type AuditFileIo, type AuditLog } from './audit/audit-log.js';
+import { auditLogPath, type AuditFileIo, type AuditLog } from './audit/audit-log.js';
+import { AuditCheckpoints, AuditTrailError, createEmptyTrail, newTrailRecord, openBoundAuditLog, orphanTrailProblem, type CheckpointOptions } from './audit/trail.js';
 import { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { DeviceSecrets } from './directory/device-secrets.js';
 import { DeviceDirectory } from './directory/devices.js';
@@ -26,11 +27,12 @@ import { TenantService } from './directory/tenant-service.js';
 import { loadSpec } from './http/spec.js';
 import { packageVersion } from './package-root.js';
 import { openJsonFileStore } from './store/json-file-store.js';
+import { STATE_FILE, emptyState } from './store/state.js';
 import { lockDataDir } from './store/lock.js';
 import { createSealer, loadMasterKey, type Sealer } from './store/sealing.js';
 import type { Store } from './store/store.js';
 
-export const STATE_FILE = 'amsd.json';
+export { STATE_FILE };
 export const BOOTSTRAP_KEY_FILE = 'bootstrap-admin.key';
 
 export interface DaemonOptions {
@@ -48,6 +50,8 @@ export interface DaemonOptions {
   notificationBackoffMs?: readonly number[];
   /** Replaces the audit trail's file operations (tests: a disk that fails on demand). */
   auditIo?: Partial<AuditFileIo>;
+  /** How often the trail's head is checkpointed into amsd.json (tests: every event). */
+  auditCheckpoints?: Pick<CheckpointOptions, 'everyEvents' | 'everyMs'>;
 }
 
 export interface Daemon {
@@ -71,9 +75,30 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     if (masterKey.generated) logger.info({ file: masterKey.file }, 'generated a new master key for sealing secrets at rest');
     if (masterKey.warning) logger.warn(masterKey.warning);
 
-    const { store, created } = await openJsonFileStore(join(dataDir, STATE_FILE));
-    const { log: audit, warning: auditWarning } = await openAuditLog(auditLogPath(dataDir), options.auditIo ? { io: options.auditIo } : {});
+    const stateFile = join(dataDir, STATE_FILE);
+    const auditFile = auditLogPath(dataDir);
+    if (!(await exists(stateFile))) {
+      const orphan = await orphanTrailProblem(auditFile, stateFile);
+      if (orphan) throw new AuditTrailError(auditFile, orphan.problem, orphan.advice);
+      await createEmptyTrail(auditFile);
+    }
+    // A new data directory starts with a new, empty trail, named in its first state.
+    const { store, created, removedTempFiles } = await openJsonFileStore(stateFile, {
+      initialState: () => ({ ...emptyState(), auditTrail: newTrailRecord(masterKey.key) }),
+    });
+    if (removedTempFiles.length > 0) logger.info({ files: removedTempFiles }, 'removed temporary copies of the data file left by an interrupted write');
+    const { log: audit, warning: auditWarning } = await openBoundAuditLog({
+      file: auditFile,
+      stateFile,
+      store,
+      masterKey: masterKey.key,
+      ...(options.auditIo ? { io: options.auditIo } : {}),
+    });
     if (auditWarning) logger.warn(auditWarning);
+    const checkpoints = new AuditCheckpoints(store, audit, masterKey.key, {
+      ...options.auditCheckpoints,
+      onError: (error) => logger.error({ err: error }, 'could not checkpoint the audit trail in the data file'),
+    });
     const sealer = createSealer(masterKey.key);
     const tenants = new TenantService(store, sealer);
     const apiKeys = new ApiKeyService(store, (error) => logger.warn({ err: error }, 'could not record when an API key was last used'));
@@ -166,6 +191,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       clearInterval(retentionTimer);
       // Deliveries in flight may still write to the audit trail: stop them first.
       await queue.stop();
+      await checkpoints.close().catch((error: unknown) => logger.error({ err: error }, 'could not checkpoint the audit trail in the data file'));
       await store.close();
       await audit.close();
       await dispatcher.close();
@@ -174,6 +200,16 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     return { app, store, sealer, tenants, audit, rules, ...(bootstrapKeyFile ? { bootstrapKeyFile } : {}) };
   } catch (error) {
     await lock.release();
+    throw error;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
 }

@@ -1269,7 +1269,7 @@ export interface components {
             type: string;
             actor: {
                 /**
-                 * @description `system`: the daemon itself (a notification that finally failed).
+                 * @description `system`: the daemon itself (a notification that finally failed, retention) or an amsd audit command run on its data directory.
                  * @enum {string}
                  */
                 kind: "apiKey" | "entra" | "system";
@@ -1319,6 +1319,21 @@ export interface components {
                 olderThan?: string;
                 keepLast?: number;
             };
+            /** @description For audit.rekeyed and audit.reset, the first keyed event of a trail, the trail it starts (its id salts the chain key) and what came before it. */
+            trail?: {
+                /** Format: uuid */
+                id: string;
+                /** @description The trail before this event. audit.rekeyed continues it from lastSeq and lastHash (unkeyed, from an amsd before keyed trails); audit.reset archived it as archivedAs. */
+                previous: {
+                    id?: string;
+                    archivedAs?: string;
+                    firstSeq?: number;
+                    lastSeq?: number;
+                    lastHash?: string;
+                    /** @description What checking it found (intact, missing, or where it is broken). */
+                    check: string;
+                };
+            };
             /** @description The object before the change, without secrets. */
             before?: {
                 [key: string]: unknown;
@@ -1328,7 +1343,7 @@ export interface components {
                 [key: string]: unknown;
             };
             prevHash: string;
-            /** @description SHA-256 over the previous hash and this event; `amsd audit verify` checks the chain. */
+            /** @description HMAC-SHA256, under a key derived from the master key and the trail id, over the previous hash and this event; `amsd audit verify` checks the chain. */
             hash: string;
         };
         ServiceConfig: {
@@ -2457,7 +2472,7 @@ export interface operations {
                 /** @description A result code, or `success` / `failure`. */
                 outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed";
                 /** @description Only events of this type. */
-                type?: "secret.read" | "notification.failed" | "audit.pruned" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated" | "channel.created" | "channel.updated" | "channel.deleted";
+                type?: "secret.read" | "notification.failed" | "audit.pruned" | "audit.rekeyed" | "audit.reset" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated" | "channel.created" | "channel.updated" | "channel.deleted";
                 /** @description At most this many events. */
                 limit?: number;
                 /** @description The `nextCursor` of the previous page. */

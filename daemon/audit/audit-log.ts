@@ -10,17 +10,19 @@
  *   unchained line stays. The chain does not advance: the next batch rewrites the same seqs. If the
  *   truncation fails too, each later batch retries it first and is refused until it succeeds — so
  *   once the disk works again, appends work again, with the chain intact.
- * - Opening reads and checks the whole chain (and builds the query index). A last line without a
- *   newline is a write that never finished and was never acknowledged: it is cut off, and `warning`
- *   says so. Any other break refuses the open: amsd never writes on after a chain it cannot trust.
+ * - Opening reads and checks the whole chain (and builds the query index), keyed with the trail's
+ *   chain key and against the last checkpoint of its head (see trail.ts). A last line without a
+ *   newline after the checkpoint is a write that never finished: it is moved to an evidence file next
+ *   to the trail, and `warning` says so. Any other break refuses the open: amsd never writes on after
+ *   a chain it cannot trust.
  * - After a crash, events written but not yet acknowledged may survive: the trail can record a
  *   request whose answer was lost, never hand out an answer it did not record.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { syncDirectory } from '../store/json-file-store.js';
-import { ChainChecker, readLines, sealEvent, type ChainBreak } from './chain.js';
+import { ChainChecker, readLines, sealEvent, type ChainBreak, type ChainKey, type Checkpoint } from './chain.js';
 import { AuditEventIndex, parseAuditQuery, type AuditPage, type AuditQuery } from './event-index.js';
 import { checkEventInput, type AuditEvent, type AuditEventInput } from './events.js';
 
@@ -31,12 +33,25 @@ export function auditLogPath(dataDir: string): string {
   return join(dataDir, AUDIT_DIR, AUDIT_FILE);
 }
 
+/** The data directory of a trail at `<dataDir>/audit/audit.jsonl`. */
+export function dataDirOfTrail(file: string): string {
+  return dirname(dirname(file));
+}
+
+/** What to do about a trail amsd refuses, for the end of its message. */
+export function adviceFor(file: string, broken: Pick<ChainBreak, 'reason'>): string {
+  const dataDir = dataDirOfTrail(file);
+  return broken.reason === 'unkeyed'
+    ? `If this data directory was last served by an amsd from before keyed audit trails, run \`amsd audit rekey --data-dir ${dataDir}\` once to key it from here on; otherwise keep the trail as evidence.`
+    : `Keep it as evidence (restore it from a backup if you have one); \`amsd audit reset --data-dir ${dataDir} --confirm\` archives it and starts a new trail.`;
+}
+
 /** The audit file exists but its chain is broken: the daemon stops with this message, the file is left as it is. */
 export class AuditLogError extends Error {
   constructor(readonly file: string, readonly broken: ChainBreak) {
     super(
       `The audit trail ${file} is broken at line ${broken.line}${broken.seq === undefined ? '' : ` (seq ${broken.seq})`}: ${broken.detail}. ` +
-        'amsd has not changed it and will not add to it. Keep it as evidence and move it away to start a new trail; ' +
+        `amsd has not changed it and will not add to it. ${adviceFor(file, broken)} ` +
         '`amsd audit verify` checks a trail without opening it.',
     );
     this.name = 'AuditLogError';
@@ -70,33 +85,45 @@ const nodeFileIo: AuditFileIo = {
 };
 
 export interface OpenAuditLogOptions {
+  /** The trail's chain key (see chain.ts): every event is hashed and checked under it. */
+  key: ChainKey;
+  /** The head as amsd.json last recorded it: the trail must still reach it (see trail.ts). */
+  checkpoint?: Checkpoint;
+  /** Accept a trail with no keyed event: only for `amsd audit rekey`, which keys it. */
+  allowUnkeyed?: boolean;
   io?: Partial<AuditFileIo>;
 }
 
 export interface OpenedAuditLog {
   log: AuditLog;
-  /** Set when an unfinished last line was cut off: worth a warning in the daemon's log. */
+  /** Set when an unfinished last line was moved aside: worth a warning in the daemon's log. */
   warning?: string;
+  /** The evidence file the unfinished last line was moved to. */
+  evidenceFile?: string;
 }
 
-export async function openAuditLog(file: string, options: OpenAuditLogOptions = {}): Promise<OpenedAuditLog> {
+/** Where retention writes the pruned trail before renaming it over the old one. */
+const pruningTempFile = (file: string) => `${file}.pruning`;
+
+export async function openAuditLog(file: string, options: OpenAuditLogOptions): Promise<OpenedAuditLog> {
   const io = { ...nodeFileIo, ...options.io };
   const firstCreatedDir = await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   if (firstCreatedDir) await syncDirectory(dirname(firstCreatedDir));
+  // A pruning cut short by a crash before its rename: the trail itself was not touched yet.
+  await rm(pruningTempFile(file), { force: true });
   // Not O_APPEND: writes go to an explicit position, the end of the last acknowledged line.
   const handle = await open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
     let index: AuditEventIndex | undefined;
-    const checker = new ChainChecker();
+    const checker = new ChainChecker(options.key, {
+      ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
+      ...(options.allowUnkeyed ? { allowUnkeyed: true } : {}),
+    });
     let length = 0;
-    let warning: string | undefined;
+    let unfinished: FileLineRef | undefined;
     for await (const line of readLines(handle)) {
       if (!line.terminated) {
-        await io.truncate(handle, line.offset);
-        await io.sync(handle);
-        warning =
-          `The audit trail ${file} ended in an unfinished write (line ${line.number}, ${line.length} bytes without a newline), ` +
-          'left by a crash or a full disk; it was never acknowledged and has been removed.';
+        unfinished = line;
         break;
       }
       const checked = checker.check(line);
@@ -105,15 +132,59 @@ export async function openAuditLog(file: string, options: OpenAuditLogOptions = 
       index.add(checked.event, line.offset, line.length);
       length = line.offset + line.length + 1;
     }
-    const unaccounted = checker.finish();
-    if (unaccounted) throw new AuditLogError(file, unaccounted.broken);
+    // Among other things: an unfinished line at or before the checkpointed head was acknowledged, so it is a cut, not a crash.
+    const atEnd = checker.finish(unfinished?.number);
+    if (atEnd) throw new AuditLogError(file, atEnd.broken);
+    let moved: { warning: string; evidenceFile: string } | undefined;
+    if (unfinished) moved = await moveUnfinishedLineAside(file, handle, io, unfinished, options.checkpoint);
     if (length === 0) await syncDirectory(dirname(file)); // a new file: make its name durable too
-    const log = new AuditLog(file, handle, io, index ?? new AuditEventIndex(), checker.lastHash, length);
-    return { log, ...(warning ? { warning } : {}) };
+    const log = new AuditLog(file, handle, io, options.key, index ?? new AuditEventIndex(), checker.lastHash, length);
+    return { log, ...(moved ?? {}) };
   } catch (error) {
     await handle.close();
     throw error;
   }
+}
+
+type FileLineRef = { number: number; offset: number; length: number };
+
+/**
+ * A last line without newline, after the checkpointed head. An append is acknowledged only once its
+ * whole line, newline included, is written and synced, so a crash (or a full disk) can only leave
+ * unfinished a line that was never acknowledged. The reverse is not provable: someone could cut an
+ * acknowledged line written after the last checkpoint, and it would look the same. So the bytes are
+ * never deleted: they go to an evidence file next to the trail (kept, synced) before the trail is cut
+ * back to its last complete line, and the warning names the file. A cut reaching back to the
+ * checkpoint is refused instead (ChainChecker.finish), so what can go unnoticed is bounded by how
+ * often the checkpoint is written.
+ */
+async function moveUnfinishedLineAside(
+  file: string,
+  handle: FileHandle,
+  io: AuditFileIo,
+  line: FileLineRef,
+  checkpoint: Checkpoint | undefined,
+): Promise<{ warning: string; evidenceFile: string }> {
+  const bytes = Buffer.alloc(line.length);
+  await handle.read(bytes, 0, line.length, line.offset);
+  const evidenceFile = `${file}.${new Date().toISOString().replace(/[:.]/g, '-')}.unfinished`;
+  const evidence = await open(evidenceFile, 'wx', 0o600);
+  try {
+    await evidence.writeFile(bytes);
+    await evidence.sync();
+  } finally {
+    await evidence.close();
+  }
+  await syncDirectory(dirname(file));
+  await io.truncate(handle, line.offset);
+  await io.sync(handle);
+  const after = checkpoint ? `after the last checkpointed event (seq ${checkpoint.seq})` : 'with no checkpoint to compare';
+  return {
+    evidenceFile,
+    warning:
+      `The audit trail ${file} ended in an unfinished write (line ${line.number}, ${line.length} bytes without a newline), ${after}: ` +
+      `a write cut short by a crash or a full disk, never acknowledged. It was moved to ${evidenceFile}, and the trail goes on after its last complete line.`,
+  };
 }
 
 
@@ -136,11 +207,14 @@ export class AuditLog {
   #pruning: Promise<unknown> = Promise.resolve();
   readonly #reads = new Set<Promise<unknown>>();
 
+  #commitListener: ((head: { seq: number; hash: string }) => void) | undefined;
+
   /** Use `openAuditLog`. */
   constructor(
     readonly file: string,
     private handle: FileHandle,
     private readonly io: AuditFileIo,
+    readonly key: ChainKey,
     private index: AuditEventIndex,
     /** The hash of the last acknowledged event. */
     private lastHash: string,
@@ -151,6 +225,11 @@ export class AuditLog {
   /** The last acknowledged event: note its hash elsewhere to be able to prove later that nothing was cut from the end. */
   get head(): { seq: number; hash: string } {
     return { seq: this.index.count, hash: this.lastHash };
+  }
+
+  /** Called after each batch is on disk, with the new head (the checkpoints of trail.ts). One listener. */
+  onCommit(listener: (head: { seq: number; hash: string }) => void): void {
+    this.#commitListener = listener;
   }
 
   /**
@@ -248,7 +327,7 @@ export class AuditLog {
     const kept = Buffer.alloc(this.length - start);
     const { bytesRead } = await this.handle.read(kept, 0, kept.length, start);
     if (bytesRead !== kept.length) throw new Error(`The audit trail ${this.file} is shorter than its index says`);
-    const temp = `${this.file}.pruning`;
+    const temp = pruningTempFile(this.file);
     const out = await open(temp, 'w', 0o600);
     try {
       await out.writeFile(kept);
@@ -299,7 +378,7 @@ export class AuditLog {
     let hash = this.lastHash;
     try {
       for (const { content } of batch) {
-        const event = sealEvent(content, this.index.count + events.length + 1, hash);
+        const event = sealEvent(content, this.index.count + events.length + 1, hash, this.key);
         events.push(event);
         lines.push(Buffer.from(JSON.stringify(event) + '\n', 'utf8'));
         hash = event.hash;
@@ -321,6 +400,7 @@ export class AuditLog {
     });
     this.lastHash = hash;
     batch.forEach((append, i) => append.resolve(events[i]!));
+    this.#commitListener?.(this.head);
   }
 
   async #writeAll(data: Buffer, position: number): Promise<void> {

@@ -1,14 +1,23 @@
 /**
- * The hash chain: how an event is hashed, how a file of events is read line by line, and how a chain
- * is checked. Shared by the log (which checks the whole file when it opens) and `verifyAuditLog`.
+ * The keyed hash chain: how an event is hashed, how a file of events is read line by line, and how a
+ * chain is checked. Shared by the log (which checks the whole file when it opens) and `verifyAuditLog`.
  *
- * hash = SHA-256, lowercase hex, of `prevHash` followed by the canonical form of the event without
- * its `hash` field. The canonical form is JSON without whitespace whose object keys are sorted by
- * UTF-16 code units (JavaScript's default sort), arrays kept in order, keys with undefined values
- * left out, strings and numbers written as JSON.stringify writes them. The hash covers the content,
- * not the bytes: a line re-indented or with its keys reordered still verifies, a changed value does not.
+ * hash = HMAC-SHA256, lowercase hex, under the trail's chain key, of `prevHash` followed by the
+ * canonical form of the event without its `hash` field. The chain key is derived from the master key
+ * with HKDF-SHA256 (salt: the trail's id, info: `amsd audit chain v1`), so only someone holding the
+ * master key can write or recompute a link, and a trail from another data directory (or an archived
+ * one) does not verify as this one. The canonical form is JSON without whitespace whose object keys
+ * are sorted by UTF-16 code units (JavaScript's default sort), arrays kept in order, keys with undefined
+ * values left out, strings and numbers written as JSON.stringify writes them. The hash covers the
+ * content, not the bytes: a line re-indented or with its keys reordered still verifies, a changed value
+ * does not.
+ *
+ * Trails written before the chain was keyed used plain SHA-256 over the same input ("unkeyed").
+ * Such events are accepted only as the start of a trail, up to the `audit.rekeyed` event that
+ * `amsd audit rekey` appends (keyed, continuing from their last hash); an unkeyed event after a keyed
+ * one is a break, and a trail with no keyed event at all is refused (`unkeyed`) unless asked for.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { eventIdOf, type AuditEvent, type AuditEventInput } from './events.js';
 
@@ -24,13 +33,39 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.join(',')}}`;
 }
 
-/** The hash an event must carry, computed from everything in it but `hash`. */
-export function hashEvent(event: object): string {
+/** The key one trail is chained under; make it with `chainKeyFor`. */
+export interface ChainKey {
+  readonly trailId: string;
+  readonly key: Buffer;
+}
+
+const CHAIN_KEY_INFO = 'amsd audit chain v1';
+
+/** Derives the chain key of trail `trailId` from the master key (HKDF-SHA256). */
+export function chainKeyFor(masterKey: Buffer, trailId: string): ChainKey {
+  return { trailId, key: Buffer.from(hkdfSync('sha256', masterKey, Buffer.from(trailId, 'utf8'), CHAIN_KEY_INFO, 32)) };
+}
+
+function hashInput(event: object): [string, string] {
   const { hash: _ignored, ...content } = event as Record<string, unknown>;
-  return createHash('sha256')
-    .update(String(content.prevHash))
-    .update(canonicalJson(content))
-    .digest('hex');
+  return [String(content.prevHash), canonicalJson(content)];
+}
+
+/** The hash an event must carry, computed from everything in it but `hash`, under the trail's key. */
+export function hashEvent(event: object, key: ChainKey): string {
+  const [prevHash, content] = hashInput(event);
+  return createHmac('sha256', key.key).update(prevHash).update(content).digest('hex');
+}
+
+/** The unkeyed hash of trails written before the chain was keyed: plain SHA-256 that anyone can recompute. */
+export function unkeyedHashEvent(event: object): string {
+  const [prevHash, content] = hashInput(event);
+  return createHash('sha256').update(prevHash).update(content).digest('hex');
+}
+
+/** HMAC of a small record (amsd.json's checkpoint) under a trail's key, with a label so it cannot pass for an event hash. */
+export function macRecord(label: string, record: unknown, key: ChainKey): string {
+  return createHmac('sha256', key.key).update(`${label}\n`).update(canonicalJson(record)).digest('hex');
 }
 
 export interface FileLine {
@@ -76,7 +111,15 @@ export async function* readLines(handle: FileHandle): AsyncGenerator<FileLine> {
   }
 }
 
-export type ChainBreakReason = 'invalid-json' | 'invalid-event' | 'hash-mismatch' | 'seq-mismatch' | 'prev-hash-mismatch';
+export type ChainBreakReason =
+  | 'invalid-json'
+  | 'invalid-event'
+  | 'hash-mismatch'
+  | 'unkeyed'
+  | 'seq-mismatch'
+  | 'prev-hash-mismatch'
+  | 'cut-at-end'
+  | 'checkpoint-mismatch';
 
 export interface ChainBreak {
   line: number;
@@ -87,6 +130,20 @@ export interface ChainBreak {
   detail: string;
 }
 
+/** The head of the trail as amsd.json last recorded it: the trail must still reach it. */
+export interface Checkpoint {
+  seq: number;
+  hash: string;
+  time?: string;
+}
+
+export interface ChainCheckOptions {
+  /** Accept a trail with no keyed event (`amsd audit rekey`, which is about to key it). */
+  allowUnkeyed?: boolean;
+  /** The last checkpoint: a trail that no longer reaches it, or holds another event there, was cut or replaced. */
+  checkpoint?: Checkpoint;
+}
+
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
@@ -94,7 +151,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
  *
  * A trail may start after seq 1 when retention pruned its oldest events: its first line then names the
  * last pruned event's hash as prevHash, and an `audit.pruned` event further on must account for exactly
- * that cut (which seqs, which hash). Without one, the missing start is a break (`finish`).
+ * that cut (which seqs, which hash). Without one, the missing start is a break (`finish`). Being keyed,
+ * such an event cannot be forged by someone who cut the start off.
  */
 export class ChainChecker {
   /** The seq of the last event checked and found intact so far. */
@@ -102,8 +160,20 @@ export class ChainChecker {
   lastHash = GENESIS_HASH;
   /** The first seq of the trail (1 unless it was pruned). */
   firstSeq = 1;
+  /** The seq of the first keyed event; undefined while every event so far is unkeyed (or there is none). */
+  keyedFrom: number | undefined;
+  /** Unkeyed events at the start of the trail (written before it was keyed). */
+  unkeyedEvents = 0;
+  #lines = 0;
   #startsAfterPruning = false;
   #pruningAccountedFor = false;
+  #anchor: string | undefined;
+  #hashAtCheckpoint: string | undefined;
+
+  constructor(
+    private readonly key: ChainKey,
+    private readonly options: ChainCheckOptions = {},
+  ) {}
 
   check(line: Pick<FileLine, 'number' | 'text'>): { event: AuditEvent } | { broken: ChainBreak } {
     const at = (reason: ChainBreakReason, detail: string, seq?: number) => ({
@@ -123,10 +193,19 @@ export class ChainChecker {
     if (seq === undefined || typeof event.prevHash !== 'string' || typeof event.hash !== 'string' || !HEX64.test(event.hash)) {
       return at('invalid-event', 'not an audit event: seq, prevHash or hash is missing or malformed', seq);
     }
-    if (hashEvent(event) !== event.hash) {
-      return at('hash-mismatch', 'hash mismatch — the event was changed after it was written', seq);
+    if (hashEvent(event, this.key) !== event.hash) {
+      const unkeyed = unkeyedHashEvent(event) === event.hash;
+      if (!unkeyed) {
+        return at('hash-mismatch', 'hash mismatch — the event was changed after it was written (or the trail was written under another master key, or for another data directory)', seq);
+      }
+      if (this.keyedFrom !== undefined) {
+        return at('unkeyed', 'the hash is plain SHA-256, not keyed: the event was written or recomputed by someone without the master key', seq);
+      }
+      this.unkeyedEvents++;
+    } else {
+      this.keyedFrom ??= seq;
     }
-    if (this.events === 0 && seq > 1 && typeof event.prevHash === 'string') {
+    if (this.#lines++ === 0 && seq > 1) {
       // A pruned trail: it continues from the hash of the last event pruned, which an audit.pruned event must name.
       this.firstSeq = seq;
       this.#startsAfterPruning = true;
@@ -146,28 +225,54 @@ export class ChainChecker {
     }
     this.events = seq;
     this.lastHash = event.hash;
+    if (seq === this.options.checkpoint?.seq) this.#hashAtCheckpoint = event.hash;
     const pruned = event.pruned as { throughSeq?: unknown; lastHash?: unknown } | undefined;
-    if (event.type === 'audit.pruned' && pruned?.throughSeq === this.firstSeq - 1 && pruned.lastHash === this.#anchorHash()) this.#pruningAccountedFor = true;
+    if (event.type === 'audit.pruned' && pruned?.throughSeq === this.firstSeq - 1 && pruned.lastHash === this.#anchor) this.#pruningAccountedFor = true;
     return { event: event as unknown as AuditEvent };
   }
 
-  /** After the last line: a trail that starts after seq 1 must say, in the chain, that it was pruned there. */
-  finish(): { broken: ChainBreak } | undefined {
-    if (!this.#startsAfterPruning || this.#pruningAccountedFor) return undefined;
-    return {
-      broken: {
-        line: 1,
-        seq: this.firstSeq,
-        reason: 'seq-mismatch',
-        detail: `the trail starts at seq ${this.firstSeq}, and no audit.pruned event accounts for events 1 to ${this.firstSeq - 1} — they were removed`,
-      },
-    };
-  }
-
-  #anchor: string | undefined;
-  /** The prevHash of the first line of a pruned trail. */
-  #anchorHash(): string | undefined {
-    return this.#anchor;
+  /**
+   * After the last complete line: a trail that starts after seq 1 must say, in the chain, that it was
+   * pruned there; one with events must be keyed; and it must still reach the last checkpoint.
+   * `unfinishedLine` is the number of a last line without newline, if there is one.
+   */
+  finish(unfinishedLine?: number): { broken: ChainBreak } | undefined {
+    const broken = (line: number, reason: ChainBreakReason, detail: string, seq?: number) => ({
+      broken: { line, ...(seq === undefined ? {} : { seq }), reason, detail },
+    });
+    if (this.#startsAfterPruning && !this.#pruningAccountedFor) {
+      return broken(1, 'seq-mismatch', `the trail starts at seq ${this.firstSeq}, and no audit.pruned event accounts for events 1 to ${this.firstSeq - 1} — they were removed`, this.firstSeq);
+    }
+    if (this.#lines > 0 && this.keyedFrom === undefined && !this.options.allowUnkeyed) {
+      return broken(
+        1,
+        'unkeyed',
+        'no event is keyed — the hashes are plain SHA-256, which anyone can recompute: a trail written by an amsd from before keyed trails, or one recomputed by someone without the master key',
+        this.firstSeq,
+      );
+    }
+    const checkpoint = this.options.checkpoint;
+    if (!checkpoint) return undefined;
+    const when = checkpoint.time ? ` at ${checkpoint.time}` : '';
+    if (this.events < checkpoint.seq) {
+      const end = this.events === 0 ? 'the trail holds no event' : `the trail ends at seq ${this.events}`;
+      const unfinished = unfinishedLine === undefined ? '' : ` (line ${unfinishedLine} is incomplete, yet it was acknowledged)`;
+      return broken(
+        this.#lines + 1,
+        'cut-at-end',
+        `cut at its end — ${end}${unfinished}, but the checkpoint in amsd.json${when} says seq ${checkpoint.seq} was written: events ${this.events + 1} to ${checkpoint.seq} are missing`,
+      );
+    }
+    // A checkpoint older than the first kept event was pruned away with it: reaching past it is all that can be checked.
+    if (checkpoint.seq >= this.firstSeq && checkpoint.seq > 0 && this.#hashAtCheckpoint !== checkpoint.hash) {
+      return broken(
+        checkpoint.seq - this.firstSeq + 1,
+        'checkpoint-mismatch',
+        `event seq ${checkpoint.seq} is not the one amsd.json checkpointed${when} — the trail was replaced by another one`,
+        checkpoint.seq,
+      );
+    }
+    return undefined;
   }
 }
 
@@ -178,10 +283,12 @@ export type AuditVerifyResult =
       events: number;
       /** The seq of the first event: 1, or where retention pruning cut the trail. */
       firstSeq?: number;
-      /** The last event's hash (64 zeros when empty): note it elsewhere to detect a later truncation. */
+      /** The last event's hash (64 zeros when empty). */
       lastHash: string;
       lastTime?: string;
-      /** A last line without newline: a write that never finished (never acknowledged). amsd removes it when it opens the log. */
+      /** The first keyed event; before it, events written by an amsd from before keyed trails. Absent when nothing is keyed. */
+      keyedFrom?: number;
+      /** A last line without newline: a write that never finished (never acknowledged). amsd moves it to an evidence file when it opens the log. */
       unfinishedLastLine?: { line: number; bytes: number };
     }
   | {
@@ -193,13 +300,13 @@ export type AuditVerifyResult =
 
 /**
  * Checks a whole audit file without changing it. Throws only when the file cannot be read (a missing
- * file is ENOENT). A hash chain proves nothing was edited, removed or reordered inside the file; it
- * cannot show that events were cut from its end — compare `lastHash` with one noted earlier for that.
+ * file is ENOENT). The keyed chain proves nothing was edited, removed, reordered or recomputed inside
+ * the file; the checkpoint (from amsd.json) shows events cut from its end, back to when it was written.
  */
-export async function verifyAuditLog(path: string): Promise<AuditVerifyResult> {
+export async function verifyAuditLog(path: string, key: ChainKey, options: ChainCheckOptions = {}): Promise<AuditVerifyResult> {
   const handle = await open(path, 'r');
   try {
-    const checker = new ChainChecker();
+    const checker = new ChainChecker(key, options);
     let lastTime: string | undefined;
     let unfinished: { line: number; bytes: number } | undefined;
     for await (const line of readLines(handle)) {
@@ -211,14 +318,15 @@ export async function verifyAuditLog(path: string): Promise<AuditVerifyResult> {
       if ('broken' in result) return { ok: false, events: checker.events, firstBroken: result.broken };
       lastTime = result.event.time;
     }
-    const unaccounted = checker.finish();
-    if (unaccounted) return { ok: false, events: 0, firstBroken: unaccounted.broken };
+    const atEnd = checker.finish(unfinished?.line);
+    if (atEnd) return { ok: false, events: atEnd.broken.reason === 'cut-at-end' ? checker.events : 0, firstBroken: atEnd.broken };
     return {
       ok: true,
       events: checker.events,
       firstSeq: checker.firstSeq,
       lastHash: checker.lastHash,
       ...(lastTime ? { lastTime } : {}),
+      ...(checker.keyedFrom !== undefined ? { keyedFrom: checker.keyedFrom } : {}),
       ...(unfinished ? { unfinishedLastLine: unfinished } : {}),
     };
   } finally {
@@ -231,11 +339,11 @@ export async function verifyAuditLog(path: string): Promise<AuditVerifyResult> {
  * content, then `hash`. `content` must already be plain JSON data, so the hash is over exactly what
  * a reader will parse back.
  */
-export function sealEvent(content: AuditEventInput, seq: number, prevHash: string, time = new Date()): AuditEvent {
+export function sealEvent(content: AuditEventInput, seq: number, prevHash: string, key: ChainKey, time = new Date()): AuditEvent {
   const chain = { seq, id: randomUUID(), time: time.toISOString(), eventId: eventIdOf(content) };
   const event: Record<string, unknown> = { ...chain, ...content };
   // A JavaScript caller could pass chain fields in `content`: ours win, and keep their places.
   Object.assign(event, chain, { prevHash });
   delete event.hash;
-  return { ...event, hash: hashEvent(event) } as AuditEvent;
+  return { ...event, hash: hashEvent(event, key) } as AuditEvent;
 }

@@ -25,7 +25,7 @@ export const CHANGE_EVENT_TYPES = [
 ] as const;
 export type ChangeEventType = (typeof CHANGE_EVENT_TYPES)[number];
 
-export const AUDIT_EVENT_TYPES = ['secret.read', 'notification.failed', 'audit.pruned', ...CHANGE_EVENT_TYPES] as const;
+export const AUDIT_EVENT_TYPES = ['secret.read', 'notification.failed', 'audit.pruned', 'audit.rekeyed', 'audit.reset', ...CHANGE_EVENT_TYPES] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** Who asked: an API key, or an Entra user signed in with a token. */
@@ -113,7 +113,32 @@ export interface AuditPrunedEventInput extends AuditContext {
   pruned: { throughSeq: number; lastHash: string; events: number; olderThan?: string; keepLast?: number };
 }
 
-export type AuditEventInput = SecretReadEventInput | ChangeEventInput | NotificationFailedEventInput | AuditPrunedEventInput;
+/**
+ * The start of a keyed trail (see trail.ts), whose id it names:
+ * - `audit.rekeyed`: `amsd audit rekey` keyed a trail written before trails were keyed; this event
+ *   continues the old chain from its head (`previous.lastSeq`, `previous.lastHash`), and every event
+ *   from it on is keyed. Compare that hash with one noted earlier to trust the events before it.
+ * - `audit.reset`: `amsd audit reset --confirm` archived the old trail (`previous.archivedAs`, and what
+ *   checking it found) and this event is the first of the new one.
+ */
+export interface AuditTrailEventInput extends AuditContext {
+  type: 'audit.rekeyed' | 'audit.reset';
+  trail: {
+    id: string;
+    previous: {
+      id?: string;
+      /** The file the old trail was moved to, in the audit directory (audit.reset). */
+      archivedAs?: string;
+      firstSeq?: number;
+      lastSeq?: number;
+      lastHash?: string;
+      /** What checking the old trail found: `intact`, `missing`, or where it is broken. */
+      check: string;
+    };
+  };
+}
+
+export type AuditEventInput = SecretReadEventInput | ChangeEventInput | NotificationFailedEventInput | AuditPrunedEventInput | AuditTrailEventInput;
 
 /** The fields the log adds; `hash` covers everything else (see chain.ts). */
 export interface AuditChainFields {
@@ -142,6 +167,7 @@ export type AuditEvent = AuditEventInput & AuditChainFields;
  *   notification that finally failed.
  * - 21TK, configuration changed: T is the target (0 rule, 1 tenant, 2 API key, 3 settings, 4 channel), K the
  *   change (1 created, 2 deleted or revoked, 3 updated). Rules keep Access Manager's 2101–2103.
+ * - 2151–2153, the trail itself: pruned by retention, keyed (rekeyed), archived and started anew (reset).
  */
 export const SECRET_GRANTED_EVENT_IDS: Record<AccessType, number> = {
   LocalAdminPassword: 3001,
@@ -183,10 +209,13 @@ export const CHANGE_EVENT_IDS: Record<ChangeEventType, number> = {
 export const NOTIFICATION_FAILED_EVENT_ID = 4041;
 /** Retention removed the oldest events of the trail. */
 export const AUDIT_PRUNED_EVENT_ID = 2151;
+/** The trail was keyed (audit.rekeyed), or archived and started anew (audit.reset). */
+export const AUDIT_TRAIL_EVENT_IDS = { 'audit.rekeyed': 2152, 'audit.reset': 2153 } as const;
 
 export function eventIdOf(input: AuditEventInput): number {
   if (input.type === 'notification.failed') return NOTIFICATION_FAILED_EVENT_ID;
   if (input.type === 'audit.pruned') return AUDIT_PRUNED_EVENT_ID;
+  if (input.type === 'audit.rekeyed' || input.type === 'audit.reset') return AUDIT_TRAIL_EVENT_IDS[input.type];
   if (input.type !== 'secret.read') return CHANGE_EVENT_IDS[input.type];
   const { code } = input.outcome;
   return code === 'Success' ? SECRET_GRANTED_EVENT_IDS[input.accessType] : SECRET_REFUSED_EVENT_IDS[code];

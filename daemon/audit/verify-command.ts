@@ -1,19 +1,48 @@
 /**
- * `amsd audit verify`: checks a data directory's audit trail and says in one line whether it is
- * intact, or where it first breaks. Only reads: safe while the daemon runs.
+ * `amsd audit verify`: checks a data directory's audit trail as amsd checks it at start (the keyed
+ * chain, the trail named in amsd.json, its checkpoint) and says in a few lines whether it is intact,
+ * or what is wrong and where. Only reads: safe while the daemon runs.
  */
+import { join } from 'node:path';
+import { DurableJsonFile } from '../store/json-file-store.js';
+import { loadMasterKey } from '../store/sealing.js';
+import { STATE_FILE, type State } from '../store/state.js';
 import { auditLogPath } from './audit-log.js';
 import { verifyAuditLog, type AuditVerifyResult } from './chain.js';
+import { bindTrail, orphanTrailProblem } from './trail.js';
 
-/** Exit code 0 when the trail is intact, 1 when it is broken, missing or unreadable. */
-export async function runAuditVerify(dataDir: string, out: NodeJS.WritableStream): Promise<number> {
+export interface AuditVerifyOptions {
+  /** `$AMS_MASTER_KEY_FILE`; without it, `<data-dir>/master.key`. */
+  masterKeyFile?: string;
+}
+
+/** Exit code 0 when the trail is intact, 1 when it is broken, missing, refused or unreadable. */
+export async function runAuditVerify(dataDir: string, out: NodeJS.WritableStream, options: AuditVerifyOptions = {}): Promise<number> {
   const file = auditLogPath(dataDir);
+  const stateFile = join(dataDir, STATE_FILE);
+  const refused = (problem: string, advice: string) => {
+    out.write(`audit trail REFUSED: ${problem}\n  file: ${file}\n  ${advice}\n`);
+    return 1;
+  };
   let result: AuditVerifyResult;
+  let trailId: string;
+  let checkpoint: { seq: number; time: string };
   try {
-    result = await verifyAuditLog(file);
+    const state = (await new DurableJsonFile<State>(stateFile).read()) as Partial<State> | null;
+    if (state === null) {
+      const orphan = await orphanTrailProblem(file, stateFile);
+      if (orphan) return refused(orphan.problem, orphan.advice);
+      out.write(`no audit trail at ${file} (and no data file ${stateFile})\n`);
+      return 1;
+    }
+    const masterKey = await loadMasterKey(dataDir, options.masterKeyFile, { create: false });
+    const bound = await bindTrail(file, stateFile, state.auditTrail, masterKey.key);
+    if ('problem' in bound) return refused(bound.problem, bound.advice);
+    trailId = bound.key.trailId;
+    checkpoint = { seq: bound.checkpoint.seq, time: bound.checkpoint.time ?? '' };
+    result = await verifyAuditLog(file, bound.key, { checkpoint: bound.checkpoint });
   } catch (error) {
-    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    out.write(missing ? `no audit trail at ${file}\n` : `cannot read the audit trail at ${file}: ${(error as Error).message}\n`);
+    out.write(`cannot read the audit trail at ${file}: ${(error as Error).message}\n`);
     return 1;
   }
   if (!result.ok) {
@@ -28,14 +57,25 @@ export async function runAuditVerify(dataDir: string, out: NodeJS.WritableStream
   const firstSeq = result.firstSeq ?? 1;
   const lines = [
     firstSeq > 1
-      ? `audit trail OK: events ${firstSeq} to ${result.events}, chain intact (events before ${firstSeq} were removed by retention, as an audit.pruned event records)`
-      : `audit trail OK: ${result.events} events, chain intact`,
+      ? `audit trail OK: events ${firstSeq} to ${result.events}, keyed chain intact (events before ${firstSeq} were removed by retention, as an audit.pruned event records)`
+      : `audit trail OK: ${result.events} events, keyed chain intact`,
     `  file: ${file}`,
+    `  trail: ${trailId} (named in ${stateFile})`,
+    `  checkpoint: seq ${checkpoint.seq} at ${checkpoint.time}, reached`,
     `  last hash: ${result.lastHash}${result.lastTime ? ` (${result.lastTime})` : ''}`,
   ];
+  if (result.keyedFrom !== undefined && result.keyedFrom > firstSeq) {
+    lines.push(
+      `  note: events ${firstSeq} to ${result.keyedFrom - 1} were written before the trail was keyed (plain SHA-256); ` +
+        `the audit.rekeyed event at seq ${result.keyedFrom} holds their last hash: compare it with one noted before`,
+    );
+  }
   if (result.unfinishedLastLine) {
     const { line, bytes } = result.unfinishedLastLine;
-    lines.push(`  note: line ${line} (${bytes} bytes) is an unfinished write (in progress, or cut short by a crash) and not counted; amsd removes a cut-short one when it next opens the trail`);
+    lines.push(
+      `  note: line ${line} (${bytes} bytes) is an unfinished write after the checkpoint (in progress, or cut short by a crash) and not counted; ` +
+        'amsd moves a cut-short one to an evidence file next to the trail when it next starts',
+    );
   }
   out.write(lines.join('\n') + '\n');
   return 0;

@@ -239,6 +239,8 @@ export class NotificationQueue {
   /** Reads the queue file (creating its directory), or refuses it with QueueLoadError. Call `start()` to deliver. */
   static async open(options: NotificationQueueOptions): Promise<NotificationQueue> {
     await mkdir(dirname(options.file), { recursive: true, mode: 0o700 });
+    // Opened by the daemon under the data directory's lock: temporary copies left by a kill are ours to remove.
+    await new DurableJsonFile<QueueFileContent>(options.file).removeLeftoverTempFiles();
     const state = (await loadQueueFile(options.file)) ?? { version: QUEUE_VERSION, pending: [], failed: [] };
     return new NotificationQueue(options, state);
   }

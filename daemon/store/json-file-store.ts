@@ -3,7 +3,7 @@
  * acknowledged write durable, and a load that refuses (never resets) a file it cannot trust.
  */
 import { constants } from 'node:fs';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -46,6 +46,26 @@ export class DurableJsonFile<T> implements Adapter<T> {
     }
   }
 
+  /**
+   * Removes the temporary files (`.<name>.<pid>.tmp`, see `write`) that writes killed before their rename left behind (`kill -9`, a power
+   * cut): each is a full copy of the data, and the data file is whole without them. Only this file's
+   * own pattern, and only by the one process that owns the data directory (call it under its lock).
+   * Returns the names removed.
+   */
+  async removeLeftoverTempFiles(): Promise<string[]> {
+    const pattern = new RegExp(`^\\.${basename(this.file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.tmp$`);
+    let names: string[];
+    try {
+      names = await readdir(dirname(this.file));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const leftovers = names.filter((name) => pattern.test(name));
+    for (const name of leftovers) await rm(join(dirname(this.file), name), { force: true });
+    return leftovers;
+  }
+
   async write(data: T): Promise<void> {
     const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.tmp`);
     const handle = await open(temp, 'w', 0o600);
@@ -85,19 +105,30 @@ export interface OpenedStore {
   store: Store;
   /** True when the data file did not exist and was created with an empty state. */
   created: boolean;
+  /** Temporary copies of the data file that interrupted writes had left, now removed. */
+  removedTempFiles: string[];
 }
 
-export async function openJsonFileStore(file: string): Promise<OpenedStore> {
-  const db = new Low<State>(new DurableJsonFile<State>(file), emptyState());
+export interface OpenJsonFileStoreOptions {
+  /** The state a new data file is created with (default: an empty one). */
+  initialState?: () => State;
+}
+
+/** Opens (or creates) the data file. Call it only while holding the data directory's lock. */
+export async function openJsonFileStore(file: string, options: OpenJsonFileStoreOptions = {}): Promise<OpenedStore> {
+  const adapter = new DurableJsonFile<State>(file);
+  const removedTempFiles = await adapter.removeLeftoverTempFiles();
+  const db = new Low<State>(adapter, emptyState());
   const raw: unknown = await db.adapter.read();
   const created = raw === null;
   if (created) {
+    if (options.initialState) db.data = options.initialState();
     await db.write();
   } else {
     checkLoadedState(file, raw);
     db.data = raw;
   }
-  return { store: new JsonFileStore(db), created };
+  return { store: new JsonFileStore(db), created, removedTempFiles };
 }
 
 function checkLoadedState(file: string, raw: unknown): asserts raw is State {

@@ -50,12 +50,13 @@ export interface MasterKeySource {
 
 /**
  * The master key comes from `$AMS_MASTER_KEY_FILE` (32 bytes, raw or as base64 or hex text), or is
- * generated on first start as `<data-dir>/master.key` with mode 0600.
+ * generated on first start as `<data-dir>/master.key` with mode 0600 (unless `create` is false: the
+ * audit commands, which only work on a data directory that exists).
  */
-export async function loadMasterKey(dataDir: string, keyFile: string | undefined): Promise<MasterKeySource> {
+export async function loadMasterKey(dataDir: string, keyFile: string | undefined, options: { create?: boolean } = {}): Promise<MasterKeySource> {
   const file = keyFile ?? join(dataDir, 'master.key');
   let generated = false;
-  if (keyFile === undefined) {
+  if (keyFile === undefined && options.create !== false) {
     try {
       const handle = await open(file, 'wx', 0o600);
       await handle.writeFile(randomBytes(KEY_BYTES).toString('base64') + '\n');

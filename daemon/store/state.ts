@@ -9,6 +9,9 @@ import type { ChannelRecord } from '../notifications/channels.js';
 
 export const SCHEMA_VERSION = 1;
 
+/** The state's file in the data directory. */
+export const STATE_FILE = 'amsd.json';
+
 export type Role = components['schemas']['Role'];
 export type Cloud = components['schemas']['Cloud'];
 
@@ -80,6 +83,18 @@ export interface UserSignInRecord {
 /** Service settings as Set-AmsServiceConfig writes them; the daemon's defaults apply where one is absent. */
 export type SettingsRecord = Partial<components['schemas']['ServiceConfig']>;
 
+/**
+ * The audit trail this state belongs to (see daemon/audit/trail.ts): its id (which salts the chain
+ * key) and the last checkpoint of its head. `mac` is an HMAC under the trail's chain key, so neither
+ * can be changed without the master key. Absent in data files from before keyed trails.
+ */
+export interface AuditTrailRecord {
+  id: string;
+  createdAt: string;
+  checkpoint: { seq: number; hash: string; time: string };
+  mac: string;
+}
+
 export interface State {
   schemaVersion: typeof SCHEMA_VERSION;
   apiKeys: ApiKeyRecord[];
@@ -87,6 +102,7 @@ export interface State {
   rules: RuleRecord[];
   channels: ChannelRecord[];
   settings: SettingsRecord;
+  auditTrail?: AuditTrailRecord;
 }
 
 export function emptyState(): State {
@@ -243,6 +259,22 @@ export const stateSchema = {
       },
     },
     channels: { type: 'array', items: channelRecordSchema },
+    auditTrail: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'createdAt', 'checkpoint', 'mac'],
+      properties: {
+        id: uuid,
+        createdAt: dateTime,
+        checkpoint: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['seq', 'hash', 'time'],
+          properties: { seq: seconds, hash: { type: 'string', pattern: '^[0-9a-f]{64}$' }, time: dateTime },
+        },
+        mac: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      },
+    },
     settings: {
       type: 'object',
       additionalProperties: false,

@@ -9,12 +9,12 @@ import type { FileHandle } from 'node:fs/promises';
 import { AuditLogError, AuditWriteError, auditLogPath, openAuditLog, type AuditFileIo } from '../../daemon/audit/audit-log.js';
 import { GENESIS_HASH, verifyAuditLog } from '../../daemon/audit/chain.js';
 import { eventIdOf, type AuditEventInput } from '../../daemon/audit/events.js';
-import { alice, bob, change, notFound, pc1, pc2, scriptKey, secretRead } from './sample-events.js';
+import { alice, bob, change, notFound, pc1, pc2, scriptKey, secretRead, testKey } from './sample-events.js';
 import { tempDir, type TestContext } from '../helpers.js';
 
 async function newLog(t: TestContext, io: Partial<AuditFileIo> = {}) {
   const file = auditLogPath(join(await tempDir(t), 'data'));
-  const { log, warning } = await openAuditLog(file, { io });
+  const { log, warning } = await openAuditLog(file, { key: testKey, io });
   t.teardown(() => log.close());
   return { file, log, warning };
 }
@@ -40,14 +40,14 @@ t.test('the chain continues across close and re-open', async (t) => {
   await log.close();
   await t.rejects(log.append(secretRead(alice, pc1)), AuditWriteError, 'a closed log refuses appends');
 
-  const reopened = await openAuditLog(file);
+  const reopened = await openAuditLog(file, { key: testKey });
   t.teardown(() => reopened.log.close());
   t.equal(reopened.warning, undefined);
   t.same(reopened.log.head, { seq: 2, hash: first[1]!.hash });
   const third = await reopened.log.append(secretRead(bob, notFound, 'DeviceNotFound'));
   t.equal(third.seq, 3);
   t.equal(third.prevHash, first[1]!.hash);
-  t.same(await verifyAuditLog(file), { ok: true, events: 3, firstSeq: 1, lastHash: third.hash, lastTime: third.time });
+  t.same(await verifyAuditLog(file, testKey), { ok: true, events: 3, firstSeq: 1, lastHash: third.hash, lastTime: third.time, keyedFrom: 1 });
 });
 
 t.test('close waits for the appends already made', async (t) => {
@@ -90,7 +90,7 @@ t.test('appends arriving during a write share the next write and fsync (group co
   const many = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(secretRead(i % 2 ? alice : bob, pc1))));
   t.same(many.map((e) => e.seq), Array.from({ length: 200 }, (_, i) => i + 7), 'every append got its own seq, in call order');
   t.ok(syncs <= 4, `200 concurrent appends took ${syncs - 2} fsyncs: one for the first, one for all that queued behind it`);
-  t.match(await verifyAuditLog(file), { ok: true, events: 206 });
+  t.match(await verifyAuditLog(file, testKey), { ok: true, events: 206 });
 });
 
 /** File operations that fail on demand; a failing write first writes half its bytes, as a full disk does. */
@@ -135,7 +135,7 @@ t.test('a failed write rejects its whole batch, leaves no partial line, and the 
   faults.write = false;
   const next = await log.append(secretRead(bob, pc2));
   t.equal(next.seq, 3, 'the next append takes the seq the failed batch did not get');
-  t.match(await verifyAuditLog(file), { ok: true, events: 3 });
+  t.match(await verifyAuditLog(file, testKey), { ok: true, events: 3 });
 });
 
 t.test('a failed fsync rejects too, and the written line is taken back', async (t) => {
@@ -150,7 +150,7 @@ t.test('a failed fsync rejects too, and the written line is taken back', async (
   t.equal((await stat(file)).size, size, 'truncated back: a line whose fsync failed may or may not be on disk');
 
   t.equal((await log.append(secretRead(bob, pc2))).seq, 2);
-  t.match(await verifyAuditLog(file), { ok: true, events: 2 });
+  t.match(await verifyAuditLog(file, testKey), { ok: true, events: 2 });
 });
 
 t.test('while the file cannot even be truncated, appends are refused; once it can, they work again', async (t) => {
@@ -172,24 +172,28 @@ t.test('while the file cannot even be truncated, appends are refused; once it ca
   const next = await log.append(secretRead(bob, pc2));
   t.equal(next.seq, 2);
   t.same((await readFile(file)).subarray(0, good.length), good);
-  t.match(await verifyAuditLog(file), { ok: true, events: 2 });
+  t.match(await verifyAuditLog(file, testKey), { ok: true, events: 2 });
 });
 
-t.test('a crash after a partial write: the next open cuts the unfinished line and says so', async (t) => {
+t.test('a crash after a partial write: the next open moves the unfinished line to an evidence file and says so', async (t) => {
   const { file, log } = await newLog(t);
   await log.append(secretRead(alice, pc1));
   const second = await log.append(secretRead(alice, pc2));
   await log.close();
   const good = await readFile(file);
-  await appendFile(file, JSON.stringify(second).slice(0, 57));
+  const partial = JSON.stringify(second).slice(0, 57);
+  await appendFile(file, partial);
 
-  const reopened = await openAuditLog(file);
+  const reopened = await openAuditLog(file, { key: testKey, checkpoint: { seq: 2, hash: second.hash } });
   t.teardown(() => reopened.log.close());
-  t.match(reopened.warning, /ended in an unfinished write \(line 3, 57 bytes without a newline\).*has been removed/);
+  t.match(reopened.warning, /ended in an unfinished write \(line 3, 57 bytes without a newline\), after the last checkpointed event \(seq 2\).*never acknowledged\. It was moved to /);
+  t.match(reopened.evidenceFile, new RegExp(`^${file}\\.[0-9TZ-]+\\.unfinished$`), 'next to the trail');
+  t.equal(await readFile(reopened.evidenceFile!, 'utf8'), partial, 'the evidence holds exactly the unfinished bytes');
+  t.match(reopened.warning, reopened.evidenceFile!, 'and the warning names it');
   t.same(await readFile(file), good, 'the file is back to its last complete line');
   const third = await reopened.log.append(secretRead(bob, pc1));
   t.same([third.seq, third.prevHash], [3, second.hash]);
-  t.match(await verifyAuditLog(file), { ok: true, events: 3 });
+  t.match(await verifyAuditLog(file, testKey), { ok: true, events: 3 });
 });
 
 t.test('even a complete event without its newline is cut: it was never acknowledged', async (t) => {
@@ -198,11 +202,45 @@ t.test('even a complete event without its newline is cut: it was never acknowled
   await log.close();
   const content = await readFile(file, 'utf8');
   await writeFile(file, content.slice(0, -1));
-  const reopened = await openAuditLog(file);
+  const reopened = await openAuditLog(file, { key: testKey });
   t.teardown(() => reopened.log.close());
   t.match(reopened.warning, /line 1/);
   t.equal(reopened.log.head.seq, 0);
   t.equal(await readFile(file, 'utf8'), '');
+  t.equal(await readFile(reopened.evidenceFile!, 'utf8'), content.slice(0, -1), 'kept as evidence');
+});
+
+t.test('an unfinished line at or before the checkpoint was acknowledged: a cut, refused, the file left as it is', async (t) => {
+  const { file, log } = await newLog(t);
+  await log.append(secretRead(alice, pc1));
+  const second = await log.append(secretRead(alice, pc2));
+  await log.close();
+  const cut = (await readFile(file, 'utf8')).slice(0, -20);
+  await writeFile(file, cut);
+  const error = await openAuditLog(file, { key: testKey, checkpoint: { seq: 2, hash: second.hash, time: '2026-12-01T10:00:00.000Z' } }).then(() => undefined, (e: unknown) => e);
+  t.type(error, AuditLogError);
+  t.match((error as AuditLogError).broken, { reason: 'cut-at-end', line: 2 });
+  t.match(
+    (error as Error).message,
+    `The audit trail ${file} is broken at line 2: cut at its end — the trail ends at seq 1 (line 2 is incomplete, yet it was acknowledged), but the checkpoint in amsd.json at 2026-12-01T10:00:00.000Z says seq 2 was written`,
+  );
+  t.equal(await readFile(file, 'utf8'), cut, 'not changed');
+});
+
+t.test('complete lines cut from the end back past the checkpoint, or another trail in its place: refused', async (t) => {
+  const { file, log } = await newLog(t);
+  for (let i = 0; i < 4; i++) await log.append(secretRead(alice, pc1));
+  const checkpoint = log.head;
+  await log.close();
+  const full = await readFile(file, 'utf8');
+  await writeFile(file, full.split('\n').slice(0, 2).join('\n') + '\n');
+  const refusal = (checkpoint: { seq: number; hash: string }) => openAuditLog(file, { key: testKey, checkpoint }).then(() => undefined, (e: unknown) => e);
+  t.match(await refusal(checkpoint), { name: 'AuditLogError', broken: { reason: 'cut-at-end', detail: /events 3 to 4 are missing/ } });
+  await writeFile(file, full);
+  t.match(await refusal({ seq: 4, hash: 'f'.repeat(64) }), { name: 'AuditLogError', broken: { reason: 'checkpoint-mismatch', seq: 4, detail: /not the one amsd.json checkpointed/ } });
+  const { log: reopened } = await openAuditLog(file, { key: testKey, checkpoint });
+  t.equal(reopened.head.seq, 4, 'the trail that reaches its checkpoint opens');
+  await reopened.close();
 });
 
 t.test('a chain broken in the middle refuses the open and is left as it is', async (t) => {
@@ -211,11 +249,11 @@ t.test('a chain broken in the middle refuses the open and is left as it is', asy
   await log.close();
   const content = (await readFile(file, 'utf8')).replace('"PC-001"', '"PC-999"');
   await writeFile(file, content);
-  const error = await openAuditLog(file).then(() => undefined, (e: unknown) => e);
+  const error = await openAuditLog(file, { key: testKey }).then(() => undefined, (e: unknown) => e);
   t.type(error, AuditLogError);
   t.match((error as AuditLogError).broken, { line: 1, seq: 1, reason: 'hash-mismatch' });
   t.match((error as Error).message, `The audit trail ${file} is broken at line 1 (seq 1): hash mismatch`);
-  t.match((error as Error).message, /move it away to start a new trail/);
+  t.match((error as Error).message, /amsd audit reset --data-dir .* --confirm` archives it and starts a new trail/);
   t.equal(await readFile(file, 'utf8'), content, 'not changed');
 });
 
@@ -227,7 +265,7 @@ t.test('events that are not valid are refused without touching the trail', async
   await t.rejects(log.append({ ...change(alice, 'rule.updated'), type: 'rule.renamed' } as unknown as AuditEventInput), /Unknown audit event type "rule.renamed"/);
   await t.rejects(log.append(change(alice, 'rule.updated', undefined, { count: 1n })), TypeError, 'a BigInt cannot be stored as JSON');
   t.equal((await log.append(secretRead(alice, pc2))).seq, 2, 'the log goes on');
-  t.match(await verifyAuditLog(file), { ok: true, events: 2 });
+  t.match(await verifyAuditLog(file, testKey), { ok: true, events: 2 });
 });
 
 t.test('before/after are stored as JSON data: dates become strings, undefined values vanish, and the hash still holds', async (t) => {
@@ -235,7 +273,7 @@ t.test('before/after are stored as JSON data: dates become strings, undefined va
   const event = await log.append(change(alice, 'rule.updated', { expires: new Date('2030-01-01T00:00:00Z'), notes: undefined }, { expires: null }));
   t.same((event as { before?: unknown }).before, { expires: '2030-01-01T00:00:00.000Z' });
   t.same((await lines(file))[0], event);
-  t.match(await verifyAuditLog(file), { ok: true, events: 1 });
+  t.match(await verifyAuditLog(file, testKey), { ok: true, events: 1 });
 });
 
 t.test('event ids in the Access Manager style', async (t) => {

@@ -8,7 +8,7 @@ import type { AccessType, ResultCode } from '../../daemon/access/types.js';
 import { openAuditLog, type AuditLog } from '../../daemon/audit/audit-log.js';
 import { AuditQueryError, type AuditQuery } from '../../daemon/audit/event-index.js';
 import type { AuditActor, AuditDevice, AuditEvent, AuditEventInput, ChangeEventType } from '../../daemon/audit/events.js';
-import { alice, bob, change, notFound, pc1, pc2, scriptKey, secretRead, writeChain } from './sample-events.js';
+import { alice, bob, change, notFound, pc1, pc2, scriptKey, secretRead, writeChain, testKey } from './sample-events.js';
 import { tempDir, type TestContext } from '../helpers.js';
 
 const START = Date.parse('2020-03-01T00:00:00.000Z');
@@ -32,7 +32,7 @@ function input(i: number): AuditEventInput {
 async function fixture(t: TestContext): Promise<{ log: AuditLog; all: AuditEvent[] }> {
   const file = join(await tempDir(t), 'audit.jsonl');
   const written = await writeChain(file, Array.from({ length: 150 }, (_, i) => ({ content: input(i), time: new Date(START + i * MINUTE) })));
-  const { log } = await openAuditLog(file);
+  const { log } = await openAuditLog(file, { key: testKey });
   t.teardown(() => log.close());
   const appended: AuditEvent[] = [];
   for (let i = 150; i < 160; i++) appended.push(await log.append(input(i)));

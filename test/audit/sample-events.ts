@@ -2,9 +2,12 @@
  * Audit event inputs for the audit tests: a few actors and devices, and builders for the two kinds of
  * events, so each test says only what matters to it.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { AccessType, ResultCode } from '../../daemon/access/types.js';
-import { GENESIS_HASH, sealEvent } from '../../daemon/audit/chain.js';
+import { GENESIS_HASH, chainKeyFor, sealEvent } from '../../daemon/audit/chain.js';
+import { trailRecord } from '../../daemon/audit/trail.js';
+import { STATE_FILE, emptyState } from '../../daemon/store/state.js';
 import type { AuditActor, AuditDevice, AuditEvent, AuditEventInput, ChangeEventInput, ChangeEventType, SecretReadEventInput } from '../../daemon/audit/events.js';
 
 export const TENANT = '11111111-1111-4111-8111-111111111111';
@@ -63,12 +66,26 @@ export function change(actor: AuditActor, type: ChangeEventType, before?: unknow
   };
 }
 
+/** The chain key of the tests' trails: a fixed master key and trail id. */
+export const testMasterKey = Buffer.alloc(32, 7);
+export const testKey = chainKeyFor(testMasterKey, '00000000-0000-4000-8000-000000000001');
+
+/**
+ * Makes `dataDir` a data directory whose amsd.json names the tests' trail with `head` as its
+ * checkpoint, under the tests' master key: what `amsd audit verify` checks the trail against.
+ */
+export async function bindTestTrail(dataDir: string, head: { seq: number; hash: string }): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(join(dataDir, 'master.key'), testMasterKey.toString('base64') + '\n', { mode: 0o600 });
+  await writeFile(join(dataDir, STATE_FILE), JSON.stringify({ ...emptyState(), auditTrail: trailRecord(testMasterKey, head, testKey.trailId) }));
+}
+
 /** Writes a chained audit file directly, with chosen times (the log always stamps "now"). */
 export async function writeChain(file: string, entries: { content: AuditEventInput; time: Date }[]): Promise<AuditEvent[]> {
   const events: AuditEvent[] = [];
   let prevHash = GENESIS_HASH;
   for (const { content, time } of entries) {
-    const event = sealEvent(structuredClone(content), events.length + 1, prevHash, time);
+    const event = sealEvent(structuredClone(content), events.length + 1, prevHash, testKey, time);
     events.push(event);
     prevHash = event.hash;
   }

@@ -65,5 +65,5 @@ t.test('audit retention prunes at once, and the trail still verifies', async (t)
   }
   t.same(events.map((e) => e.type), ['audit.pruned', 'settings.updated', 'apiKey.created', 'apiKey.created'], 'the newest three kept, then the pruning itself');
   t.match(events[0], { pruned: { throughSeq: 4, events: 4, keepLast: 3 } }, 'the pruning event says what it removed');
-  t.match(await verifyAuditLog(auditLogPath(daemon.dataDir)), { ok: true, firstSeq: 5 }, 'amsd audit verify still passes');
+  t.match(await verifyAuditLog(auditLogPath(daemon.dataDir), daemon.audit.key), { ok: true, firstSeq: 5 }, 'amsd audit verify still passes');
 });

@@ -79,3 +79,22 @@ t.test('a corrupt or invalid file stops the load, names the file and the problem
     t.equal(await readFile(file, 'utf8'), content, `${name}: the file is left as it was`);
   }
 });
+
+t.test('temporary copies that a kill left behind are removed at open: only this file\'s own pattern', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'amsd.json');
+  const first = await openJsonFileStore(file);
+  await first.store.mutate((s) => void s.apiKeys.push(key('one')));
+  await first.store.close();
+  // What `kill -9` between the temporary file's write and its rename leaves: a full copy of the state.
+  const leftovers = ['.amsd.json.4242.tmp', '.amsd.json.77.tmp'];
+  for (const name of leftovers) await writeFile(join(dir, name), await readFile(file));
+  const others = ['.queue.json.4242.tmp', '.amsd.json.x.tmp', 'amsd.json.4242.tmp', '.amsd.json.4242.tmp.keep', 'notes.tmp'];
+  for (const name of others) await writeFile(join(dir, name), 'not ours');
+
+  const reopened = await openJsonFileStore(file);
+  t.teardown(() => reopened.store.close());
+  t.same(reopened.removedTempFiles.sort(), [...leftovers].sort(), 'says which it removed');
+  t.same((await readdir(dir)).sort(), ['amsd.json', ...others].sort(), 'the leftovers are gone, everything else is kept');
+  t.equal(reopened.store.state.apiKeys[0]?.name, 'one', 'and the state is the acknowledged one');
+});

@@ -68,6 +68,7 @@ $script:AmsShapes = @{
             @{ Wire = 'displayName'; Name = 'Target'; Kind = 'value'; Parent = 'target' }
             @{ Wire = 'delivery'; Name = 'Delivery'; Kind = 'object'; Shape = 'AuditEventDelivery' }
             @{ Wire = 'pruned'; Name = 'Pruned'; Kind = 'object'; Shape = 'AuditEventPruned' }
+            @{ Wire = 'trail'; Name = 'Trail'; Kind = 'object'; Shape = 'AuditEventTrail' }
             @{ Wire = 'before'; Name = 'Before'; Kind = 'value' }
             @{ Wire = 'after'; Name = 'After'; Kind = 'value' }
             @{ Wire = 'prevHash'; Name = 'PrevHash'; Kind = 'value' }
@@ -91,6 +92,24 @@ $script:AmsShapes = @{
             @{ Wire = 'events'; Name = 'Events'; Kind = 'value' }
             @{ Wire = 'olderThan'; Name = 'OlderThan'; Kind = 'datetime' }
             @{ Wire = 'keepLast'; Name = 'KeepLast'; Kind = 'value' }
+        )
+    }
+    'AuditEventTrail' = @{
+        TypeNames = @('Ams.AuditEventTrail')
+        Properties = @(
+            @{ Wire = 'id'; Name = 'Id'; Kind = 'value' }
+            @{ Wire = 'previous'; Name = 'Previous'; Kind = 'object'; Shape = 'AuditEventTrailPrevious' }
+        )
+    }
+    'AuditEventTrailPrevious' = @{
+        TypeNames = @('Ams.AuditEventTrailPrevious')
+        Properties = @(
+            @{ Wire = 'id'; Name = 'Id'; Kind = 'value' }
+            @{ Wire = 'archivedAs'; Name = 'ArchivedAs'; Kind = 'value' }
+            @{ Wire = 'firstSeq'; Name = 'FirstSeq'; Kind = 'value' }
+            @{ Wire = 'lastSeq'; Name = 'LastSeq'; Kind = 'value' }
+            @{ Wire = 'lastHash'; Name = 'LastHash'; Kind = 'value' }
+            @{ Wire = 'check'; Name = 'Check'; Kind = 'value' }
         )
     }
     'AuthConfig' = @{

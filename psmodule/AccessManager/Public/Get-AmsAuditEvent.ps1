@@ -101,7 +101,7 @@ function Get-AmsAuditEvent {
         $Outcome,
 
         [Parameter()]
-        [ValidateSet('secret.read', 'notification.failed', 'audit.pruned', 'tenant.created', 'tenant.updated', 'tenant.deleted', 'rule.created', 'rule.updated', 'rule.deleted', 'apiKey.created', 'apiKey.revoked', 'settings.updated', 'channel.created', 'channel.updated', 'channel.deleted')]
+        [ValidateSet('secret.read', 'notification.failed', 'audit.pruned', 'audit.rekeyed', 'audit.reset', 'tenant.created', 'tenant.updated', 'tenant.deleted', 'rule.created', 'rule.updated', 'rule.deleted', 'apiKey.created', 'apiKey.revoked', 'settings.updated', 'channel.created', 'channel.updated', 'channel.deleted')]
         [string]
         $Type,
 
