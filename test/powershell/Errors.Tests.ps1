@@ -88,7 +88,20 @@ Describe 'bodiless POSTs' {
     It 'Test-AmsTenant answers its checks' {
         Connect-AmsDemo -As Admin
         $check = Test-AmsTenant -TenantId $Demo.tenant.tenantId -ErrorAction Stop
-        $check | Should -Not -BeNullOrEmpty
+        $check.Succeeded | Should -BeTrue
+    }
+
+    It 'Test-AmsNotificationChannel sends its sample and says how it went' {
+        Connect-AmsDemo -As Admin
+        $listener = [System.Net.Sockets.TcpListener]::new([ipaddress]::Loopback, 0)
+        $listener.Start(); $port = $listener.LocalEndpoint.Port; $listener.Stop()
+        $channel = New-AmsNotificationChannel -Name ('pester-' + [guid]::NewGuid().ToString('n').Substring(0, 8)) -Kind webhook -Url "http://127.0.0.1:$port/hook" -Confirm:$false
+        try {
+            $result = Test-AmsNotificationChannel -Id $channel.Id -ErrorAction Stop
+            $result | Should -Not -BeNullOrEmpty -Because 'the daemon answered (no 415 for a bodiless POST)'
+        } finally {
+            Remove-AmsNotificationChannel -Id $channel.Id -Force
+        }
     }
 }
 
