@@ -20,6 +20,16 @@ Describe 'the default views' {
         $screen.Contains((Get-AmsTestPlainPassword -ComputerName $Allowed[0])) | Should -BeFalse
     }
 
+    It 'Get-AmsFveRecoveryKey -AsPlainText shows the recovery key on the screen' {
+        Connect-AmsDemo
+        $keys = @(Get-AmsFveRecoveryKey $Allowed[0] -Reason 'Pester: the default view' -AsPlainText)
+        $keys.Count | Should -BeGreaterThan 0
+        $screen = $keys | Out-String -Width 250
+        $screen | Should -Match 'Key'
+        $screen.Contains([string]$keys[0].Key) | Should -BeTrue
+        $keys[0].Key | Should -Match '^\d{6}(-\d{6}){7}$'
+    }
+
     It 'New-AmsApiKey shows the new key: it cannot be seen again' {
         Connect-AmsDemo -As Admin
         $created = New-AmsApiKey -Name ('pester-' + [guid]::NewGuid().ToString('n').Substring(0, 8)) -Role user -Confirm:$false
