@@ -130,7 +130,10 @@ t.test('queued deliveries survive a restart and are delivered', async (t) => {
   await createRule(t, daemon, { description: 'Workstations', tenantId: tenant.tenantId, groupId: 'All-Workstations', principalsAllowedLaps: ['AMS-Helpdesk'], notificationChannelsSuccess: ['Flaky'] });
   t.equal((await read()).statusCode, 200);
   await received(receiver, 1);
-  const pending = await daemon.call({ url: '/v1/notification-deliveries?status=pending' });
+  // The receiver has answered; the queue records the attempt just after. Wait for that, bounded.
+  const list = () => daemon.call({ url: '/v1/notification-deliveries?status=pending' });
+  for (let i = 0; i < 100 && (await list()).json().items[0]?.attempts !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+  const pending = await list();
   assertMatchesSpec(t, pending, 'listNotificationDeliveries');
   t.match(pending.json().items, [{ channelName: 'Flaky', status: 'pending', attempts: 1, code: 'Success', lastError: /503/ }], 'waiting for its next attempt');
 
