@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import addFormatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createHandlers, type HandlerDependencies } from './api/index.js';
@@ -13,8 +12,7 @@ import type { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
 import { errorHandler } from './http/problem.js';
 import { listOperations, type OpenApiDocument } from './http/spec.js';
-
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+import { contractValidatorCompiler } from './http/validation.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -45,19 +43,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     },
-    ajv: {
-      customOptions: {
-        allErrors: true, // report every failing field at once, not the first
-        removeAdditional: false, // an unknown (misspelt) field is an error, never silently dropped
-        coerceTypes: 'array',
-        useDefaults: true,
-      },
-      plugins: [
-        addFormats as never,
-        // `format: password` marks secrets for clients (SecureString in PowerShell); any string is valid.
-        ((ajv: { addFormat(name: string, format: true): unknown }) => (ajv.addFormat('password', true), ajv)) as never,
-      ],
-    },
   }) as unknown as FastifyInstance;
 
   // Every route as `METHOD /url`, so that what the daemon serves can be compared with the spec.
@@ -70,6 +55,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // JSON is the only body type the API takes: anything else is 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
+  // Bodies as sent, query values only as plain numbers in bounds, text well-formed (see validation.ts).
+  app.setValidatorCompiler(contractValidatorCompiler());
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

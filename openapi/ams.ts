@@ -1725,6 +1725,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            400: components["responses"]["BadRequest"];
         };
     };
     getCurrentCaller: {
@@ -1745,6 +1746,7 @@ export interface operations {
                     "application/json": components["schemas"]["Caller"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
         };
     };
@@ -1766,6 +1768,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthConfig"];
                 };
             };
+            400: components["responses"]["BadRequest"];
         };
     };
     listApiKeys: {
@@ -2376,6 +2379,7 @@ export interface operations {
                     "application/json": components["schemas"]["ServiceConfig"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
         };
