@@ -7,7 +7,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createHandlers, type HandlerDependencies } from './api/index.js';
+import { createErrorHooks, createHandlers, type HandlerDependencies } from './api/index.js';
 import type { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
 import { errorHandler } from './http/problem.js';
@@ -83,6 +83,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   bindOperations(app, operations, createHandlers(options), {
     apiKeys: options.apiKeys,
     ...(options.entraTokens ? { entraTokens: options.entraTokens } : {}),
-  });
+  }, createErrorHooks(options));
   return app;
 }

@@ -144,6 +144,15 @@ function graphProblem(error: GraphError): { status: number; kind: string; header
   }
 }
 
+/** The status `errorHandler` answers an error with. */
+export function problemStatusOf(error: FastifyError): number {
+  if (error instanceof ProblemError) return error.status;
+  if (error instanceof AuditWriteError) return 503;
+  if (error instanceof GraphError) return graphProblem(error).status;
+  if (error.validation) return 400;
+  return describeFastifyError(error)?.status ?? 500;
+}
+
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof ProblemError) {
     for (const [name, value] of Object.entries(error.extra.headers ?? {})) reply.header(name, value);
