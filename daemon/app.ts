@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { createErrorHooks, createHandlers, type HandlerDependencies } from './api/index.js';
 import type { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
+import { DEFAULT_SERVER_LIMITS, clientErrorHandler, frameworkErrors, nodeServerOptions, requireHost, trackAnswers, type ServerLimits } from './http/connection-errors.js';
 import { errorHandler } from './http/problem.js';
 import { listOperations, type OpenApiDocument } from './http/spec.js';
 import { contractValidatorCompiler } from './http/validation.js';
@@ -29,12 +30,19 @@ export interface AppOptions extends HandlerDependencies {
   /** Accepts Entra ID access tokens besides API keys. */
   entraTokens?: EntraTokenVerifier;
   https?: { cert: Buffer; key: Buffer };
+  /** Timeouts and the connection cap of the HTTP server (tests: short ones); defaults otherwise. */
+  serverLimits?: Partial<ServerLimits>;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.serverLimits };
   const app = Fastify({
     // The HTTPS server has the same API; its distinct type would only spread through every signature.
-    ...(options.https ? { https: options.https } : ({} as { https?: never })),
+    ...(options.https ? { https: { ...options.https, ...nodeServerOptions(limits) } } : ({ http: nodeServerOptions(limits) } as { https?: never })),
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    clientErrorHandler: clientErrorHandler(limits),
+    frameworkErrors,
     loggerInstance: options.logger,
     bodyLimit: BODY_LIMIT_BYTES,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
@@ -61,6 +69,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  app.addHook('onRequest', requireHost);
+  // The server exists before it listens; Node closes connections past the cap as soon as they arrive.
+  app.server.maxConnections = limits.maxConnections;
+  trackAnswers(app.server);
   app.addHook('onSend', async (request, reply, payload) => {
     // API answers describe security state; no cache between the daemon and the caller may keep them.
     if (request.url.startsWith('/v1/')) reply.header('Cache-Control', 'no-store');
