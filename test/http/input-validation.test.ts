@@ -12,6 +12,13 @@ import { assertMatchesSpec, createKey, startTestDaemon } from '../helpers.js';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
 
+/** The state file as written, without the API keys' lastUsedAt (recorded in the background on a key's first use). */
+async function storedState(dataDir: string): Promise<string> {
+  const state = JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as { apiKeys: { lastUsedAt?: string }[] };
+  for (const key of state.apiKeys) delete key.lastUsedAt;
+  return JSON.stringify(state);
+}
+
 t.test('request bodies are not type-coerced', async (t) => {
   const d = await startTestDaemon(t);
   const user = await createKey(t, d, { name: 'u', role: 'user' });
@@ -30,8 +37,7 @@ t.test('request bodies are not type-coerced', async (t) => {
 
 t.test('settings that could not be loaded again are refused, and nothing is written', async (t) => {
   const d = await startTestDaemon(t);
-  const file = join(d.dataDir, STATE_FILE);
-  const before = await readFile(file, 'utf8');
+  const before = await storedState(d.dataDir);
   for (const body of [
     { userRateLimitPerDay: '1e309' },
     { userRateLimitPerDay: 'Infinity' },
@@ -46,7 +52,7 @@ t.test('settings that could not be loaded again are refused, and nothing is writ
   // A JSON number too large for a double parses to Infinity: the schema's bounds still apply.
   const huge = await d.call({ method: 'PATCH', url: '/v1/service-config', body: '{"userRateLimitPerDay":1e309}', headers: { 'content-type': 'application/json' } });
   t.equal(huge.statusCode, 400, '1e309 as a JSON number is a 400');
-  t.equal(await readFile(file, 'utf8'), before, 'the state file is unchanged');
+  t.equal(await storedState(d.dataDir), before, 'the state file is unchanged');
   t.equal((await d.call({ url: '/v1/service-config' })).statusCode, 200, 'settings still answer');
 
   await d.app.close();
@@ -82,13 +88,13 @@ t.test('GET /v1/devices?top=Infinity is a 400 before Graph is asked', async (t) 
 
 t.test('unknown query parameters are refused on every operation, also those that declare none', async (t) => {
   const d = await startTestDaemon(t);
-  const before = await readFile(join(d.dataDir, STATE_FILE), 'utf8');
+  const before = await storedState(d.dataDir);
   const patch = await d.call({ method: 'PATCH', url: '/v1/service-config?dryRun=true', body: { userRateLimitPerDay: 500 } });
   t.equal(patch.statusCode, 400, 'PATCH /v1/service-config?dryRun=true is refused');
   t.equal(patch.headers['content-type'], PROBLEM);
   t.same(patch.json().errors.map((e: { path: string }) => e.path), ['query/dryRun']);
   t.match(patch.json().detail, /query\/dryRun/, 'the detail names the parameter');
-  t.equal(await readFile(join(d.dataDir, STATE_FILE), 'utf8'), before, 'and not applied');
+  t.equal(await storedState(d.dataDir), before, 'and not applied');
   t.equal((await d.call({ url: '/v1/service-config' })).json().userRateLimitPerDay, 100);
 
   for (const [method, url] of [
