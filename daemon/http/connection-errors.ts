@@ -35,6 +35,8 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
 export function nodeServerOptions(limits: ServerLimits) {
   return {
     headersTimeout: limits.headersTimeoutMs,
+    // HTTPS: the header timeout starts once TLS is up; a handshake never finished is bounded by this (Node: 120 s).
+    handshakeTimeout: limits.headersTimeoutMs,
     connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
     // Node would answer a missing Host with an empty 400; `requireHost` answers it as a problem.
     requireHostHeader: false,

@@ -6,7 +6,10 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
+import { openDaemon } from '../../daemon/daemon.js';
 import type { ServerLimits } from '../../daemon/http/connection-errors.js';
+import { createLogger } from '../../daemon/logging.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../daemon/simulated-tenant/certificates.js';
 import { startTestDaemon, type TestContext } from '../helpers.js';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
@@ -122,4 +125,24 @@ t.test('connections past the cap are closed; when the greedy ones are cut, other
   await closedAll;
   t.pass('the greedy connections are cut off by the header timeout');
   t.equal((await fetch(`http://127.0.0.1:${port}/v1/health`)).status, 200, 'and the daemon serves again');
+});
+
+t.test('over HTTPS, a client that never finishes the TLS handshake is cut off too', async (t) => {
+  const ca = await createCertificateAuthority('amsd test CA');
+  const server = await issueServerCertificate(ca);
+  const daemon = await startTestDaemon(t, undefined, { serverLimits: { headersTimeoutMs: 300, requestTimeoutMs: 300, timeoutCheckIntervalMs: 50 } });
+  await daemon.app.close();
+  const tls = await openDaemon({ dataDir: daemon.dataDir, logger: createLogger('silent'), https: { cert: Buffer.from(server.certificatePem), key: Buffer.from(server.privateKeyPem) }, serverLimits: { headersTimeoutMs: 300, requestTimeoutMs: 300, timeoutCheckIntervalMs: 50 } });
+  t.teardown(() => tls.app.close());
+  await tls.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = tls.app.server.address() as { port: number };
+  const silent = connect(port, '127.0.0.1');
+  silent.on('error', () => undefined);
+  await once(silent, 'connect');
+  silent.write(Buffer.from([0x16, 0x03, 0x01])); // the first bytes of a ClientHello, and no more
+  silent.resume();
+  // Node's own default would close it after 120 s; waiting 60 times the configured limit tells the two apart.
+  const closed = await Promise.race([once(silent, 'close').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000).unref())]);
+  silent.destroy();
+  t.ok(closed, 'the half-open handshake was closed by the configured limit');
 });
