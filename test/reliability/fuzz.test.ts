@@ -10,6 +10,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import t from 'tap';
@@ -20,6 +22,7 @@ import { startReceiver } from '../notifications/fixtures.js';
 import { fromSchema, hostileString, looseEncode, rarely, type Pools } from './hostile-input.js';
 import { recordFigures } from './figures.js';
 
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 const SEED = Number(process.env.AMS_FUZZ_SEED ?? 20261201);
 const RUNS = Number(process.env.AMS_FUZZ_RUNS ?? 150);
 const PROBLEM = 'application/problem+json; charset=utf-8';
@@ -154,7 +157,19 @@ t.test('every operation, with admin and user credentials, under malformed and ho
   };
 
   const stateFile = join(daemon.dataDir, STATE_FILE);
-  const figures = { requests: 0, serverErrors: 0, notProblem: 0, writtenOnRefusal: 0, healthChecks: 0, byStatus: {} as Record<string, number> };
+  const figures = { requests: 0, serverErrors: 0, notProblem: 0, offContract: 0, writtenOnRefusal: 0, healthChecks: 0, byStatus: {} as Record<string, number> };
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats(ajv);
+  ajv.addFormat('password', true);
+  const responseValidators = new Map<string, ValidateFunction>();
+  /** A success answer matches the schema the contract gives for its status (the daemon's own routes only). */
+  const matchesContract = (operation: Operation, res: LightMyRequestResponse): boolean => {
+    const schema = operation.schema.response[String(res.statusCode)];
+    if (!schema) return res.statusCode === 204 ? res.body === '' : false;
+    const key = `${operation.operationId} ${res.statusCode}`;
+    if (!responseValidators.has(key)) responseValidators.set(key, ajv.compile(schema));
+    return responseValidators.get(key)!(res.json());
+  };
   const failures: string[] = [];
   const seen = new Map<string, number>();
   /** Keeps two examples of each kind of failure (what, status, operation), so every kind is reported. */
@@ -184,6 +199,10 @@ t.test('every operation, with admin and user credentials, under malformed and ho
         figures.requests++;
         if (process.env.AMS_FUZZ_TRACE === operation.operationId) t.comment(`${role} ${res.statusCode} ${request.description.slice(0, 200)} -> ${res.body.slice(0, 200)}`);
         figures.byStatus[res.statusCode] = (figures.byStatus[res.statusCode] ?? 0) + 1;
+        if (res.statusCode < 300 && request.method === operation.method.toUpperCase() && !matchesContract(operation, res)) {
+          figures.offContract++;
+          fail(`${role}: a success answer off the contract`, request, res, operation.operationId);
+        }
         if (res.statusCode >= 500) {
           figures.serverErrors++;
           fail(`${role}: 5xx`, request, res, operation.operationId);
@@ -216,11 +235,12 @@ t.test('every operation, with admin and user credentials, under malformed and ho
   t.same(failures, [], 'no request broke the daemon');
   t.equal(figures.serverErrors, 0, 'no 5xx');
   t.equal(figures.notProblem, 0, 'every error is problem+json with a detail');
+  t.equal(figures.offContract, 0, 'every success answer matches the contract');
   t.equal(figures.writtenOnRefusal, 0, 'no refused request wrote to the state file');
   t.ok(figures.byStatus[200] || figures.byStatus[201], 'some requests were valid and succeeded (the fuzzer reaches the handlers)');
   const me = await daemon.call({ url: '/v1/me' });
   t.equal(me.statusCode, 200, 'the daemon still serves its admin');
-  await recordFigures('fuzz', { 'requests tried': figures.requests, '5xx': figures.serverErrors, 'errors not problem+json': figures.notProblem, 'refused requests that wrote state': figures.writtenOnRefusal, 'health checks (all ok)': figures.healthChecks });
+  await recordFigures('fuzz', { 'requests tried': figures.requests, '5xx': figures.serverErrors, 'errors not problem+json': figures.notProblem, 'success answers off the contract': figures.offContract, 'refused requests that wrote state': figures.writtenOnRefusal, 'health checks (all ok)': figures.healthChecks });
 });
 
 function rank(operation: Operation): number {
