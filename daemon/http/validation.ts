@@ -2,7 +2,8 @@
  * Request validation as the contract means it, replacing Fastify's ajv setup, which coerces every part
  * of a request (`coerceTypes: 'array'`): it takes `{"computerName":123}` for the name "123", and turns
  * the strings "1e309", "Infinity" and "-Infinity" into infinities that then pass `minimum`/`maximum`
- * (ajv checks the bounds against the value before its coercion).
+ * (ajv's generated code checks bounds only on finite numbers, trusting its type check to have refused
+ * the others, but a coerced string skips that check), and " 5" or "0x10" into 5 and 16.
  *
  * - Bodies are JSON: they are validated as sent, never coerced.
  * - Query and path values arrive as strings: one is turned into a number only when it is a plain
