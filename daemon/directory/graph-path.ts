@@ -2,7 +2,9 @@
  * Values placed into Graph URLs. A value from a request (a user principal name, a device id) becomes
  * exactly one path segment of the resource it names: never empty, never `.` or `..` (which URL
  * parsers resolve, escaping `/users/` to Graph's root, even percent-encoded), never a segment Graph
- * reads as an OData feature (`$count`, `$ref`), every reserved character percent-encoded.
+ * reads as an OData feature (`$count`, `$ref`, `$value` are URL segments in Graph, not object keys:
+ * https://learn.microsoft.com/graph/query-parameters, "Other OData URL capabilities"), every reserved
+ * character percent-encoded.
  */
 
 /** A value that cannot name one object of a Graph collection; the message says why, for the caller. */
