@@ -5,16 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import addFormatsModule from 'ajv-formats';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { createHandlers, type HandlerDependencies } from './api/index.js';
+import { createErrorHooks, createHandlers, type HandlerDependencies } from './api/index.js';
 import type { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
+import { DEFAULT_SERVER_LIMITS, clientErrorHandler, frameworkErrors, nodeServerOptions, requireHost, trackAnswers, type ServerLimits } from './http/connection-errors.js';
 import { errorHandler } from './http/problem.js';
 import { listOperations, type OpenApiDocument } from './http/spec.js';
-
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+import { contractValidatorCompiler } from './http/validation.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,12 +30,19 @@ export interface AppOptions extends HandlerDependencies {
   /** Accepts Entra ID access tokens besides API keys. */
   entraTokens?: EntraTokenVerifier;
   https?: { cert: Buffer; key: Buffer };
+  /** Timeouts and the connection cap of the HTTP server (tests: short ones); defaults otherwise. */
+  serverLimits?: Partial<ServerLimits>;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.serverLimits };
   const app = Fastify({
     // The HTTPS server has the same API; its distinct type would only spread through every signature.
-    ...(options.https ? { https: options.https } : ({} as { https?: never })),
+    ...(options.https ? { https: { ...options.https, ...nodeServerOptions(limits) } } : ({ http: nodeServerOptions(limits) } as { https?: never })),
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    clientErrorHandler: clientErrorHandler(limits),
+    frameworkErrors,
     loggerInstance: options.logger,
     bodyLimit: BODY_LIMIT_BYTES,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
@@ -44,19 +50,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
-    },
-    ajv: {
-      customOptions: {
-        allErrors: true, // report every failing field at once, not the first
-        removeAdditional: false, // an unknown (misspelt) field is an error, never silently dropped
-        coerceTypes: 'array',
-        useDefaults: true,
-      },
-      plugins: [
-        addFormats as never,
-        // `format: password` marks secrets for clients (SecureString in PowerShell); any string is valid.
-        ((ajv: { addFormat(name: string, format: true): unknown }) => (ajv.addFormat('password', true), ajv)) as never,
-      ],
     },
   }) as unknown as FastifyInstance;
 
@@ -70,6 +63,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // JSON is the only body type the API takes: anything else is 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
+  // Bodies as sent, query values only as plain numbers in bounds, text well-formed (see validation.ts).
+  app.setValidatorCompiler(contractValidatorCompiler());
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -79,6 +74,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       delete request.headers['content-type'];
     }
   });
+  app.addHook('onRequest', requireHost);
+  // The server exists before it listens; Node closes connections past the cap as soon as they arrive.
+  app.server.maxConnections = limits.maxConnections;
+  trackAnswers(app.server);
   app.addHook('onSend', async (request, reply, payload) => {
     // API answers describe security state; no cache between the daemon and the caller may keep them.
     if (request.url.startsWith('/v1/')) reply.header('Cache-Control', 'no-store');
@@ -101,7 +100,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   bindOperations(app, operations, createHandlers(options), {
     apiKeys: options.apiKeys,
     ...(options.entraTokens ? { entraTokens: options.entraTokens } : {}),
-  });
+  }, createErrorHooks(options));
   return app;
 }
 

@@ -24,6 +24,7 @@ import { DeviceSecrets } from './directory/device-secrets.js';
 import { DeviceDirectory } from './directory/devices.js';
 import { createHttpStack } from './directory/http-stack.js';
 import { TenantService } from './directory/tenant-service.js';
+import type { ServerLimits } from './http/connection-errors.js';
 import { loadSpec } from './http/spec.js';
 import { packageVersion } from './package-root.js';
 import { openJsonFileStore } from './store/json-file-store.js';
@@ -52,6 +53,8 @@ export interface DaemonOptions {
   auditIo?: Partial<AuditFileIo>;
   /** How often the trail's head is checkpointed into amsd.json (tests: every event). */
   auditCheckpoints?: Pick<CheckpointOptions, 'everyEvents' | 'everyMs'>;
+  /** Timeouts and the connection cap of the HTTP server; defaults when absent. */
+  serverLimits?: Partial<ServerLimits>;
 }
 
 export interface Daemon {
@@ -185,6 +188,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       dispatcher,
       devices,
       ...(options.https ? { https: options.https } : {}),
+      ...(options.serverLimits ? { serverLimits: options.serverLimits } : {}),
     });
     queue.start();
     app.addHook('onClose', async () => {

@@ -1002,7 +1002,7 @@ export interface components {
          * @description The outcome of a secret request, as Access Manager names it (amsd adds the device and directory ones).
          * @enum {string}
          */
-        ResultCode: "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed";
+        ResultCode: "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed" | "InvalidRequest" | "InternalError";
         /**
          * @description Whether users are asked for a reason when this rule grants them access.
          * @enum {string}
@@ -1836,6 +1836,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            400: components["responses"]["BadRequest"];
         };
     };
     getCurrentCaller: {
@@ -1856,6 +1857,7 @@ export interface operations {
                     "application/json": components["schemas"]["Caller"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
         };
     };
@@ -1877,6 +1879,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthConfig"];
                 };
             };
+            400: components["responses"]["BadRequest"];
         };
     };
     listApiKeys: {
@@ -2470,7 +2473,7 @@ export interface operations {
                 /** @description Only events of this access type (LocalAdminPassword, LocalAdminPasswordHistory, BitLockerRecoveryKey). */
                 accessType?: components["schemas"]["AccessType"];
                 /** @description A result code, or `success` / `failure`. */
-                outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed";
+                outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed" | "InvalidRequest" | "InternalError";
                 /** @description Only events of this type. */
                 type?: "secret.read" | "notification.failed" | "audit.pruned" | "audit.rekeyed" | "audit.reset" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated" | "channel.created" | "channel.updated" | "channel.deleted";
                 /** @description At most this many events. */
@@ -2516,6 +2519,7 @@ export interface operations {
                     "application/json": components["schemas"]["ServiceConfig"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
         };

@@ -5,7 +5,7 @@
  * outcome, granted or not, is one event; other channels are told through the persistent queue.
  */
 import type { components } from '../../openapi/ams.js';
-import type { AuditLog } from '../audit/audit-log.js';
+import { AuditWriteError, type AuditLog } from '../audit/audit-log.js';
 import { auditActor } from '../audit/change-author.js';
 import type { AuditDevice, SecretReadEventInput } from '../audit/events.js';
 import { callerKey, type Caller } from '../auth/caller.js';
@@ -77,7 +77,40 @@ export interface AccessServiceDependencies {
 }
 
 export class AccessService {
+  /** Errors `#read` answered after recording them, so that `recordRefusal` does not record them twice. */
+  readonly #audited = new WeakSet<object>();
+
   constructor(private readonly deps: AccessServiceDependencies) {}
+
+  /**
+   * Records a secret read refused before or outside the decision steps: a body the contract refuses
+   * (malformed JSON, a lone surrogate, a wrong type), a wrong content type, or an unexpected failure.
+   * Every refused read is one audit event, whatever its cause; refusals `#read` made are already recorded.
+   */
+  async recordRefusal(accessType: AccessType, body: unknown, caller: Caller, origin: RequestOrigin, error: unknown, status: number): Promise<void> {
+    if (typeof error === 'object' && error !== null && this.#audited.has(error)) return;
+    if (error instanceof AuditWriteError) return; // the trail cannot be written: the answer says so (503)
+    const given = (body ?? {}) as Partial<Record<'computerName' | 'deviceId' | 'reason', unknown>>;
+    const text = (value: unknown) => (typeof value === 'string' ? value.toWellFormed().slice(0, 1024) : undefined);
+    const query = text(given.computerName) ?? text(given.deviceId) ?? '';
+    const reason = text(given.reason);
+    const client = status < 500;
+    await this.deps.audit.append({
+      type: 'secret.read',
+      actor: auditActor(caller),
+      accessType,
+      ip: origin.ip,
+      requestId: origin.requestId,
+      ...(reason ? { reason } : {}),
+      device: { query },
+      outcome: {
+        success: false,
+        code: client ? 'InvalidRequest' : 'InternalError',
+        // A client error's message says what was wrong with the request; an unexpected one stays in the log.
+        message: client && error instanceof Error ? error.message.toWellFormed().slice(0, 2048) : `failed with status ${status}; the daemon's log has the cause under this request id`,
+      },
+    });
+  }
 
   async localAdminPassword(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<LocalAdminPassword> {
     return this.#read('LocalAdminPassword', request, caller, origin, async (device, refuse) => {
@@ -182,11 +215,13 @@ export class AccessService {
     ): Promise<never> => {
       const { auditMessage, ...problem } = extra;
       const event = await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: false, code, message: auditMessage ?? detail, ...(ruleIds ? { ruleIds } : {}) } });
+      const refusal = new ProblemError(status, kebab(code), detail, { ...problem, code });
+      this.#audited.add(refusal);
       // Rate-limit refusals are not announced: a script in a loop would flood every channel.
       if (code !== 'UserRateLimitExceeded' && code !== 'IpRateLimitExceeded') {
         this.#notify([...(decision?.failureChannels ?? []), ...this.deps.settings.get().globalChannelsFailure], event as NotificationEvent, decision);
       }
-      throw new ProblemError(status, kebab(code), detail, { ...problem, code });
+      throw refusal;
     };
     /** A Graph failure is audited as DirectoryError, then answered as Graph failures are (502/503/504). */
     const directory = async <R>(call: () => Promise<R>): Promise<R> => {
@@ -194,7 +229,9 @@ export class AccessService {
         return await call();
       } catch (error) {
         if (!(error instanceof GraphError)) throw error;
+        if (this.#audited.has(error)) throw error;
         const event = await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: false, code: 'DirectoryError', message: error.message, ...(ruleIds ? { ruleIds } : {}) } });
+        this.#audited.add(error);
         this.#notify([...(decision?.failureChannels ?? []), ...this.deps.settings.get().globalChannelsFailure], event as NotificationEvent, decision);
         throw error;
       }

@@ -7,6 +7,7 @@
 import type { TenantConnections } from '../directory/connections.js';
 import { odataString } from '../directory/devices.js';
 import { GraphError } from '../directory/graph-client.js';
+import { InvalidGraphSegment, graphSegment } from '../directory/graph-path.js';
 import type { PrincipalRef } from './types.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -32,9 +33,9 @@ export class DirectoryNames {
   async principal(tenantId: string, entry: string): Promise<PrincipalRef> {
     const value = entry.trim();
     if (GUID.test(value)) {
-      const user = await this.#get<GraphUser>(tenantId, `/v1.0/users/${value}?$select=id,userPrincipalName,displayName`, 'User.Read.All');
+      const user = await this.#get<GraphUser>(tenantId, `/v1.0/users/${graphSegment(value)}?$select=id,userPrincipalName,displayName`, 'User.Read.All');
       if (user) return { id: user.id.toLowerCase(), type: 'user', displayName: user.userPrincipalName };
-      const group = await this.#get<GraphGroup>(tenantId, `/v1.0/groups/${value}?$select=id,displayName`, 'Group.Read.All');
+      const group = await this.#get<GraphGroup>(tenantId, `/v1.0/groups/${graphSegment(value)}?$select=id,displayName`, 'Group.Read.All');
       if (group) return { id: group.id.toLowerCase(), type: 'group', displayName: group.displayName };
       throw new UnresolvedName(`no user or group has the object id ${value} in tenant ${tenantId}`);
     }
@@ -46,7 +47,14 @@ export class DirectoryNames {
   /** A user by object id or UPN. */
   async user(tenantId: string, entry: string): Promise<PrincipalRef> {
     const value = entry.trim();
-    const user = await this.#get<GraphUser>(tenantId, `/v1.0/users/${encodeURIComponent(value)}?$select=id,userPrincipalName,displayName`, 'User.Read.All');
+    let segment: string;
+    try {
+      segment = graphSegment(value);
+    } catch (error) {
+      if (!(error instanceof InvalidGraphSegment)) throw error;
+      throw new UnresolvedName(`'${entry}' is not a user (give an object id or a user principal name): it ${error.message}`);
+    }
+    const user = await this.#get<GraphUser>(tenantId, `/v1.0/users/${segment}?$select=id,userPrincipalName,displayName`, 'User.Read.All');
     if (!user) throw new UnresolvedName(`no user '${value}' in tenant ${tenantId} (give an object id or a user principal name)`);
     return { id: user.id.toLowerCase(), type: 'user', displayName: user.userPrincipalName };
   }
@@ -55,7 +63,7 @@ export class DirectoryNames {
   async group(tenantId: string, entry: string): Promise<{ id: string; displayName: string }> {
     const value = entry.trim();
     if (GUID.test(value)) {
-      const group = await this.#get<GraphGroup>(tenantId, `/v1.0/groups/${value}?$select=id,displayName`, 'Group.Read.All');
+      const group = await this.#get<GraphGroup>(tenantId, `/v1.0/groups/${graphSegment(value)}?$select=id,displayName`, 'Group.Read.All');
       if (!group) throw new UnresolvedName(`no group has the object id ${value} in tenant ${tenantId}`);
       return { id: group.id.toLowerCase(), displayName: group.displayName };
     }

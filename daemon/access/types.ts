@@ -21,6 +21,8 @@ export const RESULT_CODES = [
   'DirectoryError',
   'AuditUnavailable',
   'NotificationFailed',
+  'InvalidRequest',
+  'InternalError',
 ] as const;
 export type ResultCode = (typeof RESULT_CODES)[number];
 

@@ -5,7 +5,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { ApiKeyService } from '../auth/api-keys.js';
 import type { DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
-import type { OperationHandlers } from '../http/operation-types.js';
+import type { OperationErrorHooks, OperationHandlers } from '../http/operation-types.js';
 import type { ChannelService } from '../notifications/channel-service.js';
 import type { NotificationQueue } from '../notifications/queue.js';
 import type { SettingsService } from '../settings/settings-service.js';
@@ -15,7 +15,7 @@ import { channelHandlers } from './channels.js';
 import { deviceHandlers } from './devices.js';
 import { requestContextTools } from './request-origin.js';
 import { ruleHandlers } from './rules.js';
-import { secretHandlers } from './secrets.js';
+import { secretErrorHooks, secretHandlers } from './secrets.js';
 import { serviceHandlers } from './service.js';
 import { settingsHandlers } from './settings.js';
 import { tenantHandlers } from './tenants.js';
@@ -49,4 +49,9 @@ export function createHandlers(deps: HandlerDependencies): OperationHandlers {
     ...settingsHandlers(deps.settings, tools),
     ...channelHandlers(deps.channels, () => deps.queue, tools),
   };
+}
+
+/** Operations that record something about their errors before they are answered. */
+export function createErrorHooks(deps: HandlerDependencies): OperationErrorHooks {
+  return secretErrorHooks(deps.access, requestContextTools(deps.settings, deps.audit));
 }

@@ -1,5 +1,6 @@
 import type { AccessService } from '../access/access-service.js';
-import type { OperationHandlers } from '../http/operation-types.js';
+import type { AccessType } from '../access/types.js';
+import type { OperationErrorHooks, OperationHandlers } from '../http/operation-types.js';
 import type { RequestContextTools } from './request-origin.js';
 
 type SecretOperations = 'getLocalAdminPassword' | 'getLocalAdminPasswordHistory' | 'getFveRecoveryKey' | 'getEffectiveAccess';
@@ -20,4 +21,19 @@ export function secretHandlers(access: AccessService, tools: RequestContextTools
       return access.effectiveAccess(query);
     },
   };
+}
+
+const SECRET_READS = { getLocalAdminPassword: 'LocalAdminPassword', getLocalAdminPasswordHistory: 'LocalAdminPasswordHistory', getFveRecoveryKey: 'BitLockerRecoveryKey' } as const satisfies Record<string, AccessType>;
+
+/** A secret read refused for any cause the decision steps do not see (a malformed body, a wrong content type) is audited too. */
+export function secretErrorHooks(access: AccessService, tools: RequestContextTools): OperationErrorHooks {
+  return Object.fromEntries(
+    Object.entries(SECRET_READS).map(([operationId, accessType]) => [
+      operationId,
+      async (error, request, status) => {
+        // Without a caller (a 401) there is no one to record: authentication failures are not reads.
+        if (request.caller) await access.recordRefusal(accessType, request.body, request.caller, tools.origin(request), error, status);
+      },
+    ]),
+  );
 }

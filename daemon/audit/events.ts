@@ -163,7 +163,8 @@ export type AuditEvent = AuditEventInput & AuditChainFields;
  *   3004 BitLocker key; 3003 is Access Manager's just-in-time access, which amsd does not have).
  * - 4012–4018, secret refused: as in Access Manager, where it has the same reason.
  * - 4031–4035, secret refused for reasons Access Manager has no id for (amsd's own decade).
- * - 4036, refused because a mandatory notification channel could not be told; 4041, a queued
+ * - 4036, refused because a mandatory notification channel could not be told; 4037, refused because
+ *   the request itself was invalid (malformed body, lone surrogate); 4038, failed unexpectedly; 4041, a queued
  *   notification that finally failed.
  * - 21TK, configuration changed: T is the target (0 rule, 1 tenant, 2 API key, 3 settings, 4 channel), K the
  *   change (1 created, 2 deleted or revoked, 3 updated). Rules keep Access Manager's 2101–2103.
@@ -188,6 +189,8 @@ export const SECRET_REFUSED_EVENT_IDS: Record<Exclude<ResultCode, 'Success'>, nu
   DirectoryError: 4034,
   ReasonRequired: 4035,
   NotificationFailed: 4036,
+  InvalidRequest: 4037,
+  InternalError: 4038,
 };
 
 export const CHANGE_EVENT_IDS: Record<ChangeEventType, number> = {

@@ -5,6 +5,7 @@
  */
 import type { TenantConnections } from './connections.js';
 import { odataString, type Device } from './devices.js';
+import { graphSegment } from './graph-path.js';
 import { GraphError } from './graph-client.js';
 import { TtlCache } from './ttl-cache.js';
 import { toLapsCredentials, type GraphDeviceLocalCredentialInfo, type LapsCredential } from './laps.js';
@@ -57,7 +58,7 @@ export class DeviceSecrets {
     const graph = this.connections.graphFor(device.tenantId);
     try {
       const info = await graph.call<GraphDeviceLocalCredentialInfo>(
-        `/v1.0/directory/deviceLocalCredentials/${encodeURIComponent(device.deviceId)}?$select=id,deviceName,lastBackupDateTime,refreshDateTime,credentials`,
+        `/v1.0/directory/deviceLocalCredentials/${graphSegment(device.deviceId)}?$select=id,deviceName,lastBackupDateTime,refreshDateTime,credentials`,
         { permission: 'DeviceLocalCredential.Read.All' },
       );
       return toLapsCredentials(info);
@@ -74,7 +75,7 @@ export class DeviceSecrets {
     const filter = encodeURIComponent(`deviceId eq ${odataString(device.deviceId)}`);
     const listed = await graph.all<GraphRecoveryKey>(`/v1.0/informationProtection/bitlocker/recoveryKeys?$filter=${filter}`, { permission });
     const keys = await Promise.all(
-      listed.map((k) => graph.call<GraphRecoveryKey>(`/v1.0/informationProtection/bitlocker/recoveryKeys/${encodeURIComponent(k.id)}?$select=key`, { permission })),
+      listed.map((k) => graph.call<GraphRecoveryKey>(`/v1.0/informationProtection/bitlocker/recoveryKeys/${graphSegment(k.id)}?$select=key`, { permission })),
     );
     return listed
       .map((k, i) => ({
@@ -104,7 +105,7 @@ export class DeviceSecrets {
     const graph = this.connections.graphFor(tenantId);
     for (let i = 0; i < unknown.length; i += CHECK_BATCH) {
       const batch = unknown.slice(i, i + CHECK_BATCH);
-      const answer = await graph.call<{ value: string[] }>(`/v1.0/${kind}/${encodeURIComponent(objectId)}/checkMemberGroups`, {
+      const answer = await graph.call<{ value: string[] }>(`/v1.0/${kind}/${graphSegment(objectId)}/checkMemberGroups`, {
         method: 'POST',
         body: { groupIds: batch },
         permission: 'GroupMember.Read.All',
@@ -130,7 +131,7 @@ export class DeviceSecrets {
     const graph = this.connections.graphFor(tenantId);
     let ids: string[];
     try {
-      const answer = await graph.call<{ value: string[] }>(`/v1.0/${kind}/${encodeURIComponent(objectId)}/getMemberGroups`, {
+      const answer = await graph.call<{ value: string[] }>(`/v1.0/${kind}/${graphSegment(objectId)}/getMemberGroups`, {
         method: 'POST',
         body: { securityEnabledOnly: false },
         permission: 'GroupMember.Read.All',
@@ -155,7 +156,7 @@ export class DeviceSecrets {
    */
   async #transitiveGroups(tenantId: string, kind: 'devices' | 'users', objectId: string): Promise<string[]> {
     const graph = this.connections.graphFor(tenantId);
-    const groups = await graph.all<{ id: string }>(`/v1.0/${kind}/${encodeURIComponent(objectId)}/transitiveMemberOf/microsoft.graph.group?$select=id&$top=999&$count=true`, {
+    const groups = await graph.all<{ id: string }>(`/v1.0/${kind}/${graphSegment(objectId)}/transitiveMemberOf/microsoft.graph.group?$select=id&$top=999&$count=true`, {
       headers: { consistencylevel: 'eventual' },
       permission: 'GroupMember.Read.All',
     });

@@ -4,10 +4,10 @@
  * handler found by operationId. Start-up fails when an operation has no handler or a handler no
  * operation, so the daemon can never serve a route the spec does not describe, or miss one it does.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticationHook, type Authenticators } from './authentication.js';
-import type { OperationContext, OperationHandlers, OperationId } from './operation-types.js';
-import { ProblemError, sendProblem } from './problem.js';
+import type { OperationContext, OperationErrorHooks, OperationHandlers, OperationId } from './operation-types.js';
+import { ProblemError, errorHandler, problemStatusOf, sendProblem } from './problem.js';
 import type { Operation } from './spec.js';
 
 declare module 'fastify' {
@@ -21,6 +21,7 @@ export function bindOperations(
   operations: Operation[],
   handlers: OperationHandlers,
   authenticators: Authenticators,
+  errorHooks: OperationErrorHooks = {},
 ) {
   const specified = new Set(operations.map((op) => op.operationId));
   const unspecified = Object.keys(handlers).filter((id) => !specified.has(id));
@@ -32,6 +33,7 @@ export function bindOperations(
     ];
     if (typeof handler !== 'function') throw new Error(`The spec's operation ${operation.operationId} has no handler`);
     const successStatus = Number(Object.keys(operation.schema.response).sort()[0] ?? 204);
+    const errorHook = errorHooks[operation.operationId as OperationId];
 
     app.route({
       method: operation.method.toUpperCase() as Uppercase<Operation['method']>,
@@ -43,6 +45,19 @@ export function bindOperations(
         response: operation.schema.response,
       },
       config: { operationId: operation.operationId },
+      // Every error of the route, from its body parser and validation on, passes the hook first.
+      ...(errorHook
+        ? {
+            async errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+              try {
+                await errorHook(error, request, problemStatusOf(error));
+              } catch (hookError) {
+                return errorHandler(hookError as FastifyError, request, reply);
+              }
+              return errorHandler(error, request, reply);
+            },
+          }
+        : {}),
       ...(operation.authenticated ? { onRequest: authenticationHook(operation, authenticators) } : {}),
       async handler(request: FastifyRequest, reply: FastifyReply) {
         const context = {

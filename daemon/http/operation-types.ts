@@ -42,3 +42,10 @@ export interface OperationContext<K extends OperationId> {
 export type OperationHandler<K extends OperationId> = (context: OperationContext<K>) => Promise<SuccessBody<K>>;
 
 export type OperationHandlers = { [K in OperationId]: OperationHandler<K> };
+
+/**
+ * Runs before an operation's error is answered, with the status it will be answered with; an error it
+ * throws (the audit trail cannot be written) is answered instead.
+ */
+export type OperationErrorHook = (error: unknown, request: FastifyRequest, status: number) => Promise<void>;
+export type OperationErrorHooks = Partial<Record<OperationId, OperationErrorHook>>;

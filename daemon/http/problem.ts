@@ -18,6 +18,9 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
   409: 'Conflict',
   502: 'Bad Gateway',
   504: 'Gateway Timeout',
@@ -142,6 +145,15 @@ function graphProblem(error: GraphError): { status: number; kind: string; header
     default:
       return { status: 502, kind: 'graph-failed', headers: {} };
   }
+}
+
+/** The status `errorHandler` answers an error with. */
+export function problemStatusOf(error: FastifyError): number {
+  if (error instanceof ProblemError) return error.status;
+  if (error instanceof AuditWriteError) return 503;
+  if (error instanceof GraphError) return graphProblem(error).status;
+  if (error.validation) return 400;
+  return describeFastifyError(error)?.status ?? 500;
 }
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {

@@ -159,7 +159,8 @@ export function listOperations(doc: OpenApiDocument): Operation[] {
 
 function parameterSchema(doc: OpenApiDocument, parameters: ParameterObject[], where: 'path' | 'query') {
   const selected = parameters.filter((p) => p.in === where);
-  if (selected.length === 0) return undefined;
+  // An operation without query parameters still refuses any: `?dryRun=true` must not be ignored and the change made.
+  if (selected.length === 0 && where === 'path') return undefined;
   return {
     type: 'object',
     // Unknown query parameters are refused rather than ignored: a misspelt filter must not widen a result.

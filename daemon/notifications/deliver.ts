@@ -50,6 +50,13 @@ export interface DeliverOptions {
 }
 
 export async function deliver(channel: DeepReadonly<ChannelRecord>, event: NotificationEvent, options: DeliverOptions): Promise<DeliveryResult> {
+  const result = await deliverUnredacted(channel, event, options);
+  // The error is stored (queue.json, audit.jsonl) and shown (test answer, delivery and audit lists); a
+  // receiver's error page may echo the request it got, the channel's secrets with it.
+  return result.ok ? result : { ...result, error: redactSecrets(result.error, channelSecrets(channel, options.sealer)) };
+}
+
+async function deliverUnredacted(channel: DeepReadonly<ChannelRecord>, event: NotificationEvent, options: DeliverOptions): Promise<DeliveryResult> {
   try {
     switch (channel.kind) {
       case 'webhook':
@@ -63,6 +70,71 @@ export async function deliver(channel: DeepReadonly<ChannelRecord>, event: Notif
     // Only what cannot go wrong with a channel that passed validation: a sealed value that no longer opens, a broken template.
     return { ok: false, error: `the channel cannot be used: ${(error as Error).message}`, retryable: false };
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Redaction
+
+/** Pieces of a secret shorter than this are not redacted alone (they would take out ordinary words). */
+const MIN_SECRET_PIECE = 8;
+export const REDACTED = '[redacted]';
+
+/**
+ * A channel's own secrets, whole and in the pieces a receiver may echo alone: a webhook URL's path and
+ * query (for Teams and Slack the path is the credential), their segments and values, header values and
+ * the tokens in them, the signing secret; an SMTP password, also as AUTH PLAIN and LOGIN send it.
+ */
+export function channelSecrets(channel: DeepReadonly<ChannelRecord>, sealer: Sealer): string[] {
+  const secrets: string[] = [];
+  const open = (sealed: string, what: Parameters<typeof channelSealingContext>[1]) => sealer.unseal(sealed, channelSealingContext(channel.id, what));
+  try {
+    if (channel.kind === 'webhook') {
+      const url = new URL(open(channel.sealedUrl, 'url'));
+      secrets.push(url.href);
+      if (url.pathname !== '/') secrets.push(url.pathname + url.search, url.pathname, ...url.pathname.split('/'));
+      if (url.search) secrets.push(url.search, url.search.slice(1), ...url.search.slice(1).split('&'));
+      for (const [, value] of url.searchParams) secrets.push(value);
+      for (const header of channel.headers) {
+        const value = open(header.sealedValue, `header:${header.name.toLowerCase()}`);
+        secrets.push(value, ...value.split(/[\s,;=]+/));
+      }
+      if (channel.sealedSigningSecret) secrets.push(open(channel.sealedSigningSecret, 'signingSecret'));
+    } else if (channel.kind === 'smtp' && channel.sealedPassword) {
+      const password = open(channel.sealedPassword, 'password');
+      secrets.push(password, Buffer.from(`\u0000${channel.username ?? ''}\u0000${password}`).toString('base64'));
+    }
+  } catch {
+    // A sealed value that does not open was never sent: there is nothing of it to redact.
+  }
+  return secrets;
+}
+
+/** `text` with every secret replaced, as sent and in the encodings an echo may use (percent, JSON, HTML, base64). */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (secret.length < MIN_SECRET_PIECE) continue;
+    const decoded = safeDecode(secret);
+    for (const form of [secret, decoded, encodeURIComponent(secret), encodeURI(secret), encodeURIComponent(decoded), JSON.stringify(secret).slice(1, -1), htmlEscape(secret), htmlEscape(decoded), Buffer.from(secret).toString('base64')]) {
+      if (form.length >= MIN_SECRET_PIECE) forms.add(form);
+    }
+  }
+  // Longest first, so that a whole secret is replaced before a piece of it leaves the rest behind.
+  let out = text;
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) out = out.split(form).join(REDACTED);
+  return out;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+function htmlEscape(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -67,10 +67,15 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
+    await this.writeText(serializeState(data));
+  }
+
+  /** Writes text already serialized (and checked) by the caller. */
+  async writeText(text: string): Promise<void> {
     const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.tmp`);
     const handle = await open(temp, 'w', 0o600);
     try {
-      await handle.writeFile(JSON.stringify(data, null, 2) + '\n', 'utf8');
+      await handle.writeFile(text, 'utf8');
       await handle.sync();
     } finally {
       await handle.close();
@@ -94,6 +99,22 @@ export async function syncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** The state file's text: what is written, and what the next load reads back. */
+function serializeState(data: unknown): string {
+  return JSON.stringify(data, null, 2) + '\n';
+}
+
+/**
+ * A change would have written a state the daemon refuses to load (a bug let a value through that the
+ * state's schema does not allow). Nothing was written; the request that made it fails.
+ */
+export class StateCheckError extends Error {
+  constructor(problems: string) {
+    super(`The change was not written: the state it would leave does not match schema version ${SCHEMA_VERSION} (${problems}), so amsd could not load it again.`);
+    this.name = 'StateCheckError';
   }
 }
 
@@ -128,7 +149,7 @@ export async function openJsonFileStore(file: string, options: OpenJsonFileStore
     checkLoadedState(file, raw);
     db.data = raw;
   }
-  return { store: new JsonFileStore(db), created, removedTempFiles };
+  return { store: new JsonFileStore(db, adapter), created, removedTempFiles };
 }
 
 function checkLoadedState(file: string, raw: unknown): asserts raw is State {
@@ -140,20 +161,24 @@ function checkLoadedState(file: string, raw: unknown): asserts raw is State {
     );
   }
   fillAddedCollections(raw);
-  if (!validateState(raw)) {
-    const problems = (validateState.errors ?? [])
-      .slice(0, 5)
-      .map((e) => `${e.instancePath || '(top level)'} ${e.message ?? 'is invalid'}`)
-      .join('; ');
-    throw new StoreLoadError(file, `its content does not match schema version ${SCHEMA_VERSION}: ${problems}`);
-  }
+  if (!validateState(raw)) throw new StoreLoadError(file, `its content does not match schema version ${SCHEMA_VERSION}: ${stateProblems()}`);
+}
+
+function stateProblems(): string {
+  return (validateState.errors ?? [])
+    .slice(0, 5)
+    .map((e) => `${e.instancePath || '(top level)'} ${e.message ?? 'is invalid'}`)
+    .join('; ');
 }
 
 class JsonFileStore implements Store {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  constructor(private readonly db: Low<State>) {}
+  constructor(
+    private readonly db: Low<State>,
+    private readonly adapter: DurableJsonFile<State>,
+  ) {}
 
   get state(): DeepReadonly<State> {
     return this.db.data;
@@ -164,8 +189,13 @@ class JsonFileStore implements Store {
     const run = async () => {
       const draft = structuredClone(this.db.data);
       const result = change(draft);
+      // The state is checked as the next start will read it (JSON turns Infinity and NaN into null),
+      // before the change is audited or written: a bug becomes a refused request, never a daemon that
+      // cannot start.
+      const text = serializeState(draft);
+      if (!validateState(JSON.parse(text))) throw new StateCheckError(stateProblems());
       if (beforeCommit) await beforeCommit(result);
-      await this.db.adapter.write(draft);
+      await this.adapter.writeText(text);
       this.db.data = draft;
       return result;
     };

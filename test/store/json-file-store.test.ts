@@ -98,3 +98,28 @@ t.test('temporary copies that a kill left behind are removed at open: only this 
   t.same((await readdir(dir)).sort(), ['amsd.json', ...others].sort(), 'the leftovers are gone, everything else is kept');
   t.equal(reopened.store.state.apiKeys[0]?.name, 'one', 'and the state is the acknowledged one');
 });
+
+t.test('a change whose result the daemon could not load again is refused before anything is written', async (t) => {
+  const file = join(await tempDir(t), 'amsd.json');
+  const { store } = await openJsonFileStore(file);
+  await store.mutate((s) => void s.apiKeys.push(key('kept')));
+  const before = await readFile(file, 'utf8');
+  let audited = false;
+  const cases: [string, (s: import('../../daemon/store/state.js').State) => void, RegExp][] = [
+    // JSON.stringify writes Infinity and NaN as null, which the next start refuses.
+    ['Infinity', (s) => void (s.settings.userRateLimitPerDay = Infinity), /\/settings\/userRateLimitPerDay must be integer/],
+    ['NaN', (s) => void (s.settings.deviceCacheSeconds = NaN), /\/settings\/deviceCacheSeconds must be integer/],
+    ['a field the schema does not know', (s) => void Object.assign(s.settings, { dryRun: true }), /must NOT have additional properties/],
+    ['a record without a required field', (s) => void s.apiKeys.push({ ...key('x'), hash: undefined as never }), /\/apiKeys\/1 must have required property 'hash'/],
+  ];
+  for (const [name, change, problem] of cases) {
+    const error = await store.mutate(change, async () => void (audited = true)).then(() => undefined, (e: Error) => e);
+    t.match(error?.message, problem, `${name}: refused, saying why`);
+    t.match(error?.message, /The change was not written/);
+    t.equal(await readFile(file, 'utf8'), before, `${name}: the file is unchanged`);
+    t.same(store.state.apiKeys.map((k) => k.name), ['kept'], `${name}: the state in memory is unchanged`);
+  }
+  t.equal(audited, false, 'beforeCommit (the audit record) never ran for a change that is not made');
+  await store.close();
+  t.equal((await openJsonFileStore(file)).created, false, 'the file still loads');
+});

@@ -96,7 +96,7 @@ function Get-AmsAuditEvent {
         $AccessType,
 
         [Parameter()]
-        [ValidateSet('success', 'failure', 'Success', 'NoMatchingRuleForComputer', 'NoMatchingRuleForUser', 'ExplicitlyDenied', 'ReasonRequired', 'UserRateLimitExceeded', 'IpRateLimitExceeded', 'DeviceNotFound', 'AmbiguousDevice', 'NoLapsPassword', 'DirectoryError', 'AuditUnavailable', 'NotificationFailed', IgnoreCase = $false)]
+        [ValidateSet('success', 'failure', 'Success', 'NoMatchingRuleForComputer', 'NoMatchingRuleForUser', 'ExplicitlyDenied', 'ReasonRequired', 'UserRateLimitExceeded', 'IpRateLimitExceeded', 'DeviceNotFound', 'AmbiguousDevice', 'NoLapsPassword', 'DirectoryError', 'AuditUnavailable', 'NotificationFailed', 'InvalidRequest', 'InternalError', IgnoreCase = $false)]
         [string]
         $Outcome,
 
