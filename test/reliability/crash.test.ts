@@ -11,6 +11,7 @@
  * generator: set CRASH_SEED to replay a run.
  */
 import t from 'tap';
+import { recordFigures } from './figures.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
@@ -287,4 +288,5 @@ t.test(`kill -9 at random moments under concurrent writes, ${KILLS} times (seed 
   ];
   const width = Math.max(...table.map(([name]) => name!.length));
   t.comment(['crash safety', ...table.map(([name, value]) => `  ${name!.padEnd(width)}  ${value}`)].join('\n'));
+  await recordFigures('crash safety', { kills: figures.kills, 'acknowledged writes': writes, 'lost writes': figures.lost, 'verify failed': figures.verifyFailed, 'temp files left': figures.tempFilesLeft });
 });

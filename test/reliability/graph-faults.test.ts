@@ -8,6 +8,7 @@
  * and how each read was answered.
  */
 import t from 'tap';
+import { recordFigures } from './figures.js';
 import type { FaultSpec } from '../../daemon/simulated-tenant/index.js';
 import { createKey, createRule, registerTenant, simulatedTenantFor, startTestDaemon } from '../helpers.js';
 
@@ -129,4 +130,5 @@ t.test('every Graph and Entra fault on every call of a read: answered within the
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   t.comment(`Fault matrix (budget ${BUDGET_SECONDS} s):\n${[line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')}`);
   t.comment(`faults injected: ${rows.length}, answered wrongly or unaudited: ${wrong}, past the budget: ${late}`);
+  await recordFigures('graph faults', { 'faults injected': rows.length, 'answered wrongly or unaudited': wrong, 'hangs (past the budget)': late });
 });
