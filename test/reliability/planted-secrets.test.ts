@@ -208,6 +208,21 @@ t.test('planted secrets appear nowhere but in the one answer that earned them', 
   expect(await call('GET /v1/me (token)', { url: '/v1/me', key: token }), 200, 'the Entra token is accepted');
   const pastedKey: string = adminKeyAnswer.json().key;
   expect(await call('GET /v1/me?apiKey=<key>', { url: `/v1/me?apiKey=${pastedKey}`, key: null }), 401, 'a key in the URL is no credential');
+  // Keys and tokens pasted where an id goes (Remove-AmsApiKey given the key it means to revoke) or under a
+  // query name that does not say "key". These answers go back only to their sender (a problem's `instance`
+  // repeats the path), so they are not searched; the log lines about them are.
+  const pastedInPath = `ams_${randomBytes(32).toString('base64url')}`;
+  const pastedToken = await tenant.issueUserToken({ oid: user.id, audience: AUDIENCE });
+  for (const [method, url] of [
+    ['DELETE', `/v1/api-keys/${pastedInPath}`],
+    ['DELETE', `/v1/api-keys/${encodeURIComponent(`Bearer ${pastedInPath}`)}`],
+    ['POST', `/v1/tenants/${pastedToken}/test`],
+    ['GET', `/v1/devices?q=${pastedToken}`],
+    ['GET', `/v1/devices?filter=${encodeURIComponent(`Bearer ${pastedInPath}`)}`],
+  ] as const) {
+    const res = await daemon.call({ method, url });
+    t.ok(res.statusCode >= 400 && res.statusCode < 500, `${method} with a pasted credential in the URL is refused: ${res.statusCode}`);
+  }
   const wrongKey = `ams_${randomBytes(32).toString('base64url')}`;
   expect(await call('GET /v1/me (unknown key)', { url: '/v1/me', key: wrongKey }), 401, 'an unknown key is refused');
 
@@ -265,6 +280,8 @@ t.test('planted secrets appear nowhere but in the one answer that earned them', 
     { name: 'admin API key', value: pastedKey, earnedBy: 'POST api-key (admin)' },
     { name: 'user API key', value: userKey, earnedBy: 'POST api-key (user)' },
     { name: 'unknown API key presented', value: wrongKey },
+    { name: 'key pasted into a URL path', value: pastedInPath },
+    { name: 'Entra token pasted into a URL', value: pastedToken },
     { name: 'Entra access token', value: token },
     { name: 'Entra token signature', value: token.split('.')[2]! },
     { name: 'master key (hex)', value: masterKey.length === 32 ? masterKey.toString('hex') : masterKey.toString('utf8').trim() },
