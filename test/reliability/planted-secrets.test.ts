@@ -179,6 +179,16 @@ t.test('planted secrets appear nowhere but in the one answer that earned them', 
   const smtpTest = await call('POST channel test (smtp)', { method: 'POST', url: `/v1/notification-channels/${smtp.json().id}/test` });
   t.match(smtpTest.json(), { succeeded: true }, 'the SMTP channel delivers');
 
+  // New header value and signing secret: the change is audited, the old and the new values are not.
+  const rotated = { apiKey: `ROTATEDHEADER${tag()}`, signing: `ROTATEDSIGNING${tag()}` };
+  expect(
+    await call('PATCH channel (webhook)', { method: 'PATCH', url: `/v1/notification-channels/${webhook.json().id}`, body: { headers: { 'X-Api-Key': rotated.apiKey, Authorization: `Bearer ${hook.bearer}` }, signingSecret: rotated.signing } }),
+    200,
+    'webhook channel credentials changed',
+  );
+  // Refusals are told too, on the global channels.
+  expect(await call('PATCH service-config', { method: 'PATCH', url: '/v1/service-config', body: { globalChannelsFailure: ['SOC hook', 'SOC mail'] } }), 200, 'global failure channels set');
+
   // Keys: each appears in the answer that created it, and nowhere else.
   const user = tenant.directory.users[0]!; // in AMS-Helpdesk
   const adminKeyAnswer = await call('POST api-key (admin)', { method: 'POST', url: '/v1/api-keys', body: { name: 'second admin', role: 'admin' } });
@@ -202,6 +212,12 @@ t.test('planted secrets appear nowhere but in the one answer that earned them', 
   t.equal(password.json().password, device.laps!.expected[0]!.password, 'the password read is the current one');
   const recovery = await call('POST read recovery keys', { method: 'POST', url: '/v1/secrets/bitlocker-recovery-keys', key: userKey, body: { computerName: device.displayName } });
   expect(recovery, 200, 'recovery keys read');
+
+  // A refused read (the admin key acts as no user: no rule matches), told to the global channels; and a
+  // read refused because a mandatory channel (the echoing webhook) cannot be told.
+  expect(await call('POST read password (refused)', { method: 'POST', url: '/v1/secrets/local-admin-password', body: { computerName: device.displayName } }), 403, 'a read no rule allows');
+  expect(await call('PATCH channel (mandatory)', { method: 'PATCH', url: `/v1/notification-channels/${webhook.json().id}`, body: { mandatory: true } }), 200, 'the webhook is now mandatory');
+  expect(await call('POST read password (mandatory channel fails)', { method: 'POST', url: '/v1/secrets/local-admin-password', key: userKey, body: { computerName: device.displayName } }), 503, 'the read is refused: its mandatory channel cannot be told');
 
   // An Entra token and a key where keys do not go: presented, never kept.
   const token = await tenant.issueUserToken({ oid: user.id, audience: AUDIENCE, groups: [helpdeskGroup.id] });
@@ -248,7 +264,8 @@ t.test('planted secrets appear nowhere but in the one answer that earned them', 
   await until('the webhook deliveries failed and the mail went', async () => {
     const failed = (await daemon.call({ url: '/v1/notification-deliveries?status=failed' })).json().items as { channelName: string }[];
     const pending = (await daemon.call({ url: '/v1/notification-deliveries?status=pending' })).json().items as unknown[];
-    return pending.length === 0 && failed.filter((d) => d.channelName === 'SOC hook').length === 2 && mail.mails.length >= 3;
+    // Two granted reads and one refusal told (the mandatory attempt is made at once, not queued); mail: the test, those three.
+    return pending.length === 0 && failed.filter((d) => d.channelName === 'SOC hook').length >= 3 && mail.mails.length >= 4;
   });
   t.ok(receiver.requests.length >= 3, 'the webhook receiver was called by the test and for both reads');
   t.match(receiver.requests[0]!.url, hook.query, 'the receiver got the secret URL (and echoed it)');
@@ -275,6 +292,8 @@ t.test('planted secrets appear nowhere but in the one answer that earned them', 
     { name: 'webhook header value (X-Api-Key)', value: hook.apiKey },
     { name: 'webhook header value (Authorization)', value: hook.bearer },
     { name: 'webhook signing secret', value: hook.signing },
+    { name: 'webhook header value (X-Api-Key), rotated', value: rotated.apiKey },
+    { name: 'webhook signing secret, rotated', value: rotated.signing },
     { name: 'SMTP password', value: smtpPassword },
     { name: 'bootstrap admin key', value: daemon.adminKey },
     { name: 'admin API key', value: pastedKey, earnedBy: 'POST api-key (admin)' },
