@@ -27,16 +27,33 @@ export const REDACTED_PATHS = [
 
 /** Query parameters whose values are never logged, whatever the route: a key pasted into a URL by mistake. */
 const SECRET_QUERY_NAME = /key|token|secret|password|auth|code/i;
+/** An amsd API key or a JWT (an Entra token), anywhere in a value: `Bearer ams_...` pasted whole too. */
+const CREDENTIAL = /ams_[A-Za-z0-9_-]{8,}|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/;
 
-/** The URL of a request as it may be logged: secret-looking query values replaced. */
+/**
+ * The URL of a request as it may be logged: secret-looking query values replaced, and any path segment
+ * or query value holding a key or a token (`Remove-AmsApiKey` given the key instead of its id).
+ */
 export function redactUrl(url: string): string {
   const at = url.indexOf('?');
-  if (at < 0) return url;
+  const path = (at < 0 ? url : url.slice(0, at))
+    .split('/')
+    .map((segment) => (CREDENTIAL.test(decodeSafely(segment)) ? '[redacted]' : segment))
+    .join('/');
+  if (at < 0) return path;
   const query = new URLSearchParams(url.slice(at + 1));
   for (const [name, value] of [...query]) {
-    if (SECRET_QUERY_NAME.test(name) || /^ams_/.test(value)) query.set(name, '[redacted]');
+    if (SECRET_QUERY_NAME.test(name) || CREDENTIAL.test(value)) query.set(name, '[redacted]');
   }
-  return `${url.slice(0, at)}?${query.toString()}`;
+  return `${path}?${query.toString()}`;
+}
+
+function decodeSafely(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // a bad escape is the request's problem; it is logged as sent
+  }
 }
 
 interface LoggedRequest {

@@ -13,11 +13,16 @@ t.test('keys, tokens and passwords never appear in the log', async (t) => {
   await d.call({ url: '/v1/me', key: null, headers: { authorization: `Bearer ${plantedPassword}` } });
   await d.call({ method: 'POST', url: '/v1/api-keys', body: { name: 'x', role: 'user', password: plantedPassword, clientSecret: plantedPassword } });
   await d.call({ url: `/v1/api-keys?key=${encodeURIComponent(created.key)}` });
+  // Pasted where an id or a filter goes: Remove-AmsApiKey given the key it means to revoke.
+  await d.call({ method: 'DELETE', url: `/v1/api-keys/${created.key}` });
+  await d.call({ url: `/v1/devices?filter=${encodeURIComponent(`Bearer ${created.key}`)}` });
+  const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJvaWQiOiJwbGFudGVkLXRva2VuLTc3In0.c2lnbmF0dXJlLW9mLWEtcGxhbnRlZC10b2tlbg';
+  await d.call({ method: 'POST', url: `/v1/tenants/${jwt}/test` });
   d.app.log.info({ headers: { authorization: `Bearer ${created.key}` }, body: { password: plantedPassword, clientSecret: plantedPassword } }, 'an object logged carelessly');
 
   t.ok(d.logLines.length > 10, 'the daemon logged');
   const log = d.logLines.join('\n');
-  for (const secret of [d.adminKey, created.key, plantedPassword]) {
+  for (const secret of [d.adminKey, created.key, plantedPassword, jwt]) {
     t.notOk(log.includes(secret), `the log does not contain ${secret.slice(0, 6)}...`);
   }
   t.ok(log.includes('[redacted]'), 'the careless line was redacted rather than dropped');
