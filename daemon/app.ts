@@ -12,7 +12,7 @@ import type { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
 import { DEFAULT_SERVER_LIMITS, clientErrorHandler, frameworkErrors, nodeServerOptions, requireHost, trackAnswers, type ServerLimits } from './http/connection-errors.js';
 import { errorHandler } from './http/problem.js';
-import { listOperations, type OpenApiDocument } from './http/spec.js';
+import { listOperations, type OpenApiDocument, type Operation } from './http/spec.js';
 import { contractValidatorCompiler } from './http/validation.js';
 
 declare module 'fastify' {
@@ -90,7 +90,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwagger, { mode: 'static', specification: { document: options.spec as never } });
   await app.register(fastifySwaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { deepLinking: true, displayRequestDuration: true, tryItOutEnabled: false },
+    theme: { title: 'amsd' },
+    uiConfig: {
+      // No top bar, so neither the fastify logo nor the "Explore" box that loads other documents.
+      deepLinking: true,
+      displayRequestDuration: true,
+      tryItOutEnabled: false,
+      layout: 'BaseLayout',
+      plugins: [linkToPublishedContract],
+    },
+    // Only the UI's copy (/docs/json): /openapi.json stays the contract as written.
+    transformSpecification: (document) => withCmdletsAndRoles(document as unknown as OpenApiDocument, operations) as never,
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_request, reply) =>
@@ -102,6 +112,40 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.entraTokens ? { entraTokens: options.entraTokens } : {}),
   }, createErrorHooks(options));
   return app;
+}
+
+/**
+ * Tells Swagger UI's reader, on each operation, the cmdlet it is in the PowerShell module and whether
+ * only administrators may call it (from `x-ams-cmdlet` and `x-ams-role`, which Swagger UI does not show).
+ */
+export function withCmdletsAndRoles(document: OpenApiDocument, operations: readonly Operation[]): OpenApiDocument {
+  for (const op of operations) {
+    const shown = document.paths[op.path]?.[op.method];
+    if (!shown) continue;
+    const who = op.adminOnly ? 'admin only' : op.authenticated ? 'admin or user' : 'no key needed';
+    shown.summary = `${op.cmdlet} (${who}): ${shown.summary ?? ''}`;
+    const role = op.adminOnly
+      ? 'Only administrators may call it: an `admin` API key, or an Entra user the tenant makes an administrator.'
+      : op.authenticated
+        ? 'Any API key or Entra user may call it.'
+        : 'It answers without a key.';
+    shown.description = `**PowerShell:** \`${op.cmdlet}\`. ${role}\n\n${shown.description ?? ''}`;
+  }
+  return document;
+}
+
+/**
+ * A Swagger UI plugin that makes the link under the title the published contract, /openapi.json, rather
+ * than the UI's own copy. Serialized into the page by its source text: it must use nothing outside itself.
+ */
+function linkToPublishedContract() {
+  type Component = (props: Record<string, unknown>) => unknown;
+  return {
+    wrapComponents: {
+      InfoUrl: (Original: Component, system: { React: { createElement(type: Component, props: Record<string, unknown>): unknown } }) => (props: Record<string, unknown>) =>
+        system.React.createElement(Original, { ...props, url: '/openapi.json' }),
+    },
+  };
 }
 
 function isBodiless(headers: FastifyRequest['headers']): boolean {

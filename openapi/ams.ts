@@ -1694,6 +1694,17 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:explicitly-denied",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "A rule denies you the local administrator password of PC-0006; a deny wins over every allow.",
+                 *       "instance": "/v1/secrets/local-admin-password",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d",
+                 *       "code": "ExplicitlyDenied"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1705,6 +1716,17 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:user-rate-limit-exceeded",
+                 *       "title": "Too Many Requests",
+                 *       "status": 429,
+                 *       "detail": "You have made too many secret requests this minute; try again in 42 s.",
+                 *       "instance": "/v1/secrets/local-admin-password",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d",
+                 *       "code": "UserRateLimitExceeded"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1719,6 +1741,17 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:audit-unavailable",
+                 *       "title": "Service Unavailable",
+                 *       "status": 503,
+                 *       "detail": "The audit trail cannot be written, so nothing was done or returned. An administrator must check the disk of the data directory; then try again.",
+                 *       "instance": "/v1/secrets/local-admin-password",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d",
+                 *       "code": "AuditUnavailable"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1728,6 +1761,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:graph-permission-missing",
+                 *       "title": "Bad Gateway",
+                 *       "status": 502,
+                 *       "detail": "Microsoft Graph refused the call (403: Insufficient privileges to complete the operation.); the app registration needs the application permission DeviceLocalCredential.Read.All, admin-consented. Graph request-id: 7c2e5a1b-9d3f-4e6a-8b0c-1f2a3b4c5d6e.",
+                 *       "instance": "/v1/secrets/local-admin-password",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1739,6 +1782,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:graph-throttled",
+                 *       "title": "Service Unavailable",
+                 *       "status": 503,
+                 *       "detail": "Microsoft Graph is throttling or unavailable (429) and did not recover within 30 s over 4 attempt(s). Graph request-id: 7c2e5a1b-9d3f-4e6a-8b0c-1f2a3b4c5d6e.",
+                 *       "instance": "/v1/devices",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1748,6 +1801,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:graph-timeout",
+                 *       "title": "Gateway Timeout",
+                 *       "status": 504,
+                 *       "detail": "Microsoft Graph (graph.microsoft.com) did not answer /v1.0/devices within 30 s.",
+                 *       "instance": "/v1/devices",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1757,6 +1820,22 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:validation-failed",
+                 *       "title": "Bad Request",
+                 *       "status": 400,
+                 *       "detail": "The request is invalid: body/role must be one of: admin, user.",
+                 *       "instance": "/v1/api-keys",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d",
+                 *       "errors": [
+                 *         {
+                 *           "path": "body/role",
+                 *           "message": "must be one of: admin, user"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1771,6 +1850,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:unauthenticated",
+                 *       "title": "Unauthorized",
+                 *       "status": 401,
+                 *       "detail": "This operation needs an Authorization: Bearer <api key or Entra ID token> header. Connect-AmsServer sets it for the PowerShell module.",
+                 *       "instance": "/v1/me",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1780,6 +1869,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:admin-role-required",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "Get-AmsApiKey is for administrators, and the API key 'demo-user' has the user role.",
+                 *       "instance": "/v1/api-keys",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1789,6 +1888,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:device-not-found",
+                 *       "title": "Not Found",
+                 *       "status": 404,
+                 *       "detail": "No device with the name 'PC-9999' was found in any enabled tenant.",
+                 *       "instance": "/v1/devices",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1798,6 +1907,28 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "urn:amsd:problem:ambiguous-device",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "2 devices match the name 'PC-0007': PC-0007 (deviceId e42b6664-c5db-4e9f-ac03-88aa794d36e7, tenant 8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59); PC-0007 (deviceId dd20572b-d35c-4c3b-903f-51b1c7f2f0e7, tenant 8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59). Ask again with -DeviceId.",
+                 *       "instance": "/v1/devices",
+                 *       "requestId": "3f1c9a2e-7b4d-4c8a-9e21-5d6f7a8b9c0d",
+                 *       "candidates": [
+                 *         {
+                 *           "deviceName": "PC-0007",
+                 *           "deviceId": "e42b6664-c5db-4e9f-ac03-88aa794d36e7",
+                 *           "tenantId": "8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59"
+                 *         },
+                 *         {
+                 *           "deviceName": "PC-0007",
+                 *           "deviceId": "dd20572b-d35c-4c3b-903f-51b1c7f2f0e7",
+                 *           "tenantId": "8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1917,6 +2048,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "helpdesk-automation",
+                 *       "role": "user",
+                 *       "tenantId": "8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59",
+                 *       "principalId": "0408e0ec-2dc3-4ab3-b302-35889d8b23ce",
+                 *       "description": "Acts as user01@contoso.example, the demo's helpdesk user"
+                 *     }
+                 */
                 "application/json": components["schemas"]["NewApiKey"];
             };
         };
@@ -2001,6 +2141,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "tenantId": "0c8e3f5a-7d2b-4e1c-9a6f-3b5d7e9f1a2c",
+                 *       "displayName": "fabrikam.onmicrosoft.com",
+                 *       "clientId": "6a1f4c2e-8b3d-4f5a-9c7e-1d2b3c4d5e6f",
+                 *       "clientSecret": "the app registration's client secret",
+                 *       "enabled": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["NewTenant"];
             };
         };
@@ -2028,7 +2177,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The Entra tenant's id (a GUID). */
-                tenantId: components["parameters"]["TenantId"];
+                tenantId: string;
             };
             cookie?: never;
         };
@@ -2059,6 +2208,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "displayName": "Contoso (simulated)"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TenantUpdate"];
             };
         };
@@ -2181,6 +2335,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "Helpdesk: workstation passwords (a second rule)",
+                 *       "tenantId": "8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59",
+                 *       "groupId": "All-Workstations",
+                 *       "principalsAllowedLaps": [
+                 *         "AMS-Helpdesk"
+                 *       ],
+                 *       "userRequestReasonRequirement": "Optional"
+                 *     }
+                 */
                 "application/json": components["schemas"]["NewComputerAuthorizationRule"];
             };
         };
@@ -2214,6 +2379,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "csv": "Description,TenantId,GroupId,PrincipalsAllowedLapsHistory\nHelpdesk: workstation password history,8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59,All-Workstations,AMS-Helpdesk\n",
+                 *       "dryRun": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["RuleImport"];
             };
         };
@@ -2301,6 +2472,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "notes": "Reviewed with the helpdesk lead (INC-4711)."
+                 *     }
+                 */
                 "application/json": components["schemas"]["ComputerAuthorizationRuleUpdate"];
             };
         };
@@ -2369,6 +2545,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "computerName": "PC-0001"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SecretRequest"];
             };
         };
@@ -2402,6 +2583,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "computerName": "PC-0001"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SecretRequest"];
             };
         };
@@ -2435,6 +2621,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "computerName": "PC-0001",
+                 *       "reason": "INC-4711: the user is locked out after a firmware update"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SecretRequest"];
             };
         };
@@ -2533,6 +2725,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "deviceCacheSeconds": 60
+                 *     }
+                 */
                 "application/json": components["schemas"]["ServiceConfigUpdate"];
             };
         };
@@ -2588,6 +2785,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "SOC Teams",
+                 *       "kind": "webhook",
+                 *       "url": "https://contoso.webhook.office.com/webhookb2/amsd-example",
+                 *       "description": "The SOC's Teams channel (disabled until its real webhook URL is set)",
+                 *       "enabled": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["NewNotificationChannel"];
             };
         };
@@ -2649,6 +2855,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "The SOC's Teams channel"
+                 *     }
+                 */
                 "application/json": components["schemas"]["NotificationChannelUpdate"];
             };
         };

@@ -3,14 +3,17 @@
  * for PowerShell, every operation routed to a real handler, no route outside the spec.
  */
 import t from 'tap';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import Fastify from 'fastify';
 import { createHandlers } from '../../daemon/api/index.js';
 import { bindOperations } from '../../daemon/http/binder.js';
 import type { OperationHandlers } from '../../daemon/http/operation-types.js';
-import { listOperations, loadSpec } from '../../daemon/http/spec.js';
+import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema, type ParameterObject } from '../../daemon/http/spec.js';
 import { startTestDaemon } from '../helpers.js';
 import { APPROVED_VERBS } from '../../psmodule/generator/approved-verbs.js';
 
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 const spec = loadSpec();
 const operations = listOperations(spec);
 
@@ -63,4 +66,56 @@ t.test('a missing or unknown handler stops the daemon from starting', async (t) 
   t.throws(() => bindOperations(Fastify(), operations, incomplete as OperationHandlers, {} as never), /revokeApiKey has no handler/);
   const extra = { ...handlers, deleteEverything: async () => undefined } as OperationHandlers;
   t.throws(() => bindOperations(Fastify(), operations, extra, {} as never), /deleteEverything/);
+});
+
+type MediaType = { schema: JsonSchema; example?: unknown; examples?: Record<string, { value: unknown }> };
+
+/** The `example` and each of the `examples` of a media type, by a name for the assertion. */
+function examplesOf(media: MediaType): [string, unknown][] {
+  return [
+    ...(media.example === undefined ? [] : [['example', media.example] as [string, unknown]]),
+    ...Object.entries(media.examples ?? {}).map(([name, e]) => [`examples/${name}`, e.value] as [string, unknown]),
+  ];
+}
+
+t.test('every example in the contract is valid for its schema, and every error has one that fits', async (t) => {
+  // strictRequired off: the secret requests' `oneOf` branches each require a property declared beside them.
+  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
+  addFormats(ajv);
+  ajv.addFormat('password', true);
+  const check = (where: string, schema: JsonSchema, value: unknown) => {
+    const validate = ajv.compile(toJsonSchema(spec, schema));
+    t.same(validate(value) ? [] : validate.errors, [], `${where} is valid`);
+  };
+  const errorExamples = new Set<string>();
+  for (const op of operations) {
+    const d = op.definition;
+    for (const p of d.parameters ?? []) {
+      const parameter = resolveRef<ParameterObject>(spec, p);
+      const example = (parameter.schema as { example?: unknown } | undefined)?.example;
+      if (example !== undefined) check(`${d.operationId}: the example of parameter ${parameter.name}`, parameter.schema!, example);
+    }
+    if (d.requestBody) {
+      const media = resolveRef<{ content: Record<string, MediaType> }>(spec, d.requestBody).content['application/json']!;
+      // Swagger UI's "Try it out" sends this body; without one it merges every property (and every oneOf branch).
+      t.ok(media.example !== undefined, `${d.operationId}: the request body has an example`);
+      for (const [name, value] of examplesOf(media)) check(`${d.operationId}: request body ${name}`, media.schema, value);
+    }
+    for (const [status, response] of Object.entries(d.responses)) {
+      const content = resolveRef<{ content?: Record<string, MediaType> }>(spec, response as never).content ?? {};
+      for (const [type, media] of Object.entries(content)) {
+        const examples = examplesOf(media);
+        for (const [name, value] of examples) check(`${d.operationId} ${status} ${type}: ${name}`, media.schema, value);
+        if (type !== 'application/problem+json') continue;
+        t.ok(examples.length > 0, `${d.operationId} ${status}: the problem has an example`);
+        for (const [name, value] of examples) {
+          const problem = value as { status?: number; code?: string };
+          t.equal(problem.status, Number(status), `${d.operationId} ${status}: ${name} is a ${status}`);
+          t.not(problem.code, 'Success', `${d.operationId} ${status}: ${name} is not a success`);
+          errorExamples.add(JSON.stringify(value));
+        }
+      }
+    }
+  }
+  t.ok(errorExamples.size >= 10, `the errors have examples of their own, not one for all (${errorExamples.size} different)`);
 });

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
-import { loadSpec } from '../../daemon/http/spec.js';
+import { listOperations, loadSpec } from '../../daemon/http/spec.js';
 import { packageVersion } from '../../daemon/package-root.js';
 import { assertMatchesSpec, startTestDaemon } from '../helpers.js';
 
@@ -43,4 +43,23 @@ t.test('Swagger UI is served from the package, pointed at the contract', async (
   t.equal(bundle.statusCode, 200, 'the UI assets are local, nothing is fetched from a CDN');
   const spec = await d.call({ url: '/docs/json', key: null });
   t.same(spec.json().security, [{ bearerAuth: [] }], 'the UI sees the bearer scheme, so "Authorize" can set the token');
+});
+
+t.test('Swagger UI is amsd\'s: its title, no top bar, the published contract linked, each cmdlet and role shown', async (t) => {
+  const d = await startTestDaemon(t);
+  const page = await d.call({ url: '/docs/', key: null });
+  t.match(page.body, /<title>amsd<\/title>/, 'the tab is titled amsd, not Swagger UI');
+  const init = (await d.call({ url: '/docs/static/swagger-initializer.js', key: null })).body;
+  t.match(init, /"layout":"BaseLayout"/, 'no top bar, so no fastify logo and no Explore box');
+  t.match(init, /InfoUrl: .*url: '\/openapi\.json'/, 'the link under the title is /openapi.json');
+
+  const shown = (await d.call({ url: '/docs/json', key: null })).json() as ReturnType<typeof loadSpec>;
+  const written = loadSpec();
+  for (const op of listOperations(written)) {
+    const summary = shown.paths[op.path]![op.method]!.summary!;
+    const role = op.adminOnly ? 'admin only' : op.authenticated ? 'admin or user' : 'no key needed';
+    t.equal(summary, `${op.cmdlet} (${role}): ${op.definition.summary}`, `${op.operationId}: the summary names the cmdlet and who may call it`);
+    t.match(shown.paths[op.path]![op.method]!.description, `**PowerShell:** \`${op.cmdlet}\``);
+  }
+  t.same((await d.call({ url: '/openapi.json', key: null })).json().paths, written.paths, '/openapi.json stays the contract as written');
 });

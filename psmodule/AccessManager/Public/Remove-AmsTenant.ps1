@@ -21,12 +21,12 @@ function Remove-AmsTenant {
     Does it without asking for confirmation. -WhatIf still only shows what would happen.
 
     .EXAMPLE
-    PS> Remove-AmsTenant -TenantId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d'
+    PS> Remove-AmsTenant -TenantId '0c8e3f5a-7d2b-4e1c-9a6f-3b5d7e9f1a2c'
 
     Removes a tenant and discards its sealed credential.
 
     .EXAMPLE
-    PS> Remove-AmsTenant -TenantId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d' -WhatIf
+    PS> Remove-AmsTenant -TenantId '0c8e3f5a-7d2b-4e1c-9a6f-3b5d7e9f1a2c' -WhatIf
 
     Shows what the command would do, without doing it.
 

@@ -72,12 +72,12 @@ function Set-AmsTenant {
     role. Everyone else who signs in is a `user`.
 
     .EXAMPLE
-    PS> Set-AmsTenant -TenantId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d' -DisplayName 'Contoso'
+    PS> Set-AmsTenant -TenantId '8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59' -DisplayName 'Contoso'
 
     Changes a tenant's name, app registration, credential, endpoints or enabled state.
 
     .EXAMPLE
-    PS> Set-AmsTenant -TenantId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d' -DisplayName 'Contoso' -WhatIf
+    PS> Set-AmsTenant -TenantId '8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59' -DisplayName 'Contoso' -WhatIf
 
     Shows what the command would do, without doing it.
 

@@ -18,7 +18,7 @@ function Test-AmsTenant {
     The Entra tenant's id (a GUID).
 
     .EXAMPLE
-    PS> Test-AmsTenant -TenantId '6f2d1c3a-0b4e-4f5a-9c7d-2e8f1a3b4c5d'
+    PS> Test-AmsTenant -TenantId '8f4a2c1e-5b7d-4e3f-9a6c-2d1b0e7f3a59'
 
     Signs in to a tenant and checks every Graph permission the daemon needs.
 
