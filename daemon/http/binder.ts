@@ -4,6 +4,7 @@
  * handler found by operationId. Start-up fails when an operation has no handler or a handler no
  * operation, so the daemon can never serve a route the spec does not describe, or miss one it does.
  */
+import { redactUrl } from '../logging.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticationHook, type Authenticators } from './authentication.js';
 import type { OperationContext, OperationErrorHooks, OperationHandlers, OperationId } from './operation-types.js';
@@ -92,7 +93,7 @@ export function notFoundHandler(operations: Operation[]) {
     method: op.method.toUpperCase(),
   }));
   return function notFound(request: FastifyRequest, reply: FastifyReply) {
-    const path = request.url.split('?')[0] ?? '';
+    const path = redactUrl(request.url.split('?')[0] ?? '');
     const allowed = [...new Set(matchers.filter((m) => m.pattern.test(path)).map((m) => m.method))];
     if (allowed.length > 0) {
       if (allowed.includes('GET')) allowed.push('HEAD');

@@ -3,6 +3,7 @@
  * says what to fix. Client errors keep their message; server errors reveal nothing about internals.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { redactUrl } from '../logging.js';
 import type { components } from '../../openapi/ams.js';
 import { AuditWriteError } from '../audit/audit-log.js';
 import { GraphError } from '../directory/graph-client.js';
@@ -58,7 +59,8 @@ export function sendProblem(
     title: TITLES[status] ?? (status < 500 ? 'Client Error' : 'Server Error'),
     status,
     detail,
-    instance: request.url.split('?')[0],
+    // The path as sent may hold a pasted key or token: never echoed back.
+    instance: redactUrl(request.url.split('?')[0] ?? ''),
     requestId: String(request.id),
     ...(extensions.errors && extensions.errors.length > 0 ? { errors: extensions.errors } : {}),
     ...(extensions.candidates ? { candidates: extensions.candidates } : {}),

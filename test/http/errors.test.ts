@@ -86,3 +86,13 @@ t.test('a caller-supplied request id is kept only when it is safe to log', async
   const replaced = await d.call({ url: '/v1/health', key: null, headers: { 'x-request-id': 'evil"\n{"level":60}' } });
   t.match(replaced.headers['x-request-id'], /^[0-9a-f-]{36}$/);
 });
+
+t.test('a key or token pasted into the path is not echoed back in the problem', async (t) => {
+  const d = await startTestDaemon(t);
+  const pasted = `ams_${'k'.repeat(43)}`;
+  for (const url of [`/v1/api-keys/${pasted}`, `/v1/no-such-thing/${pasted}`]) {
+    const res = await d.call({ method: 'DELETE', url });
+    t.ok(res.statusCode >= 400 && res.statusCode < 500, `${url.slice(0, 20)}…: ${res.statusCode}`);
+    t.notOk(res.body.includes(pasted), 'neither in instance nor in detail');
+  }
+});
