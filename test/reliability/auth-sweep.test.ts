@@ -13,6 +13,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { SignJWT, decodeProtectedHeader, generateKeyPair, importJWK, type JWK } from 'jose';
 import t from 'tap';
+import { recordFigures } from './figures.js';
 import { Agent, fetch } from 'undici';
 import { listOperations, loadSpec, type JsonSchema, type Operation } from '../../daemon/http/spec.js';
 import { createKey, registerTenant, simulatedTenantFor, startTestDaemon, type TestContext, type TestDaemon } from '../helpers.js';
@@ -286,6 +287,7 @@ t.test('every non-public operation: 401 for every bad credential, 403 for a user
   ];
   const width = Math.max(...rows.map(([label]) => label!.length));
   t.comment(['auth sweep', ...rows.map(([label, value]) => `${label!.padEnd(width)}  ${value!.padStart(5)}`)].join('\n'));
+  await recordFigures('auth sweep', { 'operations swept': guarded.length, cases, 'wrong auth answers': wrong.length });
 });
 
 /** What a refusal must look like; undefined when it does, else what is wrong with it. */

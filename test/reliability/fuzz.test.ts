@@ -100,10 +100,18 @@ function requestFor(operation: Operation, authorization: string, pools: Pools): 
   });
 }
 
-/** The state as written, without what authenticating alone may update (a key's lastUsedAt, at most once a minute). */
+/**
+ * The state as written, without what changes on its own: a key's lastUsedAt (authenticating alone
+ * updates it, at most once a minute) and the audit trail's checkpoint (written every few seconds
+ * while events come, refusals' events included).
+ */
 function comparable(text: string): string {
-  const state = JSON.parse(text) as { apiKeys: { lastUsedAt?: string }[] };
+  const state = JSON.parse(text) as { apiKeys: { lastUsedAt?: string }[]; auditTrail?: { checkpoint?: unknown; mac?: unknown } };
   for (const key of state.apiKeys) delete key.lastUsedAt;
+  if (state.auditTrail) {
+    delete state.auditTrail.checkpoint;
+    delete state.auditTrail.mac;
+  }
   return JSON.stringify(state);
 }
 

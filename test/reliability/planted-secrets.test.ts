@@ -16,6 +16,7 @@ import { join, relative } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { SMTPServer } from 'smtp-server';
 import t from 'tap';
+import { recordFigures } from './figures.js';
 import { listOperations, loadSpec, type JsonSchema } from '../../daemon/http/spec.js';
 import { startReceiver } from '../notifications/fixtures.js';
 import { createRule, registerTenant, simulatedTenantFor, startTestDaemon, type TestContext, type TestDaemon } from '../helpers.js';
@@ -361,4 +362,5 @@ t.test('planted secrets appear nowhere but in the one answer that earned them', 
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   t.comment(['planted secrets', ...rows.map(([label, n]) => `${label.padEnd(width)}  ${String(n).padStart(6)}`)].join('\n'));
+  await recordFigures('planted secrets', { 'secrets planted': secrets.length, 'places searched': places.length, leaks: leaks.length });
 });
