@@ -81,18 +81,40 @@ function validationDetail(errors: FieldError[]): string {
 
 interface AjvError {
   instancePath: string;
+  schemaPath?: string;
   keyword: string;
   message?: string;
   params: Record<string, unknown>;
+  /** With ajv's `verbose`: the failing keyword's value (for oneOf, its alternatives). */
+  schema?: unknown;
+}
+
+/**
+ * A oneOf whose alternatives each only require fields (`computerName` or `deviceId`) said in words,
+ * in place of ajv's "must match exactly one schema in oneOf" and each alternative's "is required".
+ */
+function alternativesMessage(error: AjvError): string | undefined {
+  if (error.keyword !== 'oneOf' || !Array.isArray(error.schema)) return undefined;
+  const alternatives = error.schema as { required?: unknown }[];
+  if (!alternatives.every((a) => Array.isArray(a.required) && a.required.length === 1)) return undefined;
+  const names = alternatives.map((a) => String((a.required as unknown[])[0]));
+  const passing = error.params.passingSchemas;
+  if (Array.isArray(passing)) return `must give only one of ${names.join(' and ')}, not several`;
+  return `must give ${names.join(' or ')} (one of them)`;
 }
 
 /** Turns ajv's errors into field errors that name the field: `body/role`, `query/status`. */
 export function fieldErrors(context: string, validation: AjvError[]): FieldError[] {
   const where = context === 'querystring' ? 'query' : context;
-  return validation.map((e) => {
+  const explained = validation.filter((e) => alternativesMessage(e) !== undefined);
+  const partOfExplained = (e: AjvError) => explained.some((o) => o !== e && e.schemaPath?.startsWith(`${o.schemaPath}/`) && e.instancePath === o.instancePath);
+  return validation.filter((e) => !partOfExplained(e)).map((e) => {
     const segments = e.instancePath.split('/').filter(Boolean);
     let message = e.message ?? 'is invalid';
-    if (e.keyword === 'required') {
+    const alternatives = alternativesMessage(e);
+    if (alternatives) {
+      message = alternatives;
+    } else if (e.keyword === 'required') {
       segments.push(String(e.params.missingProperty));
       message = 'is required';
     } else if (e.keyword === 'additionalProperties') {

@@ -25,6 +25,7 @@ const PLAIN_DECIMAL = /^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?$/;
 function newAjv(): Ajv {
   const ajv = new Ajv({
     allErrors: true, // report every failing field at once, not the first
+    verbose: true, // errors carry their schema: a oneOf of alternatives can then name them
     removeAdditional: false, // an unknown (misspelt) field is an error, never silently dropped
     coerceTypes: false,
     useDefaults: true,

@@ -96,3 +96,16 @@ t.test('a key or token pasted into the path is not echoed back in the problem', 
     t.notOk(res.body.includes(pasted), 'neither in instance nor in detail');
   }
 });
+
+t.test('a body that must give one of two fields says so in words, not in ajv’s', async (t) => {
+  const d = await startTestDaemon(t);
+  const neither = await d.call({ method: 'POST', url: '/v1/secrets/local-admin-password', body: { reason: 'x' } });
+  t.equal(neither.statusCode, 400);
+  t.match(neither.json().detail, /give computerName or deviceId \(one of them\)/);
+  t.notMatch(neither.body, /exactly one schema|oneOf|is required/, 'no schema jargon, no field named missing that is not');
+  t.same(neither.json().errors, [{ path: 'body', message: 'must give computerName or deviceId (one of them)' }]);
+  t.match(neither.json().detail, /^The request is invalid: body must give computerName or deviceId \(one of them\)\.$/);
+  const both = await d.call({ method: 'POST', url: '/v1/secrets/local-admin-password', body: { computerName: 'PC-0001', deviceId: '8b1811f6-5813-475a-8054-5d2939bd681f' } });
+  t.equal(both.statusCode, 400);
+  t.match(both.json().detail, /give only one of computerName and deviceId/);
+});
