@@ -71,3 +71,20 @@ t.test('a bodiless POST to an operation that takes no body is answered, whatever
   const withBody = await daemon.call({ method: 'POST', url: '/v1/api-keys', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=x' });
   t.equal(withBody.statusCode, 415, 'an operation that takes a body still wants JSON');
 });
+
+t.test('an unreachable Entra ID is named, with the host and the cause', async (t) => {
+  const { register, tenant, daemon, check } = await setUp(t);
+  await register({ clientSecret: tenant.app.clientSecret });
+  // A port nothing listens on: connection refused.
+  const probe = await import('node:net').then((net) => net.createServer());
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const moved = await daemon.call({ method: 'PATCH', url: `/v1/tenants/${tenant.tenantId}`, body: { authorityHost: `https://127.0.0.1:${port}` } });
+  t.equal(moved.statusCode, 200, moved.body);
+  const report = await check();
+  t.equal(report.checks[0]!.succeeded, false);
+  t.match(report.checks[0]!.detail, new RegExp(`127\\.0\\.0\\.1:${port}`), 'the host');
+  t.match(report.checks[0]!.detail, /refused/i, 'and the cause');
+  t.notMatch(report.checks[0]!.detail, /aka\.ms\/msal/, 'not MSAL’s link');
+});
