@@ -50,8 +50,8 @@ const REFUSAL_STATUS: Partial<Record<ResultCode, number>> = {
 };
 
 const REFUSAL_DETAIL: Partial<Record<ResultCode, (accessType: string, device: string) => string>> = {
-  NoMatchingRuleForComputer: (what, device) => `No authorization rule applies to ${device}, so nobody may read its ${what}. An administrator can add one with New-AmsComputerAuthorizationRule.`,
-  NoMatchingRuleForUser: (what, device) => `No authorization rule lets you read the ${what} of ${device}. Ask an administrator; Get-AmsEffectiveAccess shows why.`,
+  NoMatchingRuleForComputer: (what, device) => `No authorization rule applies to ${device}, so nobody may read its ${what}. An administrator can add one with createComputerAuthorizationRule (POST /v1/computer-authorization-rules).`,
+  NoMatchingRuleForUser: (what, device) => `No authorization rule lets you read the ${what} of ${device}. Ask an administrator; getEffectiveAccess (GET /v1/effective-access) shows why.`,
   ExplicitlyDenied: (what, device) => `A rule denies you the ${what} of ${device}; a deny wins over every allow.`,
 };
 
@@ -229,7 +229,7 @@ export class AccessService {
       return refuse(decision.code, REFUSAL_STATUS[decision.code] ?? 403, REFUSAL_DETAIL[decision.code]!(ACCESS_NAMES[accessType], device.deviceName));
     }
     if (decision.reasonRequirement === 'Required' && !request.reason?.trim()) {
-      return refuse('ReasonRequired', 400, `The rule '${decision.grantingRule!.description}' asks for a reason: say why you need it (-Reason).`, {
+      return refuse('ReasonRequired', 400, `The rule '${decision.grantingRule!.description}' asks for a reason: say why you need it (reason).`, {
         errors: [{ path: 'body/reason', message: 'is required by the rule that grants this access' }],
       });
     }
@@ -247,7 +247,7 @@ export class AccessService {
       return result.ok ? [] : [{ channel, error: result.error }];
     });
     if (failed.length > 0) {
-      return refuse('NotificationFailed', 503, `The secret was not returned: the notification channel ${failed.map((f) => `'${f.channel.name}'`).join(', ')} must be told of every read, and could not be. Try again later; an administrator can check it with Test-AmsNotificationChannel.`, {
+      return refuse('NotificationFailed', 503, `The secret was not returned: the notification channel ${failed.map((f) => `'${f.channel.name}'`).join(', ')} must be told of every read, and could not be. Try again later; an administrator can check it with testNotificationChannel (POST /v1/notification-channels/{id}/test).`, {
         headers: { 'retry-after': '60' },
         auditMessage: `Mandatory notification failed: ${failed.map((f) => `${f.channel.id} (${f.channel.name}): ${f.error}`).join('; ')}`,
       });

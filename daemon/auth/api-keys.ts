@@ -96,7 +96,7 @@ export class ApiKeyService {
     const now = new Date();
     return this.store.mutate((state) => {
       const record = state.apiKeys.find((k) => k.id === id.toLowerCase());
-      if (!record) throw new ProblemError(404, 'api-key-not-found', `No API key has the id ${id}. Get-AmsApiKey lists the keys and their ids.`);
+      if (!record) throw new ProblemError(404, 'api-key-not-found', `No API key has the id ${id}. listApiKeys (GET /v1/api-keys) lists the keys and their ids.`);
       if (record.revokedAt) return { before: toView(record, now), after: toView(record, now) }; // already: nothing to record
       const otherActiveAdmins = state.apiKeys.filter(
         (k) => k !== record && k.role === 'admin' && keyStatus(k, now) === 'active',

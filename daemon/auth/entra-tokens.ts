@@ -56,14 +56,14 @@ export class EntraTokenVerifier {
     const audiences = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
     if (audiences.some((aud) => GRAPH_AUDIENCES.has(aud.replace(/\/+$/, '').toLowerCase()))) {
       return {
-        refused: "This Entra ID token is for Microsoft Graph, not for amsd. Request a token for amsd's scope (GET /v1/auth/config lists it, and Connect-AmsServer -UseDeviceCode does it for you).",
+        refused: "This Entra ID token is for Microsoft Graph, not for amsd. Request a token for amsd's scope (getAuthConfig, GET /v1/auth/config, names it and the device code flow that gets one).",
       };
     }
     const tid = typeof claims.tid === 'string' ? claims.tid.toLowerCase() : '';
     if (!GUID.test(tid)) return { refused: 'The Entra ID token has no tenant id (tid claim).' };
     const tenant = this.tenants.list({ tenantId: tid })[0];
     if (!tenant || tenant.userSignInAudiences.length === 0) {
-      return { refused: `Users of tenant ${tid} may not sign in to amsd: an administrator sets userSignInAudiences on the tenant (Set-AmsTenant) to allow it.` };
+      return { refused: `Users of tenant ${tid} may not sign in to amsd: an administrator sets userSignInAudiences on the tenant (updateTenant, PATCH /v1/tenants/{tenantId}) to allow it.` };
     }
     if (!tenant.enabled) return { refused: `The tenant ${tenant.displayName} (${tid}) is disabled in amsd.` };
     const accepted = tenant.userSignInAudiences;

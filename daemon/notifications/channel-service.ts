@@ -15,7 +15,7 @@ function channelTarget(channel: { id: string; name: string }) {
 }
 
 function notFound(idOrName: string): ProblemError {
-  return new ProblemError(404, 'channel-not-found', `No notification channel has the id or name '${idOrName}'. Get-AmsNotificationChannel lists them.`);
+  return new ProblemError(404, 'channel-not-found', `No notification channel has the id or name '${idOrName}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
 }
 
 function nameTaken(name: string): ProblemError {

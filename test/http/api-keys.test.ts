@@ -49,6 +49,13 @@ t.test('a user key is refused on admin operations with 403', async (t) => {
   }
   const afterwards = await d.call({ url: '/v1/api-keys' });
   t.equal(afterwards.json().items.length, 2, 'the refused create created nothing');
+
+  // An HTTP caller is told the operation and its path, not a PowerShell cmdlet.
+  const rules = await d.call({ url: '/v1/computer-authorization-rules', key: user.key });
+  t.equal(
+    rules.json().detail,
+    "listComputerAuthorizationRules (GET /v1/computer-authorization-rules) is for administrators, and the API key 'reader' has the user role.",
+  );
 });
 
 t.test('missing, malformed, unknown, revoked and expired credentials are 401 problem+json', async (t) => {
