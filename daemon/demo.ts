@@ -169,7 +169,7 @@ export function demoInstructions(info: DemoInfo): string {
     `  curl -s -H "Authorization: Bearer $(cat ${info.userKeyFile})" "${info.url}/v1/devices?name=${device}"`,
     `  ${read(device)}   # allowed by 'Helpdesk: workstation passwords'`,
     denied ? `  ${read(denied.deviceName)}   # refused: ${denied.code}` : '',
-    `  curl -s -H "Authorization: Bearer $(cat ${info.adminKeyFile})" "${info.url}/v1/audit-events?limit=5"   # both reads, on the audit trail`,
+    `  curl -s -H "Authorization: Bearer $(cat ${info.adminKeyFile})" "${info.url}/v1/audit-events?top=5"   # both reads, on the audit trail`,
     info.duplicatedDeviceName ? `  curl -s -H "Authorization: Bearer $(cat ${info.userKeyFile})" "${info.url}/v1/devices?name=${info.duplicatedDeviceName}"   # shared name: 409 with candidates` : '',
     '',
     'Or in PowerShell, with the AccessManager module (psmodule/AccessManager):',

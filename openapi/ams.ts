@@ -460,7 +460,7 @@ export interface paths {
         };
         /**
          * Searches the audit trail, newest first.
-         * @description Secret requests (every outcome) and configuration changes, newest first, `limit` at a time;
+         * @description Secret requests (every outcome) and configuration changes, newest first, `top` at a time;
          *     pass `nextCursor` back as `cursor` for older events. Filters combine.
          */
         get: operations["listAuditEvents"];
@@ -2473,8 +2473,8 @@ export interface operations {
                 outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed";
                 /** @description Only events of this type. */
                 type?: "secret.read" | "notification.failed" | "audit.pruned" | "audit.rekeyed" | "audit.reset" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated" | "channel.created" | "channel.updated" | "channel.deleted";
-                /** @description At most this many events. */
-                limit?: number;
+                /** @description At most this many events per page. */
+                top?: number;
                 /** @description The `nextCursor` of the previous page. */
                 cursor?: string;
             };

@@ -67,7 +67,7 @@ t.test('the demo configures a tenant, an admin key and a user key, and says so i
     t.equal(refused.status, 403, `${denied.deviceName} is refused`);
     t.equal(refused.body.code, denied.code, `with ${denied.code}, as demo.json says`);
   }
-  const audit = await get(info, info.adminKeyFile, `/v1/audit-events?type=secret.read&limit=${info.deniedDevices.length + 1}`);
+  const audit = await get(info, info.adminKeyFile, `/v1/audit-events?type=secret.read&top=${info.deniedDevices.length + 1}`);
   t.same(
     audit.body.items.map((e: { outcome: { code: string } }) => e.outcome.code).reverse(),
     ['Success', ...info.deniedDevices.map((d) => d.code)],

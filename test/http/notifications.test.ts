@@ -115,7 +115,7 @@ t.test('a mandatory channel that cannot be told refuses the read, audited; other
   t.equal(refused.statusCode, 503);
   t.match(refused.json(), { code: 'NotificationFailed', detail: /'Must know' must be told of every read/ });
   t.notOk(refused.body.includes(device.laps!.expected[0]!.password), 'no password in the answer');
-  const event = (await daemon.call({ url: '/v1/audit-events?type=secret.read&limit=1' })).json().items[0];
+  const event = (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=1' })).json().items[0];
   t.match(event, { eventId: 4036, outcome: { code: 'NotificationFailed', message: /Mandatory notification failed: .*Must know.*500/ } });
 
   receiver.respond = () => 204;

@@ -28,7 +28,7 @@ async function setUp(t: TestContext, daemonOptions: Parameters<typeof startTestD
     assertMatchesSpec(t, res, OPERATION[path]!);
     return res;
   };
-  const lastEvent = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&limit=1' })).json().items[0];
+  const lastEvent = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=1' })).json().items[0];
   return { tenant, daemon, users, devices, helpdesk, reader, outsider, read, lastEvent };
 }
 
@@ -234,17 +234,17 @@ t.test('reads are rate limited per user and per client address', async (t) => {
   t.equal(third.statusCode, 429, 'the user has used their two reads this minute, from whatever address');
   t.equal(third.json().code, 'UserRateLimitExceeded');
   t.ok(Number(third.headers['retry-after']) > 0 && Number(third.headers['retry-after']) <= 60, 'Retry-After within the minute');
-  const events = (await daemon.call({ url: '/v1/audit-events?type=secret.read&limit=3' })).json().items;
+  const events = (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=3' })).json().items;
   t.match(events[0], { eventId: 4018, ip: '198.51.100.1' }, 'audited, with the client address from the trusted proxy');
   t.match(events[1], { ip: '203.0.113.7' });
 
   t.equal((await read(two, '203.0.113.7')).statusCode, 200, "another user from the same address: the address's third read");
   t.equal((await read(two, '203.0.113.7')).statusCode, 429, 'the address has used its three reads; the user has one left');
-  t.equal((await daemon.call({ url: '/v1/audit-events?limit=1' })).json().items[0].outcome.code, 'IpRateLimitExceeded');
+  t.equal((await daemon.call({ url: '/v1/audit-events?top=1' })).json().items[0].outcome.code, 'IpRateLimitExceeded');
 
   const untrusted = await daemon.call({ method: 'POST', url: LAPS, key: two, body: { deviceId: devices[0]!.deviceId }, headers: { 'x-forwarded-for': '192.0.2.1' }, remoteAddress: '10.9.9.9' });
   t.equal(untrusted.statusCode, 200, 'a peer that is not a trusted proxy is its own address, whatever X-Forwarded-For says');
-  t.equal((await daemon.call({ url: '/v1/audit-events?limit=1' })).json().items[0].ip, '10.9.9.9');
+  t.equal((await daemon.call({ url: '/v1/audit-events?top=1' })).json().items[0].ip, '10.9.9.9');
 });
 
 t.test('an Entra user reads through the groups in their token', async (t) => {
@@ -257,6 +257,6 @@ t.test('an Entra user reads through the groups in their token', async (t) => {
   const res = await daemon.call({ method: 'POST', url: LAPS, key: token, body: { computerName: devices[0]!.displayName } });
   t.equal(res.statusCode, 200, 'the groups claim says the user is a reader (Graph is not asked)');
   t.equal(tenant.callCount('/v1.0/users'), 0);
-  const event = (await daemon.call({ url: '/v1/audit-events?limit=1' })).json().items[0];
+  const event = (await daemon.call({ url: '/v1/audit-events?top=1' })).json().items[0];
   t.match(event.actor, { kind: 'entra', principalId: users[10]!.id });
 });
