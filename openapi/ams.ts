@@ -2553,6 +2553,8 @@ export interface operations {
             query?: {
                 /** @description Only the channel with this id or name (404 when there is none). */
                 id?: string;
+                /** @description Only the channel with this name, ignoring case (404 when there is none). Give `id` or `name`, not both. */
+                name?: string;
             };
             header?: never;
             path?: never;

@@ -29,8 +29,16 @@ export class ChannelService {
     private readonly queue: () => NotificationQueue,
   ) {}
 
-  list(filter: { id?: string } = {}): ChannelView[] {
+  list(filter: { id?: string; name?: string } = {}): ChannelView[] {
     const channels = this.store.state.channels;
+    if (filter.id && filter.name) {
+      throw validationProblem([{ path: 'query/name', message: 'give id or name, not both' }]);
+    }
+    if (filter.name) {
+      const channel = channelNamed(channels, filter.name);
+      if (!channel) throw new ProblemError(404, 'channel-not-found', `No notification channel is named '${filter.name}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
+      return [toChannelView(channel)];
+    }
     if (filter.id) {
       const channel = findChannel(channels, filter.id);
       if (!channel) throw notFound(filter.id);

@@ -75,6 +75,24 @@ t.test('a channel is created, shown and audited without its URL, header values o
   t.same(bad.json().errors.map((e: { path: string }) => e.path).sort(), ['body/bodyTemplate', 'body/url']);
 });
 
+t.test('the channel list gives one channel by name, as its summary says', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const receiver = await startReceiver(t);
+  const soc = await webhook(t, daemon, receiver, 'SOC webhook');
+  await webhook(t, daemon, receiver, 'Helpdesk webhook');
+  const byName = await daemon.call({ url: `${CHANNELS}?name=${encodeURIComponent('soc webhook')}` });
+  assertMatchesSpec(t, byName, 'listNotificationChannels');
+  t.equal(byName.statusCode, 200, byName.body);
+  t.same(byName.json().items.map((c: { id: string }) => c.id), [soc.id], 'the one channel of that name, whatever the case');
+  const none = await daemon.call({ url: `${CHANNELS}?name=Pager` });
+  assertMatchesSpec(t, none, 'listNotificationChannels');
+  t.equal(none.statusCode, 404);
+  t.match(none.json().detail, /No notification channel is named 'Pager'/);
+  const both = await daemon.call({ url: `${CHANNELS}?name=Pager&id=${soc.id}` });
+  t.equal(both.statusCode, 400);
+  t.same(both.json().errors, [{ path: 'query/name', message: 'give id or name, not both' }]);
+});
+
 t.test("rules name channels: successes and refusals are told, signed, after the audit event", async (t) => {
   const { tenant, daemon, device, read } = await setUp(t);
   const receiver = await startReceiver(t);
