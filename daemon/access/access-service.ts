@@ -55,6 +55,15 @@ const REFUSAL_DETAIL: Partial<Record<ResultCode, (accessType: string, device: st
   ExplicitlyDenied: (what, device) => `A rule denies you the ${what} of ${device}; a deny wins over every allow.`,
 };
 
+/**
+ * Rules name users and groups, so a key acting as no user (an admin key, typically) matches none of
+ * them: asking an administrator would not help the administrator holding it.
+ */
+function actsAsNoUser(caller: Caller, what: string, device: string): string {
+  const key = caller.kind === 'apiKey' ? `The API key '${caller.displayName}'` : 'This caller';
+  return `${key} acts as no user, and authorization rules allow users and groups, so no rule can let it read the ${what} of ${device} (its role does not matter). Use a key that acts as a user: createApiKey (POST /v1/api-keys) with that user's tenantId and principalId (object id), or sign in as the user with Entra ID.`;
+}
+
 const ACCESS_NAMES: Record<AccessType, string> = {
   LocalAdminPassword: 'local administrator password',
   LocalAdminPasswordHistory: 'local administrator password history',
@@ -226,7 +235,11 @@ export class AccessService {
     decision = (await directory(() => this.#decide(device, principals)))[accessType];
     ruleIds = decision.allowed ? [decision.grantingRule!.id] : decision.denyingRules.length > 0 ? decision.denyingRules : decision.matchingRules;
     if (!decision.allowed) {
-      return refuse(decision.code, REFUSAL_STATUS[decision.code] ?? 403, REFUSAL_DETAIL[decision.code]!(ACCESS_NAMES[accessType], device.deviceName));
+      const detail =
+        decision.code === 'NoMatchingRuleForUser' && !caller.principalId
+          ? actsAsNoUser(caller, ACCESS_NAMES[accessType], device.deviceName)
+          : REFUSAL_DETAIL[decision.code]!(ACCESS_NAMES[accessType], device.deviceName);
+      return refuse(decision.code, REFUSAL_STATUS[decision.code] ?? 403, detail);
     }
     if (decision.reasonRequirement === 'Required' && !request.reason?.trim()) {
       return refuse('ReasonRequired', 400, `The rule '${decision.grantingRule!.description}' asks for a reason: say why you need it (reason).`, {

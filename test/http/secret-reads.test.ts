@@ -86,6 +86,17 @@ t.test('refusals are 403s with their code, audited, and never reach Graph for th
   t.equal(tenant.callCount('/v1.0/directory/deviceLocalCredentials'), 0, 'no refused request read a password from Graph');
 });
 
+t.test('a key acting as no user is told so, and how to give it one, not to ask an administrator', async (t) => {
+  const { tenant, daemon, devices, read, lastEvent } = await setUp(t);
+  await workstationRule(t, daemon, tenant.tenantId);
+  const res = await read(LAPS, daemon.adminKey, { computerName: devices[0]!.displayName });
+  t.equal(res.statusCode, 403);
+  t.equal(res.json().code, 'NoMatchingRuleForUser', 'the result code stays the one Access Manager uses');
+  t.match(res.json().detail, /^The API key 'bootstrap-admin' acts as no user, .*no rule can let it read the local administrator password of PC-0001.*createApiKey \(POST \/v1\/api-keys\) with that user's tenantId and principalId/);
+  t.notMatch(res.json().detail, /Ask an administrator/);
+  t.match(await lastEvent(), { eventId: 4012, outcome: { code: 'NoMatchingRuleForUser' } });
+});
+
 t.test('any deny wins, across rules and through groups', async (t) => {
   const { tenant, daemon, users, devices, helpdesk, reader, read, lastEvent } = await setUp(t);
   await workstationRule(t, daemon, tenant.tenantId);
