@@ -187,15 +187,15 @@ export class AccessService {
       code: ResultCode,
       status: number,
       detail: string,
-      extra: Omit<NonNullable<ConstructorParameters<typeof ProblemError>[3]>, 'code'> & { auditMessage?: string } = {},
+      extra: Omit<NonNullable<ConstructorParameters<typeof ProblemError>[3]>, 'code'> & { auditMessage?: string; kind?: string } = {},
     ): Promise<never> => {
-      const { auditMessage, ...problem } = extra;
+      const { auditMessage, kind, ...problem } = extra;
       const event = await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: false, code, message: auditMessage ?? detail, ...(ruleIds ? { ruleIds } : {}) } });
       // Rate-limit refusals are not announced: a script in a loop would flood every channel.
       if (code !== 'UserRateLimitExceeded' && code !== 'IpRateLimitExceeded') {
         this.#notify([...(decision?.failureChannels ?? []), ...this.deps.settings.get().globalChannelsFailure], event as NotificationEvent, decision);
       }
-      throw new ProblemError(status, kebab(code), detail, { ...problem, code });
+      throw new ProblemError(status, kind ?? kebab(code), detail, { ...problem, code });
     };
     /** A Graph failure is audited as DirectoryError, then answered as Graph failures are (502/503/504). */
     const directory = async <R>(call: () => Promise<R>): Promise<R> => {
@@ -226,7 +226,9 @@ export class AccessService {
       } catch (error) {
         if (!(error instanceof ProblemError)) throw error;
         if (error.kind === 'ambiguous-device') return refuse('AmbiguousDevice', 409, error.message, { ...(error.extra.candidates ? { candidates: error.extra.candidates } : {}) });
-        return refuse('DeviceNotFound', error.status, error.message);
+        // No tenant to search (none enabled, or the one named is disabled or unknown) is answered as
+        // GET /v1/devices answers it; the audit keeps Access Manager's code, with the reason as its message.
+        return refuse('DeviceNotFound', error.status, error.message, error.kind === 'device-not-found' ? {} : { kind: error.kind });
       }
     });
     auditDevice = { deviceName: device.deviceName, deviceId: device.deviceId, objectId: device.objectId, tenantId: device.tenantId };

@@ -196,6 +196,18 @@ t.test('devices that cannot be read say why, and are audited with what was asked
   t.equal((await read(LAPS, helpdesk, {})).statusCode, 400, 'neither');
 });
 
+t.test('with no tenant configured a read is refused as a device lookup is: 409 no-tenant', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const lookup = await daemon.call({ url: '/v1/devices?name=PC-0001' });
+  const res = await daemon.call({ method: 'POST', url: LAPS, body: { computerName: 'PC-0001' } });
+  assertMatchesSpec(t, res, 'getLocalAdminPassword');
+  t.equal(lookup.statusCode, 409);
+  t.equal(lookup.json().type, 'urn:amsd:problem:no-tenant');
+  t.match(res.json(), { status: lookup.statusCode, type: lookup.json().type, detail: lookup.json().detail, code: 'DeviceNotFound' }, 'the same problem as GET /v1/devices');
+  const event = (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=1' })).json().items[0];
+  t.match(event, { eventId: 4031, device: { query: 'PC-0001' }, outcome: { code: 'DeviceNotFound', message: /^No enabled tenant is configured/ } }, 'the audit says why');
+});
+
 t.test('when the audit trail cannot be written, no secret is returned', async (t) => {
   let failing = false;
   const { tenant, daemon, devices, helpdesk, read } = await setUp(t, {
