@@ -62,6 +62,7 @@ t.test('the demo configures a tenant, an admin key and a user key, and says so i
   t.equal(allowed.status, 200, 'the user key reads an allowed device');
   const seeded = demo.tenant.directory.devices.find((d) => d.displayName === info.allowedDevices[0])!;
   t.equal(allowed.body.password, seeded.laps!.expected[0]!.password, "and gets the simulated tenant's password");
+  t.ok(Date.parse(allowed.body.passwordExpirationTime) > Date.now(), `a demo password has not already expired (${allowed.body.passwordExpirationTime})`);
   for (const denied of info.deniedDevices) {
     const refused = await readPassword(denied.deviceName);
     t.equal(refused.status, 403, `${denied.deviceName} is refused`);
