@@ -28,7 +28,7 @@ import { loadSpec } from './http/spec.js';
 import { packageVersion } from './package-root.js';
 import { openJsonFileStore } from './store/json-file-store.js';
 import { STATE_FILE, emptyState } from './store/state.js';
-import { lockDataDir } from './store/lock.js';
+import { lockDataDir, type DataDirLock } from './store/lock.js';
 import { createSealer, loadMasterKey, type Sealer } from './store/sealing.js';
 import type { Store } from './store/store.js';
 
@@ -52,6 +52,11 @@ export interface DaemonOptions {
   auditIo?: Partial<AuditFileIo>;
   /** How often the trail's head is checkpointed into amsd.json (tests: every event). */
   auditCheckpoints?: Pick<CheckpointOptions, 'everyEvents' | 'everyMs'>;
+  /**
+   * The data directory's lock, when the caller took it before writing files of its own there (the
+   * demo's CA). The daemon releases it as it would its own: on close, or when it cannot open.
+   */
+  lock?: DataDirLock;
 }
 
 export interface Daemon {
@@ -69,7 +74,7 @@ export interface Daemon {
 export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
   const { dataDir, logger } = options;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const lock = await lockDataDir(dataDir);
+  const lock = options.lock ?? (await lockDataDir(dataDir));
   try {
     const masterKey = await loadMasterKey(dataDir, options.masterKeyFile);
     if (masterKey.generated) logger.info({ file: masterKey.file }, 'generated a new master key for sealing secrets at rest');

@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import { BOOTSTRAP_KEY_FILE, openDaemon, writePrivateFile } from './daemon.js';
 import { transitiveGroupIds } from './simulated-tenant/directory-data.js';
 import { startSimulatedTenant, type SimulatedTenant } from './simulated-tenant/index.js';
+import { checkCanListen, listenFailure } from './listen-check.js';
+import { lockDataDir } from './store/lock.js';
 
 export const DEMO_FILE = 'demo.json';
 export const DEMO_USER_KEY_FILE = 'demo-user.key';
@@ -61,13 +63,27 @@ export interface Demo {
 /** Starts the simulated tenant and the daemon, configures the daemon, and listens. */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const { dataDir, logger } = options;
+  // Nothing is written before the port is known to be free and the data directory is ours: a second
+  // demo must not replace the CA certificate that the running demo's users trust (curl --cacert, pwsh).
+  await checkCanListen(options.host, options.port);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const tenant = await startSimulatedTenant({ devices: options.devices ?? 60, seed: DEMO_SEED });
+  const lock = await lockDataDir(dataDir);
+  let tenant: SimulatedTenant;
+  try {
+    tenant = await startSimulatedTenant({ devices: options.devices ?? 60, seed: DEMO_SEED });
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
   try {
     const caFile = join(dataDir, 'simulated-tenant-ca.pem');
-    await writeFile(caFile, tenant.caCertificatePem); // a CA certificate: public
-
-    const daemon = await openDaemon({ dataDir, logger, caFile });
+    try {
+      await writeFile(caFile, tenant.caCertificatePem); // a CA certificate: public
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+    const daemon = await openDaemon({ dataDir, logger, caFile, lock }); // releases the lock if it cannot open
     daemon.app.addHook('onClose', () => tenant.close());
     try {
       const adminKeyFile = join(dataDir, BOOTSTRAP_KEY_FILE);
@@ -87,7 +103,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       const userKeyFile = join(dataDir, DEMO_USER_KEY_FILE);
       await ensureUserKey(daemon.app, api, userKeyFile, tenant.tenantId, helpdeskUser.id, helpdeskUser.userPrincipalName);
 
-      const address = await daemon.app.listen({ host: options.host, port: options.port });
+      const address = await daemon.app.listen({ host: options.host, port: options.port }).catch((error: unknown) => {
+        throw new Error(listenFailure(options.host, options.port, error));
+      });
       const names = new Map<string, number>();
       for (const d of directory.devices) names.set(d.displayName, (names.get(d.displayName) ?? 0) + 1);
       const info: DemoInfo = {

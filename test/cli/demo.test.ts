@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { DEMO_FILE, startDemo, type DemoInfo } from '../../daemon/demo.js';
 import { createLogger } from '../../daemon/logging.js';
 import { packageRoot } from '../../daemon/package-root.js';
@@ -94,6 +94,26 @@ t.test('a second run on the same data directory reuses its keys and follows the 
   t.not(second.info.tenant.authorityHost, first.info.tenant.authorityHost, 'the simulated tenant listens elsewhere this time');
   const device = await get(second.info, second.info.userKeyFile, `/v1/devices?name=${encodeURIComponent(second.info.sampleDevices[0]!)}`);
   t.equal(device.status, 200, 'and the tenant was pointed at it');
+});
+
+t.test('a second demo on a data directory in use is refused before it writes anything', async (t) => {
+  const dataDir = join(await tempDir(t), 'demo');
+  const running = await startDemo({ dataDir, host: '127.0.0.1', port: 0, logger, devices: 10 });
+  t.teardown(() => running.app.close());
+  // What a demo writes besides what the daemon keeps changing while it runs (amsd.json, the audit trail).
+  const written = ['simulated-tenant-ca.pem', 'demo.json', 'demo-user.key', 'bootstrap-admin.key', 'master.key', 'amsd.lock'];
+  const files = async () => Object.fromEntries(await Promise.all(written.map(async (f) => [f, await readFile(join(dataDir, f), 'utf8')])));
+  const before = await files();
+
+  await t.rejects(startDemo({ dataDir, host: '127.0.0.1', port: 0, logger, devices: 10 }), { name: 'DataDirLockedError', message: /Another amsd .* is using the data directory/ });
+  const port = Number(new URL(running.info.url).port);
+  await t.rejects(startDemo({ dataDir, host: '127.0.0.1', port, logger, devices: 10 }), { message: `port ${port} is in use on 127.0.0.1; choose another with --port (0 picks a free one)` });
+  t.same(await files(), before, "the running demo's CA certificate, keys and demo.json are as they were");
+  const caPem = await readFile(running.info.tenant.caFile, 'utf8');
+  const discovery = await request(`${running.info.tenant.authorityHost}/${running.info.tenant.tenantId}/v2.0/.well-known/openid-configuration`, { dispatcher: new Agent({ connect: { ca: caPem } }) });
+  t.equal(discovery.statusCode, 200, "the CA file still verifies the running simulated tenant's certificate");
+  await discovery.body.dump();
+  t.equal((await get(running.info, running.info.userKeyFile, '/v1/me')).status, 200, 'and the running demo still serves its keys');
 });
 
 t.test('`amsd demo` runs from the command line and stops cleanly on SIGTERM', async (t) => {
