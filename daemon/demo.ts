@@ -14,6 +14,7 @@ import { transitiveGroupIds } from './simulated-tenant/directory-data.js';
 import { startSimulatedTenant, type SimulatedTenant } from './simulated-tenant/index.js';
 import { checkCanListen, listenFailure } from './listen-check.js';
 import { lockDataDir } from './store/lock.js';
+import { DEFAULT_RATE_LIMITS } from './access/rate-limit.js';
 
 export const DEMO_FILE = 'demo.json';
 export const DEMO_USER_KEY_FILE = 'demo-user.key';
@@ -42,8 +43,13 @@ export interface DemoInfo {
   dataDir: string;
   adminKeyFile: string;
   userKeyFile: string;
-  /** The simulated Entra user the user key acts as. */
-  user: { userPrincipalName: string; objectId: string; groups: string[] };
+  /**
+   * The simulated Entra user the user key acts as. `roles` says what role it has by each way in, and
+   * why they differ: the key is a user key on purpose, sign-in maps AMS-Admins members to admin.
+   */
+  user: { userPrincipalName: string; objectId: string; groups: string[]; roles: { apiKey: 'user'; signIn: 'admin' | 'user'; why: string } };
+  /** The secret-read limits the demo runs with (the service settings), per user and per client address. */
+  rateLimits: { user: RateLimitWindows; ip: RateLimitWindows; change: string };
   tenant: { tenantId: string; displayName: string; authorityHost: string; caFile: string };
   /** Device names to try: unique ones, and one that several devices share. */
   sampleDevices: string[];
@@ -53,6 +59,18 @@ export interface DemoInfo {
   allowedDevices: string[];
   deniedDevices: { deviceName: string; code: 'ExplicitlyDenied' | 'NoMatchingRuleForUser' }[];
 }
+
+export interface RateLimitWindows {
+  perMinute: number;
+  perHour: number;
+  perDay: number;
+}
+
+/**
+ * Production's limits (10 a minute per address) are shared by every loopback caller of the demo:
+ * Swagger UI, curl and PowerShell, refusals included, lock each other out within a minute of exploring.
+ */
+export const DEMO_RATE_LIMITS: Readonly<RateLimitWindows> = Object.freeze({ perMinute: 600, perHour: 10_000, perDay: 100_000 });
 
 export interface Demo {
   app: FastifyInstance;
@@ -100,6 +118,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       const helpdeskGroups = transitiveGroupIds(directory, helpdeskUser.id);
       await configureTenant(api, tenant, administrators.id);
       await seedRules(api, tenant.tenantId);
+      const rateLimits = await configureRateLimits(api);
       const userKeyFile = join(dataDir, DEMO_USER_KEY_FILE);
       await ensureUserKey(daemon.app, api, userKeyFile, tenant.tenantId, helpdeskUser.id, helpdeskUser.userPrincipalName);
 
@@ -118,7 +137,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           userPrincipalName: helpdeskUser.userPrincipalName,
           objectId: helpdeskUser.id,
           groups: directory.groups.filter((g) => helpdeskGroups.has(g.id)).map((g) => g.displayName),
+          roles: userRoles(helpdeskGroups.has(administrators.id), administrators.displayName),
         },
+        rateLimits,
         tenant: { tenantId: tenant.tenantId, displayName: 'Contoso (simulated)', authorityHost: tenant.authorityHost, caFile },
         sampleDevices: [...names].filter(([, n]) => n === 1).map(([name]) => name).slice(0, 5),
         ...(directory.duplicateNames[0] ? { duplicatedDeviceName: directory.duplicateNames[0] } : {}),
@@ -135,6 +156,39 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     await tenant.close();
     throw error;
   }
+}
+
+/** Why the one user has two roles: an API key's role is the key's, a signed-in user's comes from the tenant's administratorIds. */
+function userRoles(inAdministrators: boolean, administratorsGroup: string): DemoInfo['user']['roles'] {
+  return {
+    apiKey: 'user',
+    signIn: inAdministrators ? 'admin' : 'user',
+    why: inAdministrators
+      ? `The user key is a user key on purpose, to show what a helpdesk caller meets (admin operations are refused). Signed in with the device code flow, the same user is an administrator: the tenant maps members of ${administratorsGroup} (administratorIds) to admin, and the user is one through nested groups.`
+      : 'The user key is a user key, and the tenant does not map this user to the administrators.',
+  };
+}
+
+/**
+ * Sets the demo's rate limits once, through the service settings as an administrator would: a limit
+ * still at the daemon's default is raised, one someone changed is kept. Returns the limits in force.
+ */
+async function configureRateLimits(api: ApiCall): Promise<DemoInfo['rateLimits']> {
+  const current = (await expectOk(api('GET', '/v1/service-config'), 'read the service settings')).body;
+  const changes: Record<string, number> = {};
+  for (const who of ['user', 'ip'] as const) {
+    for (const [window, fallback] of Object.entries(DEFAULT_RATE_LIMITS) as [keyof RateLimitWindows, number][]) {
+      const name = `${who}RateLimit${window.charAt(0).toUpperCase()}${window.slice(1)}`;
+      if (current[name] === fallback) changes[name] = DEMO_RATE_LIMITS[window];
+    }
+  }
+  const settings = Object.keys(changes).length > 0 ? (await expectOk(api('PATCH', '/v1/service-config', changes), 'set the demo rate limits')).body : current;
+  const windows = (who: string): RateLimitWindows => ({ perMinute: settings[`${who}RateLimitPerMinute`], perHour: settings[`${who}RateLimitPerHour`], perDay: settings[`${who}RateLimitPerDay`] });
+  return {
+    user: windows('user'),
+    ip: windows('ip'),
+    change: 'Set-AmsServiceConfig -UserRateLimitPerMinute 10 -IpRateLimitPerMinute 10, or PATCH /v1/service-config as an admin (production defaults: 10 a minute, 50 an hour, 100 a day)',
+  };
 }
 
 /** The rules the demo seeds (once; kept as the admin changes them): the user key is allowed some devices and refused others. */
@@ -169,6 +223,10 @@ function demoDevices(directory: SimulatedTenant['directory'], names: Map<string,
   return { allowedDevices: allowedDevices.slice(0, 5), deniedDevices: [...pick('ExplicitlyDenied'), ...pick('NoMatchingRuleForUser')] };
 }
 
+function limits(windows: RateLimitWindows): string {
+  return `${windows.perMinute}/minute, ${windows.perHour}/hour, ${windows.perDay}/day`;
+}
+
 /** What to try, for the terminal. */
 export function demoInstructions(info: DemoInfo): string {
   const device = info.allowedDevices[0] ?? info.sampleDevices[0] ?? 'PC-0001';
@@ -181,6 +239,15 @@ export function demoInstructions(info: DemoInfo): string {
     `  Admin key      ${info.adminKeyFile}`,
     `  User key       ${info.userKeyFile}   (acts as ${info.user.userPrincipalName}, member of ${info.user.groups.join(', ') || 'no group'})`,
     `  Everything     ${join(info.dataDir, DEMO_FILE)}`,
+    '',
+    `  Roles          the user key has role user; ${info.user.userPrincipalName} signed in by device code has role ${info.user.roles.signIn}.`,
+    info.user.roles.signIn === 'admin'
+      ? `                 On purpose: the key shows what a helpdesk caller meets; sign-in maps ${info.signIn.administratorsGroup} members (the tenant's administratorIds) to admin.`
+      : undefined,
+    limits(info.rateLimits.user) === limits(info.rateLimits.ip)
+      ? `  Rate limits    ${limits(info.rateLimits.user)} per user and per client address (the demo's; production: 10/minute, 50/hour, 100/day).`
+      : `  Rate limits    ${limits(info.rateLimits.user)} per user, ${limits(info.rateLimits.ip)} per client address (production: 10/minute, 50/hour, 100/day).`,
+    `                 Change them with Set-AmsServiceConfig -UserRateLimitPerMinute 10 -IpRateLimitPerMinute 10, or PATCH ${info.url}/v1/service-config as an admin.`,
     '',
     'Try, in a shell:',
     `  curl -s -H "Authorization: Bearer $(cat ${info.userKeyFile})" ${info.url}/v1/me`,
@@ -199,6 +266,7 @@ export function demoInstructions(info: DemoInfo): string {
     '',
     'Stop with Ctrl+C; the data directory is kept, and the next `amsd demo` reuses it.',
   ]
+    .filter((line): line is string => line !== undefined)
     .filter((line, i, lines) => line !== '' || lines[i - 1] !== '')
     .join('\n');
 }
