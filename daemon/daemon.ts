@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
-import { ApiKeyService } from './auth/api-keys.js';
+import { ApiKeyService, resolveActingUser } from './auth/api-keys.js';
 import { TenantConnections } from './directory/connections.js';
 import { AccessService } from './access/access-service.js';
 import { DirectoryNames } from './access/directory-names.js';
@@ -106,7 +106,11 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     const sealer = createSealer(masterKey.key);
     const tenants = new TenantService(store, sealer);
-    const apiKeys = new ApiKeyService(store, (error) => logger.warn({ err: error }, 'could not record when an API key was last used'));
+    const apiKeys = new ApiKeyService(
+      store,
+      (tenantId, principalId) => resolveActingUser(tenants, names, tenantId, principalId),
+      (error) => logger.warn({ err: error }, 'could not record when an API key was last used'),
+    );
 
     let bootstrapKeyFile: string | undefined;
     if (created) {

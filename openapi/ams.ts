@@ -88,7 +88,9 @@ export interface paths {
          * Creates an API key and returns its secret value once.
          * @description Creates a key with the `admin` or `user` role. The response is the only time the key's value
          *     (`ams_...`) is shown: the daemon keeps only a hash of it. A `user` key may act as an Entra user
-         *     (`tenantId` + `principalId`), whose access the authorization rules then decide.
+         *     (`tenantId` + `principalId`), whose access the authorization rules then decide: the tenant must be
+         *     configured, and the user is looked up in Graph, so that the audit trail records the user's UPN
+         *     as well as its object id for every request made with the key.
          */
         post: operations["createApiKey"];
         delete?: never;
@@ -757,6 +759,8 @@ export interface components {
             tenantId?: string;
             /** Format: uuid */
             principalId?: string;
+            /** @description The UPN of the user the key acts as, as Graph gave it when the key was created. */
+            userPrincipalName?: string;
             /** Format: date-time */
             expiresAt?: string;
             /** Format: date-time */
@@ -1933,6 +1937,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     revokeApiKey: {

@@ -93,10 +93,14 @@ export class EntraTokenVerifier {
     const tokenGroupIds = groupsClaim(payload);
     const role = await this.#roleOf(tenant, oid, tokenGroupIds);
     const displayName = [payload.preferred_username, payload.upn, payload.unique_name, payload.name].find((v): v is string => typeof v === 'string' && v !== '') ?? oid;
+    // upn is an optional claim of v2.0 access tokens, preferred_username a default one that is usually
+    // the UPN (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
+    const userPrincipalName = [payload.upn, payload.preferred_username].find((v): v is string => typeof v === 'string' && v.includes('@'));
     return {
       caller: {
         kind: 'entra',
         displayName,
+        ...(userPrincipalName ? { userPrincipalName } : {}),
         role,
         tenantId: tid,
         principalId: oid,

@@ -107,7 +107,8 @@ t.test("rules name channels: successes and refusals are told, signed, after the 
   });
   t.equal((await read()).statusCode, 200);
   const [success] = await received(receiver, 1);
-  t.same(JSON.parse(success!.body), { text: `helpdesk read LocalAdminPassword of ${device.displayName}: Success` });
+  // Username is the user the key acts as, not the key's name.
+  t.same(JSON.parse(success!.body), { text: `${tenant.directory.users[0]!.userPrincipalName} read LocalAdminPassword of ${device.displayName}: Success` });
   t.ok(verifyWebhookSignature(SIGNING_SECRET, { timestamp: String(success!.headers['x-ams-timestamp']), signature: String(success!.headers['x-ams-signature']), body: success!.body }));
 
   const history = await daemon.call({ method: 'POST', url: '/v1/secrets/local-admin-password-history', key: (await createKey(t, daemon, { name: 'h2', role: 'user', tenantId: tenant.tenantId, principalId: tenant.directory.users[1]!.id })), body: { computerName: device.displayName } });

@@ -283,3 +283,25 @@ t.test('an Entra user reads through the groups in their token', async (t) => {
   const event = (await daemon.call({ url: '/v1/audit-events?top=1' })).json().items[0];
   t.match(event.actor, { kind: 'entra', principalId: users[10]!.id });
 });
+
+t.test('the audit trail finds a user by UPN or object id, whether they used a key or signed in', async (t) => {
+  const { tenant, daemon, users, devices, helpdesk, read } = await setUp(t);
+  await daemon.call({ method: 'PATCH', url: `/v1/tenants/${tenant.tenantId}`, body: { userSignInAudiences: ['api://amsd-test'], userSignInClientId: '11111111-2222-4333-8444-555555555555' } });
+  await workstationRule(t, daemon, tenant.tenantId);
+  const user = users[0]!; // the helpdesk key acts as this user
+  t.equal((await read(LAPS, helpdesk, { computerName: devices[0]!.displayName })).statusCode, 200);
+  t.equal((await read(LAPS, helpdesk, { computerName: 'NO-SUCH-PC' })).statusCode, 404);
+  const token = await tenant.issueUserToken({ oid: user.id, audience: 'api://amsd-test', preferredUsername: user.userPrincipalName });
+  t.equal((await read(LAPS, token, { computerName: devices[0]!.displayName })).statusCode, 200);
+
+  const find = async (who: string) => {
+    const res = await daemon.call({ url: `/v1/audit-events?type=secret.read&user=${encodeURIComponent(who)}` });
+    assertMatchesSpec(t, res, 'listAuditEvents');
+    return res.json().items as { actor: Record<string, string> }[];
+  };
+  const byUpn = await find(user.userPrincipalName.toUpperCase());
+  t.same(byUpn.map((e) => e.actor.kind), ['entra', 'apiKey', 'apiKey'], 'by UPN, in any case: the key reads and the signed-in read');
+  t.ok(byUpn.every((e) => e.actor.userPrincipalName === user.userPrincipalName && e.actor.principalId === user.id), 'each event records both');
+  t.same(await find(user.id), byUpn, 'by object id, the same events');
+  t.same(await find(users[6]!.userPrincipalName), [], "another user's UPN finds none of them");
+});
