@@ -14,7 +14,6 @@ import { transitiveGroupIds } from './simulated-tenant/directory-data.js';
 import { startSimulatedTenant, type SimulatedTenant } from './simulated-tenant/index.js';
 import { checkCanListen, listenFailure } from './listen-check.js';
 import { lockDataDir } from './store/lock.js';
-import { DEFAULT_RATE_LIMITS } from './access/rate-limit.js';
 
 export const DEMO_FILE = 'demo.json';
 export const DEMO_USER_KEY_FILE = 'demo-user.key';
@@ -118,7 +117,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       const helpdeskGroups = transitiveGroupIds(directory, helpdeskUser.id);
       await configureTenant(api, tenant, administrators.id);
       await seedRules(api, tenant.tenantId);
-      const rateLimits = await configureRateLimits(api);
+      const rateLimits = await configureRateLimits(api, daemon.store.state.settings);
       const userKeyFile = join(dataDir, DEMO_USER_KEY_FILE);
       await ensureUserKey(daemon.app, api, userKeyFile, tenant.tenantId, helpdeskUser.id, helpdeskUser.userPrincipalName);
 
@@ -170,16 +169,17 @@ function userRoles(inAdministrators: boolean, administratorsGroup: string): Demo
 }
 
 /**
- * Sets the demo's rate limits once, through the service settings as an administrator would: a limit
- * still at the daemon's default is raised, one someone changed is kept. Returns the limits in force.
+ * Sets the demo's rate limits through the service settings, as an administrator would, where no one
+ * has set one yet (settings are stored sparsely: absent means the daemon's default applies). A limit
+ * set before, by an earlier demo or by hand (even back to production's), is kept. Returns the limits in force.
  */
-async function configureRateLimits(api: ApiCall): Promise<DemoInfo['rateLimits']> {
+async function configureRateLimits(api: ApiCall, stored: Readonly<Record<string, unknown>>): Promise<DemoInfo['rateLimits']> {
   const current = (await expectOk(api('GET', '/v1/service-config'), 'read the service settings')).body;
   const changes: Record<string, number> = {};
   for (const who of ['user', 'ip'] as const) {
-    for (const [window, fallback] of Object.entries(DEFAULT_RATE_LIMITS) as [keyof RateLimitWindows, number][]) {
+    for (const window of Object.keys(DEMO_RATE_LIMITS) as (keyof RateLimitWindows)[]) {
       const name = `${who}RateLimit${window.charAt(0).toUpperCase()}${window.slice(1)}`;
-      if (current[name] === fallback) changes[name] = DEMO_RATE_LIMITS[window];
+      if (stored[name] === undefined) changes[name] = DEMO_RATE_LIMITS[window];
     }
   }
   const settings = Object.keys(changes).length > 0 ? (await expectOk(api('PATCH', '/v1/service-config', changes), 'set the demo rate limits')).body : current;
