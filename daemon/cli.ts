@@ -2,7 +2,8 @@
 /**
  * `amsd`: the only place that reads the environment, listens, and handles signals.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { userInfo } from 'node:os';
 import { runAuditRekey, runAuditReset } from './audit/trail-commands.js';
@@ -11,7 +12,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { defaultDataDir } from './config.js';
 import { defaultDemoDataDir, demoInstructions, startDemo } from './demo.js';
-import { openDaemon } from './daemon.js';
+import { BOOTSTRAP_KEY_FILE, openDaemon } from './daemon.js';
+import { checkCanListen, listenFailure } from './listen-check.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from './logging.js';
 import { packageVersion } from './package-root.js';
 
@@ -40,6 +42,7 @@ async function serve(options: ServeOptions) {
 
   let daemon;
   try {
+    await checkCanListen(options.host, options.port); // before the data directory gets a key it would not serve
     daemon = await openDaemon({
       dataDir: options.dataDir,
       logger,
@@ -59,15 +62,19 @@ async function serve(options: ServeOptions) {
     address = await app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await app.close().catch(() => undefined);
-    fail(`cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
+    fail(listenFailure(options.host, options.port, error));
   }
+  // Said on every start while the file is there: the first start's banner may be long gone.
+  const keyFile = join(options.dataDir, BOOTSTRAP_KEY_FILE);
   const banner = [
     `amsd ${packageVersion} is serving at ${address}`,
     `  Swagger UI:   ${address}/docs`,
     `  Data dir:     ${options.dataDir}`,
     daemon.bootstrapKeyFile
       ? `  Admin key:    written to ${daemon.bootstrapKeyFile} (first start; keep it safe, then delete the file)`
-      : undefined,
+      : existsSync(keyFile)
+        ? `  Admin key:    in ${keyFile} (written on the first start; keep it safe, then delete the file)`
+        : undefined,
   ].filter(Boolean);
   process.stderr.write(banner.join('\n') + '\n');
 }

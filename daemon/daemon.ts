@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
-import { ApiKeyService } from './auth/api-keys.js';
+import { ApiKeyService, resolveActingUser } from './auth/api-keys.js';
 import { TenantConnections } from './directory/connections.js';
 import { AccessService } from './access/access-service.js';
 import { DirectoryNames } from './access/directory-names.js';
@@ -29,7 +29,7 @@ import { loadSpec } from './http/spec.js';
 import { packageVersion } from './package-root.js';
 import { openJsonFileStore } from './store/json-file-store.js';
 import { STATE_FILE, emptyState } from './store/state.js';
-import { lockDataDir } from './store/lock.js';
+import { lockDataDir, type DataDirLock } from './store/lock.js';
 import { createSealer, loadMasterKey, type Sealer } from './store/sealing.js';
 import type { Store } from './store/store.js';
 
@@ -55,6 +55,11 @@ export interface DaemonOptions {
   auditCheckpoints?: Pick<CheckpointOptions, 'everyEvents' | 'everyMs'>;
   /** Timeouts and the connection cap of the HTTP server; defaults when absent. */
   serverLimits?: Partial<ServerLimits>;
+  /**
+   * The data directory's lock, when the caller took it before writing files of its own there (the
+   * demo's CA). The daemon releases it as it would its own: on close, or when it cannot open.
+   */
+  lock?: DataDirLock;
 }
 
 export interface Daemon {
@@ -72,7 +77,7 @@ export interface Daemon {
 export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
   const { dataDir, logger } = options;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const lock = await lockDataDir(dataDir);
+  const lock = options.lock ?? (await lockDataDir(dataDir));
   try {
     const masterKey = await loadMasterKey(dataDir, options.masterKeyFile);
     if (masterKey.generated) logger.info({ file: masterKey.file }, 'generated a new master key for sealing secrets at rest');
@@ -104,7 +109,11 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     const sealer = createSealer(masterKey.key);
     const tenants = new TenantService(store, sealer);
-    const apiKeys = new ApiKeyService(store, (error) => logger.warn({ err: error }, 'could not record when an API key was last used'));
+    const apiKeys = new ApiKeyService(
+      store,
+      (tenantId, principalId) => resolveActingUser(tenants, names, tenantId, principalId),
+      (error) => logger.warn({ err: error }, 'could not record when an API key was last used'),
+    );
 
     let bootstrapKeyFile: string | undefined;
     if (created) {

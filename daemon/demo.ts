@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import { BOOTSTRAP_KEY_FILE, openDaemon, writePrivateFile } from './daemon.js';
 import { transitiveGroupIds } from './simulated-tenant/directory-data.js';
 import { startSimulatedTenant, type SimulatedTenant } from './simulated-tenant/index.js';
+import { checkCanListen, listenFailure } from './listen-check.js';
+import { lockDataDir } from './store/lock.js';
 
 export const DEMO_FILE = 'demo.json';
 export const DEMO_USER_KEY_FILE = 'demo-user.key';
@@ -40,8 +42,13 @@ export interface DemoInfo {
   dataDir: string;
   adminKeyFile: string;
   userKeyFile: string;
-  /** The simulated Entra user the user key acts as. */
-  user: { userPrincipalName: string; objectId: string; groups: string[] };
+  /**
+   * The simulated Entra user the user key acts as. `roles` says what role it has by each way in, and
+   * why they differ: the key is a user key on purpose, sign-in maps AMS-Admins members to admin.
+   */
+  user: { userPrincipalName: string; objectId: string; groups: string[]; roles: { apiKey: 'user'; signIn: 'admin' | 'user'; why: string } };
+  /** The secret-read limits the demo runs with (the service settings), per user and per client address. */
+  rateLimits: { user: RateLimitWindows; ip: RateLimitWindows; change: string };
   tenant: { tenantId: string; displayName: string; authorityHost: string; caFile: string };
   /** Device names to try: unique ones, and one that several devices share. */
   sampleDevices: string[];
@@ -52,6 +59,18 @@ export interface DemoInfo {
   deniedDevices: { deviceName: string; code: 'ExplicitlyDenied' | 'NoMatchingRuleForUser' }[];
 }
 
+export interface RateLimitWindows {
+  perMinute: number;
+  perHour: number;
+  perDay: number;
+}
+
+/**
+ * Production's limits (10 a minute per address) are shared by every loopback caller of the demo:
+ * Swagger UI, curl and PowerShell, refusals included, lock each other out within a minute of exploring.
+ */
+export const DEMO_RATE_LIMITS: Readonly<RateLimitWindows> = Object.freeze({ perMinute: 600, perHour: 10_000, perDay: 100_000 });
+
 export interface Demo {
   app: FastifyInstance;
   tenant: SimulatedTenant;
@@ -61,13 +80,27 @@ export interface Demo {
 /** Starts the simulated tenant and the daemon, configures the daemon, and listens. */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const { dataDir, logger } = options;
+  // Nothing is written before the port is known to be free and the data directory is ours: a second
+  // demo must not replace the CA certificate that the running demo's users trust (curl --cacert, pwsh).
+  await checkCanListen(options.host, options.port);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const tenant = await startSimulatedTenant({ devices: options.devices ?? 60, seed: DEMO_SEED });
+  const lock = await lockDataDir(dataDir);
+  let tenant: SimulatedTenant;
+  try {
+    tenant = await startSimulatedTenant({ devices: options.devices ?? 60, seed: DEMO_SEED });
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
   try {
     const caFile = join(dataDir, 'simulated-tenant-ca.pem');
-    await writeFile(caFile, tenant.caCertificatePem); // a CA certificate: public
-
-    const daemon = await openDaemon({ dataDir, logger, caFile });
+    try {
+      await writeFile(caFile, tenant.caCertificatePem); // a CA certificate: public
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+    const daemon = await openDaemon({ dataDir, logger, caFile, lock }); // releases the lock if it cannot open
     daemon.app.addHook('onClose', () => tenant.close());
     try {
       const adminKeyFile = join(dataDir, BOOTSTRAP_KEY_FILE);
@@ -84,10 +117,13 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       const helpdeskGroups = transitiveGroupIds(directory, helpdeskUser.id);
       await configureTenant(api, tenant, administrators.id);
       await seedRules(api, tenant.tenantId);
+      const rateLimits = await configureRateLimits(api, daemon.store.state.settings);
       const userKeyFile = join(dataDir, DEMO_USER_KEY_FILE);
       await ensureUserKey(daemon.app, api, userKeyFile, tenant.tenantId, helpdeskUser.id, helpdeskUser.userPrincipalName);
 
-      const address = await daemon.app.listen({ host: options.host, port: options.port });
+      const address = await daemon.app.listen({ host: options.host, port: options.port }).catch((error: unknown) => {
+        throw new Error(listenFailure(options.host, options.port, error));
+      });
       const names = new Map<string, number>();
       for (const d of directory.devices) names.set(d.displayName, (names.get(d.displayName) ?? 0) + 1);
       const info: DemoInfo = {
@@ -100,7 +136,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           userPrincipalName: helpdeskUser.userPrincipalName,
           objectId: helpdeskUser.id,
           groups: directory.groups.filter((g) => helpdeskGroups.has(g.id)).map((g) => g.displayName),
+          roles: userRoles(helpdeskGroups.has(administrators.id), administrators.displayName),
         },
+        rateLimits,
         tenant: { tenantId: tenant.tenantId, displayName: 'Contoso (simulated)', authorityHost: tenant.authorityHost, caFile },
         sampleDevices: [...names].filter(([, n]) => n === 1).map(([name]) => name).slice(0, 5),
         ...(directory.duplicateNames[0] ? { duplicatedDeviceName: directory.duplicateNames[0] } : {}),
@@ -117,6 +155,40 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     await tenant.close();
     throw error;
   }
+}
+
+/** Why the one user has two roles: an API key's role is the key's, a signed-in user's comes from the tenant's administratorIds. */
+function userRoles(inAdministrators: boolean, administratorsGroup: string): DemoInfo['user']['roles'] {
+  return {
+    apiKey: 'user',
+    signIn: inAdministrators ? 'admin' : 'user',
+    why: inAdministrators
+      ? `The user key is a user key on purpose, to show what a helpdesk caller meets (admin operations are refused). Signed in with the device code flow, the same user is an administrator: the tenant maps members of ${administratorsGroup} (administratorIds) to admin, and the user is one through nested groups.`
+      : 'The user key is a user key, and the tenant does not map this user to the administrators.',
+  };
+}
+
+/**
+ * Sets the demo's rate limits through the service settings, as an administrator would, where no one
+ * has set one yet (settings are stored sparsely: absent means the daemon's default applies). A limit
+ * set before, by an earlier demo or by hand (even back to production's), is kept. Returns the limits in force.
+ */
+async function configureRateLimits(api: ApiCall, stored: Readonly<Record<string, unknown>>): Promise<DemoInfo['rateLimits']> {
+  const current = (await expectOk(api('GET', '/v1/service-config'), 'read the service settings')).body;
+  const changes: Record<string, number> = {};
+  for (const who of ['user', 'ip'] as const) {
+    for (const window of Object.keys(DEMO_RATE_LIMITS) as (keyof RateLimitWindows)[]) {
+      const name = `${who}RateLimit${window.charAt(0).toUpperCase()}${window.slice(1)}`;
+      if (stored[name] === undefined) changes[name] = DEMO_RATE_LIMITS[window];
+    }
+  }
+  const settings = Object.keys(changes).length > 0 ? (await expectOk(api('PATCH', '/v1/service-config', changes), 'set the demo rate limits')).body : current;
+  const windows = (who: string): RateLimitWindows => ({ perMinute: settings[`${who}RateLimitPerMinute`], perHour: settings[`${who}RateLimitPerHour`], perDay: settings[`${who}RateLimitPerDay`] });
+  return {
+    user: windows('user'),
+    ip: windows('ip'),
+    change: 'Set-AmsServiceConfig -UserRateLimitPerMinute 10 -IpRateLimitPerMinute 10, or PATCH /v1/service-config as an admin (production defaults: 10 a minute, 50 an hour, 100 a day)',
+  };
 }
 
 /** The rules the demo seeds (once; kept as the admin changes them): the user key is allowed some devices and refused others. */
@@ -151,6 +223,10 @@ function demoDevices(directory: SimulatedTenant['directory'], names: Map<string,
   return { allowedDevices: allowedDevices.slice(0, 5), deniedDevices: [...pick('ExplicitlyDenied'), ...pick('NoMatchingRuleForUser')] };
 }
 
+function limits(windows: RateLimitWindows): string {
+  return `${windows.perMinute}/minute, ${windows.perHour}/hour, ${windows.perDay}/day`;
+}
+
 /** What to try, for the terminal. */
 export function demoInstructions(info: DemoInfo): string {
   const device = info.allowedDevices[0] ?? info.sampleDevices[0] ?? 'PC-0001';
@@ -164,12 +240,21 @@ export function demoInstructions(info: DemoInfo): string {
     `  User key       ${info.userKeyFile}   (acts as ${info.user.userPrincipalName}, member of ${info.user.groups.join(', ') || 'no group'})`,
     `  Everything     ${join(info.dataDir, DEMO_FILE)}`,
     '',
+    `  Roles          the user key has role user; ${info.user.userPrincipalName} signed in by device code has role ${info.user.roles.signIn}.`,
+    info.user.roles.signIn === 'admin'
+      ? `                 On purpose: the key shows what a helpdesk caller meets; sign-in maps ${info.signIn.administratorsGroup} members (the tenant's administratorIds) to admin.`
+      : undefined,
+    limits(info.rateLimits.user) === limits(info.rateLimits.ip)
+      ? `  Rate limits    ${limits(info.rateLimits.user)} per user and per client address (the demo's; production: 10/minute, 50/hour, 100/day).`
+      : `  Rate limits    ${limits(info.rateLimits.user)} per user, ${limits(info.rateLimits.ip)} per client address (production: 10/minute, 50/hour, 100/day).`,
+    `                 Change them with Set-AmsServiceConfig -UserRateLimitPerMinute 10 -IpRateLimitPerMinute 10, or PATCH ${info.url}/v1/service-config as an admin.`,
+    '',
     'Try, in a shell:',
     `  curl -s -H "Authorization: Bearer $(cat ${info.userKeyFile})" ${info.url}/v1/me`,
     `  curl -s -H "Authorization: Bearer $(cat ${info.userKeyFile})" "${info.url}/v1/devices?name=${device}"`,
     `  ${read(device)}   # allowed by 'Helpdesk: workstation passwords'`,
     denied ? `  ${read(denied.deviceName)}   # refused: ${denied.code}` : '',
-    `  curl -s -H "Authorization: Bearer $(cat ${info.adminKeyFile})" "${info.url}/v1/audit-events?limit=5"   # both reads, on the audit trail`,
+    `  curl -s -H "Authorization: Bearer $(cat ${info.adminKeyFile})" "${info.url}/v1/audit-events?top=5"   # both reads, on the audit trail`,
     info.duplicatedDeviceName ? `  curl -s -H "Authorization: Bearer $(cat ${info.userKeyFile})" "${info.url}/v1/devices?name=${info.duplicatedDeviceName}"   # shared name: 409 with candidates` : '',
     '',
     'Or in PowerShell, with the AccessManager module (psmodule/AccessManager):',
@@ -181,6 +266,7 @@ export function demoInstructions(info: DemoInfo): string {
     '',
     'Stop with Ctrl+C; the data directory is kept, and the next `amsd demo` reuses it.',
   ]
+    .filter((line): line is string => line !== undefined)
     .filter((line, i, lines) => line !== '' || lines[i - 1] !== '')
     .join('\n');
 }

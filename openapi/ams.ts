@@ -88,7 +88,9 @@ export interface paths {
          * Creates an API key and returns its secret value once.
          * @description Creates a key with the `admin` or `user` role. The response is the only time the key's value
          *     (`ams_...`) is shown: the daemon keeps only a hash of it. A `user` key may act as an Entra user
-         *     (`tenantId` + `principalId`), whose access the authorization rules then decide.
+         *     (`tenantId` + `principalId`), whose access the authorization rules then decide: the tenant must be
+         *     configured, and the user is looked up in Graph, so that the audit trail records the user's UPN
+         *     as well as its object id for every request made with the key.
          */
         post: operations["createApiKey"];
         delete?: never;
@@ -460,7 +462,7 @@ export interface paths {
         };
         /**
          * Searches the audit trail, newest first.
-         * @description Secret requests (every outcome) and configuration changes, newest first, `limit` at a time;
+         * @description Secret requests (every outcome) and configuration changes, newest first, `top` at a time;
          *     pass `nextCursor` back as `cursor` for older events. Filters combine.
          */
         get: operations["listAuditEvents"];
@@ -757,6 +759,8 @@ export interface components {
             tenantId?: string;
             /** Format: uuid */
             principalId?: string;
+            /** @description The UPN of the user the key acts as, as Graph gave it when the key was created. */
+            userPrincipalName?: string;
             /** Format: date-time */
             expiresAt?: string;
             /** Format: date-time */
@@ -2076,6 +2080,9 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     revokeApiKey: {
@@ -2668,8 +2675,8 @@ export interface operations {
                 outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed" | "InvalidRequest" | "InternalError";
                 /** @description Only events of this type. */
                 type?: "secret.read" | "notification.failed" | "audit.pruned" | "audit.rekeyed" | "audit.reset" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated" | "channel.created" | "channel.updated" | "channel.deleted";
-                /** @description At most this many events. */
-                limit?: number;
+                /** @description At most this many events per page. */
+                top?: number;
                 /** @description The `nextCursor` of the previous page. */
                 cursor?: string;
             };
@@ -2754,6 +2761,8 @@ export interface operations {
             query?: {
                 /** @description Only the channel with this id or name (404 when there is none). */
                 id?: string;
+                /** @description Only the channel with this name, ignoring case (404 when there is none). Give `id` or `name`, not both. */
+                name?: string;
             };
             header?: never;
             path?: never;

@@ -50,10 +50,19 @@ const REFUSAL_STATUS: Partial<Record<ResultCode, number>> = {
 };
 
 const REFUSAL_DETAIL: Partial<Record<ResultCode, (accessType: string, device: string) => string>> = {
-  NoMatchingRuleForComputer: (what, device) => `No authorization rule applies to ${device}, so nobody may read its ${what}. An administrator can add one with New-AmsComputerAuthorizationRule.`,
-  NoMatchingRuleForUser: (what, device) => `No authorization rule lets you read the ${what} of ${device}. Ask an administrator; Get-AmsEffectiveAccess shows why.`,
+  NoMatchingRuleForComputer: (what, device) => `No authorization rule applies to ${device}, so nobody may read its ${what}. An administrator can add one with createComputerAuthorizationRule (POST /v1/computer-authorization-rules).`,
+  NoMatchingRuleForUser: (what, device) => `No authorization rule lets you read the ${what} of ${device}. Ask an administrator; getEffectiveAccess (GET /v1/effective-access) shows why.`,
   ExplicitlyDenied: (what, device) => `A rule denies you the ${what} of ${device}; a deny wins over every allow.`,
 };
+
+/**
+ * Rules name users and groups, so a key acting as no user (an admin key, typically) matches none of
+ * them: asking an administrator would not help the administrator holding it.
+ */
+function actsAsNoUser(caller: Caller, what: string, device: string): string {
+  const key = caller.kind === 'apiKey' ? `The API key '${caller.displayName}'` : 'This caller';
+  return `${key} acts as no user, and authorization rules allow users and groups, so no rule can let it read the ${what} of ${device} (its role does not matter). Use a key that acts as a user: createApiKey (POST /v1/api-keys) with that user's tenantId and principalId (object id), or sign in as the user with Entra ID.`;
+}
 
 const ACCESS_NAMES: Record<AccessType, string> = {
   LocalAdminPassword: 'local administrator password',
@@ -211,11 +220,11 @@ export class AccessService {
       code: ResultCode,
       status: number,
       detail: string,
-      extra: Omit<NonNullable<ConstructorParameters<typeof ProblemError>[3]>, 'code'> & { auditMessage?: string } = {},
+      extra: Omit<NonNullable<ConstructorParameters<typeof ProblemError>[3]>, 'code'> & { auditMessage?: string; kind?: string } = {},
     ): Promise<never> => {
-      const { auditMessage, ...problem } = extra;
+      const { auditMessage, kind, ...problem } = extra;
       const event = await this.deps.audit.append({ ...base, device: auditDevice, outcome: { success: false, code, message: auditMessage ?? detail, ...(ruleIds ? { ruleIds } : {}) } });
-      const refusal = new ProblemError(status, kebab(code), detail, { ...problem, code });
+      const refusal = new ProblemError(status, kind ?? kebab(code), detail, { ...problem, code });
       this.#audited.add(refusal);
       // Rate-limit refusals are not announced: a script in a loop would flood every channel.
       if (code !== 'UserRateLimitExceeded' && code !== 'IpRateLimitExceeded') {
@@ -254,7 +263,9 @@ export class AccessService {
       } catch (error) {
         if (!(error instanceof ProblemError)) throw error;
         if (error.kind === 'ambiguous-device') return refuse('AmbiguousDevice', 409, error.message, { ...(error.extra.candidates ? { candidates: error.extra.candidates } : {}) });
-        return refuse('DeviceNotFound', error.status, error.message);
+        // No tenant to search (none enabled, or the one named is disabled or unknown) is answered as
+        // GET /v1/devices answers it; the audit keeps Access Manager's code, with the reason as its message.
+        return refuse('DeviceNotFound', error.status, error.message, error.kind === 'device-not-found' ? {} : { kind: error.kind });
       }
     });
     auditDevice = { deviceName: device.deviceName, deviceId: device.deviceId, objectId: device.objectId, tenantId: device.tenantId };
@@ -263,10 +274,14 @@ export class AccessService {
     decision = (await directory(() => this.#decide(device, principals)))[accessType];
     ruleIds = decision.allowed ? [decision.grantingRule!.id] : decision.denyingRules.length > 0 ? decision.denyingRules : decision.matchingRules;
     if (!decision.allowed) {
-      return refuse(decision.code, REFUSAL_STATUS[decision.code] ?? 403, REFUSAL_DETAIL[decision.code]!(ACCESS_NAMES[accessType], device.deviceName));
+      const detail =
+        decision.code === 'NoMatchingRuleForUser' && !caller.principalId
+          ? actsAsNoUser(caller, ACCESS_NAMES[accessType], device.deviceName)
+          : REFUSAL_DETAIL[decision.code]!(ACCESS_NAMES[accessType], device.deviceName);
+      return refuse(decision.code, REFUSAL_STATUS[decision.code] ?? 403, detail);
     }
     if (decision.reasonRequirement === 'Required' && !request.reason?.trim()) {
-      return refuse('ReasonRequired', 400, `The rule '${decision.grantingRule!.description}' asks for a reason: say why you need it (-Reason).`, {
+      return refuse('ReasonRequired', 400, `The rule '${decision.grantingRule!.description}' asks for a reason: say why you need it (reason).`, {
         errors: [{ path: 'body/reason', message: 'is required by the rule that grants this access' }],
       });
     }
@@ -284,7 +299,7 @@ export class AccessService {
       return result.ok ? [] : [{ channel, error: result.error }];
     });
     if (failed.length > 0) {
-      return refuse('NotificationFailed', 503, `The secret was not returned: the notification channel ${failed.map((f) => `'${f.channel.name}'`).join(', ')} must be told of every read, and could not be. Try again later; an administrator can check it with Test-AmsNotificationChannel.`, {
+      return refuse('NotificationFailed', 503, `The secret was not returned: the notification channel ${failed.map((f) => `'${f.channel.name}'`).join(', ')} must be told of every read, and could not be. Try again later; an administrator can check it with testNotificationChannel (POST /v1/notification-channels/{id}/test).`, {
         headers: { 'retry-after': '60' },
         auditMessage: `Mandatory notification failed: ${failed.map((f) => `${f.channel.id} (${f.channel.name}): ${f.error}`).join('; ')}`,
       });

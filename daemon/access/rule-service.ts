@@ -86,7 +86,7 @@ function ruleTarget(rule: { id: string; description: string }) {
 }
 
 function notFound(id: string): ProblemError {
-  return new ProblemError(404, 'rule-not-found', `No computer authorization rule has the id ${id}. Get-AmsComputerAuthorizationRule lists them.`);
+  return new ProblemError(404, 'rule-not-found', `No computer authorization rule has the id ${id}. listComputerAuthorizationRules (GET /v1/computer-authorization-rules) lists them.`);
 }
 
 export class RuleService {
@@ -248,7 +248,7 @@ export class RuleService {
         const key = entry.trim().toLowerCase();
         const match = existing[name].find((p) => p.id === key || p.displayName.toLowerCase() === key);
         if (match) removals[name]!.add(match.id);
-        else errors.push({ path: `body/remove${capitalised(name)}/${i}`, message: `'${entry}' is not in ${name} (give its object id or name as listed by Get-AmsComputerAuthorizationRule)` });
+        else errors.push({ path: `body/remove${capitalised(name)}/${i}`, message: `'${entry}' is not in ${name} (give its object id or name as listComputerAuthorizationRules, GET /v1/computer-authorization-rules, shows it)` });
       });
     }
     if (errors.length > 0) throw validationProblem(errors);
@@ -312,7 +312,7 @@ export class RuleService {
   #configuredTenant(tenantId: string, path: string, errors: FieldError[]): string | undefined {
     const id = tenantId.toLowerCase();
     if (this.tenants.list({ tenantId: id }).length === 0) {
-      errors.push({ path, message: `${tenantId} is not a configured tenant (Get-AmsTenant lists them; add it with New-AmsTenant)` });
+      errors.push({ path, message: `${tenantId} is not a configured tenant (listTenants, GET /v1/tenants, lists them; add it with createTenant, POST /v1/tenants)` });
       return undefined;
     }
     return id;

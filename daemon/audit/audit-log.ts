@@ -258,13 +258,13 @@ export class AuditLog {
     await this.#rewrite;
     const parsed = parseAuditQuery(query, this.index.count);
     // One more than asked for tells whether there is a next page.
-    const seqs = this.index.search(parsed, parsed.limit + 1);
-    const page = seqs.slice(0, parsed.limit);
+    const seqs = this.index.search(parsed, parsed.top + 1);
+    const page = seqs.slice(0, parsed.top);
     const reading = Promise.all(page.map((seq) => this.#read(seq)));
     this.#reads.add(reading);
     try {
       const events = await reading;
-      return { events, ...(seqs.length > parsed.limit ? { nextCursor: String(page.at(-1)) } : {}) };
+      return { events, ...(seqs.length > parsed.top ? { nextCursor: String(page.at(-1)) } : {}) };
     } finally {
       this.#reads.delete(reading);
     }

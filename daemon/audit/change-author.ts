@@ -27,6 +27,8 @@ export function auditActor(caller: Caller): AuditActor {
     kind: caller.kind,
     id: caller.kind === 'apiKey' ? caller.apiKeyId : caller.principalId,
     displayName: caller.displayName,
+    // Whatever the credential, the user's UPN and object id: GET /v1/audit-events?user= finds either.
+    ...(caller.userPrincipalName ? { userPrincipalName: caller.userPrincipalName } : {}),
     ...(caller.tenantId ? { tenantId: caller.tenantId } : {}),
     ...(caller.principalId ? { principalId: caller.principalId } : {}),
     role: caller.role,

@@ -26,8 +26,8 @@ export interface AuditQuery {
   /** A result code, or `success` / `failure`. Only secret reads have an outcome. */
   outcome?: ResultCode | 'success' | 'failure';
   type?: AuditEventType;
-  /** 1 to 1000; 100 when absent. */
-  limit?: number;
+  /** How many events a page holds, 1 to 1000; 100 when absent (`top`, as on /v1/devices and in OData). */
+  top?: number;
   /** `nextCursor` of the previous page, as given. */
   cursor?: string;
 }
@@ -51,7 +51,7 @@ export class AuditQueryError extends Error {
 export interface ParsedQuery {
   from: number;
   to: number;
-  limit: number;
+  top: number;
   /** Only events with a lower seq; the cursor is this seq. */
   belowSeq: number;
   user?: string;
@@ -69,9 +69,9 @@ function parseTime(name: string, value: string | undefined, absent: number): num
 }
 
 export function parseAuditQuery(query: AuditQuery, lastSeq: number): ParsedQuery {
-  const limit = query.limit ?? DEFAULT_QUERY_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_QUERY_LIMIT) {
-    throw new AuditQueryError(`limit must be a whole number from 1 to ${MAX_QUERY_LIMIT}`);
+  const top = query.top ?? DEFAULT_QUERY_LIMIT;
+  if (!Number.isInteger(top) || top < 1 || top > MAX_QUERY_LIMIT) {
+    throw new AuditQueryError(`top must be a whole number from 1 to ${MAX_QUERY_LIMIT}`);
   }
   let belowSeq = lastSeq + 1;
   if (query.cursor !== undefined) {
@@ -85,7 +85,7 @@ export function parseAuditQuery(query: AuditQuery, lastSeq: number): ParsedQuery
   return {
     from: parseTime('from', query.from, -Infinity),
     to: parseTime('to', query.to, Infinity),
-    limit,
+    top,
     belowSeq,
     ...(user === undefined ? {} : { user }),
     ...(device === undefined ? {} : { device }),

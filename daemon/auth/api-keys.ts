@@ -9,6 +9,8 @@ import type { ApiKeyRecord, Role } from '../store/state.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import { systemAuthor, type ChangeAuthor } from '../audit/change-author.js';
 import type { Caller } from './caller.js';
+import { UnresolvedName, type DirectoryNames } from '../access/directory-names.js';
+import type { TenantService } from '../directory/tenant-service.js';
 
 export type ApiKeyView = components['schemas']['ApiKey'];
 export type ApiKeyStatus = components['schemas']['ApiKeyStatus'];
@@ -48,11 +50,29 @@ export function toView(record: DeepReadonly<ApiKeyRecord>, now = new Date()): Ap
   return { ...visible, status: keyStatus(record, now) };
 }
 
+/**
+ * The UPN of the Entra user a new key acts as, looked up once when the key is created: its tenant must
+ * be configured and the object id one of its users, as for the users a rule names.
+ */
+export async function resolveActingUser(tenants: Pick<TenantService, 'list'>, names: Pick<DirectoryNames, 'user'>, tenantId: string, principalId: string): Promise<string> {
+  if (tenants.list({ tenantId: tenantId.toLowerCase() }).length === 0) {
+    throw validationProblem([{ path: 'body/tenantId', message: `${tenantId} is not a configured tenant (listTenants, GET /v1/tenants, lists them; add it with createTenant, POST /v1/tenants)` }]);
+  }
+  try {
+    return (await names.user(tenantId, principalId)).displayName;
+  } catch (error) {
+    if (error instanceof UnresolvedName) throw validationProblem([{ path: 'body/principalId', message: error.message }]);
+    throw error;
+  }
+}
+
 export type AuthenticationResult = { caller: Caller } | { refused: string };
 
 export class ApiKeyService {
   constructor(
     private readonly store: Store,
+    /** The UPN of the user a new key acts as (resolveActingUser); throws a problem saying what is wrong. */
+    private readonly actingUser: (tenantId: string, principalId: string) => Promise<string>,
     private readonly onBackgroundError: (error: unknown) => void = () => {},
   ) {}
 
@@ -67,6 +87,7 @@ export class ApiKeyService {
   async create(input: NewApiKey, author: ChangeAuthor): Promise<{ view: ApiKeyView; key: string }> {
     const now = new Date();
     validateNewKey(input, now);
+    const userPrincipalName = input.tenantId && input.principalId ? await this.actingUser(input.tenantId, input.principalId) : undefined;
     const key = mintKey();
     const record: ApiKeyRecord = {
       id: randomUUID(),
@@ -76,6 +97,7 @@ export class ApiKeyService {
       prefix: displayPrefix(key),
       hash: hashKey(key),
       ...(input.tenantId ? { tenantId: input.tenantId.toLowerCase(), principalId: input.principalId!.toLowerCase() } : {}),
+      ...(userPrincipalName ? { userPrincipalName } : {}),
       ...(input.expiresAt ? { expiresAt: new Date(input.expiresAt).toISOString() } : {}),
       createdAt: now.toISOString(),
       createdBy: author.name,
@@ -96,7 +118,7 @@ export class ApiKeyService {
     const now = new Date();
     return this.store.mutate((state) => {
       const record = state.apiKeys.find((k) => k.id === id.toLowerCase());
-      if (!record) throw new ProblemError(404, 'api-key-not-found', `No API key has the id ${id}. Get-AmsApiKey lists the keys and their ids.`);
+      if (!record) throw new ProblemError(404, 'api-key-not-found', `No API key has the id ${id}. listApiKeys (GET /v1/api-keys) lists the keys and their ids.`);
       if (record.revokedAt) return { before: toView(record, now), after: toView(record, now) }; // already: nothing to record
       const otherActiveAdmins = state.apiKeys.filter(
         (k) => k !== record && k.role === 'admin' && keyStatus(k, now) === 'active',
@@ -133,6 +155,7 @@ export class ApiKeyService {
         displayName: match.name,
         role: match.role,
         ...(match.tenantId ? { tenantId: match.tenantId, principalId: match.principalId } : {}),
+        ...(match.userPrincipalName ? { userPrincipalName: match.userPrincipalName } : {}),
       },
     };
   }

@@ -15,6 +15,8 @@ export interface ApiKeyCaller {
   /** The Entra user the key acts as, if any. */
   tenantId?: string;
   principalId?: string;
+  /** That user's UPN, as Graph gave it when the key was created: audit events carry it. */
+  userPrincipalName?: string;
 }
 
 export interface EntraCaller {
@@ -23,6 +25,8 @@ export interface EntraCaller {
   role: Role;
   tenantId: string;
   principalId: string;
+  /** From the token's upn or preferred_username claim, when it has one. */
+  userPrincipalName?: string;
   /**
    * The user's groups as the token listed them; undefined when the token carried none or overflowed,
    * and Graph must be asked.

@@ -56,14 +56,14 @@ export class EntraTokenVerifier {
     const audiences = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
     if (audiences.some((aud) => GRAPH_AUDIENCES.has(aud.replace(/\/+$/, '').toLowerCase()))) {
       return {
-        refused: "This Entra ID token is for Microsoft Graph, not for amsd. Request a token for amsd's scope (GET /v1/auth/config lists it, and Connect-AmsServer -UseDeviceCode does it for you).",
+        refused: "This Entra ID token is for Microsoft Graph, not for amsd. Request a token for amsd's scope (getAuthConfig, GET /v1/auth/config, names it and the device code flow that gets one).",
       };
     }
     const tid = typeof claims.tid === 'string' ? claims.tid.toLowerCase() : '';
     if (!GUID.test(tid)) return { refused: 'The Entra ID token has no tenant id (tid claim).' };
     const tenant = this.tenants.list({ tenantId: tid })[0];
     if (!tenant || tenant.userSignInAudiences.length === 0) {
-      return { refused: `Users of tenant ${tid} may not sign in to amsd: an administrator sets userSignInAudiences on the tenant (Set-AmsTenant) to allow it.` };
+      return { refused: `Users of tenant ${tid} may not sign in to amsd: an administrator sets userSignInAudiences on the tenant (updateTenant, PATCH /v1/tenants/{tenantId}) to allow it.` };
     }
     if (!tenant.enabled) return { refused: `The tenant ${tenant.displayName} (${tid}) is disabled in amsd.` };
     const accepted = tenant.userSignInAudiences;
@@ -93,10 +93,14 @@ export class EntraTokenVerifier {
     const tokenGroupIds = groupsClaim(payload);
     const role = await this.#roleOf(tenant, oid, tokenGroupIds);
     const displayName = [payload.preferred_username, payload.upn, payload.unique_name, payload.name].find((v): v is string => typeof v === 'string' && v !== '') ?? oid;
+    // upn is an optional claim of v2.0 access tokens, preferred_username a default one that is usually
+    // the UPN (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
+    const userPrincipalName = [payload.upn, payload.preferred_username].find((v): v is string => typeof v === 'string' && v.includes('@'));
     return {
       caller: {
         kind: 'entra',
         displayName,
+        ...(userPrincipalName ? { userPrincipalName } : {}),
         role,
         tenantId: tid,
         principalId: oid,

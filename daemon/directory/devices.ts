@@ -81,7 +81,7 @@ export class DeviceDirectory {
       throw new ProblemError(
         409,
         'ambiguous-device',
-        `${matches.length} devices match ${what}: ${matches.map((d) => `${d.deviceName} (deviceId ${d.deviceId}, tenant ${d.tenantId})`).join('; ')}. Ask again with -DeviceId.`,
+        `${matches.length} devices match ${what}: ${matches.map((d) => `${d.deviceName} (deviceId ${d.deviceId}, tenant ${d.tenantId})`).join('; ')}. Ask again with deviceId.`,
         { candidates: matches.map(({ deviceName, deviceId, tenantId }) => ({ deviceName, deviceId, tenantId })) },
       );
     }
@@ -149,11 +149,11 @@ export class DeviceDirectory {
   #tenantsToSearch(tenantId: string | undefined): string[] {
     if (tenantId) {
       const tenant = this.tenants.get(tenantId);
-      if (!tenant.enabled) throw new ProblemError(409, 'tenant-disabled', `The tenant ${tenant.tenantId} ('${tenant.displayName}') is disabled. Enable it with Set-AmsTenant -Enabled.`);
+      if (!tenant.enabled) throw new ProblemError(409, 'tenant-disabled', `The tenant ${tenant.tenantId} ('${tenant.displayName}') is disabled. Enable it with updateTenant (PATCH /v1/tenants/{tenantId}) and enabled: true.`);
       return [tenant.tenantId];
     }
     const enabled = this.tenants.list().filter((t) => t.enabled).map((t) => t.tenantId);
-    if (enabled.length === 0) throw new ProblemError(409, 'no-tenant', 'No enabled tenant is configured. Add one with New-AmsTenant, then check it with Test-AmsTenant.');
+    if (enabled.length === 0) throw new ProblemError(409, 'no-tenant', 'No enabled tenant is configured. Add one with createTenant (POST /v1/tenants), then check it with testTenant (POST /v1/tenants/{tenantId}/test).');
     return enabled;
   }
 

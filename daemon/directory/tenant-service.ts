@@ -118,7 +118,7 @@ function tenantTarget(tenant: { tenantId: string; displayName: string }) {
 }
 
 function notFound(tenantId: string): ProblemError {
-  return new ProblemError(404, 'tenant-not-found', `No tenant ${tenantId} is configured. Get-AmsTenant lists the configured tenants.`);
+  return new ProblemError(404, 'tenant-not-found', `No tenant ${tenantId} is configured. listTenants (GET /v1/tenants) lists the configured tenants.`);
 }
 
 export class TenantService {
@@ -178,7 +178,7 @@ export class TenantService {
     await this.store.mutate((state) => {
       const clash = state.tenants.find((t) => t.tenantId === tenantId);
       if (clash) {
-        throw new ProblemError(409, 'tenant-exists', `The tenant ${tenantId} is already configured (as '${clash.displayName}'). Change it with Set-AmsTenant, or remove it first.`);
+        throw new ProblemError(409, 'tenant-exists', `The tenant ${tenantId} is already configured (as '${clash.displayName}'). Change it with updateTenant (PATCH /v1/tenants/{tenantId}), or remove it first.`);
       }
       state.tenants.push(record);
     }, () => author.record({ type: 'tenant.created', target: tenantTarget(record), after: toTenantView(record) }));

@@ -30,7 +30,7 @@ export function authenticationHook(operation: Operation, { apiKeys, entraTokens 
       return sendProblem(request, reply, 401, 'unauthenticated', detail);
     };
     if (!header) {
-      return refuse('This operation needs an Authorization: Bearer <api key or Entra ID token> header. Connect-AmsServer sets it for the PowerShell module.');
+      return refuse('This operation needs an Authorization: Bearer <api key or Entra ID token> header.');
     }
     const token = BEARER.exec(header)?.[1];
     if (!token) return refuse('The Authorization header must be "Bearer <api key>", with one space and nothing else.');
@@ -43,7 +43,7 @@ export function authenticationHook(operation: Operation, { apiKeys, entraTokens 
         reply,
         403,
         'admin-role-required',
-        `${operation.cmdlet ?? operation.operationId} is for administrators, and ${result.caller.kind === 'apiKey' ? 'the API key' : 'the signed-in user'} '${result.caller.displayName}' has the user role.`,
+        `${operation.operationId} (${operation.method.toUpperCase()} ${operation.path}) is for administrators, and ${result.caller.kind === 'apiKey' ? 'the API key' : 'the signed-in user'} '${result.caller.displayName}' has the user role.`,
       );
     }
   };

@@ -15,7 +15,7 @@ function channelTarget(channel: { id: string; name: string }) {
 }
 
 function notFound(idOrName: string): ProblemError {
-  return new ProblemError(404, 'channel-not-found', `No notification channel has the id or name '${idOrName}'. Get-AmsNotificationChannel lists them.`);
+  return new ProblemError(404, 'channel-not-found', `No notification channel has the id or name '${idOrName}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
 }
 
 function nameTaken(name: string): ProblemError {
@@ -29,8 +29,16 @@ export class ChannelService {
     private readonly queue: () => NotificationQueue,
   ) {}
 
-  list(filter: { id?: string } = {}): ChannelView[] {
+  list(filter: { id?: string; name?: string } = {}): ChannelView[] {
     const channels = this.store.state.channels;
+    if (filter.id && filter.name) {
+      throw validationProblem([{ path: 'query/name', message: 'give id or name, not both' }]);
+    }
+    if (filter.name) {
+      const channel = channelNamed(channels, filter.name);
+      if (!channel) throw new ProblemError(404, 'channel-not-found', `No notification channel is named '${filter.name}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
+      return [toChannelView(channel)];
+    }
     if (filter.id) {
       const channel = findChannel(channels, filter.id);
       if (!channel) throw notFound(filter.id);

@@ -281,7 +281,7 @@ export function resolveChannelRefs(channels: readonly DeepReadonly<ChannelRecord
   const ids: string[] = [];
   refs.forEach((ref, i) => {
     const channel = findChannel(channels, ref);
-    if (!channel) errors.push({ path: `${path}/${i}`, message: `no notification channel '${ref}' exists (Get-AmsNotificationChannel lists them)` });
+    if (!channel) errors.push({ path: `${path}/${i}`, message: `no notification channel '${ref}' exists (listNotificationChannels, GET /v1/notification-channels, lists them)` });
     else if (!ids.includes(channel.id)) ids.push(channel.id);
   });
   return ids;

@@ -85,10 +85,16 @@ function prng(seed: number): () => number {
 }
 
 const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%+-=?@';
-const BASE_TIME = Date.UTC(2026, 9, 1, 8, 0, 0); // fixed, so dates are seed-stable too
 const DAY = 24 * 60 * 60 * 1000;
 
-export function generateDirectory(options: { devices?: number; seed?: number } = {}): SeededDirectory {
+/**
+ * The seeded directory. Dates are days before `now` (default: the start of the current UTC hour, so
+ * two directories generated close together are equal): a current LAPS password was backed up in the
+ * last week and expires about 30 days after its backup (Windows LAPS's default PasswordAgeDays), so
+ * it has not yet expired whenever the simulated tenant runs.
+ */
+export function generateDirectory(options: { devices?: number; seed?: number; now?: number } = {}): SeededDirectory {
+  const BASE_TIME = options.now ?? Math.floor(Date.now() / (60 * 60 * 1000)) * 60 * 60 * 1000;
   const count = options.devices ?? 50;
   const seed = options.seed ?? 1;
   const random = prng(seed);

@@ -26,6 +26,8 @@ export interface ApiKeyRecord {
   hash: string;
   tenantId?: string;
   principalId?: string;
+  /** The UPN of principalId, resolved through Graph when the key was created. */
+  userPrincipalName?: string;
   expiresAt?: string;
   createdAt: string;
   createdBy: string;
@@ -156,6 +158,7 @@ export const stateSchema = {
           hash: { type: 'string', pattern: '^[0-9a-f]{64}$' },
           tenantId: uuid,
           principalId: uuid,
+          userPrincipalName: { type: 'string', minLength: 1 },
           expiresAt: dateTime,
           createdAt: dateTime,
           createdBy: { type: 'string' },

@@ -88,7 +88,7 @@ t.test('each filter returns exactly the matching events, newest first', async (t
   ];
   for (const [name, query, matches] of cases) {
     const expected = newestFirst(all.filter(matches));
-    const { seqs } = await allPages(log, { ...query, limit: 1000 });
+    const { seqs } = await allPages(log, { ...query, top: 1000 });
     t.same(seqs, expected, `${name}: ${expected.length} events`);
   }
 });
@@ -102,34 +102,34 @@ t.test('pages: default 100, the cursor covers every match exactly once, the last
   t.type(first.nextCursor, 'string');
 
   for (const [query, expected] of [
-    [{ limit: 7 }, newestFirst(all)],
-    [{ limit: 1 }, newestFirst(all)],
-    [{ limit: 3, user: alice.userPrincipalName }, newestFirst(all.filter((e) => actorOf(e).id === alice.id))],
+    [{ top: 7 }, newestFirst(all)],
+    [{ top: 1 }, newestFirst(all)],
+    [{ top: 3, user: alice.userPrincipalName }, newestFirst(all.filter((e) => actorOf(e).id === alice.id))],
   ] as [AuditQuery, number[]][]) {
     const { seqs, pages } = await allPages(log, query);
-    t.same(seqs, expected, `limit ${query.limit}: every match once, in order`);
-    t.equal(pages, Math.ceil(expected.length / query.limit!), `limit ${query.limit}: no empty last page`);
+    t.same(seqs, expected, `top ${query.top}: every match once, in order`);
+    t.equal(pages, Math.ceil(expected.length / query.top!), `top ${query.top}: no empty last page`);
   }
 
-  const exact = await log.query({ type: 'rule.created', limit: all.filter((e) => e.type === 'rule.created').length });
+  const exact = await log.query({ type: 'rule.created', top: all.filter((e) => e.type === 'rule.created').length });
   t.equal(exact.nextCursor, undefined, 'no cursor when the page holds the last match');
 });
 
 t.test('events appended between pages do not shift the pages already being read', async (t) => {
   const { log, all } = await fixture(t);
-  const first = await log.query({ limit: 50 });
+  const first = await log.query({ top: 50 });
   await log.append(secretRead(alice, pc1));
-  const second = await log.query({ limit: 50, cursor: first.nextCursor! });
+  const second = await log.query({ top: 50, cursor: first.nextCursor! });
   t.same(second.events.map((event) => event.seq), newestFirst(all).slice(50, 100));
-  t.equal((await log.query({ limit: 1 })).events[0]?.seq, 161, 'the new event heads a fresh query');
+  t.equal((await log.query({ top: 1 })).events[0]?.seq, 161, 'the new event heads a fresh query');
 });
 
 t.test('a wrong query is an AuditQueryError that says what is wrong', async (t) => {
   const { log } = await fixture(t);
   const cases: [AuditQuery, RegExp][] = [
-    [{ limit: 0 }, /limit must be a whole number from 1 to 1000/],
-    [{ limit: 1001 }, /limit must be/],
-    [{ limit: 2.5 }, /limit must be/],
+    [{ top: 0 }, /top must be a whole number from 1 to 1000/],
+    [{ top: 1001 }, /top must be/],
+    [{ top: 2.5 }, /top must be/],
     [{ cursor: 'abc' }, /cursor is not one this audit trail gave out/],
     [{ cursor: '0' }, /cursor is not/],
     [{ cursor: '999' }, /cursor is not/],
@@ -141,5 +141,5 @@ t.test('a wrong query is an AuditQueryError that says what is wrong', async (t) 
     t.type(error, AuditQueryError, JSON.stringify(query));
     t.match((error as Error).message, message, JSON.stringify(query));
   }
-  t.equal((await log.query({ limit: 1000 })).events.length, 160, 'a limit of 1000 is allowed');
+  t.equal((await log.query({ top: 1000 })).events.length, 160, 'a top of 1000 is allowed');
 });

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { packageRoot } from '../../daemon/package-root.js';
 import { tempDir } from '../helpers.js';
 
@@ -46,6 +47,30 @@ async function serve(t: Test, dataDir: string, extra: string[] = []): Promise<Ru
   }
   throw new Error(`amsd did not listen within ${START_TIMEOUT_MS} ms: ${proc.stderr()}`);
 }
+
+/** The banner's line that matches, once it is printed (the log says "listening" a moment before). */
+async function bannerLine(daemon: Running, pattern: RegExp): Promise<string | undefined> {
+  for (let i = 0; i < 200 && !/Data dir:/.test(daemon.stderr()); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  return pattern.exec(daemon.stderr())?.[0].trim();
+}
+
+t.test('a first start on a port in use writes nothing and suggests --port', async (t) => {
+  const dataDir = join(await tempDir(t), 'data');
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const port = (taken.address() as AddressInfo).port;
+
+  const refused = run(['serve', '--port', String(port), '--data-dir', dataDir]);
+  t.equal(await refused.exit, 1);
+  t.equal(refused.stderr(), `amsd: port ${port} is in use on 127.0.0.1; choose another with --port (0 picks a free one)\n`);
+  t.notOk(existsSync(dataDir), 'no data directory, no admin key, no master key was written');
+
+  const first = await serve(t, dataDir);
+  t.equal(await bannerLine(first, /Admin key: .*/), `Admin key:    written to ${join(dataDir, 'bootstrap-admin.key')} (first start; keep it safe, then delete the file)`);
+  first.child.kill('SIGTERM');
+  t.equal(await first.exit, 0);
+});
 
 t.test('--help explains every option', async (t) => {
   const top = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
@@ -92,7 +117,9 @@ t.test('first start, restart with every key kept, one daemon per data dir, clean
   t.notOk(existsSync(join(dataDir, 'amsd.lock')), 'the lock is released');
 
   const again = await serve(t, dataDir);
-  t.notMatch(again.stderr(), /Admin key/, 'no new bootstrap key on restart');
+  const keyLine = await bannerLine(again, /Admin key: .*/);
+  t.equal(keyLine, `Admin key:    in ${keyFile} (written on the first start; keep it safe, then delete the file)`, 'a restart still says where the admin key is, and makes no new one');
+  t.equal((await readFile(keyFile, 'utf8')).trim(), adminKey);
   const me = await fetch(`${again.url}/v1/me`, { headers: { authorization: `Bearer ${userKey}` } });
   t.equal(me.status, 200, 'the key created before the restart still works');
   t.equal(((await me.json()) as { displayName: string }).displayName, 'survivor');

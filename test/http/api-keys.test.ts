@@ -5,13 +5,16 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertMatchesSpec, startTestDaemon } from '../helpers.js';
+import { assertMatchesSpec, registerTenant, simulatedTenantFor, startTestDaemon } from '../helpers.js';
 
 const TENANT = '11111111-2222-4333-8444-555555555555';
-const USER = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
 
 t.test('an admin creates a user key, sees it once, and the key works', async (t) => {
-  const d = await startTestDaemon(t);
+  const { tenant, caFile } = await simulatedTenantFor(t, { devices: 5 });
+  const d = await startTestDaemon(t, undefined, { caFile });
+  await registerTenant(t, d, tenant);
+  const [TENANT, user] = [tenant.tenantId, tenant.directory.users[0]!];
+  const USER = user.id;
   const created = await d.call({ method: 'POST', url: '/v1/api-keys', body: { name: 'helpdesk', role: 'user', tenantId: TENANT, principalId: USER } });
   t.equal(created.statusCode, 201);
   assertMatchesSpec(t, created, 'createApiKey');
@@ -21,6 +24,7 @@ t.test('an admin creates a user key, sees it once, and the key works', async (t)
   t.equal(created.headers['cache-control'], 'no-store');
   t.equal(body.createdBy, 'bootstrap-admin');
   t.equal(body.prefix, body.key.slice(0, 8));
+  t.equal(body.userPrincipalName, user.userPrincipalName, 'the user it acts as is looked up, and shown by UPN');
 
   const me = await d.call({ url: '/v1/me', key: body.key });
   t.equal(me.statusCode, 200);
@@ -49,6 +53,13 @@ t.test('a user key is refused on admin operations with 403', async (t) => {
   }
   const afterwards = await d.call({ url: '/v1/api-keys' });
   t.equal(afterwards.json().items.length, 2, 'the refused create created nothing');
+
+  // An HTTP caller is told the operation and its path, not a PowerShell cmdlet.
+  const rules = await d.call({ url: '/v1/computer-authorization-rules', key: user.key });
+  t.equal(
+    rules.json().detail,
+    "listComputerAuthorizationRules (GET /v1/computer-authorization-rules) is for administrators, and the API key 'reader' has the user role.",
+  );
 });
 
 t.test('missing, malformed, unknown, revoked and expired credentials are 401 problem+json', async (t) => {
@@ -82,6 +93,24 @@ t.test('missing, malformed, unknown, revoked and expired credentials are 401 pro
   }
   const listed = (await d.call({ url: '/v1/api-keys?status=expired' })).json().items;
   t.same(listed.map((k: { name: string }) => k.name), ['temp'], 'expired keys can be listed by status');
+});
+
+t.test('a key acts only as a user of a configured tenant', async (t) => {
+  const { tenant, caFile } = await simulatedTenantFor(t, { devices: 5 });
+  const d = await startTestDaemon(t, undefined, { caFile });
+  const unconfigured = await d.call({ method: 'POST', url: '/v1/api-keys', body: { name: 'x', role: 'user', tenantId: tenant.tenantId, principalId: tenant.directory.users[0]!.id } });
+  assertMatchesSpec(t, unconfigured, 'createApiKey');
+  t.equal(unconfigured.statusCode, 400);
+  t.same(unconfigured.json().errors.map((e: { path: string }) => e.path), ['body/tenantId']);
+  t.match(unconfigured.json().detail, /is not a configured tenant/);
+
+  await registerTenant(t, d, tenant);
+  const group = tenant.directory.groups[0]!;
+  const notAUser = await d.call({ method: 'POST', url: '/v1/api-keys', body: { name: 'x', role: 'user', tenantId: tenant.tenantId, principalId: group.id } });
+  assertMatchesSpec(t, notAUser, 'createApiKey');
+  t.equal(notAUser.statusCode, 400);
+  t.match(notAUser.json().errors, [{ path: 'body/principalId', message: /no user/ }]);
+  t.equal((await d.call({ url: '/v1/api-keys' })).json().items.length, 1, 'nothing was created');
 });
 
 t.test('bad key requests name what to fix', async (t) => {

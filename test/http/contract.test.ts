@@ -119,3 +119,23 @@ t.test('every example in the contract is valid for its schema, and every error h
   }
   t.ok(errorExamples.size >= 10, `the errors have examples of their own, not one for all (${errorExamples.size} different)`);
 });
+
+t.test('every paged list takes its page size as top', async (t) => {
+  const paged = operations.filter((op) => (op.definition.parameters ?? []).some((p) => 'name' in p && p.name === 'cursor'));
+  t.same(paged.map((op) => op.operationId).sort(), ['listAuditEvents', 'listDevices']);
+  for (const op of paged) {
+    const names = (op.definition.parameters ?? []).map((p) => ('name' in p ? p.name : ''));
+    t.ok(names.includes('top'), `${op.operationId} takes top`);
+    t.notOk(names.some((n) => ['limit', 'pageSize', 'first'].includes(n)), `${op.operationId} has no other page-size name`);
+  }
+
+  const daemon = await startTestDaemon(t);
+  for (const name of ['a', 'b', 'c']) await daemon.call({ method: 'POST', url: '/v1/api-keys', body: { name, role: 'user' } });
+  const page = await daemon.call({ url: '/v1/audit-events?top=2' });
+  t.equal(page.statusCode, 200);
+  t.equal(page.json().items.length, 2, 'top=2 gives two events');
+  t.ok(page.json().nextCursor, 'and a cursor for the third');
+  const old = await daemon.call({ url: '/v1/audit-events?limit=2' });
+  t.equal(old.statusCode, 400, 'limit is not a second name for it');
+  t.same(old.json().errors.map((e: { path: string }) => e.path), ['query/limit']);
+});

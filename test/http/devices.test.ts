@@ -46,7 +46,7 @@ t.test('a duplicated name is a 409 listing every candidate', async (t) => {
     duplicated.map((d) => d.deviceId).sort(),
   );
   t.ok(problem.candidates.every((c: { tenantId: string }) => c.tenantId === tenant.tenantId));
-  t.match(problem.detail, /Ask again with -DeviceId/);
+  t.match(problem.detail, /Ask again with deviceId\./, "the field to use, not a PowerShell parameter");
 });
 
 t.test('lookups are cached; unknown names are 404, quotes are escaped, bad queries are 400', async (t) => {
@@ -92,7 +92,7 @@ t.test('without an enabled tenant the caller is told to add one', async (t) => {
   const { lookup } = await setUp(t, { register: false });
   const res = await lookup('name=PC-0001');
   t.equal(res.statusCode, 409);
-  t.match(res.json().detail, /New-AmsTenant/);
+  t.match(res.json().detail, /Add one with createTenant \(POST \/v1\/tenants\)/);
 });
 
 t.test('a changed or removed tenant takes effect on the next lookup, not after a restart', async (t) => {

@@ -23,7 +23,7 @@ async function setUp(t: TestContext) {
     assertMatchesSpec(t, res, 'getLocalAdminPassword');
     return res;
   };
-  const lastEvent = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&limit=1' })).json().items[0];
+  const lastEvent = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=1' })).json().items[0];
   return { tenant, daemon, user, device, read, lastEvent };
 }
 

@@ -63,15 +63,15 @@ t.test('settings that could not be loaded again are refused, and nothing is writ
 t.test('query values are numbers only when plain decimals within their bounds', async (t) => {
   const d = await startTestDaemon(t);
   for (const limit of ['Infinity', '-Infinity', '1e309', '1e3', '0x10', ' 5', '5.5', '', '0', '1001', 'NaN']) {
-    const res = await d.call({ url: `/v1/audit-events?limit=${encodeURIComponent(limit)}` });
-    t.equal(res.statusCode, 400, `limit=${JSON.stringify(limit)} is a 400`);
+    const res = await d.call({ url: `/v1/audit-events?top=${encodeURIComponent(limit)}` });
+    t.equal(res.statusCode, 400, `top=${JSON.stringify(limit)} is a 400`);
     t.equal(res.headers['content-type'], PROBLEM);
-    t.equal(res.json().errors[0].path, 'query/limit');
+    t.equal(res.json().errors[0].path, 'query/top');
   }
-  const fine = await d.call({ url: '/v1/audit-events?limit=5' });
+  const fine = await d.call({ url: '/v1/audit-events?top=5' });
   t.equal(fine.statusCode, 200);
   assertMatchesSpec(t, fine, 'listAuditEvents');
-  const twice = await d.call({ url: '/v1/audit-events?limit=5&limit=6' });
+  const twice = await d.call({ url: '/v1/audit-events?top=5&top=6' });
   t.equal(twice.statusCode, 400, 'a parameter given twice is a 400, not an array taken as a number');
 });
 

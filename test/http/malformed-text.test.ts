@@ -43,7 +43,7 @@ t.test('a lone surrogate is a 400 naming the field, in bodies and query strings'
 
 t.test('every refused secret read is audited, whatever the cause', async (t) => {
   const { daemon, user } = await setUp(t);
-  const events = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&limit=100' })).json().items as any[];
+  const events = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=100' })).json().items as any[];
   const cases: [string, { body: unknown; headers?: Record<string, string> }, number][] = [
     ['a lone surrogate', { body: `{"computerName":"PC-${LONE}","reason":"r${LONE}"}`, headers: { 'content-type': 'application/json' } }, 400],
     ['a number for a name', { body: { computerName: 123 } }, 400],

@@ -75,6 +75,24 @@ t.test('a channel is created, shown and audited without its URL, header values o
   t.same(bad.json().errors.map((e: { path: string }) => e.path).sort(), ['body/bodyTemplate', 'body/url']);
 });
 
+t.test('the channel list gives one channel by name, as its summary says', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const receiver = await startReceiver(t);
+  const soc = await webhook(t, daemon, receiver, 'SOC webhook');
+  await webhook(t, daemon, receiver, 'Helpdesk webhook');
+  const byName = await daemon.call({ url: `${CHANNELS}?name=${encodeURIComponent('soc webhook')}` });
+  assertMatchesSpec(t, byName, 'listNotificationChannels');
+  t.equal(byName.statusCode, 200, byName.body);
+  t.same(byName.json().items.map((c: { id: string }) => c.id), [soc.id], 'the one channel of that name, whatever the case');
+  const none = await daemon.call({ url: `${CHANNELS}?name=Pager` });
+  assertMatchesSpec(t, none, 'listNotificationChannels');
+  t.equal(none.statusCode, 404);
+  t.match(none.json().detail, /No notification channel is named 'Pager'/);
+  const both = await daemon.call({ url: `${CHANNELS}?name=Pager&id=${soc.id}` });
+  t.equal(both.statusCode, 400);
+  t.same(both.json().errors, [{ path: 'query/name', message: 'give id or name, not both' }]);
+});
+
 t.test("rules name channels: successes and refusals are told, signed, after the audit event", async (t) => {
   const { tenant, daemon, device, read } = await setUp(t);
   const receiver = await startReceiver(t);
@@ -89,7 +107,8 @@ t.test("rules name channels: successes and refusals are told, signed, after the 
   });
   t.equal((await read()).statusCode, 200);
   const [success] = await received(receiver, 1);
-  t.same(JSON.parse(success!.body), { text: `helpdesk read LocalAdminPassword of ${device.displayName}: Success` });
+  // Username is the user the key acts as, not the key's name.
+  t.same(JSON.parse(success!.body), { text: `${tenant.directory.users[0]!.userPrincipalName} read LocalAdminPassword of ${device.displayName}: Success` });
   t.ok(verifyWebhookSignature(SIGNING_SECRET, { timestamp: String(success!.headers['x-ams-timestamp']), signature: String(success!.headers['x-ams-signature']), body: success!.body }));
 
   const history = await daemon.call({ method: 'POST', url: '/v1/secrets/local-admin-password-history', key: (await createKey(t, daemon, { name: 'h2', role: 'user', tenantId: tenant.tenantId, principalId: tenant.directory.users[1]!.id })), body: { computerName: device.displayName } });
@@ -115,7 +134,7 @@ t.test('a mandatory channel that cannot be told refuses the read, audited; other
   t.equal(refused.statusCode, 503);
   t.match(refused.json(), { code: 'NotificationFailed', detail: /'Must know' must be told of every read/ });
   t.notOk(refused.body.includes(device.laps!.expected[0]!.password), 'no password in the answer');
-  const event = (await daemon.call({ url: '/v1/audit-events?type=secret.read&limit=1' })).json().items[0];
+  const event = (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=1' })).json().items[0];
   t.match(event, { eventId: 4036, outcome: { code: 'NotificationFailed', message: /Mandatory notification failed: .*Must know.*500/ } });
 
   receiver.respond = () => 204;

@@ -115,7 +115,7 @@ t.test('Set adds and removes principals, retargets, and changes scalars; Remove 
   t.equal((await patch({})).statusCode, 400, 'an empty change');
   t.equal((await daemon.call({ method: 'PATCH', url: `${RULES}/${randomUUID()}`, body: { disabled: true } })).statusCode, 404);
 
-  const updated = (await daemon.call({ url: '/v1/audit-events?type=rule.updated&limit=1' })).json().items[0];
+  const updated = (await daemon.call({ url: '/v1/audit-events?type=rule.updated&top=1' })).json().items[0];
   t.match(updated, { eventId: 2103, before: { targetType: 'device' }, after: { targetType: 'tenant' } }, 'the audit trail has the rule before and after');
 
   const removed = await daemon.call({ method: 'DELETE', url: `${RULES}/${rule.id}` });

@@ -28,7 +28,7 @@ async function setUp(t: TestContext, daemonOptions: Parameters<typeof startTestD
     assertMatchesSpec(t, res, OPERATION[path]!);
     return res;
   };
-  const lastEvent = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&limit=1' })).json().items[0];
+  const lastEvent = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=1' })).json().items[0];
   return { tenant, daemon, users, devices, helpdesk, reader, outsider, read, lastEvent };
 }
 
@@ -84,6 +84,17 @@ t.test('refusals are 403s with their code, audited, and never reach Graph for th
     t.match(await lastEvent(), { eventId, outcome: { success: false, code } }, `${what}: audited`);
   }
   t.equal(tenant.callCount('/v1.0/directory/deviceLocalCredentials'), 0, 'no refused request read a password from Graph');
+});
+
+t.test('a key acting as no user is told so, and how to give it one, not to ask an administrator', async (t) => {
+  const { tenant, daemon, devices, read, lastEvent } = await setUp(t);
+  await workstationRule(t, daemon, tenant.tenantId);
+  const res = await read(LAPS, daemon.adminKey, { computerName: devices[0]!.displayName });
+  t.equal(res.statusCode, 403);
+  t.equal(res.json().code, 'NoMatchingRuleForUser', 'the result code stays the one Access Manager uses');
+  t.match(res.json().detail, /^The API key 'bootstrap-admin' acts as no user, .*no rule can let it read the local administrator password of PC-0001.*createApiKey \(POST \/v1\/api-keys\) with that user's tenantId and principalId/);
+  t.notMatch(res.json().detail, /Ask an administrator/);
+  t.match(await lastEvent(), { eventId: 4012, outcome: { code: 'NoMatchingRuleForUser' } });
 });
 
 t.test('any deny wins, across rules and through groups', async (t) => {
@@ -185,6 +196,18 @@ t.test('devices that cannot be read say why, and are audited with what was asked
   t.equal((await read(LAPS, helpdesk, {})).statusCode, 400, 'neither');
 });
 
+t.test('with no tenant configured a read is refused as a device lookup is: 409 no-tenant', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const lookup = await daemon.call({ url: '/v1/devices?name=PC-0001' });
+  const res = await daemon.call({ method: 'POST', url: LAPS, body: { computerName: 'PC-0001' } });
+  assertMatchesSpec(t, res, 'getLocalAdminPassword');
+  t.equal(lookup.statusCode, 409);
+  t.equal(lookup.json().type, 'urn:amsd:problem:no-tenant');
+  t.match(res.json(), { status: lookup.statusCode, type: lookup.json().type, detail: lookup.json().detail, code: 'DeviceNotFound' }, 'the same problem as GET /v1/devices');
+  const event = (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=1' })).json().items[0];
+  t.match(event, { eventId: 4031, device: { query: 'PC-0001' }, outcome: { code: 'DeviceNotFound', message: /^No enabled tenant is configured/ } }, 'the audit says why');
+});
+
 t.test('when the audit trail cannot be written, no secret is returned', async (t) => {
   let failing = false;
   const { tenant, daemon, devices, helpdesk, read } = await setUp(t, {
@@ -234,17 +257,17 @@ t.test('reads are rate limited per user and per client address', async (t) => {
   t.equal(third.statusCode, 429, 'the user has used their two reads this minute, from whatever address');
   t.equal(third.json().code, 'UserRateLimitExceeded');
   t.ok(Number(third.headers['retry-after']) > 0 && Number(third.headers['retry-after']) <= 60, 'Retry-After within the minute');
-  const events = (await daemon.call({ url: '/v1/audit-events?type=secret.read&limit=3' })).json().items;
+  const events = (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=3' })).json().items;
   t.match(events[0], { eventId: 4018, ip: '198.51.100.1' }, 'audited, with the client address from the trusted proxy');
   t.match(events[1], { ip: '203.0.113.7' });
 
   t.equal((await read(two, '203.0.113.7')).statusCode, 200, "another user from the same address: the address's third read");
   t.equal((await read(two, '203.0.113.7')).statusCode, 429, 'the address has used its three reads; the user has one left');
-  t.equal((await daemon.call({ url: '/v1/audit-events?limit=1' })).json().items[0].outcome.code, 'IpRateLimitExceeded');
+  t.equal((await daemon.call({ url: '/v1/audit-events?top=1' })).json().items[0].outcome.code, 'IpRateLimitExceeded');
 
   const untrusted = await daemon.call({ method: 'POST', url: LAPS, key: two, body: { deviceId: devices[0]!.deviceId }, headers: { 'x-forwarded-for': '192.0.2.1' }, remoteAddress: '10.9.9.9' });
   t.equal(untrusted.statusCode, 200, 'a peer that is not a trusted proxy is its own address, whatever X-Forwarded-For says');
-  t.equal((await daemon.call({ url: '/v1/audit-events?limit=1' })).json().items[0].ip, '10.9.9.9');
+  t.equal((await daemon.call({ url: '/v1/audit-events?top=1' })).json().items[0].ip, '10.9.9.9');
 });
 
 t.test('an Entra user reads through the groups in their token', async (t) => {
@@ -257,6 +280,28 @@ t.test('an Entra user reads through the groups in their token', async (t) => {
   const res = await daemon.call({ method: 'POST', url: LAPS, key: token, body: { computerName: devices[0]!.displayName } });
   t.equal(res.statusCode, 200, 'the groups claim says the user is a reader (Graph is not asked)');
   t.equal(tenant.callCount('/v1.0/users'), 0);
-  const event = (await daemon.call({ url: '/v1/audit-events?limit=1' })).json().items[0];
+  const event = (await daemon.call({ url: '/v1/audit-events?top=1' })).json().items[0];
   t.match(event.actor, { kind: 'entra', principalId: users[10]!.id });
+});
+
+t.test('the audit trail finds a user by UPN or object id, whether they used a key or signed in', async (t) => {
+  const { tenant, daemon, users, devices, helpdesk, read } = await setUp(t);
+  await daemon.call({ method: 'PATCH', url: `/v1/tenants/${tenant.tenantId}`, body: { userSignInAudiences: ['api://amsd-test'], userSignInClientId: '11111111-2222-4333-8444-555555555555' } });
+  await workstationRule(t, daemon, tenant.tenantId);
+  const user = users[0]!; // the helpdesk key acts as this user
+  t.equal((await read(LAPS, helpdesk, { computerName: devices[0]!.displayName })).statusCode, 200);
+  t.equal((await read(LAPS, helpdesk, { computerName: 'NO-SUCH-PC' })).statusCode, 404);
+  const token = await tenant.issueUserToken({ oid: user.id, audience: 'api://amsd-test', preferredUsername: user.userPrincipalName });
+  t.equal((await read(LAPS, token, { computerName: devices[0]!.displayName })).statusCode, 200);
+
+  const find = async (who: string) => {
+    const res = await daemon.call({ url: `/v1/audit-events?type=secret.read&user=${encodeURIComponent(who)}` });
+    assertMatchesSpec(t, res, 'listAuditEvents');
+    return res.json().items as { actor: Record<string, string> }[];
+  };
+  const byUpn = await find(user.userPrincipalName.toUpperCase());
+  t.same(byUpn.map((e) => e.actor.kind), ['entra', 'apiKey', 'apiKey'], 'by UPN, in any case: the key reads and the signed-in read');
+  t.ok(byUpn.every((e) => e.actor.userPrincipalName === user.userPrincipalName && e.actor.principalId === user.id), 'each event records both');
+  t.same(await find(user.id), byUpn, 'by object id, the same events');
+  t.same(await find(users[6]!.userPrincipalName), [], "another user's UPN finds none of them");
 });

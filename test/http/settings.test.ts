@@ -59,7 +59,7 @@ t.test('audit retention prunes at once, and the trail still verifies', async (t)
   t.equal(res.statusCode, 200);
   let events: { type: string; seq: number }[] = [];
   for (let i = 0; i < 50; i++) {
-    events = (await daemon.call({ url: '/v1/audit-events?limit=100' })).json().items;
+    events = (await daemon.call({ url: '/v1/audit-events?top=100' })).json().items;
     if (events.some((e) => e.type === 'audit.pruned')) break;
     await new Promise((r) => setTimeout(r, 20));
   }

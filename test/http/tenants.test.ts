@@ -297,7 +297,7 @@ t.test('bad updates are refused and change nothing', async (t) => {
   const missing = await d.call({ method: 'PATCH', url: `/v1/tenants/${OTHER_TENANT}`, body: { enabled: false } });
   t.equal(missing.statusCode, 404);
   assertMatchesSpec(t, missing, 'updateTenant');
-  t.match(missing.json().detail, /Get-AmsTenant lists/);
+  t.match(missing.json().detail, /listTenants \(GET \/v1\/tenants\) lists/);
 
   const [tenant] = (await d.call({ url: '/v1/tenants' })).json().items;
   t.match(tenant, { displayName: 'Contoso', enabled: true });

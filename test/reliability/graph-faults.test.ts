@@ -76,7 +76,7 @@ t.test('every Graph and Entra fault on every call of a read: answered within the
   let renames = 0;
   const read = (target?: Target) =>
     daemon.call({ method: 'POST', url: target === 'bitlocker' ? '/v1/secrets/bitlocker-recovery-keys' : '/v1/secrets/local-admin-password', key, body: { computerName: device.displayName } });
-  const events = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&limit=1' })).json();
+  const events = async () => (await daemon.call({ url: '/v1/audit-events?type=secret.read&top=1' })).json();
 
   t.equal((await read()).statusCode, 200, 'a read without faults');
   t.equal((await read('bitlocker')).statusCode, 200, 'a BitLocker key read without faults');

@@ -5,9 +5,24 @@ import { decodeLapsPassword } from '../../daemon/directory/laps.js';
 import { tenantFor } from './fixtures/harness.js';
 
 t.test('deterministic from the seed', async (t) => {
-  t.same(generateDirectory({ seed: 7 }), generateDirectory({ seed: 7 }));
+  const now = Date.UTC(2030, 0, 15);
+  t.same(generateDirectory({ seed: 7, now }), generateDirectory({ seed: 7, now }));
   t.not(generateDirectory({ seed: 7 }).devices[0]!.deviceId, generateDirectory({ seed: 8 }).devices[0]!.deviceId);
   t.equal(generateDirectory().devices.length, 50, 'default size');
+});
+
+t.test('dates are relative to now: no current LAPS password has already expired', async (t) => {
+  const now = Date.now();
+  const withLaps = generateDirectory({ devices: 60, seed: 20261123 }).devices.filter((d) => d.laps);
+  t.ok(withLaps.length > 0);
+  for (const d of withLaps) {
+    const backup = Date.parse(d.laps!.lastBackupDateTime);
+    t.ok(backup <= now && backup > now - 8 * 24 * 3600_000, `${d.displayName}: backed up in the last week`);
+    t.ok(Date.parse(d.laps!.refreshDateTime) > now, `${d.displayName}: its password expires in the future`);
+  }
+  const fixed = Date.UTC(2030, 0, 15);
+  t.same(generateDirectory({ seed: 3, now: fixed }), generateDirectory({ seed: 3, now: fixed }), 'a given now gives the same dates');
+  t.ok(Date.parse(generateDirectory({ seed: 3, now: fixed }).devices[0]!.approximateLastSignInDateTime) < fixed);
 });
 
 t.test('contains the cases a client must handle', async (t) => {

@@ -27,6 +27,7 @@ $script:AmsShapes = @{
             @{ Wire = 'prefix'; Name = 'Prefix'; Kind = 'value' }
             @{ Wire = 'tenantId'; Name = 'TenantId'; Kind = 'value' }
             @{ Wire = 'principalId'; Name = 'PrincipalId'; Kind = 'value' }
+            @{ Wire = 'userPrincipalName'; Name = 'UserPrincipalName'; Kind = 'value' }
             @{ Wire = 'expiresAt'; Name = 'ExpiresAt'; Kind = 'datetime' }
             @{ Wire = 'createdAt'; Name = 'CreatedAt'; Kind = 'datetime' }
             @{ Wire = 'createdBy'; Name = 'CreatedBy'; Kind = 'value' }
@@ -184,6 +185,7 @@ $script:AmsShapes = @{
             @{ Wire = 'prefix'; Name = 'Prefix'; Kind = 'value' }
             @{ Wire = 'tenantId'; Name = 'TenantId'; Kind = 'value' }
             @{ Wire = 'principalId'; Name = 'PrincipalId'; Kind = 'value' }
+            @{ Wire = 'userPrincipalName'; Name = 'UserPrincipalName'; Kind = 'value' }
             @{ Wire = 'expiresAt'; Name = 'ExpiresAt'; Kind = 'datetime' }
             @{ Wire = 'createdAt'; Name = 'CreatedAt'; Kind = 'datetime' }
             @{ Wire = 'createdBy'; Name = 'CreatedBy'; Kind = 'value' }

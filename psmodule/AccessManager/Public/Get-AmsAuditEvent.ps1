@@ -6,7 +6,7 @@ function Get-AmsAuditEvent {
     Searches the audit trail, newest first.
 
     .DESCRIPTION
-    Secret requests (every outcome) and configuration changes, newest first, `limit` at a time;
+    Secret requests (every outcome) and configuration changes, newest first, `top` at a time;
     pass `nextCursor` back as `cursor` for older events. Filters combine.
 
     Requires the admin role.
@@ -35,7 +35,7 @@ function Get-AmsAuditEvent {
     Only events of this type.
 
     .PARAMETER PageSize
-    At most this many events.
+    At most this many events per page.
     When not given, the server uses 100.
 
     .PARAMETER First
@@ -121,7 +121,7 @@ function Get-AmsAuditEvent {
         if ($PSBoundParameters.ContainsKey('AccessType')) { $amsQuery['accessType'] = $AccessType }
         if ($PSBoundParameters.ContainsKey('Outcome')) { $amsQuery['outcome'] = $Outcome }
         if ($PSBoundParameters.ContainsKey('Type')) { $amsQuery['type'] = $Type }
-        if ($PSBoundParameters.ContainsKey('PageSize')) { $amsQuery['limit'] = $PageSize }
+        if ($PSBoundParameters.ContainsKey('PageSize')) { $amsQuery['top'] = $PageSize }
         $amsTarget = $null
         if ($PSBoundParameters.ContainsKey('User')) { $amsTarget = [string]$User }
         if ($PSCmdlet.PagingParameters.IncludeTotalCount) { $PSCmdlet.PagingParameters.NewTotalCount(0, 0.0) }

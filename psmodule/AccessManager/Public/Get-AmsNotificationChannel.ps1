@@ -15,6 +15,9 @@ function Get-AmsNotificationChannel {
     .PARAMETER Id
     Only the channel with this id or name (404 when there is none).
 
+    .PARAMETER Name
+    Only the channel with this name, ignoring case (404 when there is none). Give `id` or `name`, not both.
+
     .EXAMPLE
     PS> Get-AmsNotificationChannel
 
@@ -52,14 +55,21 @@ function Get-AmsNotificationChannel {
         [Parameter(ValueFromPipelineByPropertyName = $true)]
         [ValidateLength(1, 256)]
         [string]
-        $Id
+        $Id,
+
+        [Parameter()]
+        [ValidateLength(1, 128)]
+        [string]
+        $Name
     )
 
     process {
         $amsPath = '/v1/notification-channels'
         $amsQuery = [ordered]@{}
         if ($PSBoundParameters.ContainsKey('Id')) { $amsQuery['id'] = $Id }
+        if ($PSBoundParameters.ContainsKey('Name')) { $amsQuery['name'] = $Name }
         $amsTarget = $null
+        if ($PSBoundParameters.ContainsKey('Name')) { $amsTarget = [string]$Name }
         $amsResult = Invoke-AmsRequest -Method 'GET' -Path $amsPath -Query $amsQuery -CommandName $MyInvocation.MyCommand.Name -Target $amsTarget
         if (-not $amsResult.Succeeded) {
             $PSCmdlet.WriteError($amsResult.ErrorRecord)

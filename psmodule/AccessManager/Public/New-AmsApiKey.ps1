@@ -8,7 +8,9 @@ function New-AmsApiKey {
     .DESCRIPTION
     Creates a key with the `admin` or `user` role. The response is the only time the key's value
     (`ams_...`) is shown: the daemon keeps only a hash of it. A `user` key may act as an Entra user
-    (`tenantId` + `principalId`), whose access the authorization rules then decide.
+    (`tenantId` + `principalId`), whose access the authorization rules then decide: the tenant must be
+    configured, and the user is looked up in Graph, so that the audit trail records the user's UPN
+    as well as its object id for every request made with the key.
 
     Requires the admin role.
 
