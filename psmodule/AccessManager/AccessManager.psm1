@@ -10,6 +10,8 @@ $script:AmsConnection = $null
 $amsScripts = @(
     'Private/AmsShapes.ps1',
     'Private/Invoke-AmsRequest.ps1',
+    'Private/AmsHttp.ps1',
+    'Private/AmsErrorRecords.ps1',
     'Private/EntraSignIn.ps1',
     'Private/ConvertTo-AmsOutput.ps1',
     'Private/AmsFiles.ps1',

@@ -27,7 +27,7 @@ export const TEMPLATE_DIR = join(packageRoot, 'psmodule', 'generator', 'template
 export const DEFAULT_OUT_DIR = join(packageRoot, 'psmodule', MODULE_NAME);
 
 /** Private scripts written by hand, in load order. */
-const PRIVATE_TEMPLATES = ['Private/Invoke-AmsRequest.ps1', 'Private/EntraSignIn.ps1', 'Private/ConvertTo-AmsOutput.ps1', 'Private/AmsFiles.ps1', 'Private/AmsCompleters.ps1'];
+const PRIVATE_TEMPLATES = ['Private/Invoke-AmsRequest.ps1', 'Private/AmsHttp.ps1', 'Private/AmsErrorRecords.ps1', 'Private/EntraSignIn.ps1', 'Private/ConvertTo-AmsOutput.ps1', 'Private/AmsFiles.ps1', 'Private/AmsCompleters.ps1'];
 const TYPES_SCRIPT = 'Private/AmsShapes.ps1';
 
 export interface GeneratedFile {

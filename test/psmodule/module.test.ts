@@ -174,7 +174,7 @@ t.test('Windows PowerShell 5.1: no 7-only switch outside an edition branch, UTF-
     }
     t.notMatch(file.content, /System\.Web\b/, `${file.path}: no System.Web (not loaded on 5.1)`);
   }
-  const request = byPath.get('Private/Invoke-AmsRequest.ps1')!;
+  const request = ['Private/Invoke-AmsRequest.ps1', 'Private/AmsHttp.ps1', 'Private/AmsErrorRecords.ps1'].map((path) => byPath.get(path)!).join('\n');
   t.match(request, /if \(\$Connection\.SkipCertificateCheck -and \$PSVersionTable\.PSEdition -eq 'Core'\) \{\n\s+\$handler\.ServerCertificateCustomValidationCallback = \[System\.Net\.Http\.HttpClientHandler\]::DangerousAcceptAnyServerCertificateValidator/, 'the .NET Core validator only on PowerShell 7');
   t.match(request, /ServerCertificateValidationCallback = \[AmsCertificateBypass\]::Callback/, '5.1 gets a validation callback instead');
   t.match(request, /Add-Type -AssemblyName 'System\.Net\.Http'/, '5.1 loads System.Net.Http');
