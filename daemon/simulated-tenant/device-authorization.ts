@@ -48,6 +48,8 @@ export interface DeviceAuthorizationOptions {
   deviceCodeLifetimeSeconds?: number;
   /** Seconds a client must wait between polls of one code, else `slow_down` (default 5, Entra's). 0: no limit. */
   deviceCodeIntervalSeconds?: number;
+  /** The clock codes expire and polls are timed by (tests move it instead of waiting). */
+  clock?: () => number;
 }
 
 /** A scope parameter, split into the one resource it names, the scope names on it, and the OIDC scopes. */
@@ -98,6 +100,7 @@ export class DeviceAuthorization {
   readonly #publicClients: Set<string> | undefined;
   readonly #lifetimeMs: number;
   readonly #intervalMs: number;
+  readonly #now: () => number;
 
   constructor(
     private readonly identity: Identity,
@@ -107,6 +110,7 @@ export class DeviceAuthorization {
     this.#publicClients = options.publicClients && new Set(options.publicClients.map((id) => id.toLowerCase()));
     this.#lifetimeMs = (options.deviceCodeLifetimeSeconds ?? 900) * 1000;
     this.#intervalMs = (options.deviceCodeIntervalSeconds ?? 5) * 1000;
+    this.#now = options.clock ?? Date.now;
   }
 
   get deviceCodeEndpoint(): string {
@@ -175,7 +179,7 @@ export class DeviceAuthorization {
     let userCode: string;
     do userCode = Array.from({ length: 9 }, () => USER_CODE_ALPHABET[randomInt(USER_CODE_ALPHABET.length)]).join('');
     while (this.#byUserCode.has(userCode));
-    const entry: DeviceCode = { userCode, deviceCode: randomBytes(96).toString('base64url'), clientId: clientId!, scope, expiresAt: Date.now() + this.#lifetimeMs, state: 'pending' };
+    const entry: DeviceCode = { userCode, deviceCode: randomBytes(96).toString('base64url'), clientId: clientId!, scope, expiresAt: this.#now() + this.#lifetimeMs, state: 'pending' };
     this.#codes.set(entry.deviceCode, entry);
     this.#byUserCode.set(userCode, entry);
     return json(
@@ -207,7 +211,7 @@ export class DeviceAuthorization {
     if (entry.state === 'redeemed') {
       return oauthError(req, 400, 'invalid_grant', 70000, "The provided value for the input parameter 'device_code' is not valid. It has already been redeemed.", NO_STORE);
     }
-    const now = Date.now();
+    const now = this.#now();
     if (now >= entry.expiresAt) return oauthError(req, 400, 'expired_token', 70020, "The provided value for the input parameter 'device_code' is not valid. This device code has expired.", NO_STORE);
     if (entry.state === 'declined') return oauthError(req, 400, 'authorization_declined', 65004, 'User declined to consent to access the app.', NO_STORE);
 
@@ -310,7 +314,7 @@ export class DeviceAuthorization {
   #pending(userCode: string): DeviceCode | string {
     const entry = this.#byUserCode.get(normalizeUserCode(userCode));
     if (!entry) return `No device code has the user code '${userCode}'. Check the code and try again.`;
-    if (Date.now() >= entry.expiresAt) return `The code '${entry.userCode}' has expired. Start the sign-in on your device again to get a new one.`;
+    if (this.#now() >= entry.expiresAt) return `The code '${entry.userCode}' has expired. Start the sign-in on your device again to get a new one.`;
     if (entry.state !== 'pending') return `AADSTS90120: The request was already authorized or declined (code '${entry.userCode}' is ${entry.state}).`;
     return entry;
   }
@@ -323,7 +327,7 @@ export class DeviceAuthorization {
   }
 
   #prune(): void {
-    const cutoff = Date.now() - RETAIN_MS;
+    const cutoff = this.#now() - RETAIN_MS;
     for (const [deviceCode, entry] of this.#codes) {
       if (entry.expiresAt < cutoff) {
         this.#codes.delete(deviceCode);

@@ -132,13 +132,14 @@ t.test('a declined code answers authorization_declined; approving or declining t
 });
 
 t.test('an expired code answers expired_token, even once approved; it can no longer be approved', async (t) => {
-  // Long enough to approve in time on a slow machine; the wait past it is what makes the code expire.
-  const { tenant, code, poll } = await deviceFlow(t, { deviceCodeLifetimeSeconds: 1.5 });
+  // The tenant's clock is moved past the code's life instead of waiting it out.
+  let clock = Date.now();
+  const { tenant, code, poll } = await deviceFlow(t, { deviceCodeLifetimeSeconds: 1.5, clock: () => clock });
   const approved = await code();
   const unapproved = await code();
   t.equal(approved.expires_in, 2, 'whole seconds on the wire, rounded up');
   tenant.approveDeviceCode(approved.user_code, 'user02@contoso.example');
-  await new Promise((resolve) => setTimeout(resolve, 1600));
+  clock += 1600;
   t.match(await poll(approved.device_code), { status: 400, body: { error: 'expired_token', error_codes: [70020], error_description: /^AADSTS70020: .*This device code has expired/ } });
   t.match(await poll(unapproved.device_code), { status: 400, body: { error: 'expired_token' } });
   t.throws(() => tenant.approveDeviceCode(unapproved.user_code, 'user02@contoso.example'), /has expired/);
@@ -179,12 +180,13 @@ t.test('with publicClients, only registered client ids may start the flow', asyn
 
 t.test('polling faster than the interval answers slow_down', async (t) => {
   // One second: two polls in a row come sooner even on a slow machine; waiting past it is exact.
-  const { code, poll } = await deviceFlow(t, { deviceCodeIntervalSeconds: 1 });
+  let clock = Date.now();
+  const { code, poll } = await deviceFlow(t, { deviceCodeIntervalSeconds: 1, clock: () => clock });
   const grant = await code();
   t.equal(grant.interval, 1);
   t.match(await poll(grant.device_code), { status: 400, body: { error: 'authorization_pending' } }, 'the first poll may come at once');
   t.match(await poll(grant.device_code), { status: 400, body: { error: 'slow_down', error_description: /sooner than the interval/ } });
-  await new Promise((resolve) => setTimeout(resolve, 1050));
+  clock += 1050;
   t.match(await poll(grant.device_code), { status: 400, body: { error: 'authorization_pending' } }, 'a poll after the interval is fine');
 });
 
