@@ -262,7 +262,8 @@ export function demoInstructions(info: DemoInfo): string {
     `  Connect-AmsServer -Uri ${info.url} -ApiKey (Get-Content ${info.userKeyFile} | ConvertTo-SecureString -AsPlainText -Force)`,
     `  Get-AmsDevice -Name ${device} | Get-AmsLocalAdminPassword -AsPlainText`,
     denied ? `  Get-AmsLocalAdminPassword -ComputerName ${denied.deviceName}   # refused: ${denied.code}` : '',
-    `  Connect-AmsServer -Uri ${info.url} -UseDeviceCode   # sign in as a simulated user at ${info.signIn.verificationUri}`,
+    // The simulated tenant's CA is its own, trusted by nothing here: the sign-in's calls to it need the switch.
+    `  Connect-AmsServer -Uri ${info.url} -UseDeviceCode -SkipCertificateCheck   # sign in as a simulated user at ${info.signIn.verificationUri}`,
     '',
     'Stop with Ctrl+C; the data directory is kept, and the next `amsd demo` reuses it.',
   ]

@@ -106,12 +106,15 @@ Describe 'bodiless POSTs' {
 }
 
 Describe 'the device code sign-in' {
-    It 'works against the demo with -SkipCertificateCheck, which covers the calls to Entra ID too' {
+    It "works as the demo's banner prints it: -SkipCertificateCheck covers the calls to Entra ID too" {
         # The simulated tenant's CA is not trusted here, as a test tenant's would not be.
-        $job = Start-ThreadJob -ArgumentList $ModulePath, $Demo.url -ScriptBlock {
-            param($ModulePath, $Url)
+        $line = Get-Content -Path $env:AMS_DEMO_BANNER | Where-Object { $_ -match '^\s*Connect-AmsServer .*-UseDeviceCode' } | Select-Object -First 1
+        $line | Should -Not -BeNullOrEmpty -Because 'the banner shows how to sign in'
+        $command = ($line -replace '#.*$', '').Trim()
+        $job = Start-ThreadJob -ArgumentList $ModulePath, $command -ScriptBlock {
+            param($ModulePath, $Command)
             Import-Module $ModulePath
-            Connect-AmsServer -Uri $Url -UseDeviceCode -SkipCertificateCheck
+            Invoke-Expression $Command
         }
         try {
             $deadline = [datetime]::UtcNow.AddSeconds(60)

@@ -8,6 +8,8 @@ import { packageRoot } from '../../daemon/package-root.js';
 export interface DemoProcess {
   demoJson: string;
   url: string;
+  /** What it printed until it was serving: the banner with the lines to try. */
+  banner: string;
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export async function startDemo(dataDir: string): Promise<DemoProcess> {
   return {
     demoJson,
     url,
+    banner: output,
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');

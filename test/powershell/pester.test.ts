@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -34,10 +34,13 @@ if (missing.length > 0) {
       rmSync(work, { recursive: true, force: true });
     });
     const resultFile = join(work, 'results.jsonl');
+    // The banner's PowerShell lines are run as printed (Errors.Tests.ps1).
+    const bannerFile = join(work, 'banner.txt');
+    writeFileSync(bannerFile, demo.banner);
     const child = spawn(
       pwsh,
       ['-NoProfile', '-NonInteractive', '-File', join(packageRoot, 'test', 'powershell', 'Invoke-AmsPester.ps1'), '-Pester', pester, '-DemoJson', demo.demoJson, '-ResultFile', resultFile],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', TERM: 'dumb' } },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', TERM: 'dumb', AMS_DEMO_BANNER: bannerFile } },
     );
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
