@@ -17,6 +17,10 @@ export async function startDemo(dataDir: string): Promise<DemoProcess> {
   const child = spawn(process.execPath, [join(packageRoot, 'dist', 'daemon', 'cli.js'), 'demo', '--port', '0', '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A test killed at its timeout runs no teardown: the demo goes with the test process anyway.
+  const stopWithUs = () => child.kill('SIGTERM');
+  process.once('exit', stopWithUs);
+  child.once('exit', () => process.removeListener('exit', stopWithUs));
   let output = '';
   const demoJson = join(dataDir, 'demo.json');
   // The banner (on standard error; logs go to standard output) is printed once demo.json is written.
