@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openAuditLog } from '../../daemon/audit/audit-log.js';
 import { GENESIS_HASH, canonicalJson, chainKeyFor, hashEvent, unkeyedHashEvent, verifyAuditLog } from '../../daemon/audit/chain.js';
-import { alice, bob, change, pc1, pc2, secretRead, testKey, testMasterKey } from './sample-events.js';
+import { alice, bob, change, forgedPruning, pc1, pc2, secretRead, testKey, testMasterKey } from './sample-events.js';
 import { tempDir, type TestContext } from '../helpers.js';
 
 t.test('the canonical form: sorted keys at every level, no whitespace, undefined left out, arrays in order', async (t) => {
@@ -102,19 +102,6 @@ function recomputedWithoutKey(lines: string[]): string[] {
   });
 }
 
-/** The first `cut` events deleted and an audit.pruned event accounting for them appended, as issue 11 found possible. */
-function forgedPruning(lines: string[], cut: number): string[] {
-  const removedLast = JSON.parse(lines[cut - 1]!);
-  const last = JSON.parse(lines.at(-1)!);
-  const forged: Record<string, unknown> = {
-    seq: last.seq + 1, id: '00000000-0000-4000-8000-00000000dead', time: last.time, eventId: 2151, type: 'audit.pruned',
-    actor: { kind: 'system', id: 'amsd', displayName: 'amsd', role: 'admin' },
-    pruned: { throughSeq: cut, lastHash: removedLast.hash, events: cut, keepLast: lines.length - cut },
-    prevHash: last.hash,
-  };
-  forged.hash = unkeyedHashEvent(forged);
-  return [...lines.slice(cut), JSON.stringify(forged)];
-}
 
 /** Renumbers and re-hashes lines from the second on, as a careless forger would: the first link still betrays it. */
 function renumbered(lines: string[]): string[] {

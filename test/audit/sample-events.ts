@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccessType, ResultCode } from '../../daemon/access/types.js';
-import { GENESIS_HASH, chainKeyFor, sealEvent } from '../../daemon/audit/chain.js';
+import { GENESIS_HASH, chainKeyFor, sealEvent, unkeyedHashEvent } from '../../daemon/audit/chain.js';
 import { trailRecord } from '../../daemon/audit/trail.js';
 import { STATE_FILE, emptyState } from '../../daemon/store/state.js';
 import type { AuditActor, AuditDevice, AuditEvent, AuditEventInput, ChangeEventInput, ChangeEventType, SecretReadEventInput } from '../../daemon/audit/events.js';
@@ -91,4 +91,18 @@ export async function writeChain(file: string, entries: { content: AuditEventInp
   }
   await writeFile(file, events.map((event) => JSON.stringify(event) + '\n').join(''));
   return events;
+}
+
+/** The first `cut` events deleted and an audit.pruned event accounting for them appended, as issue 11 found possible: the lines of the forged trail. */
+export function forgedPruning(lines: string[], cut: number): string[] {
+  const removedLast = JSON.parse(lines[cut - 1]!);
+  const last = JSON.parse(lines.at(-1)!);
+  const forged: Record<string, unknown> = {
+    seq: last.seq + 1, id: '00000000-0000-4000-8000-00000000dead', time: last.time, eventId: 2151, type: 'audit.pruned',
+    actor: { kind: 'system', id: 'amsd', displayName: 'amsd', role: 'admin' },
+    pruned: { throughSeq: cut, lastHash: removedLast.hash, events: cut, keepLast: lines.length - cut },
+    prevHash: last.hash,
+  };
+  forged.hash = unkeyedHashEvent(forged);
+  return [...lines.slice(cut), JSON.stringify(forged)];
 }

@@ -19,6 +19,7 @@ import { openDaemon, type Daemon, type DaemonOptions } from '../../daemon/daemon
 import { createLogger } from '../../daemon/logging.js';
 import { packageRoot } from '../../daemon/package-root.js';
 import { tempDir, type TestContext } from '../helpers.js';
+import { forgedPruning } from './sample-events.js';
 
 interface Started {
   daemon: Daemon;
@@ -143,7 +144,7 @@ t.test('start refuses a trail that was lost, cut or recomputed, names the proble
     ['deleted', (file) => rm(file), /cannot be used: it is missing \(deleted or moved\), yet .*amsd\.json checkpointed seq 5 of trail/],
     ['emptied', (file) => writeFile(file, ''), /cannot be used: it was emptied, yet .*amsd\.json checkpointed seq 5/],
     ['cut at its start', async (file) => writeFile(file, (await linesOf(file)).slice(2).map((l) => l + '\n').join('')), /is broken at line 1 \(seq 3\): the trail starts at seq 3, and no audit\.pruned event accounts for events 1 to 2/],
-    ['cut at its start, with a forged audit.pruned event', async (file) => writeFile(file, forgedPruning(await linesOf(file), 2)), /is broken at line 4 \(seq 6\): the hash is plain SHA-256, not keyed/],
+    ['cut at its start, with a forged audit.pruned event', async (file) => writeFile(file, forgedPruning(await linesOf(file), 2).map((line) => line + '\n').join('')), /is broken at line 4 \(seq 6\): the hash is plain SHA-256, not keyed/],
     ['recomputed without the key', async (file) => writeFile(file, recomputedWithoutKey(await linesOf(file))), /is broken at line 1 \(seq 1\): no event is keyed/],
     ['cut at its end', async (file) => writeFile(file, (await linesOf(file)).slice(0, 3).map((l) => l + '\n').join('')), /is broken at line 4: cut at its end — the trail ends at seq 3, but the checkpoint in amsd\.json at \S+ says seq 5 was written: events 4 to 5 are missing/],
     ['cut mid-way through its last, acknowledged line', async (file) => writeFile(file, (await readFile(file, 'utf8')).slice(0, -25)), /is broken at line 5: cut at its end — the trail ends at seq 4 \(line 5 is incomplete, yet it was acknowledged\)/],
@@ -335,19 +336,6 @@ function recomputedWithoutKey(lines: string[]): string {
     .join('');
 }
 
-/** The first `cut` events deleted and an audit.pruned event accounting for them appended, as issue 11 did. */
-function forgedPruning(lines: string[], cut: number): string {
-  const removedLast = JSON.parse(lines[cut - 1]!);
-  const last = JSON.parse(lines.at(-1)!);
-  const forged: Record<string, unknown> = {
-    seq: last.seq + 1, id: '00000000-0000-4000-8000-00000000dead', time: last.time, eventId: 2151, type: 'audit.pruned',
-    actor: { kind: 'system', id: 'amsd', displayName: 'amsd', role: 'admin' },
-    pruned: { throughSeq: cut, lastHash: removedLast.hash, events: cut, keepLast: lines.length - cut },
-    prevHash: last.hash,
-  };
-  forged.hash = unkeyedHashEvent(forged);
-  return [...lines.slice(cut), JSON.stringify(forged)].map((l) => l + '\n').join('');
-}
 
 /** What hiding a cut at the end would take: the checkpoint moved back to an earlier event. */
 async function lowerCheckpoint(file: string, stateFile: string) {
