@@ -6,8 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { createAjv } from '../daemon/common/ajv.js';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Test } from 'tap';
 import { openDaemon, type Daemon, type DaemonOptions } from '../daemon/daemon.js';
@@ -15,7 +14,6 @@ import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema } f
 import { createLogger } from '../daemon/logging.js';
 import { startSimulatedTenant, type SimulatedTenant, type SimulatedTenantOptions } from '../daemon/simulated-tenant/index.js';
 
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 export type TestContext = Test;
 
@@ -67,9 +65,7 @@ export async function startTestDaemon(t: TestContext, dataDir?: string, options:
 
 const spec = loadSpec();
 const operations = new Map(listOperations(spec).map((op) => [op.operationId, op]));
-const ajv = new Ajv({ allErrors: true, strict: true });
-addFormats(ajv);
-ajv.addFormat('password', true);
+const ajv = createAjv({ allErrors: true, strict: true });
 
 /**
  * Asserts that a real response is one the contract declares for this operation: its status, its

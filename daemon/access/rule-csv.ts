@@ -4,15 +4,14 @@
  * Lists are separated by semicolons. Each row is checked against the contract's schema for a new rule,
  * so a CSV row and a New-AmsComputerAuthorizationRule call are refused for the same reasons.
  */
-import { Ajv, type ErrorObject } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
+import { createAjv } from '../common/ajv.js';
 import { parse } from 'csv-parse/sync';
 import type { FieldError } from '../http/problem.js';
 import { loadSpec, toJsonSchema } from '../http/spec.js';
 import type { NewRule } from './rule-service.js';
 import { PRINCIPAL_LIST_NAMES } from './types.js';
 
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 /** Columns holding lists (semicolon-separated in a cell). */
 const LIST_COLUMNS: readonly string[] = [...PRINCIPAL_LIST_NAMES, 'notificationChannelsSuccess', 'notificationChannelsFailure'];
@@ -35,9 +34,7 @@ const REQUIRED = ['description', 'tenantId'];
 export const MAX_CSV_ROWS = 2000;
 
 const spec = loadSpec();
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats(ajv);
-ajv.addFormat('password', true);
+const ajv = createAjv({ allErrors: true, strict: false });
 const validateNewRule = ajv.compile(toJsonSchema(spec, { $ref: '#/components/schemas/NewComputerAuthorizationRule' }));
 
 export interface ParsedRows {

@@ -13,17 +13,16 @@
  * - Every string anywhere in a request must be well-formed Unicode: a lone UTF-16 surrogate (which
  *   `\ud800` in JSON can carry) cannot be encoded into a Graph URL, a log line or a file.
  */
-import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { AnySchema, ErrorObject, ValidateFunction } from 'ajv';
+import { createAjv } from '../common/ajv.js';
 import type { JsonSchema } from './spec.js';
 
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 /** `12`, `-3`, `0.5`: what a person or a script writes for a number in a URL. No exponents, hex or spaces. */
 const PLAIN_DECIMAL = /^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?$/;
 
-function newAjv(): Ajv {
-  const ajv = new Ajv({
+function newAjv() {
+  return createAjv({
     allErrors: true, // report every failing field at once, not the first
     verbose: true, // errors carry their schema: a oneOf of alternatives can then name them
     removeAdditional: false, // an unknown (misspelt) field is an error, never silently dropped
@@ -31,10 +30,6 @@ function newAjv(): Ajv {
     useDefaults: true,
     addUsedSchema: false, // schemas are compiled one by one; an $id must not clash across routes
   });
-  addFormats(ajv);
-  // `format: password` marks secrets for clients (SecureString in PowerShell); any string is valid.
-  ajv.addFormat('password', true);
-  return ajv;
 }
 
 type FastifyValidator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };

@@ -18,15 +18,13 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { createAjv } from '../common/ajv.js';
 import { DurableJsonFile } from '../store/json-file-store.js';
 import type { DeepReadonly } from '../store/store.js';
 import type { ChannelRecord } from './channels.js';
 import { deliver as deliverToChannel, type DeliverOptions, type DeliveryResult } from './deliver.js';
 import type { NotificationEvent, VariableExtras } from './templates.js';
 
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 export const QUEUE_DIR = 'notifications';
 export const QUEUE_FILE = 'queue.json';
@@ -131,8 +129,7 @@ export interface NotificationQueueOptions {
   deliver?: typeof deliverToChannel;
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true });
-addFormats(ajv);
+const ajv = createAjv({ allErrors: true, strict: true });
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const extraSchema = { type: 'object', additionalProperties: false, properties: { ruleDescription: { type: 'string' } } } as const;
 const eventSchema = {

@@ -5,13 +5,11 @@
 import { constants } from 'node:fs';
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { createAjv } from '../common/ajv.js';
 import { Low, type Adapter } from 'lowdb';
 import { SCHEMA_VERSION, emptyState, fillAddedCollections, stateSchema, type State } from './state.js';
 import type { DeepReadonly, Store } from './store.js';
 
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 /** The data file exists but cannot be used. The daemon stops with this message; the file is left as it is. */
 export class StoreLoadError extends Error {
@@ -118,8 +116,7 @@ export class StateCheckError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true });
-addFormats(ajv);
+const ajv = createAjv({ allErrors: true, strict: true });
 const validateState = ajv.compile<State>(stateSchema);
 
 export interface OpenedStore {

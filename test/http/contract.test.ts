@@ -3,8 +3,7 @@
  * for PowerShell, every operation routed to a real handler, no route outside the spec.
  */
 import t from 'tap';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { createAjv } from '../../daemon/common/ajv.js';
 import Fastify from 'fastify';
 import { createHandlers } from '../../daemon/api/index.js';
 import { bindOperations } from '../../daemon/http/binder.js';
@@ -13,7 +12,6 @@ import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema, ty
 import { startTestDaemon } from '../helpers.js';
 import { APPROVED_VERBS } from '../../psmodule/generator/approved-verbs.js';
 
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 const spec = loadSpec();
 const operations = listOperations(spec);
 
@@ -80,9 +78,7 @@ function examplesOf(media: MediaType): [string, unknown][] {
 
 t.test('every example in the contract is valid for its schema, and every error has one that fits', async (t) => {
   // strictRequired off: the secret requests' `oneOf` branches each require a property declared beside them.
-  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
-  addFormats(ajv);
-  ajv.addFormat('password', true);
+  const ajv = createAjv({ allErrors: true, strict: true, strictRequired: false });
   const check = (where: string, schema: JsonSchema, value: unknown) => {
     const validate = ajv.compile(toJsonSchema(spec, schema));
     t.same(validate(value) ? [] : validate.errors, [], `${where} is valid`);

@@ -2,8 +2,7 @@
  * Channel validation and views: every bad field named, secrets sealed at rest and never shown.
  */
 import t from 'tap';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { createAjv } from '../../daemon/common/ajv.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FieldError } from '../../daemon/http/problem.js';
@@ -25,9 +24,7 @@ import {
 } from '../../daemon/notifications/channels.js';
 import { channel, sealer } from './fixtures.js';
 
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
-const ajv = new Ajv({ allErrors: true, strict: true });
-addFormats(ajv);
+const ajv = createAjv({ allErrors: true, strict: true });
 const validateRecord = ajv.compile(channelRecordSchema);
 
 const context = (existing: ChannelRecord[] = []) => ({ sealer, existing, author: 'alice@contoso.example', now: new Date('2026-05-01T09:00:00.000Z') });
@@ -273,9 +270,7 @@ t.test('the stored schema refuses a record with a secret in clear', async (t) =>
 
 t.test('the API schemas accept what the channel functions take and give', async (t) => {
   const spec = loadSpec();
-  const contract = new Ajv({ allErrors: true, strict: true });
-  addFormats(contract);
-  contract.addFormat('password', true);
+  const contract = createAjv({ allErrors: true, strict: true });
   const check = (name: string) => contract.compile(toJsonSchema(spec, { $ref: `#/components/schemas/${name}` }));
   const [create, update, view] = [check('NewNotificationChannel'), check('NotificationChannelUpdate'), check('NotificationChannel')];
   const script: NewChannel = { name: 'Log script', kind: 'powershell', scriptPath: '/opt/amsd/notify.ps1', description: 'log', enabled: false, mandatory: true };

@@ -9,8 +9,7 @@
  * Nothing refused may change the state. Ends with a table of the figures.
  */
 import { randomUUID, webcrypto } from 'node:crypto';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { createAjv } from '../../daemon/common/ajv.js';
 import { SignJWT, decodeProtectedHeader, generateKeyPair, importJWK, type JWK } from 'jose';
 import t from 'tap';
 import { recordFigures } from './figures.js';
@@ -18,14 +17,11 @@ import { Agent, fetch } from 'undici';
 import { listOperations, loadSpec, type JsonSchema, type Operation } from '../../daemon/http/spec.js';
 import { createKey, registerTenant, simulatedTenantFor, startTestDaemon, type TestContext, type TestDaemon } from '../helpers.js';
 
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 const AUDIENCE = 'api://amsd-sweep';
 /** The operations the contract leaves open; any other one found open fails the sweep. */
 const PUBLIC_OPERATIONS = ['getHealth', 'getAuthConfig'];
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats(ajv);
-ajv.addFormat('password', true);
+const ajv = createAjv({ allErrors: true, strict: false });
 
 /** The smallest value a schema accepts, with valid-looking strings (uuids, dates, addresses). */
 function minimalValue(schema: JsonSchema): unknown {

@@ -10,8 +10,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { type ValidateFunction } from 'ajv';
+import { createAjv } from '../../daemon/common/ajv.js';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import t from 'tap';
@@ -22,7 +22,6 @@ import { startReceiver } from '../notifications/fixtures.js';
 import { fromSchema, hostileString, looseEncode, rarely, type Pools } from './hostile-input.js';
 import { recordFigures } from './figures.js';
 
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 const SEED = Number(process.env.AMS_FUZZ_SEED ?? 20261201);
 const RUNS = Number(process.env.AMS_FUZZ_RUNS ?? 150);
 const PROBLEM = 'application/problem+json; charset=utf-8';
@@ -166,9 +165,7 @@ t.test('every operation, with admin and user credentials, under malformed and ho
 
   const stateFile = join(daemon.dataDir, STATE_FILE);
   const figures = { requests: 0, serverErrors: 0, notProblem: 0, offContract: 0, writtenOnRefusal: 0, healthChecks: 0, byStatus: {} as Record<string, number> };
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  addFormats(ajv);
-  ajv.addFormat('password', true);
+  const ajv = createAjv({ allErrors: true, strict: false });
   const responseValidators = new Map<string, ValidateFunction>();
   /** A success answer matches the schema the contract gives for its status (the daemon's own routes only). */
   const matchesContract = (operation: Operation, res: LightMyRequestResponse): boolean => {
