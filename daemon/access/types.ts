@@ -2,6 +2,9 @@
  * The vocabulary of access decisions, shared by the rule store, the evaluation engine, the secret-read
  * handlers and the audit trail. Kept free of I/O so the engine stays pure.
  */
+import type { PrincipalRef, RulePrincipals, RuleRecord } from '../store/records.js';
+
+export type { PrincipalRef, ReasonRequirement, RulePrincipals, RuleRecord } from '../store/records.js';
 
 export const ACCESS_TYPES = ['LocalAdminPassword', 'LocalAdminPasswordHistory', 'BitLockerRecoveryKey'] as const;
 export type AccessType = (typeof ACCESS_TYPES)[number];
@@ -26,25 +29,6 @@ export const RESULT_CODES = [
 ] as const;
 export type ResultCode = (typeof RESULT_CODES)[number];
 
-export type ReasonRequirement = 'Hidden' | 'Optional' | 'Required';
-
-/** A user or group named in a rule, resolved through Graph when the rule was written. */
-export interface PrincipalRef {
-  id: string;
-  type: 'user' | 'group';
-  displayName: string;
-}
-
-/** The principal lists of a rule, one allow and one deny list per access type. */
-export interface RulePrincipals {
-  principalsAllowedLaps: PrincipalRef[];
-  principalsDeniedLaps: PrincipalRef[];
-  principalsAllowedLapsHistory: PrincipalRef[];
-  principalsDeniedLapsHistory: PrincipalRef[];
-  principalsAllowedBitLocker: PrincipalRef[];
-  principalsDeniedBitLocker: PrincipalRef[];
-}
-
 /** The six principal lists of a rule, in the order admins know them. */
 export const PRINCIPAL_LIST_NAMES = [
   'principalsAllowedLaps',
@@ -60,31 +44,6 @@ export const PRINCIPAL_LISTS: Record<AccessType, { allowed: keyof RulePrincipals
   LocalAdminPasswordHistory: { allowed: 'principalsAllowedLapsHistory', denied: 'principalsDeniedLapsHistory' },
   BitLockerRecoveryKey: { allowed: 'principalsAllowedBitLocker', denied: 'principalsDeniedBitLocker' },
 };
-
-/** A computer authorization rule as stored. Exactly one target kind: tenant, group (+tenant) or device (+tenant). */
-export interface RuleRecord extends RulePrincipals {
-  id: string;
-  description: string;
-  /** Target: the whole tenant when neither groupId nor deviceId is set. Lowercase GUID. */
-  tenantId: string;
-  /** Target: devices that are transitive members of this group (directory object id). */
-  groupId?: string;
-  /** Target: one device, by its Entra `deviceId` (not its directory object id). */
-  deviceId?: string;
-  /** Display name of the target group or device when the rule was written. */
-  targetDisplayName?: string;
-  ruleExpiryDate?: string;
-  disabled: boolean;
-  notes?: string;
-  userRequestReasonRequirement: ReasonRequirement;
-  /** Notification channel ids. */
-  notificationChannelsSuccess: string[];
-  notificationChannelsFailure: string[];
-  createdAt: string;
-  createdBy: string;
-  modifiedAt?: string;
-  modifiedBy?: string;
-}
 
 export type TargetKind = 'device' | 'group' | 'tenant';
 

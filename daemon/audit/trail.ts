@@ -18,7 +18,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AuditTrailRecord, State } from '../store/state.js';
+import type { AuditTrailRecord } from '../store/records.js';
+import type { State } from '../store/state.js';
 import { syncDirectory } from '../store/json-file-store.js';
 import type { Store } from '../store/store.js';
 import { adviceFor, dataDirOfTrail, openAuditLog, type AuditFileIo, type AuditLog, type OpenedAuditLog } from './audit-log.js';

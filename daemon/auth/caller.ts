@@ -3,7 +3,7 @@
  * Secret reads are decided by the rules for both kinds; `role` only gates administration.
  */
 import type { components } from '../../openapi/ams.js';
-import type { Role } from '../store/state.js';
+import type { Role } from '../store/records.js';
 
 export type CallerView = components['schemas']['Caller'];
 

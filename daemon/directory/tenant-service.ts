@@ -8,7 +8,7 @@ import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'n
 import type { components } from '../../openapi/ams.js';
 import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
 import type { Sealer } from '../store/sealing.js';
-import type { Cloud, TenantCredentialRecord, TenantRecord, UserSignInRecord } from '../store/state.js';
+import type { Cloud, TenantCredentialRecord, TenantRecord, UserSignInRecord } from '../store/records.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import type { ChangeAuthor } from '../audit/change-author.js';
 import type { TenantCredential } from './token-provider.js';

@@ -5,8 +5,9 @@
 import type { ChangeAuthor } from '../audit/change-author.js';
 import { ProblemError, validationProblem } from '../http/problem.js';
 import type { Sealer } from '../store/sealing.js';
+import type { ChannelRecord } from '../store/records.js';
 import type { DeepReadonly, Store } from '../store/store.js';
-import { applyChannelUpdate, channelNamed, findChannel, toChannelView, validateNewChannel, type ChannelRecord, type ChannelUpdate, type ChannelView, type NewChannel } from './channels.js';
+import { applyChannelUpdate, channelNamed, findChannel, toChannelView, validateNewChannel, type ChannelUpdate, type ChannelView, type NewChannel } from './channels.js';
 import type { NotificationQueue } from './queue.js';
 import { sampleEvent } from './templates.js';
 

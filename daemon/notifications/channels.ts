@@ -11,7 +11,7 @@
  * one: the URL shows as its origin, headers by name, secrets as `hasSigningSecret` / `hasPassword`.
  *
  * These are pure functions over records; the caller stores them (`State.channels`, checked against
- * `channelRecordSchema` in channel-schema.ts) and audits changes with `toChannelView` as before/after.
+ * `channelRecordSchema` in store/channel-record-schema.ts) and audits changes with `toChannelView` as before/after.
  */
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -20,6 +20,18 @@ import type { FieldError } from '../http/problem.js';
 import type { Sealer } from '../store/sealing.js';
 import type { DeepReadonly } from '../store/store.js';
 import {
+  CHANNEL_KINDS,
+  SMTP_TLS_MODES,
+  WEBHOOK_METHODS,
+  type ChannelKind,
+  type ChannelRecord,
+  type PowerShellChannelRecord,
+  type SmtpChannelRecord,
+  type SmtpTlsMode,
+  type WebhookChannelRecord,
+  type WebhookMethod,
+} from '../store/records.js';
+import {
   DEFAULT_HTML_TEMPLATE,
   DEFAULT_SUBJECT_TEMPLATE,
   DEFAULT_WEBHOOK_BODY_TEMPLATE,
@@ -27,12 +39,6 @@ import {
   type TemplateFormat,
 } from './templates.js';
 
-export const CHANNEL_KINDS = ['webhook', 'smtp', 'powershell'] as const;
-export type ChannelKind = (typeof CHANNEL_KINDS)[number];
-export const WEBHOOK_METHODS = ['POST', 'PUT'] as const;
-export type WebhookMethod = (typeof WEBHOOK_METHODS)[number];
-export const SMTP_TLS_MODES = ['none', 'starttls', 'tls'] as const;
-export type SmtpTlsMode = (typeof SMTP_TLS_MODES)[number];
 
 export const LIMITS = {
   name: 128,
@@ -56,69 +62,6 @@ const RESERVED_HEADERS = new Set([
   'x-ams-timestamp', 'x-ams-signature', 'x-ams-delivery-id',
 ]);
 
-// ---------------------------------------------------------------------------------------------------
-// Records as stored
-
-interface ChannelRecordBase {
-  /** Lowercase GUID. */
-  id: string;
-  /** Unique, case-insensitively; never shaped like a GUID (rules name channels by id or name). */
-  name: string;
-  description?: string;
-  kind: ChannelKind;
-  /** A disabled channel is told nothing; queued deliveries to it finally fail. */
-  enabled: boolean;
-  /** When true, a secret is handed out only if this channel was told first; a failed delivery refuses the read. */
-  mandatory: boolean;
-  createdAt: string;
-  createdBy: string;
-  modifiedAt?: string;
-  modifiedBy?: string;
-}
-
-export interface SealedHeader {
-  /** As the administrator wrote it. */
-  name: string;
-  /** Sealed with the context `channel:<id>:header:<lowercase name>`. */
-  sealedValue: string;
-}
-
-export interface WebhookChannelRecord extends ChannelRecordBase {
-  kind: 'webhook';
-  /** Sealed with the context `channel:<id>:url`. */
-  sealedUrl: string;
-  /** `scheme://host[:port]` of the URL: what views show. */
-  urlOrigin: string;
-  method: WebhookMethod;
-  contentType: string;
-  headers: SealedHeader[];
-  /** A JSON template (see templates.ts). */
-  bodyTemplate: string;
-  /** Sealed with the context `channel:<id>:signingSecret`. */
-  sealedSigningSecret?: string;
-}
-
-export interface SmtpChannelRecord extends ChannelRecordBase {
-  kind: 'smtp';
-  host: string;
-  port: number;
-  tls: SmtpTlsMode;
-  username?: string;
-  /** Sealed with the context `channel:<id>:password`; only with `username`. */
-  sealedPassword?: string;
-  from: string;
-  to: string[];
-  subjectTemplate: string;
-  htmlTemplate: string;
-}
-
-export interface PowerShellChannelRecord extends ChannelRecordBase {
-  kind: 'powershell';
-  /** Absolute path of a `.ps1` file on the daemon's machine. */
-  scriptPath: string;
-}
-
-export type ChannelRecord = WebhookChannelRecord | SmtpChannelRecord | PowerShellChannelRecord;
 
 export function channelSealingContext(channelId: string, field: 'url' | 'signingSecret' | 'password' | `header:${string}`): string {
   return `channel:${channelId}:${field}`;

@@ -18,7 +18,8 @@ import nodemailer from 'nodemailer';
 import { request, type Dispatcher } from 'undici';
 import type { Sealer } from '../store/sealing.js';
 import type { DeepReadonly } from '../store/store.js';
-import { channelSealingContext, type ChannelRecord, type PowerShellChannelRecord, type SmtpChannelRecord, type WebhookChannelRecord } from './channels.js';
+import { channelSealingContext } from './channels.js';
+import type { ChannelRecord, PowerShellChannelRecord, SmtpChannelRecord, WebhookChannelRecord } from '../store/records.js';
 import { render, variablesFrom, type NotificationEvent, type VariableExtras } from './templates.js';
 
 export type DeliveryResult = { ok: true } | { ok: false; error: string; retryable: boolean };

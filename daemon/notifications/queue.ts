@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { createAjv } from '../common/ajv.js';
 import { DurableJsonFile } from '../store/json-file-store.js';
 import type { DeepReadonly } from '../store/store.js';
-import type { ChannelRecord } from './channels.js';
+import type { ChannelRecord } from '../store/records.js';
 import { deliver as deliverToChannel, type DeliverOptions, type DeliveryResult } from './deliver.js';
 import type { NotificationEvent, VariableExtras } from './templates.js';
 

@@ -2,100 +2,14 @@
  * The shape of the daemon's state file, and the JSON Schema it is checked against on every load.
  * Large, growing data (the audit trail) is kept out of it: every write rewrites the whole file.
  */
-import type { components } from '../../openapi/ams.js';
-import type { RuleRecord } from '../access/types.js';
-import { channelRecordSchema } from '../notifications/channel-schema.js';
-import type { ChannelRecord } from '../notifications/channels.js';
+import { channelRecordSchema } from './channel-record-schema.js';
+import type { ApiKeyRecord, AuditTrailRecord, ChannelRecord, RuleRecord, SettingsRecord, TenantRecord } from './records.js';
 
 export const SCHEMA_VERSION = 1;
 
 /** The state's file in the data directory. */
 export const STATE_FILE = 'amsd.json';
 
-export type Role = components['schemas']['Role'];
-export type Cloud = components['schemas']['Cloud'];
-
-export interface ApiKeyRecord {
-  id: string;
-  name: string;
-  role: Role;
-  description?: string;
-  /** The first characters of the key, shown to recognise it. */
-  prefix: string;
-  /** SHA-256 of the whole key, hex. The key itself is never stored. */
-  hash: string;
-  tenantId?: string;
-  principalId?: string;
-  /** The UPN of principalId, resolved through Graph when the key was created. */
-  userPrincipalName?: string;
-  expiresAt?: string;
-  createdAt: string;
-  createdBy: string;
-  revokedAt?: string;
-  revokedBy?: string;
-  lastUsedAt?: string;
-}
-
-/** A tenant's credential as kept at rest: the secret part only ever sealed. */
-export type TenantCredentialRecord =
-  | {
-      type: 'secret';
-      /** Sealed with the context `tenant:<tenantId>:clientSecret`. */
-      sealedClientSecret: string;
-    }
-  | {
-      type: 'certificate';
-      certificatePem: string;
-      /** SHA-256 of the DER certificate, lowercase hex. */
-      thumbprint: string;
-      expiresAt: string;
-      /** PKCS#8 PEM, sealed with the context `tenant:<tenantId>:privateKeyPem`. */
-      sealedPrivateKeyPem: string;
-    };
-
-export interface TenantRecord {
-  /** Lowercase GUID; unique. */
-  tenantId: string;
-  displayName: string;
-  clientId: string;
-  credential: TenantCredentialRecord;
-  cloud: Cloud;
-  /** Overrides of the cloud's endpoints, when set. */
-  authorityHost?: string;
-  graphEndpoint?: string;
-  enabled: boolean;
-  /** When set, the tenant's users may call amsd with Entra access tokens issued for these audiences. */
-  userSignIn?: UserSignInRecord;
-  createdAt: string;
-  createdBy: string;
-  modifiedAt?: string;
-  modifiedBy?: string;
-}
-
-export interface UserSignInRecord {
-  /** Accepted `aud` values (amsd's app id and/or `api://` URI); never empty. */
-  audiences: string[];
-  /** The public client users sign in with (device code flow). */
-  clientId: string;
-  scope?: string;
-  /** Users or groups of this tenant whose tokens get the admin role. */
-  administratorIds: string[];
-}
-
-/** Service settings as Set-AmsServiceConfig writes them; the daemon's defaults apply where one is absent. */
-export type SettingsRecord = Partial<components['schemas']['ServiceConfig']>;
-
-/**
- * The audit trail this state belongs to (see daemon/audit/trail.ts): its id (which salts the chain
- * key) and the last checkpoint of its head. `mac` is an HMAC under the trail's chain key, so neither
- * can be changed without the master key. Absent in data files from before keyed trails.
- */
-export interface AuditTrailRecord {
-  id: string;
-  createdAt: string;
-  checkpoint: { seq: number; hash: string; time: string };
-  mac: string;
-}
 
 export interface State {
   schemaVersion: typeof SCHEMA_VERSION;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FieldError } from '../../daemon/http/problem.js';
 import { loadSpec, toJsonSchema, type OpenApiDocument } from '../../daemon/http/spec.js';
-import { channelRecordSchema } from '../../daemon/notifications/channel-schema.js';
+import { channelRecordSchema } from '../../daemon/store/channel-record-schema.js';
 import {
   applyChannelUpdate,
   channelSealingContext,
@@ -16,12 +16,10 @@ import {
   resolveChannelRefs,
   toChannelView,
   validateNewChannel,
-  type ChannelRecord,
   type ChannelUpdate,
   type NewChannel,
-  type SmtpChannelRecord,
-  type WebhookChannelRecord,
 } from '../../daemon/notifications/channels.js';
+import type { ChannelRecord, SmtpChannelRecord, WebhookChannelRecord } from '../../daemon/store/records.js';
 import { channel, sealer } from './fixtures.js';
 
 const ajv = createAjv({ allErrors: true, strict: true });

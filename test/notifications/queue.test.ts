@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChannelRecord } from '../../daemon/notifications/channels.js';
+import type { ChannelRecord } from '../../daemon/store/records.js';
 import { NotificationQueue, QueueLoadError, queueFilePath, type FailedDelivery, type NotificationQueueOptions } from '../../daemon/notifications/queue.js';
 import { tempDir } from '../helpers.js';
 import { ManualClock, channel, event, sealer, startReceiver } from './fixtures.js';

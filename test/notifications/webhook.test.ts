@@ -5,7 +5,7 @@ import t from 'tap';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { WebhookChannelRecord } from '../../daemon/notifications/channels.js';
+import type { WebhookChannelRecord } from '../../daemon/store/records.js';
 import { deliver, signWebhookBody, verifyWebhookSignature } from '../../daemon/notifications/deliver.js';
 import { HOSTILE, channel, closedPort, event, sealer, startReceiver } from './fixtures.js';
 

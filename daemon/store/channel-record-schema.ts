@@ -3,7 +3,7 @@
  * `channels: { type: 'array', items: channelRecordSchema }` in `stateSchema`. Sealed fields must hold
  * sealed values, and no field can hold a secret in clear (every object is closed).
  */
-import { CHANNEL_KINDS, LIMITS, SMTP_TLS_MODES, WEBHOOK_METHODS } from './channels.js';
+import { CHANNEL_KINDS, SMTP_TLS_MODES, WEBHOOK_METHODS } from './records.js';
 
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const uuid = { type: 'string', format: 'uuid' } as const;
@@ -12,7 +12,7 @@ const text = { type: 'string', minLength: 1 } as const;
 
 const commonProperties = {
   id: uuid,
-  name: { type: 'string', minLength: 1, maxLength: LIMITS.name },
+  name: { type: 'string', minLength: 1, maxLength: 128 },
   description: { type: 'string' },
   enabled: { type: 'boolean' },
   mandatory: { type: 'boolean' },
