@@ -17,7 +17,7 @@ import { ProblemError, validationProblem } from '../http/problem.js';
 import type { DirectoryNames } from './directory-names.js';
 import { UnresolvedName } from './directory-names.js';
 import type { AccessDecision } from './evaluation.js';
-import { enabledChannels } from '../notifications/channels.js';
+import { enabledChannels } from '../notifications/channel-references.js';
 import type { ChannelRecord } from '../store/records.js';
 import type { NotificationQueue } from '../notifications/queue.js';
 import type { NotificationEvent } from '../notifications/templates.js';

@@ -9,7 +9,7 @@ import type { ChangeAuthor } from '../audit/change-author.js';
 import type { DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
 import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
-import { resolveChannelRefs } from '../notifications/channels.js';
+import { resolveChannelRefs } from '../notifications/channel-references.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import { UnresolvedName, type DirectoryNames } from './directory-names.js';
 import { RuleIndex } from './evaluation.js';

@@ -1,13 +1,21 @@
 /**
  * Notification channels as administrators manage them (New/Get/Set/Remove/Test-AmsNotificationChannel):
- * validated and sealed by channels.ts, stored in the state, every change audited before it is made.
+ * where amsd tells people about secret reads. Three kinds — a webhook, an SMTP mailbox, a PowerShell
+ * script — each checked when written (new-channel.ts, channel-update.ts, with the checks of each kind
+ * in webhook-, smtp- and powershell-checks.ts), its secrets sealed (channel-sealing.ts), stored in the
+ * state (checked against store/channel-record-schema.ts), shown without them (channel-view.ts), and
+ * every change audited, with the views as before/after, before it is made.
  */
 import type { ChangeAuthor } from '../audit/change-author.js';
 import { ProblemError, validationProblem } from '../http/problem.js';
 import type { Sealer } from '../store/sealing.js';
 import type { ChannelRecord } from '../store/records.js';
 import type { DeepReadonly, Store } from '../store/store.js';
-import { applyChannelUpdate, channelNamed, findChannel, toChannelView, validateNewChannel, type ChannelUpdate, type ChannelView, type NewChannel } from './channels.js';
+import type { ChannelUpdate, ChannelView, NewChannel } from './channel-contract.js';
+import { channelNamed, findChannel } from './channel-references.js';
+import { applyChannelUpdate } from './channel-update.js';
+import { toChannelView } from './channel-view.js';
+import { validateNewChannel } from './new-channel.js';
 import type { NotificationQueue } from './queue.js';
 import { sampleEvent } from './templates.js';
 

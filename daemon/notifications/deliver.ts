@@ -18,7 +18,7 @@ import nodemailer from 'nodemailer';
 import { request, type Dispatcher } from 'undici';
 import type { Sealer } from '../store/sealing.js';
 import type { DeepReadonly } from '../store/store.js';
-import { channelSealingContext } from './channels.js';
+import { channelSealingContext } from './channel-sealing.js';
 import type { ChannelRecord, PowerShellChannelRecord, SmtpChannelRecord, WebhookChannelRecord } from '../store/records.js';
 import { render, variablesFrom, type NotificationEvent, type VariableExtras } from './templates.js';
 

@@ -9,7 +9,7 @@ import type { ChangeAuthor } from '../audit/change-author.js';
 import { GROUP_CACHE_TTL_MS } from '../directory/device-secrets.js';
 import { DEFAULT_DEVICE_CACHE_MS } from '../directory/devices.js';
 import { validationProblem, type FieldError } from '../http/problem.js';
-import { resolveChannelRefs } from '../notifications/channels.js';
+import { resolveChannelRefs } from '../notifications/channel-references.js';
 import type { Store } from '../store/store.js';
 
 export type ServiceConfig = components['schemas']['ServiceConfig'];

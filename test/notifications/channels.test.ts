@@ -8,17 +8,12 @@ import { fileURLToPath } from 'node:url';
 import type { FieldError } from '../../daemon/http/problem.js';
 import { loadSpec, toJsonSchema, type OpenApiDocument } from '../../daemon/http/spec.js';
 import { channelRecordSchema } from '../../daemon/store/channel-record-schema.js';
-import {
-  applyChannelUpdate,
-  channelSealingContext,
-  enabledChannels,
-  findChannel,
-  resolveChannelRefs,
-  toChannelView,
-  validateNewChannel,
-  type ChannelUpdate,
-  type NewChannel,
-} from '../../daemon/notifications/channels.js';
+import type { ChannelUpdate, NewChannel } from '../../daemon/notifications/channel-contract.js';
+import { enabledChannels, findChannel, resolveChannelRefs } from '../../daemon/notifications/channel-references.js';
+import { channelSealingContext } from '../../daemon/notifications/channel-sealing.js';
+import { applyChannelUpdate } from '../../daemon/notifications/channel-update.js';
+import { toChannelView } from '../../daemon/notifications/channel-view.js';
+import { validateNewChannel } from '../../daemon/notifications/new-channel.js';
 import type { ChannelRecord, SmtpChannelRecord, WebhookChannelRecord } from '../../daemon/store/records.js';
 import { channel, sealer } from './fixtures.js';
 

@@ -7,7 +7,8 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
 import type { SecretReadEventInput } from '../../daemon/audit/events.js';
-import { validateNewChannel, type NewChannel } from '../../daemon/notifications/channels.js';
+import type { NewChannel } from '../../daemon/notifications/channel-contract.js';
+import { validateNewChannel } from '../../daemon/notifications/new-channel.js';
 import type { ChannelRecord } from '../../daemon/store/records.js';
 import type { Clock } from '../../daemon/notifications/queue.js';
 import type { NotificationEvent } from '../../daemon/notifications/templates.js';
