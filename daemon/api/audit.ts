@@ -8,7 +8,7 @@ export function auditHandlers(audit: AuditLog): Pick<OperationHandlers, 'listAud
     async listAuditEvents({ query }) {
       try {
         const page = await audit.query(query);
-        return { items: page.events as never, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+        return { items: page.events, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
       } catch (error) {
         if (error instanceof AuditQueryError) throw validationProblem([{ path: 'query', message: error.message }]);
         throw error;

@@ -5,15 +5,10 @@
  */
 import type { Caller } from '../auth/caller.js';
 import type { AuditLog } from './audit-log.js';
-import type { AuditActor, AuditTarget, ChangeEventType } from './events.js';
+import type { AuditActor, ChangeEventInput } from './events.js';
 
-export interface ChangeRecord {
-  type: ChangeEventType;
-  target: AuditTarget;
-  /** Without secrets: services pass their API views, which never hold one. */
-  before?: unknown;
-  after?: unknown;
-}
+/** `before` and `after` without secrets: services pass their API views, which never hold one. */
+export type ChangeRecord = Pick<ChangeEventInput, 'type' | 'target' | 'before' | 'after'>;
 
 export interface ChangeAuthor {
   /** The name written in createdBy / modifiedBy. */

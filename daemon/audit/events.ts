@@ -90,10 +90,10 @@ export interface SecretReadEventInput extends AuditContext {
 export interface ChangeEventInput extends AuditContext {
   type: ChangeEventType;
   target: AuditTarget;
-  /** The object before the change, redacted; absent for a creation. */
-  before?: unknown;
+  /** The object before the change, redacted; absent for a creation. An object, as the contract's AuditEvent says. */
+  before?: Record<string, unknown>;
   /** The object after the change, redacted; absent for a deletion. */
-  after?: unknown;
+  after?: Record<string, unknown>;
 }
 
 /** A notification the queue gave up on: never silently dropped. */

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import type { Sealer } from '../store/sealing.js';
 import type { DeepReadonly } from '../store/store.js';
 import type { ChannelKind, ChannelRecord } from '../store/records.js';
-import type { FieldError } from './channel-contract.js';
+import type { FieldError, NewChannel } from './channel-contract.js';
 import { channelNamed } from './channel-references.js';
 import { validateTemplate, type TemplateFormat } from './templates.js';
 
@@ -34,7 +34,7 @@ export interface ChannelWriteContext {
 
 export type ChannelWriteResult = { record: ChannelRecord; errors?: undefined } | { errors: FieldError[]; record?: undefined };
 
-const KIND_FIELDS: Record<ChannelKind, readonly string[]> = {
+const KIND_FIELDS: Record<ChannelKind, readonly (keyof NewChannel)[]> = {
   webhook: ['url', 'method', 'contentType', 'headers', 'bodyTemplate', 'signingSecret'],
   smtp: ['host', 'port', 'tls', 'username', 'password', 'from', 'to', 'subjectTemplate', 'htmlTemplate'],
   powershell: ['scriptPath'],

@@ -1,90 +1,25 @@
 /**
- * What the API takes and shows of a channel: one flat object with `kind` and the fields of each kind.
+ * What the API takes and shows of a channel, as the contract (openapi/ams.yaml) defines it: one flat
+ * object with `kind` and the fields of each kind. The only place notifications/ names these types.
  */
-import type { FieldError as ProblemFieldError } from '../http/problem.js';
-import type { ChannelKind, SmtpTlsMode, WebhookMethod } from '../store/records.js';
+import type { components } from '../../openapi/ams.js';
 
-/** A `body/<field>` and what to write instead: what every channel check pushes. */
-export type FieldError = ProblemFieldError;
+type Schemas = components['schemas'];
 
-interface WebhookFields {
-  /** https://, or http:// to a loopback address only. */
-  url?: string;
-  method?: WebhookMethod;
-  contentType?: string;
-  headers?: Record<string, string>;
-  bodyTemplate?: string;
-  signingSecret?: string;
-}
-
-interface SmtpFields {
-  host?: string;
-  port?: number;
-  tls?: SmtpTlsMode;
-  username?: string;
-  password?: string;
-  from?: string;
-  to?: string[];
-  subjectTemplate?: string;
-  htmlTemplate?: string;
-}
-
-interface PowerShellFields {
-  scriptPath?: string;
-}
-
-export interface NewChannel extends WebhookFields, SmtpFields, PowerShellFields {
-  name: string;
-  kind: ChannelKind;
-  description?: string;
-  enabled?: boolean;
-  mandatory?: boolean;
-}
+/** A channel to create, after request validation (which fills `enabled` and `mandatory` in). */
+export type NewChannel = Schemas['NewNotificationChannel'];
 
 /**
  * Only the fields given change. `headers` replaces every header (`{}` removes them all); null removes
- * `description`, `signingSecret`, `password`, or `username` (with the password).
+ * `description`, `signingSecret`, `password`, or `username` (with the password). `kind` cannot change:
+ * it is accepted only when equal, so a whole object read back can be sent.
  */
-export interface ChannelUpdate extends Omit<WebhookFields, 'signingSecret'>, Omit<SmtpFields, 'username' | 'password'>, PowerShellFields {
-  name?: string;
-  /** Cannot change; accepted only when equal, so a whole object read back can be sent. */
-  kind?: ChannelKind;
-  description?: string | null;
-  enabled?: boolean;
-  mandatory?: boolean;
-  signingSecret?: string | null;
-  username?: string | null;
-  password?: string | null;
-}
+export type ChannelUpdate = Schemas['NotificationChannelUpdate'];
 
-export interface ChannelView {
-  id: string;
-  name: string;
-  description?: string;
-  kind: ChannelKind;
-  enabled: boolean;
-  mandatory: boolean;
-  // webhook
-  urlOrigin?: string;
-  method?: WebhookMethod;
-  contentType?: string;
-  headerNames?: string[];
-  bodyTemplate?: string;
-  hasSigningSecret?: boolean;
-  // smtp
-  host?: string;
-  port?: number;
-  tls?: SmtpTlsMode;
-  username?: string;
-  hasPassword?: boolean;
-  from?: string;
-  to?: string[];
-  subjectTemplate?: string;
-  htmlTemplate?: string;
-  // powershell
-  scriptPath?: string;
-  createdAt: string;
-  createdBy: string;
-  modifiedAt?: string;
-  modifiedBy?: string;
-}
+/** A channel as stored, without any secret. */
+export type ChannelView = Schemas['NotificationChannel'];
+
+export type ChannelTestResult = Schemas['NotificationChannelTestResult'];
+
+/** A `body/<field>` and what to write instead: what every channel check pushes. */
+export type FieldError = Schemas['FieldError'];

@@ -11,7 +11,7 @@ import { ProblemError, validationProblem } from '../http/problem.js';
 import type { Sealer } from '../store/sealing.js';
 import type { ChannelRecord } from '../store/records.js';
 import type { DeepReadonly, Store } from '../store/store.js';
-import type { ChannelUpdate, ChannelView, NewChannel } from './channel-contract.js';
+import type { ChannelTestResult, ChannelUpdate, ChannelView, NewChannel } from './channel-contract.js';
 import { channelNamed, findChannel } from './channel-references.js';
 import { applyChannelUpdate } from './channel-update.js';
 import { toChannelView } from './channel-view.js';
@@ -109,7 +109,7 @@ export class ChannelService {
   }
 
   /** Delivers a sample event now (also to a disabled channel) and says how it went; reads no secret. */
-  async test(id: string): Promise<{ channelId: string; channelName: string; succeeded: boolean; error?: string; retryable?: boolean; durationMs: number }> {
+  async test(id: string): Promise<ChannelTestResult> {
     const channel = this.#get(id);
     const started = performance.now();
     const result = await this.queue().deliverNow(channel, sampleEvent());

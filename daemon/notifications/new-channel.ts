@@ -28,8 +28,9 @@ export function validateNewChannel(input: NewChannel, context: ChannelWriteConte
     id,
     name,
     ...(input.description?.trim() ? { description: input.description.trim() } : {}),
-    enabled: input.enabled ?? true,
-    mandatory: input.mandatory ?? false,
+    // Request validation fills the contract's defaults in (enabled: true, mandatory: false).
+    enabled: input.enabled,
+    mandatory: input.mandatory,
     createdAt: now,
     createdBy: context.author,
   };

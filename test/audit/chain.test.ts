@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { openAuditLog } from '../../daemon/audit/audit-log.js';
 import { GENESIS_HASH, canonicalJson, chainKeyFor, hashEvent, unkeyedHashEvent, verifyAuditLog } from '../../daemon/audit/chain.js';
 import { alice, bob, change, forgedPruning, pc1, pc2, secretRead, testKey, testMasterKey } from './sample-events.js';
+import type { ChangeEventInput } from '../../daemon/audit/events.js';
 import { tempDir, type TestContext } from '../helpers.js';
 
 t.test('the canonical form: sorted keys at every level, no whitespace, undefined left out, arrays in order', async (t) => {
@@ -150,5 +151,5 @@ t.test('lines longer than the read chunk are read whole', async (t) => {
   const reopened = await openAuditLog(file, { key: testKey });
   t.teardown(() => reopened.log.close());
   const { events } = await reopened.log.query();
-  t.equal((events[1] as { after: { banner: string } }).after.banner, big);
+  t.equal((events[1] as ChangeEventInput).after?.banner, big);
 });

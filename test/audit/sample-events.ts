@@ -56,7 +56,7 @@ export function secretRead(
   };
 }
 
-export function change(actor: AuditActor, type: ChangeEventType, before?: unknown, after?: unknown): ChangeEventInput {
+export function change(actor: AuditActor, type: ChangeEventType, before?: ChangeEventInput['before'], after?: ChangeEventInput['after']): ChangeEventInput {
   return {
     type,
     actor,

@@ -8,22 +8,22 @@ import { fileURLToPath } from 'node:url';
 import type { FieldError } from '../../daemon/http/problem.js';
 import { loadSpec, toJsonSchema, type OpenApiDocument } from '../../daemon/http/spec.js';
 import { channelRecordSchema } from '../../daemon/store/channel-record-schema.js';
-import type { ChannelUpdate, NewChannel } from '../../daemon/notifications/channel-contract.js';
+import type { ChannelUpdate } from '../../daemon/notifications/channel-contract.js';
 import { enabledChannels, findChannel, resolveChannelRefs } from '../../daemon/notifications/channel-references.js';
 import { channelSealingContext } from '../../daemon/notifications/channel-sealing.js';
 import { applyChannelUpdate } from '../../daemon/notifications/channel-update.js';
 import { toChannelView } from '../../daemon/notifications/channel-view.js';
 import { validateNewChannel } from '../../daemon/notifications/new-channel.js';
 import type { ChannelRecord, SmtpChannelRecord, WebhookChannelRecord } from '../../daemon/store/records.js';
-import { channel, sealer } from './fixtures.js';
+import { channel, newChannel, sealer, type ChannelInput } from './fixtures.js';
 
 const ajv = createAjv({ allErrors: true, strict: true });
 const validateRecord = ajv.compile(channelRecordSchema);
 
 const context = (existing: ChannelRecord[] = []) => ({ sealer, existing, author: 'alice@contoso.example', now: new Date('2026-05-01T09:00:00.000Z') });
 
-function errorsOf(input: NewChannel, existing: ChannelRecord[] = []): FieldError[] {
-  const result = validateNewChannel(input, context(existing));
+function errorsOf(input: ChannelInput, existing: ChannelRecord[] = []): FieldError[] {
+  const result = validateNewChannel(newChannel(input), context(existing));
   if (!result.errors) throw new Error(`expected errors, got a record for ${input.name}`);
   return result.errors;
 }
@@ -47,7 +47,7 @@ const PLANTED = {
   password: 'planted-smtp-password-41d8',
 };
 
-const webhookInput: NewChannel = {
+const webhookInput: ChannelInput = {
   name: 'SOC Teams',
   kind: 'webhook',
   url: `https://hooks.example.com${PLANTED.urlPath}?token=abc`,
@@ -56,7 +56,7 @@ const webhookInput: NewChannel = {
   mandatory: true,
 };
 
-const smtpInput: NewChannel = {
+const smtpInput: ChannelInput = {
   name: 'Helpdesk mail',
   kind: 'smtp',
   host: 'smtp.contoso.example',
@@ -67,7 +67,7 @@ const smtpInput: NewChannel = {
 };
 
 t.test('a webhook channel: defaults filled, secrets sealed per channel and field', async (t) => {
-  const result = validateNewChannel(webhookInput, context());
+  const result = validateNewChannel(newChannel(webhookInput), context());
   t.notOk(result.errors, JSON.stringify(result.errors));
   const record = result.record as WebhookChannelRecord;
   t.match(record, {
@@ -148,7 +148,7 @@ t.test('a webhook: every bad field is named', async (t) => {
   t.match(paths(errorsOf({ name: 'a', kind: 'nope' as 'webhook' })), { 'body/kind': /webhook, smtp, powershell/ });
 
   for (const url of ['http://127.0.0.1:8080/hook', 'http://localhost/hook', 'http://[::1]:9000/']) {
-    t.ok(validateNewChannel({ name: 'local', kind: 'webhook', url }, context()).record, `${url} is allowed (loopback)`);
+    t.ok(validateNewChannel(newChannel({ name: 'local', kind: 'webhook', url }), context()).record, `${url} is allowed (loopback)`);
   }
 });
 
@@ -202,7 +202,7 @@ t.test('SMTP: missing and bad fields named, credentials guarded', async (t) => {
   t.match(paths(errorsOf({ ...smtpInput, username: undefined })), { 'body/password': /needs a username/ });
   t.match(paths(errorsOf({ ...smtpInput, password: undefined })), { 'body/password': /required with a username/ });
   t.match(paths(errorsOf({ ...smtpInput, tls: 'none' })), { 'body/tls': /clear text/ });
-  t.ok(validateNewChannel({ ...smtpInput, host: '127.0.0.1', tls: 'none' }, context()).record, 'clear text to a loopback relay is allowed');
+  t.ok(validateNewChannel(newChannel({ ...smtpInput, host: '127.0.0.1', tls: 'none' }), context()).record, 'clear text to a loopback relay is allowed');
   const implicit = channel({ ...smtpInput, tls: 'tls' }) as SmtpChannelRecord;
   t.equal(implicit.port, 465, 'the port follows the TLS mode');
   t.same(validateRecord(implicit) ? [] : validateRecord.errors, []);
@@ -266,7 +266,7 @@ t.test('the API schemas accept what the channel functions take and give', async 
   const contract = createAjv({ allErrors: true, strict: true });
   const check = (name: string) => contract.compile(toJsonSchema(spec, { $ref: `#/components/schemas/${name}` }));
   const [create, update, view] = [check('NewNotificationChannel'), check('NotificationChannelUpdate'), check('NotificationChannel')];
-  const script: NewChannel = { name: 'Log script', kind: 'powershell', scriptPath: '/opt/amsd/notify.ps1', description: 'log', enabled: false, mandatory: true };
+  const script: ChannelInput = { name: 'Log script', kind: 'powershell', scriptPath: '/opt/amsd/notify.ps1', description: 'log', enabled: false, mandatory: true };
   for (const input of [webhookInput, smtpInput, script]) {
     t.same(create(input) ? [] : create.errors, [], `NewNotificationChannel accepts the ${input.kind} input`);
     t.same(view(toChannelView(channel(input))) ? [] : view.errors, [], `NotificationChannel accepts the ${input.kind} view`);

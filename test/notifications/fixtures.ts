@@ -46,9 +46,17 @@ export function event(overrides: Partial<SecretReadEventInput> = {}): Notificati
   };
 }
 
+/** A new channel as a test writes it: `enabled` and `mandatory` may be left to their defaults. */
+export type ChannelInput = Omit<NewChannel, 'enabled' | 'mandatory'> & Partial<Pick<NewChannel, 'enabled' | 'mandatory'>>;
+
+/** The input with the defaults that request validation fills in from the contract. */
+export function newChannel(input: ChannelInput): NewChannel {
+  return { enabled: true, mandatory: false, ...input };
+}
+
 /** A channel as validateNewChannel makes it; fails the test with the errors otherwise. */
-export function channel(input: NewChannel, existing: ChannelRecord[] = []): ChannelRecord {
-  const result = validateNewChannel(input, { sealer, existing, author: 'test' });
+export function channel(input: ChannelInput, existing: ChannelRecord[] = []): ChannelRecord {
+  const result = validateNewChannel(newChannel(input), { sealer, existing, author: 'test' });
   if (!result.record) throw new Error(`invalid test channel: ${JSON.stringify(result.errors)}`);
   return result.record;
 }

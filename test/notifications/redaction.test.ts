@@ -12,7 +12,7 @@ t.test('webhook secrets are redacted raw, percent-encoded, decoded, JSON- and HT
     url: 'https://hooks.example/services/T0AAAA/B0BBBB/secret-path-token?key=query-secret-value',
     headers: { Authorization: 'Bearer header-token-value' },
     signingSecret: 'signing-secret-value',
-  } as never);
+  });
   const secrets = channelSecrets(record, sealer);
   const echoed = [
     'Cannot POST /services/T0AAAA/B0BBBB/secret-path-token?key=query-secret-value',
@@ -28,7 +28,7 @@ t.test('webhook secrets are redacted raw, percent-encoded, decoded, JSON- and HT
 });
 
 t.test('an SMTP password is redacted, also as AUTH PLAIN sends it', async (t) => {
-  const record = channel({ name: 's', kind: 'smtp', host: 'mail.example', port: 587, username: 'amsd', password: 'smtp-password-123', from: 'a@example.com', to: ['b@example.com'] } as never);
+  const record = channel({ name: 's', kind: 'smtp', host: 'mail.example', port: 587, username: 'amsd', password: 'smtp-password-123', from: 'a@example.com', to: ['b@example.com'] });
   const plain = Buffer.from('\u0000amsd\u0000smtp-password-123').toString('base64');
   const redacted = redactSecrets(`535 rejected AUTH PLAIN ${plain} for smtp-password-123`, channelSecrets(record, sealer));
   t.notOk(redacted.includes(plain));
