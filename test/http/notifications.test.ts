@@ -4,6 +4,7 @@
  * refusing the read, and queued deliveries that survive a restart.
  */
 import t from 'tap';
+import { loadSpec, resolveRef, type JsonSchema } from '../../daemon/http/spec.js';
 import { verifyWebhookSignature } from '../../daemon/notifications/deliver.js';
 import { startReceiver, type Receiver } from '../notifications/fixtures.js';
 import { assertMatchesSpec, createKey, createRule, registerTenant, simulatedTenantFor, startTestDaemon, type TestContext, type TestDaemon } from '../helpers.js';
@@ -91,6 +92,67 @@ t.test('the channel list gives one channel by name, as its summary says', async 
   const both = await daemon.call({ url: `${CHANNELS}?name=Pager&id=${soc.id}` });
   t.equal(both.statusCode, 400);
   t.same(both.json().errors, [{ path: 'query/name', message: 'give id or name, not both' }]);
+});
+
+/** Each size limit the contract sets on a channel schema: the field too large by one, and where the 400 must point. */
+function oversizedFields(schemaName: string): { path: string; field: string; value: unknown }[] {
+  const spec = loadSpec();
+  const properties = resolveRef<JsonSchema>(spec, { $ref: `#/components/schemas/${schemaName}` }).properties as Record<string, JsonSchema>;
+  const cases: { path: string; field: string; value: unknown }[] = [];
+  for (const [field, schema] of Object.entries(properties)) {
+    const add = (path: string, value: unknown) => cases.push({ path: `body/${path}`, field, value });
+    const over = (limit: unknown) => Number(limit) + 1;
+    if (schema.maxLength !== undefined) add(field, 'x'.repeat(over(schema.maxLength)));
+    if (schema.maxItems !== undefined) add(field, Array.from({ length: over(schema.maxItems) }, (_, i) => `r${i}@example.com`));
+    const items = schema.items as JsonSchema | undefined;
+    if (items?.maxLength !== undefined) add(`${field}/0`, ['x'.repeat(over(items.maxLength))]);
+    if (schema.maxProperties !== undefined) add(field, Object.fromEntries(Array.from({ length: over(schema.maxProperties) }, (_, i) => [`X-Header-${i}`, 'v'])));
+    const values = schema.additionalProperties as JsonSchema | undefined;
+    if (values?.maxLength !== undefined) add(`${field}/X-Long`, { 'X-Long': 'x'.repeat(over(values.maxLength)) });
+  }
+  return cases;
+}
+
+t.test("every size limit of the contract is a 400 naming the field, on creation and on update", async (t) => {
+  const daemon = await startTestDaemon(t);
+  const KIND_OF: Record<string, 'webhook' | 'smtp' | 'powershell'> = {
+    host: 'smtp', port: 'smtp', tls: 'smtp', username: 'smtp', password: 'smtp', from: 'smtp', to: 'smtp', subjectTemplate: 'smtp', htmlTemplate: 'smtp',
+    scriptPath: 'powershell',
+  };
+  const valid = {
+    webhook: { name: 'Hook', kind: 'webhook', url: 'https://hooks.example.com/x' },
+    smtp: { name: 'Mail', kind: 'smtp', host: 'smtp.example.com', from: 'amsd@example.com', to: ['soc@example.com'] },
+    powershell: { name: 'Script', kind: 'powershell', scriptPath: '/opt/amsd/notify.ps1' },
+  };
+  const ids: Record<string, string> = {};
+  for (const [kind, body] of Object.entries(valid)) {
+    const created = await daemon.call({ method: 'POST', url: CHANNELS, body });
+    t.equal(created.statusCode, 201, created.body);
+    ids[kind] = created.json().id;
+  }
+  const refused = async (what: string, path: string, request: Parameters<TestDaemon['call']>[0]) => {
+    const res = await daemon.call(request);
+    t.equal(res.statusCode, 400, `${what}: ${path} too large is refused`);
+    t.match(res.headers['content-type'], /^application\/problem\+json/);
+    const problem = res.json();
+    t.ok(problem.errors?.some((e: { path: string }) => e.path === path), `${what}: the error names ${path}`, { errors: problem.errors });
+    t.match(problem.detail, path, `${what}: the detail names ${path}`);
+  };
+
+  const creation = oversizedFields('NewNotificationChannel');
+  const update = oversizedFields('NotificationChannelUpdate');
+  // The limits amsd once restated in code, each still enforced: now by the contract alone.
+  const expected = ['name', 'description', 'url', 'headers', 'headers/X-Long', 'signingSecret', 'bodyTemplate', 'password', 'username', 'from', 'to', 'to/0', 'subjectTemplate', 'htmlTemplate', 'scriptPath'].map((f) => `body/${f}`);
+  for (const cases of [creation, update]) for (const path of expected) t.ok(cases.some((c) => c.path === path), `the contract limits ${path}`);
+
+  for (const { path, field, value } of creation) {
+    const kind = KIND_OF[field] ?? 'webhook';
+    await refused('creation', path, { method: 'POST', url: CHANNELS, body: { ...valid[kind], name: `Too large ${path}`, [field]: value } });
+  }
+  for (const { path, field, value } of update) {
+    await refused('update', path, { method: 'PATCH', url: `${CHANNELS}/${ids[KIND_OF[field] ?? 'webhook']}`, body: { [field]: value } });
+  }
+  t.same((await daemon.call({ url: CHANNELS })).json().items.map((c: { name: string }) => c.name).sort(), ['Hook', 'Mail', 'Script'], 'nothing was created or renamed');
 });
 
 t.test("rules name channels: successes and refusals are told, signed, after the audit event", async (t) => {
