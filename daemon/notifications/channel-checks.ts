@@ -1,6 +1,10 @@
 /**
  * What writing a channel takes and gives, and the field checks every kind shares. Each check pushes
  * `body/<field>` errors with a message that says what to write instead.
+ *
+ * Sizes are the contract's alone (the `maxLength`, `maxItems` and `maxProperties` of
+ * NewNotificationChannel and NotificationChannelUpdate): request validation refuses an oversized field,
+ * naming it, before any check here runs, so no check restates them.
  */
 import { isIP } from 'node:net';
 import type { Sealer } from '../store/sealing.js';
@@ -9,19 +13,6 @@ import type { ChannelKind, ChannelRecord } from '../store/records.js';
 import type { FieldError, NewChannel } from './channel-contract.js';
 import { channelNamed } from './channel-references.js';
 import { validateTemplate, type TemplateFormat } from './templates.js';
-
-export const LIMITS = {
-  name: 128,
-  description: 1024,
-  url: 2048,
-  headers: 50,
-  headerValue: 8192,
-  secret: 1024,
-  template: 65536,
-  recipients: 50,
-  address: 320,
-  path: 1024,
-} as const;
 
 export interface ChannelWriteContext {
   sealer: Sealer;
@@ -64,7 +55,6 @@ export function isLoopback(hostname: string): boolean {
 export function checkName(value: unknown, existing: ChannelWriteContext['existing'], exceptId: string | undefined, errors: FieldError[]): string {
   const name = typeof value === 'string' ? value.trim() : '';
   if (name === '') errors.push({ path: 'body/name', message: 'must contain more than spaces' });
-  else if (name.length > LIMITS.name) errors.push({ path: 'body/name', message: `must be at most ${LIMITS.name} characters` });
   else if (hasControlCharacters(name)) errors.push({ path: 'body/name', message: 'must not contain control characters or line breaks' });
   else if (GUID.test(name)) errors.push({ path: 'body/name', message: 'must not look like a GUID: rules name channels by id or name' });
   else {
@@ -72,10 +62,6 @@ export function checkName(value: unknown, existing: ChannelWriteContext['existin
     if (taken) errors.push({ path: 'body/name', message: `is already the name of channel ${taken.id} (names are unique, whatever their case)` });
   }
   return name;
-}
-
-export function checkDescription(value: string | undefined, errors: FieldError[]): void {
-  if (value !== undefined && value.length > LIMITS.description) errors.push({ path: 'body/description', message: `must be at most ${LIMITS.description} characters` });
 }
 
 /** The fields of the other kinds, each named: a webhook has no `host`. */
@@ -92,16 +78,11 @@ export function checkForeignFields(input: object, kind: ChannelKind, errors: Fie
 
 export function checkSecret(value: string, field: string, errors: FieldError[]): void {
   if (typeof value !== 'string' || value === '') errors.push({ path: `body/${field}`, message: 'must not be empty (give null to remove it)' });
-  else if (value.length > LIMITS.secret) errors.push({ path: `body/${field}`, message: `must be at most ${LIMITS.secret} characters` });
 }
 
 export function checkTemplate(template: string, format: TemplateFormat, field: string, errors: FieldError[]): void {
   if (typeof template !== 'string' || template.trim() === '') {
     errors.push({ path: `body/${field}`, message: 'must not be empty' });
-    return;
-  }
-  if (template.length > LIMITS.template) {
-    errors.push({ path: `body/${field}`, message: `must be at most ${LIMITS.template} characters` });
     return;
   }
   for (const message of validateTemplate(template, format)) errors.push({ path: `body/${field}`, message });

@@ -4,7 +4,7 @@
  */
 import type { DeepReadonly } from '../store/store.js';
 import { SMTP_TLS_MODES, type ChannelRecord } from '../store/records.js';
-import { checkDescription, checkForeignFields, checkName, checkSecret, checkTemplate, type ChannelWriteContext, type ChannelWriteResult } from './channel-checks.js';
+import { checkForeignFields, checkName, checkSecret, checkTemplate, type ChannelWriteContext, type ChannelWriteResult } from './channel-checks.js';
 import type { ChannelUpdate, FieldError } from './channel-contract.js';
 import { channelSealingContext, type SealedChannelField } from './channel-sealing.js';
 import { checkScriptPath } from './powershell-checks.js';
@@ -21,7 +21,6 @@ export function applyChannelUpdate(record: DeepReadonly<ChannelRecord>, update: 
   const next = structuredClone(record) as ChannelRecord;
   if (update.name !== undefined) next.name = checkName(update.name, context.existing, record.id, errors);
   if (update.description !== undefined) {
-    checkDescription(update.description ?? undefined, errors);
     if (update.description?.trim()) next.description = update.description.trim();
     else delete next.description;
   }

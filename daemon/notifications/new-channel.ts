@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CHANNEL_KINDS, SMTP_TLS_MODES, type ChannelRecord } from '../store/records.js';
-import { checkDescription, checkForeignFields, checkName, checkSecret, checkTemplate, required, type ChannelWriteContext, type ChannelWriteResult } from './channel-checks.js';
+import { checkForeignFields, checkName, checkSecret, checkTemplate, required, type ChannelWriteContext, type ChannelWriteResult } from './channel-checks.js';
 import type { FieldError, NewChannel } from './channel-contract.js';
 import { channelSealingContext, type SealedChannelField } from './channel-sealing.js';
 import { checkScriptPath } from './powershell-checks.js';
@@ -21,7 +21,6 @@ export function validateNewChannel(input: NewChannel, context: ChannelWriteConte
   }
   const id = randomUUID();
   const name = checkName(input.name, context.existing, undefined, errors);
-  checkDescription(input.description, errors);
   checkForeignFields(input, kind, errors);
   const now = (context.now ?? new Date()).toISOString();
   const base = {

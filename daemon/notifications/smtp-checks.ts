@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { SMTP_TLS_MODES, type SmtpTlsMode } from '../store/records.js';
 import type { FieldError } from './channel-contract.js';
-import { LIMITS, checkTemplate, hasControlCharacters, isLoopback, required } from './channel-checks.js';
+import { checkTemplate, hasControlCharacters, isLoopback, required } from './channel-checks.js';
 
 /** The default port of each TLS mode: plain SMTP relay, submission with STARTTLS, implicit TLS. */
 export const DEFAULT_SMTP_PORTS: Record<SmtpTlsMode, number> = { none: 25, starttls: 587, tls: 465 };
@@ -19,7 +19,7 @@ function checkAddress(value: unknown, path: string, errors: FieldError[]): void 
   const text = typeof value === 'string' ? value.trim() : '';
   const named = NAMED_ADDRESS.exec(text);
   const address = named ? named[2]! : text;
-  if (!text || text.length > LIMITS.address || hasControlCharacters(text) || !ADDRESS.test(address)) {
+  if (!text || hasControlCharacters(text) || !ADDRESS.test(address)) {
     errors.push({ path, message: 'must be a mail address, such as amsd@contoso.com or "AMS <amsd@contoso.com>"' });
   }
 }
@@ -48,10 +48,9 @@ export function checkSmtp(smtp: SmtpSettings, given: 'all' | ReadonlySet<string>
   if (check('from') && required(smtp.from, 'from', errors)) checkAddress(smtp.from, 'body/from', errors);
   if (check('to')) {
     if (!Array.isArray(smtp.to) || smtp.to.length === 0) errors.push({ path: 'body/to', message: 'must list at least one recipient' });
-    else if (smtp.to.length > LIMITS.recipients) errors.push({ path: 'body/to', message: `must list at most ${LIMITS.recipients} recipients` });
     else smtp.to.forEach((address, i) => checkAddress(address, `body/to/${i}`, errors));
   }
-  if (check('username') && smtp.username !== undefined && (smtp.username.trim() === '' || smtp.username.length > LIMITS.address || hasControlCharacters(smtp.username))) {
+  if (check('username') && smtp.username !== undefined && (smtp.username.trim() === '' || hasControlCharacters(smtp.username))) {
     errors.push({ path: 'body/username', message: 'must be a user name on one line (give null to sign in with none)' });
   }
   if (check('subjectTemplate')) checkTemplate(smtp.subjectTemplate, 'text', 'subjectTemplate', errors);

@@ -3,7 +3,7 @@
  */
 import type { FieldError } from './channel-contract.js';
 import { WEBHOOK_METHODS } from '../store/records.js';
-import { LIMITS, isLoopback } from './channel-checks.js';
+import { isLoopback } from './channel-checks.js';
 
 /** Headers amsd sets itself, or that only the HTTP client may set. */
 const RESERVED_HEADERS = new Set([
@@ -13,7 +13,6 @@ const RESERVED_HEADERS = new Set([
 
 export function checkUrl(value: string, errors: FieldError[]): URL | undefined {
   const fail = (message: string) => void errors.push({ path: 'body/url', message });
-  if (value.length > LIMITS.url) return fail(`must be at most ${LIMITS.url} characters`);
   let url: URL;
   try {
     url = new URL(value);
@@ -49,7 +48,6 @@ export function checkHeaders(headers: Record<string, string>, errors: FieldError
     return [];
   }
   const entries = Object.entries(headers);
-  if (entries.length > LIMITS.headers) errors.push({ path: 'body/headers', message: `must have at most ${LIMITS.headers} headers` });
   const seen = new Map<string, string>();
   for (const [name, value] of entries) {
     const path = `body/headers/${name}`;
@@ -60,7 +58,6 @@ export function checkHeaders(headers: Record<string, string>, errors: FieldError
     } else if (seen.has(lower)) errors.push({ path, message: `is the same header as '${seen.get(lower)}' (header names are case-insensitive)` });
     seen.set(lower, name);
     if (typeof value !== 'string') errors.push({ path, message: 'must be a string' });
-    else if (value.length > LIMITS.headerValue) errors.push({ path, message: `must be at most ${LIMITS.headerValue} characters` });
     else if (/[\r\n\0]/.test(value)) errors.push({ path, message: 'must be one line (no CR, LF or NUL)' });
   }
   return entries;
