@@ -84,7 +84,12 @@ t.test("a channel's secrets echoed by its receiver are redacted everywhere they 
   t.match(failed[0]!.lastError, /answered 404/);
   leaks('the delivery list', JSON.stringify(failed));
   leaks('queue.json', await readFile(queueFilePath(daemon.dataDir), 'utf8'));
-  const auditList = await daemon.call({ url: '/v1/audit-events?type=notification.failed' });
+  // The queue lists a delivery as failed once that is on disk, and audits it just after: wait for that, bounded.
+  let auditList = await daemon.call({ url: '/v1/audit-events?type=notification.failed' });
+  for (let i = 0; i < 200 && auditList.json().items.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    auditList = await daemon.call({ url: '/v1/audit-events?type=notification.failed' });
+  }
   t.equal(auditList.json().items.length, 1, 'the final failure is on the audit trail');
   leaks('the audit list', auditList.body);
   leaks('audit.jsonl', await readFile(auditLogPath(daemon.dataDir), 'utf8'));
