@@ -3,7 +3,7 @@
  * validated and sealed by channels.ts, stored in the state, every change audited before it is made.
  */
 import type { ChangeAuthor } from '../audit/change-author.js';
-import { ProblemError, validationProblem } from '../http/problem.js';
+import { ConflictError, NotFoundError, ValidationError } from '../common/errors.js';
 import type { Sealer } from '../store/sealing.js';
 import type { ChannelRecord } from '../store/records.js';
 import type { DeepReadonly, Store } from '../store/store.js';
@@ -15,12 +15,12 @@ function channelTarget(channel: { id: string; name: string }) {
   return { kind: 'notificationChannel', id: channel.id, displayName: channel.name };
 }
 
-function notFound(idOrName: string): ProblemError {
-  return new ProblemError(404, 'channel-not-found', `No notification channel has the id or name '${idOrName}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
+function notFound(idOrName: string): NotFoundError {
+  return new NotFoundError('channel-not-found', `No notification channel has the id or name '${idOrName}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
 }
 
-function nameTaken(name: string): ProblemError {
-  return new ProblemError(409, 'channel-name-taken', `A notification channel is already named '${name}'. Choose another name.`);
+function nameTaken(name: string): ConflictError {
+  return new ConflictError('channel-name-taken', `A notification channel is already named '${name}'. Choose another name.`);
 }
 
 export class ChannelService {
@@ -33,11 +33,11 @@ export class ChannelService {
   list(filter: { id?: string; name?: string } = {}): ChannelView[] {
     const channels = this.store.state.channels;
     if (filter.id && filter.name) {
-      throw validationProblem([{ path: 'query/name', message: 'give id or name, not both' }]);
+      throw new ValidationError([{ path: 'query/name', message: 'give id or name, not both' }]);
     }
     if (filter.name) {
       const channel = channelNamed(channels, filter.name);
-      if (!channel) throw new ProblemError(404, 'channel-not-found', `No notification channel is named '${filter.name}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
+      if (!channel) throw new NotFoundError('channel-not-found', `No notification channel is named '${filter.name}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
       return [toChannelView(channel)];
     }
     if (filter.id) {
@@ -50,7 +50,7 @@ export class ChannelService {
 
   async create(input: NewChannel, author: ChangeAuthor): Promise<ChannelView> {
     const result = validateNewChannel(input, { sealer: this.sealer, existing: this.store.state.channels, author: author.name });
-    if (result.errors) throw validationProblem(result.errors);
+    if (result.errors) throw new ValidationError(result.errors);
     const record = result.record;
     await this.store.mutate(
       (state) => {
@@ -65,7 +65,7 @@ export class ChannelService {
   async update(id: string, input: ChannelUpdate, author: ChangeAuthor): Promise<ChannelView> {
     const existing = this.#get(id);
     const result = applyChannelUpdate(existing, input, { sealer: this.sealer, existing: this.store.state.channels, author: author.name });
-    if (result.errors) throw validationProblem(result.errors);
+    if (result.errors) throw new ValidationError(result.errors);
     const record = result.record;
     await this.store.mutate(
       (state) => {
@@ -90,7 +90,7 @@ export class ChannelService {
           ...((state.settings.globalChannelsSuccess ?? []).includes(existing.id) || (state.settings.globalChannelsFailure ?? []).includes(existing.id) ? ['the service settings (global channels)'] : []),
         ];
         if (users.length > 0) {
-          throw new ProblemError(409, 'channel-in-use', `The channel '${existing.name}' is still named by ${users.join(', ')}. Remove it from them first.`);
+          throw new ConflictError('channel-in-use', `The channel '${existing.name}' is still named by ${users.join(', ')}. Remove it from them first.`);
         }
         const index = state.channels.findIndex((c) => c.id === existing.id);
         if (index < 0) throw notFound(id);

@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
-import type { FieldError } from '../http/problem.js';
+import type { FieldError } from '../common/errors.js';
 import type { Sealer } from '../store/sealing.js';
 import type { DeepReadonly } from '../store/store.js';
 import {
