@@ -8,7 +8,7 @@ import type { components } from '../../openapi/ams.js';
 import type { ChangeAuthor } from '../audit/change-author.js';
 import { isDeviceLookupRefusal, type DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
-import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../common/errors.js';
+import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../common/errors.js';
 import { resolveChannelRefs } from '../notifications/channels.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import { UnresolvedName, type DirectoryNames } from './directory-names.js';

@@ -6,7 +6,7 @@
  */
 import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { components } from '../../openapi/ams.js';
-import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../common/errors.js';
+import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../common/errors.js';
 import type { Sealer } from '../store/sealing.js';
 import type { Cloud, TenantCredentialRecord, TenantRecord, UserSignInRecord } from '../store/records.js';
 import type { DeepReadonly, Store } from '../store/store.js';

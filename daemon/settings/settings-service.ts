@@ -8,7 +8,7 @@ import { DEFAULT_RATE_LIMITS } from '../access/rate-limit.js';
 import type { ChangeAuthor } from '../audit/change-author.js';
 import { GROUP_CACHE_TTL_MS } from '../directory/device-secrets.js';
 import { DEFAULT_DEVICE_CACHE_MS } from '../directory/devices.js';
-import { type FieldError, ValidationError } from '../common/errors.js';
+import { ValidationError, type FieldError } from '../common/errors.js';
 import { resolveChannelRefs } from '../notifications/channels.js';
 import type { Store } from '../store/store.js';
 
