@@ -173,29 +173,29 @@ function graphProblem(error: GraphError): { status: number; kind: string; header
   }
 }
 
-/** The HTTP face of a domain error: the one place a kind of error becomes a status. */
-function domainProblem(error: DomainError): { status: number; headers: Record<string, string> } {
+/** The HTTP face of a domain error: the one place a kind of error becomes a status. Undefined for a kind not mapped here (a 500 that reveals nothing). */
+function domainProblem(error: DomainError): { status: number; headers: Record<string, string> } | undefined {
   if (error instanceof ValidationError) return { status: 400, headers: {} };
   if (error instanceof NotFoundError) return { status: 404, headers: {} };
   if (error instanceof ConflictError) return { status: 409, headers: {} };
   if (error instanceof ForbiddenError) return { status: 403, headers: {} };
   if (error instanceof RateLimitedError) return { status: 429, headers: { 'retry-after': String(error.retryAfterSeconds) } };
   if (error instanceof UnavailableError) return { status: 503, headers: { 'retry-after': String(error.retryAfterSeconds) } };
-  return { status: 500, headers: {} };
+  return undefined;
 }
 
 /** The status `errorHandler` answers an error with. */
 export function problemStatusOf(error: FastifyError): number {
   if (error instanceof ProblemError) return error.status;
-  if (error instanceof DomainError) return domainProblem(error).status;
+  const domain = error instanceof DomainError ? domainProblem(error) : undefined;
+  if (domain) return domain.status;
   if (error instanceof AuditWriteError) return 503;
   if (error instanceof GraphError) return graphProblem(error).status;
   if (error.validation) return 400;
   return describeFastifyError(error)?.status ?? 500;
 }
 
-function sendDomainProblem(error: DomainError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const { status, headers } = domainProblem(error);
+function sendDomainProblem(error: DomainError, { status, headers }: { status: number; headers: Record<string, string> }, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   for (const [name, value] of Object.entries(headers)) reply.header(name, value);
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   return sendProblem(request, reply, status, error.reason, error.message, {
@@ -212,7 +212,10 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     const { errors, candidates, code } = error.extra;
     return sendProblem(request, reply, error.status, error.kind, error.message, { ...(errors ? { errors } : {}), ...(candidates ? { candidates } : {}), ...(code ? { code } : {}) });
   }
-  if (error instanceof DomainError) return sendDomainProblem(error, request, reply);
+  if (error instanceof DomainError) {
+    const domain = domainProblem(error);
+    if (domain) return sendDomainProblem(error, domain, request, reply);
+  }
   if (error instanceof AuditWriteError) {
     // Fail closed: what needed recording (a secret, a change) did not happen.
     request.log.error({ err: error }, 'the audit trail cannot be written');
