@@ -12,7 +12,7 @@ import { createKey, createRule, registerTenant, simulatedTenantFor, startTestDae
 
 const LAPS = '/v1/secrets/local-admin-password';
 /** Long against what it takes the daemon to send two calls it makes at once, short against a test. */
-const LATENCY_MS = 500;
+const LATENCY_MS = 1000;
 
 async function setUp(t: TestContext, daemonOptions: Parameters<typeof startTestDaemon>[2] = {}) {
   const { tenant, caFile } = await simulatedTenantFor(t, { devices: 10 });
@@ -111,7 +111,8 @@ t.test('a read whose audit write fails after Graph has answered never returns th
       sync: async (handle: FileHandle) => {
         if (failing) {
           // The disk fails only once Graph has sent the secret: the secret is in the daemon, its event is not on disk.
-          while (!secretAnswered()) await new Promise((resolve) => setImmediate(resolve));
+          // (Bounded, so that a daemon that waited for this sync before asking Graph fails here rather than hangs.)
+          for (let i = 0; i < 5_000 && !secretAnswered(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
           throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
         }
         await handle.datasync();
