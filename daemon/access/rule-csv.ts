@@ -7,7 +7,7 @@
 import type { ErrorObject } from 'ajv';
 import { createAjv } from '../common/ajv.js';
 import { parse } from 'csv-parse/sync';
-import type { FieldError } from '../http/problem.js';
+import type { FieldError } from '../common/errors.js';
 import { loadSpec, toJsonSchema } from '../http/spec.js';
 import type { NewRule } from './rule-service.js';
 import { PRINCIPAL_LIST_NAMES } from './types.js';

@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { components } from '../../openapi/ams.js';
 import type { ChangeAuthor } from '../audit/change-author.js';
-import type { DeviceDirectory } from '../directory/devices.js';
+import { isDeviceLookupRefusal, type DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
-import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
+import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../common/errors.js';
 import { resolveChannelRefs } from '../notifications/channel-references.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import { UnresolvedName, type DirectoryNames } from './directory-names.js';
@@ -85,8 +85,8 @@ function ruleTarget(rule: { id: string; description: string }) {
   return { kind: 'rule', id: rule.id, displayName: rule.description };
 }
 
-function notFound(id: string): ProblemError {
-  return new ProblemError(404, 'rule-not-found', `No computer authorization rule has the id ${id}. listComputerAuthorizationRules (GET /v1/computer-authorization-rules) lists them.`);
+function notFound(id: string): NotFoundError {
+  return new NotFoundError('rule-not-found', `No computer authorization rule has the id ${id}. listComputerAuthorizationRules (GET /v1/computer-authorization-rules) lists them.`);
 }
 
 export class RuleService {
@@ -124,7 +124,7 @@ export class RuleService {
   async create(input: NewRule, author: ChangeAuthor): Promise<RuleView> {
     const errors: FieldError[] = [];
     const rule = await this.#prepare(input, author, 'body', errors);
-    if (!rule || errors.length > 0) throw validationProblem(errors);
+    if (!rule || errors.length > 0) throw new ValidationError(errors);
     await this.#commit([rule], author);
     return toRuleView(rule);
   }
@@ -158,7 +158,7 @@ export class RuleService {
       known.set(content, rule.id);
       rules.push(rule);
     }
-    if (errors.length > 0) throw validationProblem(errors);
+    if (errors.length > 0) throw new ValidationError(errors);
     if (!options.dryRun && rules.length > 0) await this.#commit(rules, author);
     return { items: rules.map((rule) => toRuleView(rule)), skipped };
   }
@@ -205,7 +205,7 @@ export class RuleService {
     await this.store.mutate(
       (state) => {
         for (const rule of rules) {
-          if (!state.tenants.some((t) => t.tenantId === rule.tenantId)) throw new ProblemError(409, 'tenant-removed', `The tenant ${rule.tenantId} was removed while the rules were being written.`);
+          if (!state.tenants.some((t) => t.tenantId === rule.tenantId)) throw new ConflictError('tenant-removed', `The tenant ${rule.tenantId} was removed while the rules were being written.`);
         }
         state.rules.push(...rules);
       },
@@ -251,7 +251,7 @@ export class RuleService {
         else errors.push({ path: `body/remove${capitalised(name)}/${i}`, message: `'${entry}' is not in ${name} (give its object id or name as listComputerAuthorizationRules, GET /v1/computer-authorization-rules, shows it)` });
       });
     }
-    if (errors.length > 0) throw validationProblem(errors);
+    if (errors.length > 0) throw new ValidationError(errors);
 
     const before = toRuleView(existing);
     const after = await this.store.mutate(
@@ -338,7 +338,7 @@ export class RuleService {
     } catch (error) {
       const path = `${at}/${target.groupId ? 'groupId' : 'deviceId'}`;
       if (error instanceof UnresolvedName) errors.push({ path, message: error.message });
-      else if (error instanceof ProblemError && (error.status === 404 || error.status === 409)) errors.push({ path, message: error.message });
+      else if (isDeviceLookupRefusal(error)) errors.push({ path, message: error.message });
       else throw error;
     }
     return {};

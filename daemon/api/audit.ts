@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import { AuditQueryError } from '../audit/event-index.js';
-import type { OperationHandlers } from '../http/operation-types.js';
-import { validationProblem } from '../http/problem.js';
+import type { OperationHandlers } from './operation-types.js';
+import { ValidationError } from '../common/errors.js';
 
 export function auditHandlers(audit: AuditLog): Pick<OperationHandlers, 'listAuditEvents'> {
   return {
@@ -10,7 +10,7 @@ export function auditHandlers(audit: AuditLog): Pick<OperationHandlers, 'listAud
         const page = await audit.query(query);
         return { items: page.events, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
       } catch (error) {
-        if (error instanceof AuditQueryError) throw validationProblem([{ path: 'query', message: error.message }]);
+        if (error instanceof AuditQueryError) throw new ValidationError([{ path: 'query', message: error.message }]);
         throw error;
       }
     },

@@ -1,7 +1,7 @@
 import { parseRuleCsv, ruleCsv } from '../access/rule-csv.js';
 import type { RuleService, RuleView } from '../access/rule-service.js';
-import { ProblemError, validationProblem } from '../http/problem.js';
-import type { OperationHandlers } from '../http/operation-types.js';
+import { ValidationError } from '../common/errors.js';
+import type { OperationHandlers } from './operation-types.js';
 import type { RequestContextTools } from './request-origin.js';
 
 type RuleOperations = 'importComputerAuthorizationRules' | 'exportComputerAuthorizationRules' | 'listComputerAuthorizationRules' | 'createComputerAuthorizationRule' | 'updateComputerAuthorizationRule' | 'deleteComputerAuthorizationRule';
@@ -28,10 +28,10 @@ export function ruleHandlers(rules: RuleService, tools: RequestContextTools): Pi
       try {
         result = await rules.createMany(rows, tools.author(context), { dryRun: dryRun || errors.length > 0, allowDuplicates: context.body.allowDuplicates ?? false });
       } catch (error) {
-        if (!(error instanceof ProblemError && error.status === 400 && error.extra.errors)) throw error;
-        errors.push(...error.extra.errors);
+        if (!(error instanceof ValidationError)) throw error;
+        errors.push(...error.errors);
       }
-      if (errors.length > 0) throw validationProblem(errors.sort((a, b) => lineOf(a.path) - lineOf(b.path)));
+      if (errors.length > 0) throw new ValidationError(errors.sort((a, b) => lineOf(a.path) - lineOf(b.path)));
       return { dryRun, items: result.items, skipped: result.skipped };
     },
     async updateComputerAuthorizationRule(context) {

@@ -21,6 +21,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { AuditWriteError } from '../common/errors.js';
 import { syncDirectory } from '../store/json-file-store.js';
 import { ChainChecker, readLines, sealEvent, type ChainBreak, type ChainKey, type Checkpoint } from './chain.js';
 import { AuditEventIndex, parseAuditQuery, type AuditPage, type AuditQuery } from './event-index.js';
@@ -58,13 +59,8 @@ export class AuditLogError extends Error {
   }
 }
 
-/** The event could not be made durable. Whatever it recorded must not happen (for a secret read: answer 503). */
-export class AuditWriteError extends Error {
-  constructor(readonly file: string, problem: string, options?: { cause: unknown }) {
-    super(`The audit trail ${file} cannot be written (${problem}); the event was not recorded.`, options);
-    this.name = 'AuditWriteError';
-  }
-}
+// The error lives in the errors leaf, so that whoever maps it (http/) need not import the audit log.
+export { AuditWriteError } from '../common/errors.js';
 
 /**
  * The file operations an append depends on. Swappable because the failures that matter (a full disk

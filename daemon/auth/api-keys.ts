@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { components } from '../../openapi/ams.js';
-import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
+import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../common/errors.js';
 import type { ApiKeyRecord, Role } from '../store/records.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import { systemAuthor, type ChangeAuthor } from '../audit/change-author.js';
@@ -56,12 +56,12 @@ export function toView(record: DeepReadonly<ApiKeyRecord>, now = new Date()): Ap
  */
 export async function resolveActingUser(tenants: Pick<TenantService, 'list'>, names: Pick<DirectoryNames, 'user'>, tenantId: string, principalId: string): Promise<string> {
   if (tenants.list({ tenantId: tenantId.toLowerCase() }).length === 0) {
-    throw validationProblem([{ path: 'body/tenantId', message: `${tenantId} is not a configured tenant (listTenants, GET /v1/tenants, lists them; add it with createTenant, POST /v1/tenants)` }]);
+    throw new ValidationError([{ path: 'body/tenantId', message: `${tenantId} is not a configured tenant (listTenants, GET /v1/tenants, lists them; add it with createTenant, POST /v1/tenants)` }]);
   }
   try {
     return (await names.user(tenantId, principalId)).displayName;
   } catch (error) {
-    if (error instanceof UnresolvedName) throw validationProblem([{ path: 'body/principalId', message: error.message }]);
+    if (error instanceof UnresolvedName) throw new ValidationError([{ path: 'body/principalId', message: error.message }]);
     throw error;
   }
 }
@@ -107,7 +107,7 @@ export class ApiKeyService {
         (k) => k.name.toLowerCase() === record.name.toLowerCase() && keyStatus(k, now) === 'active',
       );
       if (clash) {
-        throw new ProblemError(409, 'api-key-name-taken', `An active API key is already named '${clash.name}'. Choose another name, or revoke that key first.`);
+        throw new ConflictError('api-key-name-taken', `An active API key is already named '${clash.name}'. Choose another name, or revoke that key first.`);
       }
       state.apiKeys.push(record);
     }, () => author.record({ type: 'apiKey.created', target: keyTarget(record), after: toView(record, now) }));
@@ -118,13 +118,13 @@ export class ApiKeyService {
     const now = new Date();
     return this.store.mutate((state) => {
       const record = state.apiKeys.find((k) => k.id === id.toLowerCase());
-      if (!record) throw new ProblemError(404, 'api-key-not-found', `No API key has the id ${id}. listApiKeys (GET /v1/api-keys) lists the keys and their ids.`);
+      if (!record) throw new NotFoundError('api-key-not-found', `No API key has the id ${id}. listApiKeys (GET /v1/api-keys) lists the keys and their ids.`);
       if (record.revokedAt) return { before: toView(record, now), after: toView(record, now) }; // already: nothing to record
       const otherActiveAdmins = state.apiKeys.filter(
         (k) => k !== record && k.role === 'admin' && keyStatus(k, now) === 'active',
       );
       if (record.role === 'admin' && keyStatus(record, now) === 'active' && otherActiveAdmins.length === 0) {
-        throw new ProblemError(409, 'last-admin-key', `'${record.name}' is the last active admin key; revoking it would lock every administrator out. Create another admin key first.`);
+        throw new ConflictError('last-admin-key', `'${record.name}' is the last active admin key; revoking it would lock every administrator out. Create another admin key first.`);
       }
       const before = toView(record, now);
       record.revokedAt = now.toISOString();
@@ -190,6 +190,6 @@ function validateNewKey(input: NewApiKey, now: Date) {
     errors.push({ path: 'body/expiresAt', message: `must be in the future (it is now ${now.toISOString()})` });
   }
   if (errors.length > 0) {
-    throw validationProblem(errors);
+    throw new ValidationError(errors);
   }
 }

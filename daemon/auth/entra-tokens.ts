@@ -10,7 +10,7 @@ import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { TenantService, TenantView } from '../directory/tenant-service.js';
 import { GRAPH_AUDIENCES } from '../directory/tenant-service.js';
 import { readOpenIdConfiguration } from '../directory/token-provider.js';
-import { ProblemError } from '../http/problem.js';
+import { UnavailableError } from '../common/errors.js';
 import type { AuthenticationResult } from './api-keys.js';
 
 /** Entra allows a few minutes of clock skew between issuer and resource. */
@@ -83,9 +83,7 @@ export class EntraTokenVerifier {
       }));
     } catch (error) {
       if (keysUnavailable(error)) {
-        throw new ProblemError(503, 'identity-provider-unavailable', `amsd could not read the signing keys of tenant ${tenant.displayName} (${(error as Error).message}); try again shortly.`, {
-          headers: { 'retry-after': '30' },
-        });
+        throw new UnavailableError('identity-provider-unavailable', `amsd could not read the signing keys of tenant ${tenant.displayName} (${(error as Error).message}); try again shortly.`, 30);
       }
       return { refused: describeFailure(error, claims) };
     }
@@ -129,11 +127,10 @@ export class EntraTokenVerifier {
       try {
         configuration = await readOpenIdConfiguration(authority, this.dispatcher);
       } catch (error) {
-        throw new ProblemError(
-          503,
+        throw new UnavailableError(
           'identity-provider-unavailable',
           `amsd could not read the signing keys of tenant ${tenant.displayName} from ${authority} (${(error as Error).message}); try again shortly.`,
-          { headers: { 'retry-after': '30' } },
+          30,
         );
       }
       const jwksUri = String(configuration.jwks_uri ?? `${authority}/discovery/v2.0/keys`);

@@ -6,9 +6,9 @@
  */
 import type { components } from '../../openapi/ams.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ProblemError, validationProblem } from '../http/problem.js';
+import { ConflictError, NotFoundError, ValidationError } from '../common/errors.js';
 import type { TenantConnections } from './connections.js';
-import type { TenantService } from './tenant-service.js';
+import { TenantNotFoundError, type TenantService } from './tenant-service.js';
 import { TtlCache } from './ttl-cache.js';
 
 export type Device = components['schemas']['Device'];
@@ -44,6 +44,20 @@ function toDevice(d: GraphDevice, tenantId: string): Device {
   };
 }
 
+/** No device matches the name or id asked for. */
+export class DeviceNotFoundError extends NotFoundError {}
+
+/** Several devices match a name; `candidates` lists them, so that the caller can pick one by id. */
+export class AmbiguousDeviceError extends ConflictError {}
+
+/** There is no tenant to look in: none is enabled, or the one asked for is disabled (an unknown one is a TenantNotFoundError). */
+export class NoTenantToSearchError extends ConflictError {}
+
+/** Why `resolve` found no single device: none, several, or no tenant to look in. */
+export function isDeviceLookupRefusal(error: unknown): error is DeviceNotFoundError | AmbiguousDeviceError | NoTenantToSearchError | TenantNotFoundError {
+  return error instanceof DeviceNotFoundError || error instanceof AmbiguousDeviceError || error instanceof NoTenantToSearchError || error instanceof TenantNotFoundError;
+}
+
 /** An OData string literal: single quotes are escaped by doubling them. */
 export function odataString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
@@ -70,16 +84,18 @@ export class DeviceDirectory {
     this.#cache.ttlMs = ms;
   }
 
-  /** Exactly one device, or a 404 / 409 problem that says what to do. */
+  /**
+   * Exactly one device. Otherwise DeviceNotFoundError or AmbiguousDeviceError, or, when there is no
+   * tenant to look in, NoTenantToSearchError or TenantNotFoundError.
+   */
   async resolve(query: { name?: string; deviceId?: string; tenantId?: string }): Promise<Device> {
     const matches = await this.find(query);
     const what = query.deviceId ? `device id ${query.deviceId}` : `the name '${query.name}'`;
     if (matches.length === 0) {
-      throw new ProblemError(404, 'device-not-found', `No device with ${what} was found in ${this.#scope(query.tenantId)}.`);
+      throw new DeviceNotFoundError('device-not-found', `No device with ${what} was found in ${this.#scope(query.tenantId)}.`);
     }
     if (matches.length > 1) {
-      throw new ProblemError(
-        409,
+      throw new AmbiguousDeviceError(
         'ambiguous-device',
         `${matches.length} devices match ${what}: ${matches.map((d) => `${d.deviceName} (deviceId ${d.deviceId}, tenant ${d.tenantId})`).join('; ')}. Ask again with deviceId.`,
         { candidates: matches.map(({ deviceName, deviceId, tenantId }) => ({ deviceName, deviceId, tenantId })) },
@@ -101,7 +117,7 @@ export class DeviceDirectory {
     const position = query.cursor ? this.#openCursor(query.cursor) : { tenantId: tenantIds[0]! };
     const index = tenantIds.indexOf(position.tenantId);
     if (index < 0) {
-      throw validationProblem([{ path: 'query/cursor', message: `belongs to a listing of tenant ${position.tenantId}, which is not listed here (removed, disabled, or another tenantId); start again without cursor` }]);
+      throw new ValidationError([{ path: 'query/cursor', message: `belongs to a listing of tenant ${position.tenantId}, which is not listed here (removed, disabled, or another tenantId); start again without cursor` }]);
     }
     const graph = this.connections.graphFor(position.tenantId);
     const page = await graph.call<{ value: GraphDevice[]; '@odata.nextLink'?: string }>(
@@ -130,7 +146,7 @@ export class DeviceDirectory {
     const expected = createHmac('sha256', this.#cursorKey).update(payload).digest();
     const given = Buffer.from(mac, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw validationProblem([{ path: 'query/cursor', message: 'is not a cursor this daemon issued (cursors end when the daemon restarts); start the listing again without cursor' }]);
+      throw new ValidationError([{ path: 'query/cursor', message: 'is not a cursor this daemon issued (cursors end when the daemon restarts); start the listing again without cursor' }]);
     }
     return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as ListPosition;
   }
@@ -149,11 +165,11 @@ export class DeviceDirectory {
   #tenantsToSearch(tenantId: string | undefined): string[] {
     if (tenantId) {
       const tenant = this.tenants.get(tenantId);
-      if (!tenant.enabled) throw new ProblemError(409, 'tenant-disabled', `The tenant ${tenant.tenantId} ('${tenant.displayName}') is disabled. Enable it with updateTenant (PATCH /v1/tenants/{tenantId}) and enabled: true.`);
+      if (!tenant.enabled) throw new NoTenantToSearchError('tenant-disabled', `The tenant ${tenant.tenantId} ('${tenant.displayName}') is disabled. Enable it with updateTenant (PATCH /v1/tenants/{tenantId}) and enabled: true.`);
       return [tenant.tenantId];
     }
     const enabled = this.tenants.list().filter((t) => t.enabled).map((t) => t.tenantId);
-    if (enabled.length === 0) throw new ProblemError(409, 'no-tenant', 'No enabled tenant is configured. Add one with createTenant (POST /v1/tenants), then check it with testTenant (POST /v1/tenants/{tenantId}/test).');
+    if (enabled.length === 0) throw new NoTenantToSearchError('no-tenant', 'No enabled tenant is configured. Add one with createTenant (POST /v1/tenants), then check it with testTenant (POST /v1/tenants/{tenantId}/test).');
     return enabled;
   }
 

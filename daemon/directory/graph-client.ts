@@ -10,31 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { GraphError } from '../common/errors.js';
 import { effectiveDeadline, formatSeconds, type Deadline } from './deadline.js';
 
-export type GraphErrorKind = 'forbidden' | 'notFound' | 'throttled' | 'timeout' | 'failed';
-
-/** A Graph call that did not succeed, with what an administrator needs to act on it. */
-export class GraphError extends Error {
-  constructor(
-    readonly kind: GraphErrorKind,
-    message: string,
-    readonly details: {
-      status?: number;
-      code?: string;
-      /** Graph's `request-id`, to quote to Microsoft support. */
-      requestId?: string;
-      clientRequestId: string;
-      /** For `throttled`: how long Graph asked to wait, in seconds. */
-      retryAfterSeconds?: number;
-      /** For `forbidden`: the application permission the call needs. */
-      permission?: string;
-    },
-  ) {
-    super(message);
-    this.name = 'GraphError';
-  }
-}
+// The error lives in the errors leaf, so that whoever maps it (http/) need not import the client.
+export { GraphError, type GraphErrorKind } from '../common/errors.js';
 
 export interface TokenRequestOptions {
   /** Do not use the cached token: Graph rejected it. */

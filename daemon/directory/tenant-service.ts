@@ -6,7 +6,7 @@
  */
 import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { components } from '../../openapi/ams.js';
-import { ProblemError, validationProblem, type FieldError } from '../http/problem.js';
+import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../common/errors.js';
 import type { Sealer } from '../store/sealing.js';
 import type { Cloud, TenantCredentialRecord, TenantRecord, UserSignInRecord } from '../store/records.js';
 import type { DeepReadonly, Store } from '../store/store.js';
@@ -117,8 +117,11 @@ function tenantTarget(tenant: { tenantId: string; displayName: string }) {
   return { kind: 'tenant', id: tenant.tenantId, displayName: tenant.displayName };
 }
 
-function notFound(tenantId: string): ProblemError {
-  return new ProblemError(404, 'tenant-not-found', `No tenant ${tenantId} is configured. listTenants (GET /v1/tenants) lists the configured tenants.`);
+/** No tenant with this id is configured. */
+export class TenantNotFoundError extends NotFoundError {}
+
+function notFound(tenantId: string): TenantNotFoundError {
+  return new TenantNotFoundError('tenant-not-found', `No tenant ${tenantId} is configured. listTenants (GET /v1/tenants) lists the configured tenants.`);
 }
 
 export class TenantService {
@@ -160,7 +163,7 @@ export class TenantService {
     const graphEndpoint = input.graphEndpoint === undefined ? undefined : checkEndpoint(input.graphEndpoint, 'body/graphEndpoint', errors);
     const credential = this.credentialFrom(tenantId, input, errors, true);
     const userSignIn = userSignInFrom(input, undefined, errors);
-    if (errors.length > 0 || !credential) throw validationProblem(errors);
+    if (errors.length > 0 || !credential) throw new ValidationError(errors);
 
     const record: TenantRecord = {
       tenantId,
@@ -178,7 +181,7 @@ export class TenantService {
     await this.store.mutate((state) => {
       const clash = state.tenants.find((t) => t.tenantId === tenantId);
       if (clash) {
-        throw new ProblemError(409, 'tenant-exists', `The tenant ${tenantId} is already configured (as '${clash.displayName}'). Change it with updateTenant (PATCH /v1/tenants/{tenantId}), or remove it first.`);
+        throw new ConflictError('tenant-exists', `The tenant ${tenantId} is already configured (as '${clash.displayName}'). Change it with updateTenant (PATCH /v1/tenants/{tenantId}), or remove it first.`);
       }
       state.tenants.push(record);
     }, () => author.record({ type: 'tenant.created', target: tenantTarget(record), after: toTenantView(record) }));
@@ -198,7 +201,7 @@ export class TenantService {
     const credential = this.credentialFrom(id, input, errors, false);
     const touchesSignIn = (['userSignInAudiences', 'userSignInClientId', 'userSignInScope', 'administratorIds'] as const).some((k) => input[k] !== undefined);
     const userSignIn = touchesSignIn ? userSignInFrom(input, existing.userSignIn, errors) : existing.userSignIn;
-    if (errors.length > 0) throw validationProblem(errors);
+    if (errors.length > 0) throw new ValidationError(errors);
 
     const view = await this.store.mutate((state) => {
       const record = state.tenants.find((t) => t.tenantId === id);

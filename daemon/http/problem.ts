@@ -5,11 +5,22 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { redactUrl } from '../logging.js';
 import type { components } from '../../openapi/ams.js';
-import { AuditWriteError } from '../audit/audit-log.js';
-import { GraphError } from '../directory/graph-client.js';
+import {
+  AuditWriteError,
+  ConflictError,
+  DomainError,
+  ForbiddenError,
+  GraphError,
+  NotFoundError,
+  RateLimitedError,
+  UnavailableError,
+  ValidationError,
+  validationDetail,
+  type FieldError,
+} from '../common/errors.js';
 
 export type Problem = components['schemas']['Problem'];
-export type FieldError = components['schemas']['FieldError'];
+export type { FieldError };
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -32,7 +43,7 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-/** An error a handler throws on purpose; the error handler renders it as problem details. */
+/** An HTTP-level problem the binding itself raises (no caller, say); services throw domain errors instead. */
 export class ProblemError extends Error {
   constructor(
     readonly status: number,
@@ -68,15 +79,6 @@ export function sendProblem(
   };
   // Serialized here so that no success schema of the route can strip problem fields.
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
-}
-
-/** A 400 that names every field to fix, for checks the schema cannot express. */
-export function validationProblem(errors: FieldError[]): ProblemError {
-  return new ProblemError(400, 'validation-failed', validationDetail(errors), { errors });
-}
-
-function validationDetail(errors: FieldError[]): string {
-  return `The request is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}.`;
 }
 
 interface AjvError {
@@ -171,13 +173,36 @@ function graphProblem(error: GraphError): { status: number; kind: string; header
   }
 }
 
+/** The HTTP face of a domain error: the one place a kind of error becomes a status. Undefined for a kind not mapped here (a 500 that reveals nothing). */
+function domainProblem(error: DomainError): { status: number; headers: Record<string, string> } | undefined {
+  if (error instanceof ValidationError) return { status: 400, headers: {} };
+  if (error instanceof NotFoundError) return { status: 404, headers: {} };
+  if (error instanceof ConflictError) return { status: 409, headers: {} };
+  if (error instanceof ForbiddenError) return { status: 403, headers: {} };
+  if (error instanceof RateLimitedError) return { status: 429, headers: { 'retry-after': String(error.retryAfterSeconds) } };
+  if (error instanceof UnavailableError) return { status: 503, headers: { 'retry-after': String(error.retryAfterSeconds) } };
+  return undefined;
+}
+
 /** The status `errorHandler` answers an error with. */
 export function problemStatusOf(error: FastifyError): number {
   if (error instanceof ProblemError) return error.status;
+  const domain = error instanceof DomainError ? domainProblem(error) : undefined;
+  if (domain) return domain.status;
   if (error instanceof AuditWriteError) return 503;
   if (error instanceof GraphError) return graphProblem(error).status;
   if (error.validation) return 400;
   return describeFastifyError(error)?.status ?? 500;
+}
+
+function sendDomainProblem(error: DomainError, { status, headers }: { status: number; headers: Record<string, string> }, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  return sendProblem(request, reply, status, error.reason, error.message, {
+    ...(error instanceof ValidationError ? { errors: error.errors } : {}),
+    ...(error instanceof ConflictError && error.candidates ? { candidates: error.candidates } : {}),
+    ...(error.resultCode ? { code: error.resultCode } : {}),
+  });
 }
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
@@ -186,6 +211,10 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     if (error.status >= 500) request.log.error({ err: error }, 'request failed');
     const { errors, candidates, code } = error.extra;
     return sendProblem(request, reply, error.status, error.kind, error.message, { ...(errors ? { errors } : {}), ...(candidates ? { candidates } : {}), ...(code ? { code } : {}) });
+  }
+  if (error instanceof DomainError) {
+    const domain = domainProblem(error);
+    if (domain) return sendDomainProblem(error, domain, request, reply);
   }
   if (error instanceof AuditWriteError) {
     // Fail closed: what needed recording (a secret, a change) did not happen.

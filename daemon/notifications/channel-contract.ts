@@ -22,4 +22,4 @@ export type ChannelView = Schemas['NotificationChannel'];
 export type ChannelTestResult = Schemas['NotificationChannelTestResult'];
 
 /** A `body/<field>` and what to write instead: what every channel check pushes. */
-export type FieldError = Schemas['FieldError'];
+export type { FieldError } from '../common/errors.js';

@@ -7,7 +7,7 @@
  * every change audited, with the views as before/after, before it is made.
  */
 import type { ChangeAuthor } from '../audit/change-author.js';
-import { ProblemError, validationProblem } from '../http/problem.js';
+import { ConflictError, NotFoundError, ValidationError } from '../common/errors.js';
 import type { Sealer } from '../store/sealing.js';
 import type { ChannelRecord } from '../store/records.js';
 import type { DeepReadonly, Store } from '../store/store.js';
@@ -23,12 +23,12 @@ function channelTarget(channel: { id: string; name: string }) {
   return { kind: 'notificationChannel', id: channel.id, displayName: channel.name };
 }
 
-function notFound(idOrName: string): ProblemError {
-  return new ProblemError(404, 'channel-not-found', `No notification channel has the id or name '${idOrName}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
+function notFound(idOrName: string): NotFoundError {
+  return new NotFoundError('channel-not-found', `No notification channel has the id or name '${idOrName}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
 }
 
-function nameTaken(name: string): ProblemError {
-  return new ProblemError(409, 'channel-name-taken', `A notification channel is already named '${name}'. Choose another name.`);
+function nameTaken(name: string): ConflictError {
+  return new ConflictError('channel-name-taken', `A notification channel is already named '${name}'. Choose another name.`);
 }
 
 export class ChannelService {
@@ -41,11 +41,11 @@ export class ChannelService {
   list(filter: { id?: string; name?: string } = {}): ChannelView[] {
     const channels = this.store.state.channels;
     if (filter.id && filter.name) {
-      throw validationProblem([{ path: 'query/name', message: 'give id or name, not both' }]);
+      throw new ValidationError([{ path: 'query/name', message: 'give id or name, not both' }]);
     }
     if (filter.name) {
       const channel = channelNamed(channels, filter.name);
-      if (!channel) throw new ProblemError(404, 'channel-not-found', `No notification channel is named '${filter.name}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
+      if (!channel) throw new NotFoundError('channel-not-found', `No notification channel is named '${filter.name}'. listNotificationChannels (GET /v1/notification-channels) lists them.`);
       return [toChannelView(channel)];
     }
     if (filter.id) {
@@ -58,7 +58,7 @@ export class ChannelService {
 
   async create(input: NewChannel, author: ChangeAuthor): Promise<ChannelView> {
     const result = validateNewChannel(input, { sealer: this.sealer, existing: this.store.state.channels, author: author.name });
-    if (result.errors) throw validationProblem(result.errors);
+    if (result.errors) throw new ValidationError(result.errors);
     const record = result.record;
     await this.store.mutate(
       (state) => {
@@ -73,7 +73,7 @@ export class ChannelService {
   async update(id: string, input: ChannelUpdate, author: ChangeAuthor): Promise<ChannelView> {
     const existing = this.#get(id);
     const result = applyChannelUpdate(existing, input, { sealer: this.sealer, existing: this.store.state.channels, author: author.name });
-    if (result.errors) throw validationProblem(result.errors);
+    if (result.errors) throw new ValidationError(result.errors);
     const record = result.record;
     await this.store.mutate(
       (state) => {
@@ -98,7 +98,7 @@ export class ChannelService {
           ...((state.settings.globalChannelsSuccess ?? []).includes(existing.id) || (state.settings.globalChannelsFailure ?? []).includes(existing.id) ? ['the service settings (global channels)'] : []),
         ];
         if (users.length > 0) {
-          throw new ProblemError(409, 'channel-in-use', `The channel '${existing.name}' is still named by ${users.join(', ')}. Remove it from them first.`);
+          throw new ConflictError('channel-in-use', `The channel '${existing.name}' is still named by ${users.join(', ')}. Remove it from them first.`);
         }
         const index = state.channels.findIndex((c) => c.id === existing.id);
         if (index < 0) throw notFound(id);

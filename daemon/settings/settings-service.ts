@@ -8,7 +8,7 @@ import { DEFAULT_RATE_LIMITS } from '../access/rate-limit.js';
 import type { ChangeAuthor } from '../audit/change-author.js';
 import { GROUP_CACHE_TTL_MS } from '../directory/device-secrets.js';
 import { DEFAULT_DEVICE_CACHE_MS } from '../directory/devices.js';
-import { validationProblem, type FieldError } from '../http/problem.js';
+import { ValidationError, type FieldError } from '../common/errors.js';
 import { resolveChannelRefs } from '../notifications/channel-references.js';
 import type { Store } from '../store/store.js';
 
@@ -65,7 +65,7 @@ export class SettingsService {
     for (const field of ['globalChannelsSuccess', 'globalChannelsFailure'] as const) {
       if (input[field]) change[field] = resolveChannelRefs(this.store.state.channels, input[field], `body/${field}`, errors);
     }
-    if (errors.length > 0) throw validationProblem(errors);
+    if (errors.length > 0) throw new ValidationError(errors);
     await this.store.mutate(
       (state) => {
         Object.assign(state.settings, change);

@@ -208,6 +208,22 @@ t.test('with no tenant configured a read is refused as a device lookup is: 409 n
   t.match(event, { eventId: 4031, device: { query: 'PC-0001' }, outcome: { code: 'DeviceNotFound', message: /^No enabled tenant is configured/ } }, 'the audit says why');
 });
 
+t.test('a read in a tenant that is not configured, or disabled, is refused as the device lookup is, never as a device not found', async (t) => {
+  const { tenant, daemon, devices, helpdesk, read, lastEvent } = await setUp(t);
+  await workstationRule(t, daemon, tenant.tenantId);
+  const name = devices[0]!.displayName;
+  const sameAsLookup = async (tenantId: string, status: number, type: string) => {
+    const lookup = await daemon.call({ url: `/v1/devices?name=${name}&tenantId=${tenantId}` });
+    t.match(lookup.json(), { status, type: `urn:amsd:problem:${type}` }, `GET /v1/devices: ${type}`);
+    const res = await read(LAPS, helpdesk, { computerName: name, tenantId });
+    t.match(res.json(), { status, type: lookup.json().type, detail: lookup.json().detail, code: 'DeviceNotFound' }, `the read: ${type}, with the lookup's detail`);
+    t.match(await lastEvent(), { eventId: 4031, device: { query: name }, outcome: { code: 'DeviceNotFound', message: lookup.json().detail } }, `${type}: audited with the reason`);
+  };
+  await sameAsLookup('11111111-2222-4333-8444-555555555555', 404, 'tenant-not-found');
+  t.equal((await daemon.call({ method: 'PATCH', url: `/v1/tenants/${tenant.tenantId}`, body: { enabled: false } })).statusCode, 200);
+  await sameAsLookup(tenant.tenantId, 409, 'tenant-disabled');
+});
+
 t.test('when the audit trail cannot be written, no secret is returned', async (t) => {
   let failing = false;
   const { tenant, daemon, devices, helpdesk, read } = await setUp(t, {

@@ -1,0 +1,281 @@
+/**
+ * One secret read, as the steps it takes, top to bottom (`SecretRead.run`): the rate limits; the device
+ * and the caller's groups, asked of Graph at once; the device's groups, only when a rule in its tenant
+ * targets a group; the decision (the pure rule engine); then the secret from Graph and the granted
+ * event on the audit trail, at once, since the decision no longer depends on the secret; the mandatory
+ * notification channels; and the answer. The secret leaves only once its event is on disk and every
+ * mandatory channel was told. Every refusal is an event; a failure after the granted event is a second
+ * one. Other channels are told through the persistent queue.
+ */
+import type { AuditLog } from '../audit/audit-log.js';
+import { auditActor } from '../audit/change-author.js';
+import type { AuditDevice, SecretReadEventInput } from '../audit/events.js';
+import { callerKey, type Caller } from '../auth/caller.js';
+import { DomainError, ForbiddenError, GraphError, RateLimitedError, UnavailableError, ValidationError, type ResultCode } from '../common/errors.js';
+import type { DeviceSecrets } from '../directory/device-secrets.js';
+import { AmbiguousDeviceError, isDeviceLookupRefusal, type Device, type DeviceDirectory } from '../directory/devices.js';
+import { enabledChannels } from '../notifications/channel-references.js';
+import type { NotificationQueue } from '../notifications/queue.js';
+import type { NotificationEvent } from '../notifications/templates.js';
+import type { SettingsService } from '../settings/settings-service.js';
+import type { ChannelRecord } from '../store/records.js';
+import type { DeepReadonly } from '../store/store.js';
+import type { AccessDecision, RuleIndex } from './evaluation.js';
+import type { ReadRateLimiter } from './rate-limit.js';
+import type { AccessType } from './types.js';
+
+export type SecretRequest = import('../../openapi/ams.js').components['schemas']['SecretRequest'];
+
+/** Where a request came from, for the audit trail and the per-IP limit. */
+export interface RequestOrigin {
+  ip: string;
+  requestId: string;
+}
+
+/**
+ * Reads the secret of a device the rules allowed. A DomainError with a result code it throws (no LAPS
+ * backup, say) is a refusal: audited and answered as it is.
+ */
+export type SecretFetch<T> = (device: Device) => Promise<T>;
+
+export interface SecretReadDependencies {
+  rules: { index(): RuleIndex };
+  devices: DeviceDirectory;
+  secrets: DeviceSecrets;
+  audit: AuditLog;
+  limiter: ReadRateLimiter;
+  settings: SettingsService;
+  /** The channels as stored now. */
+  channels: () => readonly DeepReadonly<ChannelRecord>[];
+  queue: NotificationQueue;
+  /** A notification that could not even be queued (the queue file cannot be written). */
+  onNotificationError: (error: unknown) => void;
+}
+
+/** Past this many targeted groups, one getMemberGroups for the device is cheaper than checkMemberGroups batches of 20. */
+const CHECK_MEMBER_GROUPS_LIMIT = 60;
+
+const ACCESS_NAMES: Record<AccessType, string> = {
+  LocalAdminPassword: 'local administrator password',
+  LocalAdminPasswordHistory: 'local administrator password history',
+  BitLockerRecoveryKey: 'BitLocker recovery keys',
+};
+
+const REFUSAL_DETAIL: Record<'NoMatchingRuleForComputer' | 'NoMatchingRuleForUser' | 'ExplicitlyDenied', (accessType: string, device: string) => string> = {
+  NoMatchingRuleForComputer: (what, device) => `No authorization rule applies to ${device}, so nobody may read its ${what}. An administrator can add one with createComputerAuthorizationRule (POST /v1/computer-authorization-rules).`,
+  NoMatchingRuleForUser: (what, device) => `No authorization rule lets you read the ${what} of ${device}. Ask an administrator; getEffectiveAccess (GET /v1/effective-access) shows why.`,
+  ExplicitlyDenied: (what, device) => `A rule denies you the ${what} of ${device}; a deny wins over every allow.`,
+};
+
+/**
+ * Rules name users and groups, so a key acting as no user (an admin key, typically) matches none of
+ * them: asking an administrator would not help the administrator holding it.
+ */
+function actsAsNoUser(caller: Caller, what: string, device: string): string {
+  const key = caller.kind === 'apiKey' ? `The API key '${caller.displayName}'` : 'This caller';
+  return `${key} acts as no user, and authorization rules allow users and groups, so no rule can let it read the ${what} of ${device} (its role does not matter). Use a key that acts as a user: createApiKey (POST /v1/api-keys) with that user's tenantId and principalId (object id), or sign in as the user with Entra ID.`;
+}
+
+/** The caller's object id and every group it is in; an API key acting as nobody is only itself (no rule names it). */
+export async function callerPrincipals(secrets: DeviceSecrets, caller: Caller): Promise<Set<string>> {
+  if (!caller.principalId || !caller.tenantId) return new Set([`apiKey:${caller.kind === 'apiKey' ? caller.apiKeyId : ''}`]);
+  const groups = caller.kind === 'entra' && caller.tokenGroupIds ? caller.tokenGroupIds : await secrets.memberGroups(caller.tenantId, 'users', caller.principalId);
+  return new Set([caller.principalId, ...groups]);
+}
+
+/** Which of the groups the tenant's rules target contain the device; no Graph call when no rule targets a group. */
+export async function targetedDeviceGroups(secrets: DeviceSecrets, index: RuleIndex, device: Device, now: number): Promise<ReadonlySet<string>> {
+  const targeted = index.groupsToCheck(device.tenantId, now);
+  if (targeted.length === 0) return new Set();
+  if (targeted.length > CHECK_MEMBER_GROUPS_LIMIT) {
+    const all = new Set(await secrets.memberGroups(device.tenantId, 'devices', device.objectId));
+    return new Set(targeted.filter((g) => all.has(g)));
+  }
+  return secrets.memberOf(device.tenantId, 'devices', device.objectId, targeted);
+}
+
+/** The device as the rule engine sees it. */
+export function deviceIdentity(device: Device) {
+  return { tenantId: device.tenantId, deviceId: device.deviceId.toLowerCase(), objectId: device.objectId, deviceName: device.deviceName };
+}
+
+function kebab(code: string): string {
+  return code.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+export class SecretRead<T> {
+  readonly #base: Omit<SecretReadEventInput, 'device' | 'outcome'>;
+  /** The device as the trail names it: what was asked for, until the device is found. */
+  #auditDevice: AuditDevice;
+  #ruleIds: string[] | undefined;
+  #decision: AccessDecision | undefined;
+  /** One rule index and one clock for the device's groups and the decision. */
+  readonly #index: RuleIndex;
+  readonly #now = Date.now();
+
+  constructor(
+    private readonly deps: SecretReadDependencies,
+    /** Errors answered after recording them, so that nobody records them twice. */
+    private readonly audited: WeakSet<object>,
+    private readonly accessType: AccessType,
+    private readonly request: SecretRequest,
+    private readonly caller: Caller,
+    private readonly origin: RequestOrigin,
+    private readonly fetchSecret: SecretFetch<T>,
+  ) {
+    this.#base = {
+      type: 'secret.read',
+      actor: auditActor(caller),
+      accessType,
+      ip: origin.ip,
+      requestId: origin.requestId,
+      ...(request.reason ? { reason: request.reason } : {}),
+    };
+    this.#auditDevice = { query: request.computerName ?? request.deviceId! };
+    this.#index = deps.rules.index();
+  }
+
+  async run(): Promise<T> {
+    await this.#checkLimits();
+    const { device, principals } = await this.#deviceAndCallerGroups();
+    const deviceGroups = await this.#directory(() => targetedDeviceGroups(this.deps.secrets, this.#index, device, this.#now));
+    const decision = await this.#decide(device, principals, deviceGroups);
+    const granted: SecretReadEventInput = { ...this.#base, device: this.#auditDevice, outcome: { success: true, code: 'Success', ruleIds: [decision.grantingRule!.id] } };
+    const { secret, written } = await this.#secretWhileAuditing(device, granted);
+    await this.#tellMandatoryChannels(decision, granted);
+    this.#notify(this.#successChannels(decision).filter((c) => !c.mandatory).map((c) => c.id), written);
+    return secret;
+  }
+
+  async #checkLimits(): Promise<void> {
+    const limit = this.deps.limiter.takeBoth(callerKey(this.caller), this.origin.ip, Date.now());
+    if (limit.allowed) return;
+    const who = limit.code === 'UserRateLimitExceeded' ? 'You have' : `Your address ${this.origin.ip} has`;
+    const detail = `${who} made too many secret requests this ${limit.window}; try again in ${limit.retryAfterSeconds} s.`;
+    await this.#refuse(new RateLimitedError(kebab(limit.code), detail, limit.retryAfterSeconds, { resultCode: limit.code }));
+  }
+
+  /** Neither depends on the other, so both are asked at once; the device's answer is taken first. */
+  async #deviceAndCallerGroups(): Promise<{ device: Device; principals: Set<string> }> {
+    const groups = callerPrincipals(this.deps.secrets, this.caller);
+    groups.catch(() => {}); // awaited below once the device is found; a refused device makes its failure moot
+    const device = await this.#directory(() => this.#lookUpDevice());
+    this.#auditDevice = { deviceName: device.deviceName, deviceId: device.deviceId, objectId: device.objectId, tenantId: device.tenantId };
+    const principals = await this.#directory(() => groups);
+    return { device, principals };
+  }
+
+  /**
+   * The one device asked for. Several devices by that name, none, or no tenant to look in (none enabled,
+   * the one named disabled or unknown) refuse the read, answered as GET /v1/devices answers them; the
+   * audit keeps Access Manager's codes, with the reason as the message.
+   */
+  async #lookUpDevice(): Promise<Device> {
+    try {
+      return await this.deps.devices.resolve({
+        ...(this.request.computerName ? { name: this.request.computerName } : { deviceId: this.request.deviceId! }),
+        ...(this.request.tenantId ? { tenantId: this.request.tenantId } : {}),
+      });
+    } catch (error) {
+      if (!isDeviceLookupRefusal(error)) throw error;
+      return this.#refuse(error.withResultCode(error instanceof AmbiguousDeviceError ? 'AmbiguousDevice' : 'DeviceNotFound'));
+    }
+  }
+
+  async #decide(device: Device, principals: ReadonlySet<string>, deviceGroups: ReadonlySet<string>): Promise<AccessDecision> {
+    const decision = this.#index.evaluate({ device: deviceIdentity(device), deviceGroupIds: deviceGroups, callerPrincipalIds: principals, accessType: this.accessType, now: this.#now });
+    this.#decision = decision;
+    this.#ruleIds = decision.allowed ? [decision.grantingRule!.id] : decision.denyingRules.length > 0 ? decision.denyingRules : decision.matchingRules;
+    const what = ACCESS_NAMES[this.accessType];
+    if (!decision.allowed) {
+      const code = decision.code as keyof typeof REFUSAL_DETAIL;
+      const detail = code === 'NoMatchingRuleForUser' && !this.caller.principalId ? actsAsNoUser(this.caller, what, device.deviceName) : REFUSAL_DETAIL[code](what, device.deviceName);
+      return this.#refuse(new ForbiddenError(kebab(code), detail, { resultCode: code }));
+    }
+    if (decision.reasonRequirement === 'Required' && !this.request.reason?.trim()) {
+      return this.#refuse(
+        new ValidationError([{ path: 'body/reason', message: 'is required by the rule that grants this access' }], {
+          reason: 'reason-required',
+          detail: `The rule '${decision.grantingRule!.description}' asks for a reason: say why you need it (reason).`,
+          resultCode: 'ReasonRequired',
+        }),
+      );
+    }
+    return decision;
+  }
+
+  /**
+   * The decision is made, so the granted event is written while Graph is asked for the secret. The
+   * secret is kept unless both succeed: a refusal or Graph failure after the event is a second event;
+   * an event that cannot be written is AuditWriteError (503).
+   */
+  async #secretWhileAuditing(device: Device, granted: SecretReadEventInput): Promise<{ secret: T; written: NotificationEvent }> {
+    const [written, secret] = await Promise.allSettled([this.deps.audit.append(granted), this.#directory(() => this.#fetch(device))]);
+    if (secret.status === 'rejected') throw secret.reason;
+    if (written.status === 'rejected') throw written.reason;
+    return { secret: secret.value, written: written.value as NotificationEvent };
+  }
+
+  async #fetch(device: Device): Promise<T> {
+    try {
+      return await this.fetchSecret(device);
+    } catch (error) {
+      if (error instanceof DomainError && error.resultCode) return this.#refuse(error);
+      throw error;
+    }
+  }
+
+  /** Mandatory channels are told before the secret leaves; if one cannot be, the secret does not leave. */
+  async #tellMandatoryChannels(decision: AccessDecision, granted: SecretReadEventInput): Promise<void> {
+    const mandatory = this.#successChannels(decision).filter((c) => c.mandatory);
+    const extra = { ruleDescription: decision.grantingRule!.description };
+    const results = await Promise.all(mandatory.map((channel) => this.deps.queue.deliverNow(channel, granted, extra)));
+    const failed = mandatory.flatMap((channel, i) => {
+      const result = results[i]!;
+      return result.ok ? [] : [{ channel, error: result.error }];
+    });
+    if (failed.length === 0) return;
+    const detail = `The secret was not returned: the notification channel ${failed.map((f) => `'${f.channel.name}'`).join(', ')} must be told of every read, and could not be. Try again later; an administrator can check it with testNotificationChannel (POST /v1/notification-channels/{id}/test).`;
+    await this.#refuse(new UnavailableError('notification-failed', detail, 60, { resultCode: 'NotificationFailed' }), `Mandatory notification failed: ${failed.map((f) => `${f.channel.id} (${f.channel.name}): ${f.error}`).join('; ')}`);
+  }
+
+  #successChannels(decision: AccessDecision) {
+    return enabledChannels(this.deps.channels(), [...decision.successChannels, ...this.deps.settings.get().globalChannelsSuccess]);
+  }
+
+  /** Audits a refusal, tells the failure channels (queued: nothing is left to refuse), and throws it as the answer. */
+  async #refuse(refusal: DomainError & { resultCode?: ResultCode }, auditMessage?: string): Promise<never> {
+    const code = refusal.resultCode!;
+    const event = await this.deps.audit.append({ ...this.#base, device: this.#auditDevice, outcome: { success: false, code, message: auditMessage ?? refusal.message, ...(this.#ruleIds ? { ruleIds: this.#ruleIds } : {}) } });
+    this.audited.add(refusal);
+    // Rate-limit refusals are not announced: a script in a loop would flood every channel.
+    if (!(refusal instanceof RateLimitedError)) this.#notifyFailure(event as NotificationEvent);
+    throw refusal;
+  }
+
+  /** A Graph failure is audited as DirectoryError, then answered as Graph failures are (502/503/504). */
+  async #directory<R>(call: () => Promise<R>): Promise<R> {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof GraphError) || this.audited.has(error)) throw error;
+      const event = await this.deps.audit.append({ ...this.#base, device: this.#auditDevice, outcome: { success: false, code: 'DirectoryError', message: error.message, ...(this.#ruleIds ? { ruleIds: this.#ruleIds } : {}) } });
+      this.audited.add(error);
+      this.#notifyFailure(event as NotificationEvent);
+      throw error;
+    }
+  }
+
+  #notifyFailure(event: NotificationEvent): void {
+    this.#notify([...(this.#decision?.failureChannels ?? []), ...this.deps.settings.get().globalChannelsFailure], event);
+  }
+
+  /** Queues the event for each enabled channel named; a queue that cannot be written is logged, not the caller's problem. */
+  #notify(channelIds: readonly string[], event: NotificationEvent): void {
+    const channels = enabledChannels(this.deps.channels(), channelIds);
+    const extra = this.#decision?.grantingRule ? { ruleDescription: this.#decision.grantingRule.description } : {};
+    for (const channel of channels) {
+      this.deps.queue.enqueue(channel.id, event, extra).catch((error: unknown) => this.deps.onNotificationError(error));
+    }
+  }
+}
