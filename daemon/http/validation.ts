@@ -15,7 +15,7 @@
  */
 import type { AnySchema, ErrorObject, ValidateFunction } from 'ajv';
 import { createAjv } from '../common/ajv.js';
-import type { JsonSchema } from './spec.js';
+import type { JsonSchema } from '../../openapi/contract.js';
 
 
 /** `12`, `-3`, `0.5`: what a person or a script writes for a number in a URL. No exponents, hex or spaces. */
@@ -34,13 +34,18 @@ function newAjv() {
 
 type FastifyValidator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-/** Fastify's `setValidatorCompiler` for the contract's schemas. */
+/**
+ * Fastify's `setValidatorCompiler` for the contract's schemas. Each schema is compiled by ajv when its
+ * route is first asked for, not at start: compiling all of them took half a second of every start,
+ * for routes most runs never see. (That they all compile is checked by test/http/contract.test.ts.)
+ */
 export function contractValidatorCompiler() {
   const ajv = newAjv();
   return ({ schema, httpPart }: { schema: unknown; httpPart?: string }): FastifyValidator => {
-    const validate: ValidateFunction = ajv.compile(schema as AnySchema);
+    let validate: ValidateFunction | undefined;
     const coerce = httpPart === 'querystring' || httpPart === 'params';
     const validator: FastifyValidator = (data: unknown) => {
+      validate ??= ajv.compile(schema as AnySchema);
       if (coerce) coerceParameters(schema as JsonSchema, data);
       const malformed = malformedText(data);
       const valid = validate(data);

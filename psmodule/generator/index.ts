@@ -8,9 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { type OpenApiDocument } from '../../daemon/http/spec.js';
-import { packageRoot, packageVersion, specPath } from '../../daemon/package-root.js';
+import { loadSpec, parseSpec, type OpenApiDocument } from '../../openapi/contract.js';
+import { packageRoot, packageVersion } from '../../openapi/package-root.js';
 import { emitAbout } from './emit-about.js';
 import { emitCmdlet } from './emit-cmdlet.js';
 import { emitFormat } from './emit-format.js';
@@ -107,8 +106,12 @@ export function encodeFile(content: string): Buffer {
   return Buffer.from(`\uFEFF${content}`, 'utf8');
 }
 
-/** Reads a spec from a file (YAML or JSON) or from a URL (a daemon's /openapi.json; `/openapi.json` is added to a bare server address). */
-export async function loadSpecFrom(source: string = specPath): Promise<OpenApiDocument> {
+/**
+ * Reads a spec from a file (YAML or JSON) or from a URL (a daemon's /openapi.json; `/openapi.json` is
+ * added to a bare server address); without a source, amsd's own contract.
+ */
+export async function loadSpecFrom(source?: string): Promise<OpenApiDocument> {
+  if (source === undefined) return loadSpec();
   if (/^https?:\/\//i.test(source)) {
     const url = new URL(source);
     if (url.pathname === '/' || url.pathname === '') url.pathname = '/openapi.json';
@@ -119,10 +122,10 @@ export async function loadSpecFrom(source: string = specPath): Promise<OpenApiDo
       throw new Error(`cannot fetch the spec from ${url.href}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`);
     }
     if (!response.ok) throw new Error(`cannot fetch the spec from ${url.href}: HTTP ${response.status}`);
-    return parseYaml(await response.text()) as OpenApiDocument;
+    return parseSpec(await response.text());
   }
   if (!existsSync(source)) throw new Error(`no spec at ${source}`);
-  return parseYaml(await readFile(source, 'utf8')) as OpenApiDocument;
+  return parseSpec(await readFile(source, 'utf8'));
 }
 
 export interface GenerateOptions extends RenderOptions {
@@ -153,7 +156,7 @@ function toRelative(outDir: string, full: string): string {
  */
 export async function generateModule(options: GenerateOptions = {}): Promise<{ outDir: string; files: string[]; warnings: string[] }> {
   const outDir = resolve(options.outDir ?? DEFAULT_OUT_DIR);
-  const doc = await loadSpecFrom(options.spec ?? specPath);
+  const doc = await loadSpecFrom(options.spec);
   const { files, warnings } = renderModule(doc, options);
 
   const existing = await listFiles(outDir);
@@ -186,7 +189,7 @@ async function removeEmptyDirs(dir: string, root = dir): Promise<void> {
 /** What differs between the module in outDir and what the spec generates: missing, changed and extra files. */
 export async function checkModule(options: GenerateOptions = {}): Promise<{ outDir: string; stale: string[]; warnings: string[] }> {
   const outDir = resolve(options.outDir ?? DEFAULT_OUT_DIR);
-  const doc = await loadSpecFrom(options.spec ?? specPath);
+  const doc = await loadSpecFrom(options.spec);
   const { files, warnings } = renderModule(doc, options);
   const stale: string[] = [];
   const wanted = new Set(files.map((f) => f.path));

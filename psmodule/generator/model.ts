@@ -28,7 +28,7 @@
  * `-PageSize`. A request body whose `oneOf`/`anyOf` alternatives are only `required` lists gives one
  * parameter set per alternative.
  */
-import { listOperations, resolveRef, type JsonSchema, type OpenApiDocument, type OperationObject, type ParameterObject } from '../../daemon/http/spec.js';
+import { listOperations, resolveRef, type JsonSchema, type OpenApiDocument, type OperationObject, type ParameterObject } from '../../openapi/contract.js';
 import { checkCmdletName, isPlainIdentifier, pascalCase, reservedParameterReason } from './names.js';
 import { columnFor } from './emit-format.js';
 import { descriptionOf, flatten, isDate, isSecret, propertiesOf, requiredOf, typeOf, type FlatSchema } from './schema.js';

@@ -7,8 +7,9 @@ import { createAjv } from '../../daemon/common/ajv.js';
 import Fastify from 'fastify';
 import { createHandlers } from '../../daemon/api/index.js';
 import { bindOperations } from '../../daemon/http/binder.js';
+import { contractValidatorCompiler } from '../../daemon/http/validation.js';
 import type { OperationHandlers } from '../../daemon/http/operation-types.js';
-import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema, type ParameterObject } from '../../daemon/http/spec.js';
+import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema, type ParameterObject } from '../../openapi/contract.js';
 import { startTestDaemon } from '../helpers.js';
 import { APPROVED_VERBS } from '../../psmodule/generator/approved-verbs.js';
 
@@ -64,6 +65,25 @@ t.test('a missing or unknown handler stops the daemon from starting', async (t) 
   t.throws(() => bindOperations(Fastify(), operations, incomplete as OperationHandlers, {} as never), /revokeApiKey has no handler/);
   const extra = { ...handlers, deleteEverything: async () => undefined } as OperationHandlers;
   t.throws(() => bindOperations(Fastify(), operations, extra, {} as never), /deleteEverything/);
+});
+
+t.test('every request schema of the contract compiles, though the daemon compiles each only at its first request', async (t) => {
+  const compile = contractValidatorCompiler();
+  // A schema ajv refuses is not refused when its route is registered, but when it is first used:
+  const broken = compile({ schema: { type: 'object', properties: { a: { type: 'no-such-type' } } }, httpPart: 'body' });
+  t.throws(() => broken({}), /schema is invalid: data\/properties\/a\/type/, 'compiled at the first use');
+  // so the contract's schemas are all compiled here, to fail this test rather than a first request.
+  let compiled = 0;
+  for (const op of operations) {
+    for (const httpPart of ['params', 'querystring', 'body'] as const) {
+      const schema = op.schema[httpPart];
+      if (!schema) continue;
+      const validate = compile({ schema, httpPart });
+      t.doesNotThrow(() => validate({}), `${op.operationId} ${httpPart}`);
+      compiled++;
+    }
+  }
+  t.ok(compiled >= operations.length, `${compiled} schemas`);
 });
 
 type MediaType = { schema: JsonSchema; example?: unknown; examples?: Record<string, { value: unknown }> };
