@@ -3,7 +3,8 @@
  * - the contract as JSON beside the compiled loader (dist/openapi/ams.json): parsing 113 KB of YAML
  *   took longer than anything else before the first answer;
  * - every request schema of the contract compiled by ajv into standalone code beside the compiled
- *   validation.js (dist/daemon/http/request-validators.cjs), each named by the hash of its schema.
+ *   validation.js (dist/daemon/http/request-validators.cjs), each named by a hash of its schema and
+ *   the validation options (precompiledName).
  *   A schema ajv cannot compile fails the build.
  * A file is rewritten only when its content changes.
  */
