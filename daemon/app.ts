@@ -12,7 +12,7 @@ import type { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
 import { DEFAULT_SERVER_LIMITS, clientErrorHandler, frameworkErrors, nodeServerOptions, requireHost, trackAnswers, type ServerLimits } from './http/connection-errors.js';
 import { errorHandler } from './http/problem.js';
-import { listOperations, type OpenApiDocument, type Operation } from './http/spec.js';
+import { listOperations, type OpenApiDocument, type Operation } from '../openapi/contract.js';
 import { contractValidatorCompiler } from './http/validation.js';
 
 declare module 'fastify' {

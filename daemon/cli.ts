@@ -15,7 +15,7 @@ import { defaultDemoDataDir, demoInstructions, startDemo } from './demo.js';
 import { BOOTSTRAP_KEY_FILE, openDaemon } from './daemon.js';
 import { checkCanListen, listenFailure } from './listen-check.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from './logging.js';
-import { packageVersion } from './package-root.js';
+import { packageVersion } from '../openapi/package-root.js';
 
 function parsePort(value: string): number {
   const port = Number(value);

@@ -10,7 +10,7 @@ import { createAjv } from '../daemon/common/ajv.js';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Test } from 'tap';
 import { openDaemon, type Daemon, type DaemonOptions } from '../daemon/daemon.js';
-import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema } from '../daemon/http/spec.js';
+import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema } from '../openapi/contract.js';
 import { createLogger } from '../daemon/logging.js';
 import { startSimulatedTenant, type SimulatedTenant, type SimulatedTenantOptions } from '../daemon/simulated-tenant/index.js';
 

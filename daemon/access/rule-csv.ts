@@ -4,11 +4,11 @@
  * Lists are separated by semicolons. Each row is checked against the contract's schema for a new rule,
  * so a CSV row and a New-AmsComputerAuthorizationRule call are refused for the same reasons.
  */
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { createAjv } from '../common/ajv.js';
 import { parse } from 'csv-parse/sync';
 import type { FieldError } from '../common/errors.js';
-import { loadSpec, toJsonSchema } from '../http/spec.js';
+import { loadSpec, toJsonSchema } from '../../openapi/contract.js';
 import type { NewRule } from './rule-service.js';
 import { PRINCIPAL_LIST_NAMES } from './types.js';
 
@@ -33,9 +33,12 @@ const REQUIRED = ['description', 'tenantId'];
 /** Large enough for any real rule set, small enough that one request cannot tie the daemon up resolving names. */
 export const MAX_CSV_ROWS = 2000;
 
-const spec = loadSpec();
-const ajv = createAjv({ allErrors: true, strict: false });
-const validateNewRule = ajv.compile(toJsonSchema(spec, { $ref: '#/components/schemas/NewComputerAuthorizationRule' }));
+let newRuleValidator: ValidateFunction | undefined;
+/** The contract's schema of a new rule, compiled at the first import rather than at every start. */
+function newRuleSchema(): ValidateFunction {
+  newRuleValidator ??= createAjv({ allErrors: true, strict: false }).compile(toJsonSchema(loadSpec(), { $ref: '#/components/schemas/NewComputerAuthorizationRule' }));
+  return newRuleValidator;
+}
 
 export interface ParsedRows {
   rows: { line: number; input: NewRule }[];
@@ -90,8 +93,9 @@ export function parseRuleCsv(text: string, delimiter: CsvDelimiter = detectDelim
       else if (column === 'disabled') input[column] = /^(true|yes|1)$/i.test(cell) ? true : /^(false|no|0)$/i.test(cell) ? false : cell;
       else input[column] = cell;
     });
-    if (!validateNewRule(input)) {
-      for (const e of validateNewRule.errors ?? []) errors.push({ path: `body/csv/${line}${fieldOf(e)}`, message: `line ${line}: ${describe(e)}` });
+    const validate = newRuleSchema();
+    if (!validate(input)) {
+      for (const e of validate.errors ?? []) errors.push({ path: `body/csv/${line}${fieldOf(e)}`, message: `line ${line}: ${describe(e)}` });
       return;
     }
     rows.push({ line, input: input as unknown as NewRule });

@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { components } from '../../openapi/ams.js';
-import { packageVersion } from '../package-root.js';
+import { packageVersion } from '../../openapi/package-root.js';
 import { connectTo } from './connections.js';
 import { GraphError } from './graph-client.js';
 import type { TenantService } from './tenant-service.js';

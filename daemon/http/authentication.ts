@@ -7,7 +7,7 @@ import { KEY_PREFIX, type ApiKeyService } from '../auth/api-keys.js';
 import { looksLikeJwt, type EntraTokenVerifier } from '../auth/entra-tokens.js';
 import type { Caller } from '../auth/caller.js';
 import { sendProblem } from './problem.js';
-import type { Operation } from './spec.js';
+import type { Operation } from '../../openapi/contract.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

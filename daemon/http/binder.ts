@@ -9,7 +9,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { authenticationHook, type Authenticators } from './authentication.js';
 import type { OperationContext, OperationErrorHooks, OperationHandlers, OperationId } from '../api/operation-types.js';
 import { ProblemError, errorHandler, problemStatusOf, sendProblem } from './problem.js';
-import type { Operation } from './spec.js';
+import type { Operation } from '../../openapi/contract.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

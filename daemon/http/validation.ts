@@ -13,34 +13,69 @@
  * - Every string anywhere in a request must be well-formed Unicode: a lone UTF-16 surrogate (which
  *   `\ud800` in JSON can carry) cannot be encoded into a Graph URL, a log line or a file.
  */
-import type { AnySchema, ErrorObject, ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { AnySchema, Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import { createAjv } from '../common/ajv.js';
-import type { JsonSchema } from './spec.js';
-
+import type { JsonSchema } from '../../openapi/contract.js';
 
 /** `12`, `-3`, `0.5`: what a person or a script writes for a number in a URL. No exponents, hex or spaces. */
 const PLAIN_DECIMAL = /^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?$/;
 
-function newAjv() {
-  return createAjv({
-    allErrors: true, // report every failing field at once, not the first
-    verbose: true, // errors carry their schema: a oneOf of alternatives can then name them
-    removeAdditional: false, // an unknown (misspelt) field is an error, never silently dropped
-    coerceTypes: false,
-    useDefaults: true,
-    addUsedSchema: false, // schemas are compiled one by one; an $id must not clash across routes
-  });
+/** How request schemas are compiled, here and by the build (scripts/build-contract.ts). */
+export const REQUEST_VALIDATION_OPTIONS: Options = {
+  allErrors: true, // report every failing field at once, not the first
+  verbose: true, // errors carry their schema: a oneOf of alternatives can then name them
+  removeAdditional: false, // an unknown (misspelt) field is an error, never silently dropped
+  coerceTypes: false,
+  useDefaults: true,
+  addUsedSchema: false, // schemas are compiled one by one; an $id must not clash across routes
+};
+
+/**
+ * The request schemas compiled by `npm run build` (ajv standalone code), beside the compiled
+ * validation.js: dist/daemon/http/request-validators.cjs. Compiling them all at start took about
+ * 0.4 s of CPU; compiling each at its route's first request cost that request up to tens of ms
+ * (30 ms for the first one, which pays for ajv's set-up); loading these costs about 6 ms, once.
+ */
+export const precompiledValidatorsPath = fileURLToPath(new URL('./request-validators.cjs', import.meta.url));
+
+/**
+ * The name of a schema's validator among the precompiled ones: a hash of its JSON and of the options,
+ * so that a schema or an option changed since the build (tsc run alone) finds none and is compiled
+ * here instead. Never a validator of another schema.
+ */
+export function precompiledName(schema: unknown): string {
+  return `v${createHash('sha256').update(JSON.stringify([REQUEST_VALIDATION_OPTIONS, schema])).digest('hex').slice(0, 40)}`;
+}
+
+let precompiled: Record<string, ValidateFunction | undefined> | undefined;
+
+function precompiledValidator(schema: unknown): ValidateFunction | undefined {
+  precompiled ??= existsSync(precompiledValidatorsPath)
+    ? (createRequire(import.meta.url)(precompiledValidatorsPath) as Record<string, ValidateFunction>)
+    : {};
+  return precompiled[precompiledName(schema)];
 }
 
 type FastifyValidator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-/** Fastify's `setValidatorCompiler` for the contract's schemas. */
+/**
+ * Fastify's `setValidatorCompiler` for the contract's schemas. Nothing is compiled at start: at its
+ * route's first request a schema gets the validator the build compiled for it, or is compiled by ajv
+ * then (run from the sources, or for a schema the build did not see). That every schema compiles
+ * is checked by test/http/contract.test.ts, and by the build.
+ */
 export function contractValidatorCompiler() {
-  const ajv = newAjv();
+  let ajv: Ajv | undefined;
+  const compile = (schema: unknown) => (ajv ??= createAjv(REQUEST_VALIDATION_OPTIONS)).compile(schema as AnySchema);
   return ({ schema, httpPart }: { schema: unknown; httpPart?: string }): FastifyValidator => {
-    const validate: ValidateFunction = ajv.compile(schema as AnySchema);
+    let validate: ValidateFunction | undefined;
     const coerce = httpPart === 'querystring' || httpPart === 'params';
     const validator: FastifyValidator = (data: unknown) => {
+      validate ??= precompiledValidator(schema) ?? compile(schema);
       if (coerce) coerceParameters(schema as JsonSchema, data);
       const malformed = malformedText(data);
       const valid = validate(data);

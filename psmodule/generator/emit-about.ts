@@ -2,8 +2,9 @@
  * en-US/about_AccessManager.help.txt: the module's conceptual help (Get-Help about_AccessManager):
  * connecting, the pipeline, secrets, -WhatIf/-Confirm, errors, paging, and every cmdlet by area.
  */
-import type { ModuleModel } from './model.js';
-import { SESSION_CMDLETS } from './model.js';
+import type { Emitter } from './emitter.js';
+import { MODULE_NAME } from './layout.js';
+import { SESSION_CMDLETS, type ModuleModel } from './model.js';
 import { firstLine } from './powershell.js';
 
 const WIDTH = 80;
@@ -33,7 +34,7 @@ const SESSION_SYNOPSES: Record<(typeof SESSION_CMDLETS)[number], string> = {
   'Get-AmsConnection': 'Shows the current connection: the server, how you signed in and who you are.',
 };
 
-export function emitAbout(module: ModuleModel): string {
+function aboutText(module: ModuleModel): string {
   const out: string[] = [];
   const para = (text: string) => out.push(wrap(text), '');
   const heading = (text: string) => out.push(text);
@@ -141,3 +142,5 @@ export function emitAbout(module: ModuleModel): string {
   out.push('    Get-Command -Module AccessManager', '    Get-Help Connect-AmsServer -Full', '    about_CommonParameters', '');
   return out.join('\n');
 }
+
+export const emitAbout: Emitter = (module) => [{ path: `en-US/about_${MODULE_NAME}.help.txt`, content: aboutText(module) }];

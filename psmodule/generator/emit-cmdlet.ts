@@ -3,7 +3,9 @@
  * ShouldProcess where it changes state, and a process block that builds the request, calls the one
  * private Invoke-AmsRequest, and emits typed objects one by one.
  */
-import { emitHelp, helpUriFor } from './emit-help.js';
+import { helpComment, helpUriFor } from './cmdlet-help.js';
+import type { Emitter } from './emitter.js';
+import { publicScript } from './layout.js';
 import type { CmdletModel, InputType, ModuleModel, ParameterModel } from './model.js';
 import { psString } from './powershell.js';
 
@@ -301,11 +303,11 @@ function processBlock(cmdlet: CmdletModel): string[] {
   return lines;
 }
 
-export function emitCmdlet(module: ModuleModel, cmdlet: CmdletModel, header: string): string {
+function cmdletScript(module: ModuleModel, cmdlet: CmdletModel, header: string): string {
   const lines = [
     header,
     `function ${cmdlet.name} {`,
-    emitHelp(module, cmdlet),
+    helpComment(module, cmdlet),
     cmdletBinding(module, cmdlet),
     ...(cmdlet.output ? [`    [OutputType(${psString(cmdlet.output.typeName)})]`] : []),
     ...paramBlock(cmdlet),
@@ -317,3 +319,7 @@ export function emitCmdlet(module: ModuleModel, cmdlet: CmdletModel, header: str
   ];
   return lines.join('\n') + '\n';
 }
+
+/** One public script per cmdlet. */
+export const emitCmdlets: Emitter = (module, { header }) =>
+  module.cmdlets.map((cmdlet) => ({ path: publicScript(cmdlet.name), content: cmdletScript(module, cmdlet, header) }));

@@ -2,11 +2,16 @@
  * The module manifest (explicit exports, stable GUID, both editions, 5.1 minimum) and the root module,
  * which dot-sources the private then the public scripts, in a fixed order, and exports the public ones.
  */
+import type { Emitter } from './emitter.js';
+import { exportedFunctions, MODULE_NAME, scriptsInLoadOrder } from './layout.js';
+import type { CmdletModel, ModuleModel, ParameterModel } from './model.js';
 import { psArray, psString } from './powershell.js';
 
 /** The module's identity: never change it, or PowerShellGet and Import-Module see another module. */
 export const MODULE_GUID = 'ab409007-e22f-4274-810b-512739ddcdb3';
-export const MODULE_NAME = 'AccessManager';
+
+const DESCRIPTION =
+  'Cmdlets for amsd, the Access Manager daemon: read Windows LAPS passwords and BitLocker recovery keys held by Entra ID, as authorization rules allow, with every read audited.';
 
 /** `0.1.0-beta.2` → ModuleVersion `0.1.0`, Prerelease `beta2` (PowerShellGet allows only letters and digits there). */
 export function moduleVersion(version: string): { version: string; prerelease?: string } {
@@ -16,7 +21,7 @@ export function moduleVersion(version: string): { version: string; prerelease?: 
   return { version: `${match[1]}.${match[2]}.${match[3]}`, ...(prerelease ? { prerelease } : {}) };
 }
 
-export interface ManifestInput {
+interface ManifestInput {
   version: string;
   description: string;
   functions: string[];
@@ -29,7 +34,7 @@ function psList(values: readonly string[], indentBy: string): string {
   return ['@(', ...values.map((v, i) => `${indentBy}    ${psString(v)}${i < values.length - 1 ? ',' : ''}`), `${indentBy})`].join('\n');
 }
 
-export function emitManifest(input: ManifestInput): string {
+function manifestText(input: ManifestInput): string {
   const { version, prerelease } = moduleVersion(input.version);
   const functions = [...input.functions].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0));
   const lines = [
@@ -62,14 +67,14 @@ export function emitManifest(input: ManifestInput): string {
   return lines.join('\n') + '\n';
 }
 
-export interface Completer {
+interface Completer {
   parameter: string;
   /** The private function that answers the completions. */
   completer: string;
   cmdlets: string[];
 }
 
-export function emitRootModule(header: string, scripts: string[], functions: string[], completers: Completer[] = []): string {
+function rootModuleText(header: string, scripts: string[], functions: string[], completers: Completer[]): string {
   const exported = [...functions].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0));
   const lines = [
     header,
@@ -101,4 +106,27 @@ export function emitRootModule(header: string, scripts: string[], functions: str
     `Export-ModuleMember -Function ${psList(exported, '')}`,
   ];
   return lines.join('\n') + '\n';
+}
+
+export const emitManifest: Emitter = (module, { header, version }) => [
+  { path: `${MODULE_NAME}.psd1`, content: manifestText({ version, description: DESCRIPTION, functions: exportedFunctions(module), header }) },
+];
+
+export const emitRootModule: Emitter = (module, { header }) => [
+  { path: `${MODULE_NAME}.psm1`, content: rootModuleText(header, scriptsInLoadOrder(module), exportedFunctions(module), completers(module)) },
+];
+
+/**
+ * Which parameters get which completer: -ComputerName a device name, -TenantId a tenant, and the -Id
+ * of the rule cmdlets a rule. Registered by the root module for every cmdlet that has them.
+ */
+function completers(model: ModuleModel): Completer[] {
+  const having = (match: (cmdlet: CmdletModel, parameter: ParameterModel) => boolean) =>
+    model.cmdlets.filter((c) => c.parameters.some((p) => match(c, p))).map((c) => c.name);
+  return [
+    { parameter: 'ComputerName', completer: 'Complete-AmsComputerName', cmdlets: having((_, p) => p.name === 'ComputerName') },
+    { parameter: 'Name', completer: 'Complete-AmsComputerName', cmdlets: having((c, p) => p.name === 'Name' && c.noun === 'AmsDevice') },
+    { parameter: 'TenantId', completer: 'Complete-AmsTenantId', cmdlets: having((_, p) => p.name === 'TenantId') },
+    { parameter: 'Id', completer: 'Complete-AmsRuleId', cmdlets: having((c, p) => p.name === 'Id' && c.noun === 'AmsComputerAuthorizationRule') },
+  ].filter((c) => c.cmdlets.length > 0);
 }

@@ -3,11 +3,13 @@
  * description) shows it when PowerShell turns the object into text. A rule's principals then list as
  * `{Helpdesk, AMS-Admins}` in Format-List, not as `{@{id=…; displayName=…}}`.
  */
-import { namingProperty } from './emit-format.js';
+import { XML_GENERATED_NOTE, type Emitter } from './emitter.js';
+import { MODULE_NAME } from './layout.js';
 import type { ModuleModel } from './model.js';
 import { xmlText } from './powershell.js';
+import { namingProperty } from './table-columns.js';
 
-export function emitTypeData(module: ModuleModel, headerText: string): string {
+function typeDataFile(module: ModuleModel, headerText: string): string {
   const shapes = [...module.shapes.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const types = shapes.flatMap((shape) => {
     const naming = namingProperty(shape);
@@ -26,3 +28,5 @@ export function emitTypeData(module: ModuleModel, headerText: string): string {
   });
   return ['<?xml version="1.0" encoding="utf-8"?>', `<!-- ${xmlText(headerText).replace(/--/g, '- -')} -->`, '<Types>', ...types, '</Types>', ''].join('\n');
 }
+
+export const emitTypeData: Emitter = (module) => [{ path: `${MODULE_NAME}.types.ps1xml`, content: typeDataFile(module, XML_GENERATED_NOTE) }];

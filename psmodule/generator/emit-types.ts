@@ -3,6 +3,8 @@
  * PSTypeNames and, per JSON property, the PascalCase name and how to convert the value (dates to
  * [datetime], secrets to SecureString, nested objects to their own shape).
  */
+import type { Emitter } from './emitter.js';
+import { TYPES_SCRIPT } from './layout.js';
 import type { ModuleModel, ShapeModel } from './model.js';
 import { psArray, psString } from './powershell.js';
 
@@ -24,7 +26,7 @@ function shapeLiteral(shape: ShapeModel): string[] {
   return lines;
 }
 
-export function emitTypes(module: ModuleModel, header: string): string {
+function shapesScript(module: ModuleModel, header: string): string {
   const shapes = [...module.shapes.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const lines = [
     header,
@@ -38,3 +40,5 @@ export function emitTypes(module: ModuleModel, header: string): string {
   ];
   return lines.join('\n') + '\n';
 }
+
+export const emitTypes: Emitter = (module, { header }) => [{ path: TYPES_SCRIPT, content: shapesScript(module, header) }];

@@ -2,7 +2,7 @@
  * Schemas as the generator sees them: references followed, `allOf` merged, with the component name
  * kept (it becomes the PowerShell type name), and the OpenAPI 3.0 dialect (`nullable`) understood.
  */
-import { resolveRef, type JsonSchema, type OpenApiDocument } from '../../daemon/http/spec.js';
+import { resolveRef, type JsonSchema, type OpenApiDocument } from '../../openapi/contract.js';
 
 const SCHEMA_PREFIX = '#/components/schemas/';
 

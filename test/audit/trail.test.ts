@@ -17,7 +17,7 @@ import { runAuditRekey, runAuditReset } from '../../daemon/audit/trail-commands.
 import { runAuditVerify } from '../../daemon/audit/verify-command.js';
 import { openDaemon, type Daemon, type DaemonOptions } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logging.js';
-import { packageRoot } from '../../daemon/package-root.js';
+import { packageRoot } from '../../openapi/package-root.js';
 import { tempDir, type TestContext } from '../helpers.js';
 import { forgedPruning } from './sample-events.js';
 

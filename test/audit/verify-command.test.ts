@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { auditLogPath, openAuditLog } from '../../daemon/audit/audit-log.js';
 import { runAuditVerify } from '../../daemon/audit/verify-command.js';
-import { packageRoot } from '../../daemon/package-root.js';
+import { packageRoot } from '../../openapi/package-root.js';
 import { unkeyedHashEvent, GENESIS_HASH } from '../../daemon/audit/chain.js';
 import { alice, bindTestTrail, bob, change, pc1, secretRead, testKey } from './sample-events.js';
 import { tempDir, type TestContext } from '../helpers.js';

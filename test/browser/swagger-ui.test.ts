@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Locator, type Page } from 'playwright-core';
 import t from 'tap';
-import { packageRoot } from '../../daemon/package-root.js';
-import { listOperations, loadSpec, type Operation } from '../../daemon/http/spec.js';
+import { packageRoot } from '../../openapi/package-root.js';
+import { listOperations, loadSpec, type Operation } from '../../openapi/contract.js';
 import { startDemo } from '../powershell/demo-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';

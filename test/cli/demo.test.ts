@@ -11,7 +11,7 @@ import t from 'tap';
 import { Agent, request } from 'undici';
 import { DEMO_FILE, DEMO_RATE_LIMITS, startDemo, type DemoInfo } from '../../daemon/demo.js';
 import { createLogger } from '../../daemon/logging.js';
-import { packageRoot } from '../../daemon/package-root.js';
+import { packageRoot } from '../../openapi/package-root.js';
 import { tempDir } from '../helpers.js';
 
 const logger = createLogger('silent');

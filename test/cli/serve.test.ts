@@ -9,7 +9,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
-import { packageRoot } from '../../daemon/package-root.js';
+import { packageRoot } from '../../openapi/package-root.js';
 import { tempDir } from '../helpers.js';
 
 const CLI = join(packageRoot, 'dist', 'daemon', 'cli.js');

@@ -6,8 +6,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { listOperations, loadSpec } from '../../daemon/http/spec.js';
-import { packageRoot } from '../../daemon/package-root.js';
+import { listOperations, loadSpec } from '../../openapi/contract.js';
+import { packageRoot } from '../../openapi/package-root.js';
 
 async function daemonSources(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });

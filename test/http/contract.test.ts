@@ -2,15 +2,20 @@
  * The contract is complete and the daemon serves exactly it: every operation documented and named
  * for PowerShell, every operation routed to a real handler, no route outside the spec.
  */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { ValidateFunction } from 'ajv';
 import t from 'tap';
 import { createAjv } from '../../daemon/common/ajv.js';
 import Fastify from 'fastify';
 import { createHandlers } from '../../daemon/api/index.js';
 import { bindOperations } from '../../daemon/http/binder.js';
+import { REQUEST_VALIDATION_OPTIONS, contractValidatorCompiler, precompiledName } from '../../daemon/http/validation.js';
 import type { OperationHandlers } from '../../daemon/api/operation-types.js';
-import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema, type ParameterObject } from '../../daemon/http/spec.js';
+import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema, type ParameterObject } from '../../openapi/contract.js';
 import { startTestDaemon } from '../helpers.js';
 import { APPROVED_VERBS } from '../../psmodule/generator/approved-verbs.js';
+import { packageRoot } from '../../openapi/package-root.js';
 
 const spec = loadSpec();
 const operations = listOperations(spec);
@@ -64,6 +69,54 @@ t.test('a missing or unknown handler stops the daemon from starting', async (t) 
   t.throws(() => bindOperations(Fastify(), operations, incomplete as OperationHandlers, {} as never), /revokeApiKey has no handler/);
   const extra = { ...handlers, deleteEverything: async () => undefined } as OperationHandlers;
   t.throws(() => bindOperations(Fastify(), operations, extra, {} as never), /deleteEverything/);
+});
+
+t.test('every request schema of the contract compiles, though a daemon run from the sources compiles each only at its first request', async (t) => {
+  const compile = contractValidatorCompiler();
+  // A schema ajv refuses is not refused when its route is registered, but when it is first used:
+  const broken = compile({ schema: { type: 'object', properties: { a: { type: 'no-such-type' } } }, httpPart: 'body' });
+  t.throws(() => broken({}), /schema is invalid: data\/properties\/a\/type/, 'compiled at the first use');
+  // so the contract's schemas are all compiled here, to fail this test rather than a first request.
+  let compiled = 0;
+  for (const op of operations) {
+    for (const httpPart of ['params', 'querystring', 'body'] as const) {
+      const schema = op.schema[httpPart];
+      if (!schema) continue;
+      const validate = compile({ schema, httpPart });
+      t.doesNotThrow(() => validate({}), `${op.operationId} ${httpPart}`);
+      compiled++;
+    }
+  }
+  t.ok(compiled >= operations.length, `${compiled} schemas`);
+});
+
+t.test('the validators npm run build compiled are the schemas the routes have, and answer as compiling those would', async (t) => {
+  // Run from the sources, the daemon compiles every schema itself; from dist/ it takes these.
+  const built = createRequire(import.meta.url)(join(packageRoot, 'dist', 'daemon', 'http', 'request-validators.cjs')) as Record<string, ValidateFunction>;
+  const app = Fastify();
+  const routed: { schema: JsonSchema; route: string }[] = [];
+  app.setValidatorCompiler(({ schema, method, url, httpPart }) => {
+    routed.push({ schema: schema as JsonSchema, route: `${method} ${url} ${httpPart}` });
+    return () => true;
+  });
+  const handlers = Object.fromEntries(operations.map((op) => [op.operationId, async () => null]));
+  bindOperations(app, operations, handlers as unknown as OperationHandlers, {} as never);
+  await app.ready();
+  t.ok(routed.length >= operations.length);
+  const ajv = createAjv(REQUEST_VALIDATION_OPTIONS);
+  for (const { schema, route } of routed) {
+    const precompiled = built[precompiledName(schema)];
+    t.ok(precompiled, `${route} has a precompiled validator`);
+    if (!precompiled) continue;
+    const compiled = ajv.compile(schema);
+    const names = Object.keys((schema.properties ?? {}) as Record<string, unknown>);
+    const inputs = [{}, { unknown: 1 }, Object.fromEntries(names.map((n) => [n, 'x'])), Object.fromEntries(names.map((n) => [n, 123])), Object.fromEntries(names.map((n) => [n, null])), 'text', null];
+    for (const input of inputs) {
+      const a = structuredClone(input);
+      const b = structuredClone(input);
+      t.same([precompiled(a), precompiled.errors ?? null, a], [compiled(b), compiled.errors ?? null, b], `${route}: ${JSON.stringify(input).slice(0, 60)}`);
+    }
+  }
 });
 
 type MediaType = { schema: JsonSchema; example?: unknown; examples?: Record<string, { value: unknown }> };

@@ -4,8 +4,8 @@
  */
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
-import { listOperations, loadSpec } from '../../daemon/http/spec.js';
-import { packageVersion } from '../../daemon/package-root.js';
+import { listOperations, loadSpec } from '../../openapi/contract.js';
+import { packageVersion } from '../../openapi/package-root.js';
 import { assertMatchesSpec, startTestDaemon } from '../helpers.js';
 
 t.test('health answers without a token, with the package version', async (t) => {

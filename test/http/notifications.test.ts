@@ -4,7 +4,7 @@
  * refusing the read, and queued deliveries that survive a restart.
  */
 import t from 'tap';
-import { loadSpec, resolveRef, type JsonSchema } from '../../daemon/http/spec.js';
+import { loadSpec, resolveRef, type JsonSchema } from '../../openapi/contract.js';
 import { verifyWebhookSignature } from '../../daemon/notifications/deliver.js';
 import { startReceiver, type Receiver } from '../notifications/fixtures.js';
 import { assertMatchesSpec, createKey, createRule, registerTenant, simulatedTenantFor, startTestDaemon, type TestContext, type TestDaemon } from '../helpers.js';

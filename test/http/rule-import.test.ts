@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { packageRoot } from '../../daemon/package-root.js';
+import { packageRoot } from '../../openapi/package-root.js';
 import { assertMatchesSpec, registerTenant, simulatedTenantFor, startTestDaemon, type TestContext } from '../helpers.js';
 
 const IMPORT = '/v1/computer-authorization-rules/import';

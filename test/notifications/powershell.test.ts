@@ -10,7 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deliver, runPowerShell } from '../../daemon/notifications/deliver.js';
-import { packageRoot } from '../../daemon/package-root.js';
+import { packageRoot } from '../../openapi/package-root.js';
 import { tempDir } from '../helpers.js';
 import { HOSTILE, channel, event, sealer } from './fixtures.js';
 

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { packageRoot } from '../../daemon/package-root.js';
+import { packageRoot } from '../../openapi/package-root.js';
 import { startDemo } from './demo-process.js';
 
 const pwsh = process.env.AMS_TEST_PWSH ?? join(packageRoot, '.tools', 'pwsh', 'pwsh');

@@ -4,8 +4,8 @@
  */
 import t from 'tap';
 import { renderModule } from '../../psmodule/generator/index.js';
-import { examplesFor, sample } from '../../psmodule/generator/emit-help.js';
-import { tableColumns } from '../../psmodule/generator/emit-format.js';
+import { examplesFor, sample } from '../../psmodule/generator/cmdlet-help.js';
+import { tableColumns } from '../../psmodule/generator/table-columns.js';
 import type { ParameterModel } from '../../psmodule/generator/model.js';
 import { functionsOf, helpSections, jsonBody, jsonResponse, parsePowerShell, syntaxErrors, syntheticSpec } from './powershell.js';
 

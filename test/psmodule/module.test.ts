@@ -6,8 +6,8 @@
  */
 import t from 'tap';
 import { XMLValidator } from 'fast-xml-parser';
-import { listOperations, loadSpec } from '../../daemon/http/spec.js';
-import { packageVersion } from '../../daemon/package-root.js';
+import { listOperations, loadSpec } from '../../openapi/contract.js';
+import { packageVersion } from '../../openapi/package-root.js';
 import { APPROVED_VERBS } from '../../psmodule/generator/approved-verbs.js';
 import { encodeFile, MODULE_GUID, renderModule } from '../../psmodule/generator/index.js';
 import { SESSION_CMDLETS } from '../../psmodule/generator/model.js';

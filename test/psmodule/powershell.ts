@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Language, Parser, type Node, type Tree } from 'web-tree-sitter';
-import type { OpenApiDocument } from '../../daemon/http/spec.js';
+import type { OpenApiDocument } from '../../openapi/contract.js';
 
 const require = createRequire(import.meta.url);
 let parser: Promise<Parser> | undefined;

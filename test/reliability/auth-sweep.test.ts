@@ -14,7 +14,7 @@ import { SignJWT, decodeProtectedHeader, generateKeyPair, importJWK, type JWK } 
 import t from 'tap';
 import { recordFigures } from './figures.js';
 import { Agent, fetch } from 'undici';
-import { listOperations, loadSpec, type JsonSchema, type Operation } from '../../daemon/http/spec.js';
+import { listOperations, loadSpec, type JsonSchema, type Operation } from '../../openapi/contract.js';
 import { createKey, registerTenant, simulatedTenantFor, startTestDaemon, type TestContext, type TestDaemon } from '../helpers.js';
 
 const AUDIENCE = 'api://amsd-sweep';

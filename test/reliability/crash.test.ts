@@ -18,7 +18,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runAuditVerify } from '../../daemon/audit/verify-command.js';
-import { packageRoot } from '../../daemon/package-root.js';
+import { packageRoot } from '../../openapi/package-root.js';
 import { tempDir } from '../helpers.js';
 
 const CLI = join(packageRoot, 'dist', 'daemon', 'cli.js');

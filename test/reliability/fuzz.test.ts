@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import t from 'tap';
 import { STATE_FILE } from '../../daemon/daemon.js';
-import { listOperations, loadSpec, type JsonSchema, type Operation } from '../../daemon/http/spec.js';
+import { listOperations, loadSpec, type JsonSchema, type Operation } from '../../openapi/contract.js';
 import { createKey, createRule, registerTenant, simulatedTenantFor, startTestDaemon } from '../helpers.js';
 import { startReceiver } from '../notifications/fixtures.js';
 import { fromSchema, hostileString, looseEncode, rarely, type Pools } from './hostile-input.js';

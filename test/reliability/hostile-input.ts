@@ -4,7 +4,7 @@
  * hostile values (wrong types, lone surrogates, path tricks, numbers no double holds, huge strings).
  */
 import fc from 'fast-check';
-import type { JsonSchema } from '../../daemon/http/spec.js';
+import type { JsonSchema } from '../../openapi/contract.js';
 
 /** Strings that have broken parsers, URL builders, loggers and files somewhere. */
 export const HOSTILE_STRINGS = [

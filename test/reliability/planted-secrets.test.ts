@@ -17,7 +17,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { SMTPServer } from 'smtp-server';
 import t from 'tap';
 import { recordFigures } from './figures.js';
-import { listOperations, loadSpec, type JsonSchema } from '../../daemon/http/spec.js';
+import { listOperations, loadSpec, type JsonSchema } from '../../openapi/contract.js';
 import { startReceiver } from '../notifications/fixtures.js';
 import { createRule, registerTenant, simulatedTenantFor, startTestDaemon, type TestContext, type TestDaemon } from '../helpers.js';
 

@@ -168,7 +168,7 @@ function section(keyword: string, body: string): string {
 }
 
 /** The comment-based help block, indented for the inside of a function. */
-export function emitHelp(module: ModuleModel, cmdlet: CmdletModel): string {
+export function helpComment(module: ModuleModel, cmdlet: CmdletModel): string {
   const sections: string[] = [];
   sections.push(section('SYNOPSIS', helpText(cmdlet.summary)));
 

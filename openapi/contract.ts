@@ -1,10 +1,25 @@
 /**
- * Reading the contract (openapi/ams.yaml): the list of operations the daemon binds, and their schemas
- * turned from OpenAPI 3.0 dialect into the JSON Schema that ajv validates.
+ * The contract (openapi/ams.yaml) as the daemon and the generator read it: the document, parsed once
+ * per process; the list of operations; and their schemas turned from OpenAPI 3.0 dialect into the JSON
+ * Schema that ajv validates. Imports nothing of amsd's but the package root: the daemon and the
+ * PowerShell module generator both stand on it.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { specPath } from '../package-root.js';
+import { packageRoot } from './package-root.js';
+
+/** openapi/ams.yaml: the contract as written by hand. */
+export const specPath = join(packageRoot, 'openapi', 'ams.yaml');
+
+/**
+ * The same document as JSON, which `npm run build` writes beside the compiled loader
+ * (dist/openapi/ams.json, by scripts/build-contract.ts): parsing 113 KB of YAML at every start
+ * took longer than everything else the daemon does before its first answer. Run from the sources
+ * (tests), there is none beside this file and the YAML is read.
+ */
+export const builtSpecPath = fileURLToPath(new URL('./ams.json', import.meta.url));
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -62,8 +77,47 @@ export interface Operation {
   definition: OperationObject;
 }
 
-export function loadSpec(file = specPath): OpenApiDocument {
-  return parseYaml(readFileSync(file, 'utf8')) as OpenApiDocument;
+/** A contract from its text: YAML, or JSON (which YAML reads too). */
+export function parseSpec(text: string): OpenApiDocument {
+  return parseYaml(text) as OpenApiDocument;
+}
+
+/**
+ * The contract from its files: the built JSON when there is one at least as new as the YAML (a YAML
+ * edited since the last build is read itself, never shadowed by a stale copy), else the YAML.
+ */
+export function readSpec(files: { yaml: string; json: string } = { yaml: specPath, json: builtSpecPath }): OpenApiDocument {
+  const json = modifiedMs(files.json);
+  if (json !== undefined && json >= (modifiedMs(files.yaml) ?? 0)) return JSON.parse(readFileSync(files.json, 'utf8')) as OpenApiDocument;
+  return parseSpec(readFileSync(files.yaml, 'utf8'));
+}
+
+/** JSON of the YAML contract, as the build writes it: the same document, key order and all. */
+export function specAsJson(yamlPath = specPath): string {
+  return JSON.stringify(parseSpec(readFileSync(yamlPath, 'utf8')));
+}
+
+function modifiedMs(file: string): number | undefined {
+  return statSync(file, { throwIfNoEntry: false })?.mtimeMs;
+}
+
+let loaded: OpenApiDocument | undefined;
+
+/**
+ * openapi/ams.yaml, read once per process and shared by every part of it (the app, the CSV rule
+ * import, the tests). Frozen, since it is shared: a caller that needs to change it changes a copy.
+ */
+export function loadSpec(): OpenApiDocument {
+  loaded ??= deepFreeze(readSpec());
+  return loaded;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 /** Follows a local `#/components/...` reference. */

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The folder holding amsd's package.json. Found by walking up, because this file runs both from
- * `daemon/` (tests, through tsx) and from `dist/daemon/` (production), at different depths.
+ * `openapi/` (tests, through tsx) and from `dist/openapi/` (production), at different depths.
+ * The contract, the generator's templates and the generated module are all found from it.
  */
 function findPackageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -26,5 +27,3 @@ export const packageRoot = findPackageRoot();
 export const packageVersion: string = (
   JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }
 ).version;
-
-export const specPath = join(packageRoot, 'openapi', 'ams.yaml');
