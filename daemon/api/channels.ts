@@ -14,15 +14,15 @@ type ChannelOperations =
 export function channelHandlers(channels: ChannelService, queue: () => NotificationQueue, tools: RequestContextTools): Pick<OperationHandlers, ChannelOperations> {
   return {
     async listNotificationChannels({ query }) {
-      return { items: channels.list(query) as never };
+      return { items: channels.list(query) };
     },
     async createNotificationChannel(context) {
-      const channel = await channels.create(context.body as never, tools.author(context));
+      const channel = await channels.create(context.body, tools.author(context));
       context.reply.header('Location', `/v1/notification-channels?id=${channel.id}`);
-      return channel as never;
+      return channel;
     },
     async updateNotificationChannel(context) {
-      return (await channels.update(context.params.id, context.body as never, tools.author(context))) as never;
+      return (await channels.update(context.params.id, context.body, tools.author(context)));
     },
     async deleteNotificationChannel(context) {
       await channels.remove(context.params.id, tools.author(context));

@@ -25,10 +25,7 @@ import {
   WEBHOOK_METHODS,
   type ChannelKind,
   type ChannelRecord,
-  type PowerShellChannelRecord,
-  type SmtpChannelRecord,
   type SmtpTlsMode,
-  type WebhookChannelRecord,
   type WebhookMethod,
 } from '../store/records.js';
 import {
@@ -568,6 +565,7 @@ function checkTemplate(template: string, format: TemplateFormat, field: string, 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** `someone@example.com` or `Display Name <someone@example.com>`. */
+// eslint-disable-next-line no-control-regex -- a NUL in a display name is refused on purpose
 const NAMED_ADDRESS = /^([^<>"\r\n\u0000]*?)\s*<([^<>\s]+)>$/;
 
 function checkAddress(value: unknown, path: string, errors: FieldError[]): void {

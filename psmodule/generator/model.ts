@@ -562,7 +562,7 @@ function buildParameter(b: Builder, input: ParameterInput): ParameterModel | und
   };
   const overrides = input.extensions['x-ams-overrides'];
   if (overrides !== undefined) {
-    if (Array.isArray(overrides) && overrides.every((o) => typeof o === 'string') && input.in === 'body') model.overrides = overrides as string[];
+    if (Array.isArray(overrides) && overrides.every((o) => typeof o === 'string') && input.in === 'body') model.overrides = overrides;
     else b.problems.push(`${input.pointer}/x-ams-overrides: must list the wire names of other body fields`);
   }
   if (typeof schema.format === 'string') model.format = schema.format;
@@ -583,7 +583,7 @@ function buildParameter(b: Builder, input: ParameterInput): ParameterModel | und
   const items = type.endsWith('[]') ? flatten(b.doc, schema.items).schema : undefined;
   const enumValues = (items ?? schema).enum;
   const validates = !model.nullable && type !== 'SecureString';
-  if (Array.isArray(enumValues) && enumValues.every((v) => typeof v === 'string') && validates) model.validateSet = enumValues as string[];
+  if (Array.isArray(enumValues) && enumValues.every((v) => typeof v === 'string') && validates) model.validateSet = enumValues;
   if ((type === 'string' || model.valueFromPipeline) && validates && !model.validateSet) {
     const min = schema.minLength;
     const max = schema.maxLength;

@@ -56,7 +56,7 @@ t.test('a channel is created, shown and audited without its URL, header values o
   const listed = await daemon.call({ url: `${CHANNELS}?id=${encodeURIComponent('soc WEBHOOK')}` });
   assertMatchesSpec(t, listed, 'listNotificationChannels');
   t.equal(listed.json().items[0].id, channel.id, 'found by name, whatever the case');
-  const everything = JSON.stringify([listed.json(), (await daemon.call({ url: '/v1/audit-events' })).json(), await daemon.store.state]);
+  const everything = JSON.stringify([listed.json(), (await daemon.call({ url: '/v1/audit-events' })).json(), daemon.store.state]);
   for (const secret of [SIGNING_SECRET, HEADER_VALUE, `${receiver.url}/hook`]) t.notOk(everything.includes(secret), `${secret} is nowhere in views, audit or state`);
   t.match((await daemon.call({ url: '/v1/audit-events?type=channel.created' })).json().items[0], { eventId: 2141, target: { id: channel.id } });
 

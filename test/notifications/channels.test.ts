@@ -3,10 +3,8 @@
  */
 import t from 'tap';
 import { createAjv } from '../../daemon/common/ajv.js';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { FieldError } from '../../daemon/http/problem.js';
-import { loadSpec, toJsonSchema, type OpenApiDocument } from '../../daemon/http/spec.js';
+import { loadSpec, toJsonSchema } from '../../daemon/http/spec.js';
 import { channelRecordSchema } from '../../daemon/store/channel-record-schema.js';
 import {
   applyChannelUpdate,

@@ -58,7 +58,7 @@ function queryValue(value: unknown): string {
 }
 
 function requestFor(operation: Operation, authorization: string, pools: Pools): fc.Arbitrary<FuzzRequest> {
-  const pathParams = Object.keys((operation.schema.params?.properties ?? {}) as object);
+  const pathParams = Object.keys((operation.schema.params?.properties ?? {}));
   const body = operation.schema.body ? stripped(operation.schema.body) : undefined;
 
   const path = fc.tuple(...pathParams.map(() => fc.oneof({ weight: 4, arbitrary: fromSchema({ type: 'string', format: 'uuid' }, pools) }, { weight: 1, arbitrary: hostileString }))).map((values) => {

@@ -109,7 +109,7 @@ async function answersOfEveryGet(t: TestContext, daemon: TestDaemon, given: Reco
         const res = await daemon.call({ url });
         t.ok(res.statusCode < 300, `GET ${url}: ${res.statusCode === 200 ? 'ok' : res.body.slice(0, 300)}`);
         places.push({ kind: 'answer', label: `GET ${url}`, text: res.body });
-        cursor = res.headers['content-type']?.toString().includes('json') ? (res.json() as { nextCursor?: string }).nextCursor : undefined;
+        cursor = res.headers['content-type']?.toString().includes('json') ? res.json<{ nextCursor?: string }>().nextCursor : undefined;
         if (!cursor) break;
       }
     }
