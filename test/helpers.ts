@@ -32,7 +32,7 @@ export interface TestDaemon extends Daemon {
   call(options: { method?: string; url: string; key?: string | null; body?: unknown; headers?: Record<string, string>; remoteAddress?: string }): Promise<LightMyRequestResponse>;
 }
 
-export async function startTestDaemon(t: TestContext, dataDir?: string, options: Pick<DaemonOptions, 'caFile' | 'auditIo' | 'notificationBackoffMs' | 'pwshPath' | 'serverLimits'> = {}): Promise<TestDaemon> {
+export async function startTestDaemon(t: TestContext, dataDir?: string, options: Pick<DaemonOptions, 'caFile' | 'pwshPath' | 'serverLimits' | 'testing'> = {}): Promise<TestDaemon> {
   const dir = dataDir ?? join(await tempDir(t), 'data');
   const logLines: string[] = [];
   const sink = new Writable({

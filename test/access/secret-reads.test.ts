@@ -211,10 +211,12 @@ t.test('with no tenant configured a read is refused as a device lookup is: 409 n
 t.test('when the audit trail cannot be written, no secret is returned', async (t) => {
   let failing = false;
   const { tenant, daemon, devices, helpdesk, read } = await setUp(t, {
-    auditIo: {
-      sync: async (handle: FileHandle) => {
-        if (failing) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-        await handle.datasync();
+    testing: {
+      auditIo: {
+        sync: async (handle: FileHandle) => {
+          if (failing) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+          await handle.datasync();
+        },
       },
     },
   });

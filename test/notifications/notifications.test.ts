@@ -15,7 +15,7 @@ const HEADER_VALUE = 'Bearer receiver-token-7781';
 
 async function setUp(t: TestContext, daemonOptions: Parameters<typeof startTestDaemon>[2] = {}, dataDir?: string) {
   const { tenant, caFile } = await simulatedTenantFor(t, { devices: 20 });
-  const daemon = await startTestDaemon(t, dataDir, { caFile, notificationBackoffMs: [50], ...daemonOptions });
+  const daemon = await startTestDaemon(t, dataDir, { caFile, ...daemonOptions, testing: { notificationBackoffMs: [50], ...daemonOptions.testing } });
   await registerTenant(t, daemon, tenant);
   const helpdesk = await createKey(t, daemon, { name: 'helpdesk', role: 'user', tenantId: tenant.tenantId, principalId: tenant.directory.users[0]!.id });
   const device = tenant.directory.devices[0]!;
@@ -143,7 +143,7 @@ t.test('a mandatory channel that cannot be told refuses the read, audited; other
 
 t.test('queued deliveries survive a restart and are delivered', async (t) => {
   // The retry is due 4 s after the first attempt: after the restart below, not before it.
-  const { tenant, caFile, daemon, read } = await setUp(t, { notificationBackoffMs: [4000] });
+  const { tenant, caFile, daemon, read } = await setUp(t, { testing: { notificationBackoffMs: [4000] } });
   const receiver = await startReceiver(t, () => 503);
   await webhook(t, daemon, receiver, 'Flaky');
   await createRule(t, daemon, { description: 'Workstations', tenantId: tenant.tenantId, groupId: 'All-Workstations', principalsAllowedLaps: ['AMS-Helpdesk'], notificationChannelsSuccess: ['Flaky'] });
@@ -168,7 +168,7 @@ t.test('queued deliveries survive a restart and are delivered', async (t) => {
 });
 
 t.test('a delivery that finally fails is listed and put on the audit trail, never dropped', async (t) => {
-  const { tenant, daemon, read } = await setUp(t, { notificationBackoffMs: [10] });
+  const { tenant, daemon, read } = await setUp(t, { testing: { notificationBackoffMs: [10] } });
   const receiver = await startReceiver(t, () => 500);
   const channel = await webhook(t, daemon, receiver, 'Broken');
   await createRule(t, daemon, { description: 'Workstations', tenantId: tenant.tenantId, groupId: 'All-Workstations', principalsAllowedLaps: ['AMS-Helpdesk'], notificationChannelsSuccess: ['Broken'] });

@@ -119,7 +119,7 @@ async function answersOfEveryGet(t: TestContext, daemon: TestDaemon, given: Reco
 
 t.test('planted secrets appear nowhere but in the one answer that earned them', async (t) => {
   const { tenant, caFile } = await simulatedTenantFor(t, { devices: 5 });
-  const daemon = await startTestDaemon(t, undefined, { caFile, notificationBackoffMs: [20] });
+  const daemon = await startTestDaemon(t, undefined, { caFile, testing: { notificationBackoffMs: [20] } });
   const answers: Place[] = [];
   /** An admin call whose answer is searched too, under `label`. */
   const call = async (label: string, options: Parameters<TestDaemon['call']>[0]) => {
