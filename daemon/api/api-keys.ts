@@ -1,5 +1,5 @@
 import type { ApiKeyService } from '../auth/api-keys.js';
-import type { OperationHandlers } from '../http/operation-types.js';
+import type { OperationHandlers } from './operation-types.js';
 import type { RequestContextTools } from './request-origin.js';
 
 export function apiKeyHandlers(apiKeys: ApiKeyService, tools: RequestContextTools): Pick<OperationHandlers, 'listApiKeys' | 'createApiKey' | 'revokeApiKey'> {

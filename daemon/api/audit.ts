@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import { AuditQueryError } from '../audit/event-index.js';
-import type { OperationHandlers } from '../http/operation-types.js';
+import type { OperationHandlers } from './operation-types.js';
 import { validationProblem } from '../http/problem.js';
 
 export function auditHandlers(audit: AuditLog): Pick<OperationHandlers, 'listAuditEvents'> {

@@ -1,4 +1,4 @@
-import type { OperationHandlers } from '../http/operation-types.js';
+import type { OperationHandlers } from './operation-types.js';
 import type { ChannelService } from '../notifications/channel-service.js';
 import type { FailedDelivery, NotificationQueue, PendingDelivery } from '../notifications/queue.js';
 import type { RequestContextTools } from './request-origin.js';

@@ -1,5 +1,5 @@
 import type { DeviceDirectory } from '../directory/devices.js';
-import type { OperationHandlers } from '../http/operation-types.js';
+import type { OperationHandlers } from './operation-types.js';
 import { validationProblem } from '../http/problem.js';
 
 export function deviceHandlers(devices: DeviceDirectory): Pick<OperationHandlers, 'listDevices'> {

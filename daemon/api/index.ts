@@ -5,7 +5,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { ApiKeyService } from '../auth/api-keys.js';
 import type { DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
-import type { OperationErrorHooks, OperationHandlers } from '../http/operation-types.js';
+import type { OperationErrorHooks, OperationHandlers } from './operation-types.js';
 import type { ChannelService } from '../notifications/channel-service.js';
 import type { NotificationQueue } from '../notifications/queue.js';
 import type { SettingsService } from '../settings/settings-service.js';

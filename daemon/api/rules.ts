@@ -1,7 +1,7 @@
 import { parseRuleCsv, ruleCsv } from '../access/rule-csv.js';
 import type { RuleService, RuleView } from '../access/rule-service.js';
 import { ProblemError, validationProblem } from '../http/problem.js';
-import type { OperationHandlers } from '../http/operation-types.js';
+import type { OperationHandlers } from './operation-types.js';
 import type { RequestContextTools } from './request-origin.js';
 
 type RuleOperations = 'importComputerAuthorizationRules' | 'exportComputerAuthorizationRules' | 'listComputerAuthorizationRules' | 'createComputerAuthorizationRule' | 'updateComputerAuthorizationRule' | 'deleteComputerAuthorizationRule';

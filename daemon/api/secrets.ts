@@ -1,6 +1,6 @@
 import type { AccessService } from '../access/access-service.js';
 import type { AccessType } from '../access/types.js';
-import type { OperationErrorHooks, OperationHandlers } from '../http/operation-types.js';
+import type { OperationErrorHooks, OperationHandlers } from './operation-types.js';
 import type { RequestContextTools } from './request-origin.js';
 
 type SecretOperations = 'getLocalAdminPassword' | 'getLocalAdminPasswordHistory' | 'getFveRecoveryKey' | 'getEffectiveAccess';

@@ -1,6 +1,6 @@
 import { toCallerView } from '../auth/caller.js';
 import type { TenantService } from '../directory/tenant-service.js';
-import type { OperationHandlers } from '../http/operation-types.js';
+import type { OperationHandlers } from './operation-types.js';
 
 export function serviceHandlers(version: string, tenants: TenantService): Pick<OperationHandlers, 'getHealth' | 'getCurrentCaller' | 'getAuthConfig'> {
   return {

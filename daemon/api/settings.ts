@@ -1,4 +1,4 @@
-import type { OperationHandlers } from '../http/operation-types.js';
+import type { OperationHandlers } from './operation-types.js';
 import type { SettingsService } from '../settings/settings-service.js';
 import type { RequestContextTools } from './request-origin.js';
 

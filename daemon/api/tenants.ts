@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { checkTenant } from '../directory/tenant-check.js';
 import type { TenantService } from '../directory/tenant-service.js';
-import type { OperationHandlers } from '../http/operation-types.js';
+import type { OperationHandlers } from './operation-types.js';
 import type { RequestContextTools } from './request-origin.js';
 
 type TenantOperations = 'listTenants' | 'createTenant' | 'updateTenant' | 'deleteTenant' | 'testTenant';

@@ -7,7 +7,7 @@
 import { redactUrl } from '../logging.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticationHook, type Authenticators } from './authentication.js';
-import type { OperationContext, OperationErrorHooks, OperationHandlers, OperationId } from './operation-types.js';
+import type { OperationContext, OperationErrorHooks, OperationHandlers, OperationId } from '../api/operation-types.js';
 import { ProblemError, errorHandler, problemStatusOf, sendProblem } from './problem.js';
 import type { Operation } from './spec.js';
 

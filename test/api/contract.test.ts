@@ -7,7 +7,7 @@ import { createAjv } from '../../daemon/common/ajv.js';
 import Fastify from 'fastify';
 import { createHandlers } from '../../daemon/api/index.js';
 import { bindOperations } from '../../daemon/http/binder.js';
-import type { OperationHandlers } from '../../daemon/http/operation-types.js';
+import type { OperationHandlers } from '../../daemon/api/operation-types.js';
 import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema, type ParameterObject } from '../../daemon/http/spec.js';
 import { startTestDaemon } from '../helpers.js';
 import { APPROVED_VERBS } from '../../psmodule/generator/approved-verbs.js';
