@@ -43,9 +43,8 @@ async function webhook(t: TestContext, daemon: TestDaemon, receiver: Receiver, n
 }
 
 /** Waits (at most 10 s) until the receiver has `count` requests. */
-async function received(receiver: Receiver, count: number) {
-  for (let i = 0; i < 200 && receiver.requests.length < count; i++) await new Promise((r) => setTimeout(r, 50));
-  return receiver.requests;
+function received(receiver: Receiver, count: number) {
+  return receiver.untilRequests(count);
 }
 
 t.test('a channel is created, shown and audited without its URL, header values or signing secret', async (t) => {
