@@ -15,12 +15,6 @@ import { errorHandler } from './http/problem.js';
 import { listOperations, type OpenApiDocument, type Operation } from '../openapi/contract.js';
 import { contractValidatorCompiler } from './http/validation.js';
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    readonly registeredRoutes: readonly string[];
-  }
-}
-
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -32,13 +26,15 @@ export interface AppOptions extends HandlerDependencies {
   https?: { cert: Buffer; key: Buffer };
   /** Timeouts and the connection cap of the HTTP server (tests: short ones); defaults otherwise. */
   serverLimits?: Partial<ServerLimits>;
+  /** Tests: filled with every route as `METHOD /url`, so that what the daemon serves can be compared with the spec. */
+  registeredRoutes?: string[];
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.serverLimits };
   const app = Fastify({
     // The HTTPS server has the same API; its distinct type would only spread through every signature.
-    ...(options.https ? { https: { ...options.https, ...nodeServerOptions(limits) } } : ({ http: nodeServerOptions(limits) } as { https?: never })),
+    ...(options.https ? { https: { ...options.https, ...nodeServerOptions(limits) } } : ({ http: nodeServerOptions(limits) })),
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     clientErrorHandler: clientErrorHandler(limits),
@@ -53,12 +49,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   }) as unknown as FastifyInstance;
 
-  // Every route as `METHOD /url`, so that what the daemon serves can be compared with the spec.
-  const registeredRoutes: string[] = [];
-  app.decorate('registeredRoutes', registeredRoutes);
-  app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) registeredRoutes.push(`${method} ${route.url}`);
-  });
+  const { registeredRoutes } = options;
+  if (registeredRoutes) {
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) registeredRoutes.push(`${method} ${route.url}`);
+    });
+  }
 
   // JSON is the only body type the API takes: anything else is 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain');

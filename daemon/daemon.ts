@@ -1,6 +1,8 @@
 /**
- * Opens a data directory and builds the daemon on it: lock, master key, state, bootstrap key, app.
- * Closing the app flushes the store and releases the lock.
+ * Opens a data directory and builds the daemon on it, one area at a time: the data (lock, master key,
+ * state), the audit trail, the directory (tenants and the Graph/Entra stack), sign-in, notifications,
+ * access, and the app. Each area registers its close as it opens; closing the app closes them in the
+ * reverse order, and an open that fails half-way closes what it had opened.
  */
 import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ import { SettingsService } from './settings/settings-service.js';
 import { auditLogPath, type AuditFileIo, type AuditLog } from './audit/audit-log.js';
 import { AuditCheckpoints, AuditTrailError, createEmptyTrail, newTrailRecord, openBoundAuditLog, orphanTrailProblem, type CheckpointOptions } from './audit/trail.js';
 import { EntraTokenVerifier } from './auth/entra-tokens.js';
+import { CloseStack } from './common/close-stack.js';
 import { DeviceSecrets } from './directory/device-secrets.js';
 import { DeviceDirectory } from './directory/devices.js';
 import { createHttpStack } from './directory/http-stack.js';
@@ -47,12 +50,6 @@ export interface DaemonOptions {
   caFile?: string;
   /** The pwsh that runs PowerShell notification channels (`AMS_PWSH`; `pwsh` on the PATH by default). */
   pwshPath?: string;
-  /** Waits between notification attempts (tests: milliseconds rather than minutes). */
-  notificationBackoffMs?: readonly number[];
-  /** Replaces the audit trail's file operations (tests: a disk that fails on demand). */
-  auditIo?: Partial<AuditFileIo>;
-  /** How often the trail's head is checkpointed into amsd.json (tests: every event). */
-  auditCheckpoints?: Pick<CheckpointOptions, 'everyEvents' | 'everyMs'>;
   /** Timeouts and the connection cap of the HTTP server; defaults when absent. */
   serverLimits?: Partial<ServerLimits>;
   /**
@@ -60,6 +57,19 @@ export interface DaemonOptions {
    * demo's CA). The daemon releases it as it would its own: on close, or when it cannot open.
    */
   lock?: DataDirLock;
+  /** What only tests change. */
+  testing?: DaemonTestingOptions;
+}
+
+export interface DaemonTestingOptions {
+  /** Waits between notification attempts: milliseconds rather than minutes. */
+  notificationBackoffMs?: readonly number[];
+  /** Replaces the audit trail's file operations: a disk that fails on demand. */
+  auditIo?: Partial<AuditFileIo>;
+  /** How often the trail's head is checkpointed into amsd.json: every few events, say. */
+  auditCheckpoints?: Pick<CheckpointOptions, 'everyEvents' | 'everyMs'>;
+  /** Filled with every route the app registers, as `METHOD /url`, to compare with the spec. */
+  registeredRoutes?: string[];
 }
 
 export interface Daemon {
@@ -75,146 +85,210 @@ export interface Daemon {
 }
 
 export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
-  const { dataDir, logger } = options;
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const lock = options.lock ?? (await lockDataDir(dataDir));
+  const { logger } = options;
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const closes = new CloseStack();
   try {
-    const masterKey = await loadMasterKey(dataDir, options.masterKeyFile);
-    if (masterKey.generated) logger.info({ file: masterKey.file }, 'generated a new master key for sealing secrets at rest');
-    if (masterKey.warning) logger.warn(masterKey.warning);
-
-    const stateFile = join(dataDir, STATE_FILE);
-    const auditFile = auditLogPath(dataDir);
-    if (!(await exists(stateFile))) {
-      const orphan = await orphanTrailProblem(auditFile, stateFile);
-      if (orphan) throw new AuditTrailError(auditFile, orphan.problem, orphan.advice);
-      await createEmptyTrail(auditFile);
-    }
-    // A new data directory starts with a new, empty trail, named in its first state.
-    const { store, created, removedTempFiles } = await openJsonFileStore(stateFile, {
-      initialState: () => ({ ...emptyState(), auditTrail: newTrailRecord(masterKey.key) }),
-    });
-    if (removedTempFiles.length > 0) logger.info({ files: removedTempFiles }, 'removed temporary copies of the data file left by an interrupted write');
-    const { log: audit, warning: auditWarning } = await openBoundAuditLog({
-      file: auditFile,
-      stateFile,
-      store,
-      masterKey: masterKey.key,
-      ...(options.auditIo ? { io: options.auditIo } : {}),
-    });
-    if (auditWarning) logger.warn(auditWarning);
-    const checkpoints = new AuditCheckpoints(store, audit, masterKey.key, {
-      ...options.auditCheckpoints,
-      onError: (error) => logger.error({ err: error }, 'could not checkpoint the audit trail in the data file'),
-    });
-    const sealer = createSealer(masterKey.key);
-    const tenants = new TenantService(store, sealer);
-    const apiKeys = new ApiKeyService(
-      store,
-      (tenantId, principalId) => resolveActingUser(tenants, names, tenantId, principalId),
-      (error) => logger.warn({ err: error }, 'could not record when an API key was last used'),
-    );
-
-    let bootstrapKeyFile: string | undefined;
-    if (created) {
-      bootstrapKeyFile = join(dataDir, BOOTSTRAP_KEY_FILE);
-      await writePrivateFile(bootstrapKeyFile, (await apiKeys.bootstrap()) + '\n');
-      logger.info({ file: bootstrapKeyFile }, 'first start: wrote an admin API key to this file (readable by you only)');
-    }
-
-    const dispatcher = createHttpStack(options.caFile ? { caFile: options.caFile } : {});
-    const connections = new TenantConnections(tenants, dispatcher, packageVersion);
-    const devices = new DeviceDirectory(tenants, connections);
-    const deviceSecrets = new DeviceSecrets(connections);
-    const names = new DirectoryNames(connections);
-    const rules = new RuleService(store, names, devices, tenants);
-    const limiter = new ReadRateLimiter();
-    function applyRetention() {
-      const { auditRetentionDays: days, auditMaxEvents: max } = settings.get();
-      if (!days && !max) return;
-      audit
-        .prune({ ...(days ? { olderThan: new Date(Date.now() - days * 86_400_000) } : {}), ...(max ? { keepLast: max } : {}) })
-        .then(({ removed }) => removed > 0 && logger.info({ removed }, 'audit retention removed the oldest events'))
-        .catch((error: unknown) => logger.error({ err: error }, 'audit retention could not prune the audit trail'));
-    }
-    const settings = new SettingsService(store);
+    const data = await openData(options, closes);
+    const settings = new SettingsService(data.store);
+    const audit = await openAudit(options, data, settings, closes);
+    const directory = openDirectory(options, data, closes);
+    const auth = await openAuth(options, data, directory);
+    const notifications = await openNotifications(options, data, directory, audit.log, closes);
+    const access = openAccess(options, data, directory, audit.log, settings, notifications.queue);
     settings.subscribe((current) => {
-      limiter.setLimits({
+      access.limiter.setLimits({
         user: { perMinute: current.userRateLimitPerMinute, perHour: current.userRateLimitPerHour, perDay: current.userRateLimitPerDay },
         ip: { perMinute: current.ipRateLimitPerMinute, perHour: current.ipRateLimitPerHour, perDay: current.ipRateLimitPerDay },
       });
-      devices.setCacheLifetime(current.deviceCacheSeconds * 1000);
-      deviceSecrets.setCacheLifetime(current.groupCacheSeconds * 1000);
-      applyRetention();
+      directory.devices.setCacheLifetime(current.deviceCacheSeconds * 1000);
+      directory.deviceSecrets.setCacheLifetime(current.groupCacheSeconds * 1000);
+      audit.applyRetention();
     });
-    // Audit retention: at start, on every settings change, and hourly.
-    const retentionTimer = setInterval(() => applyRetention(), 3_600_000);
-    retentionTimer.unref();
-    const queue = await NotificationQueue.open({
-      file: queueFilePath(dataDir),
-      ...(options.notificationBackoffMs ? { backoffMs: options.notificationBackoffMs } : {}),
-      channel: (id) => store.state.channels.find((c) => c.id === id),
-      deliverOptions: { sealer, dispatcher, pwshPath: options.pwshPath ?? DEFAULT_PWSH, userAgent: `amsd/${packageVersion}` },
-      // A notification the queue gave up on is never dropped silently: it goes on the audit trail.
-      onFinalFailure: async (delivery) => {
-        await audit.append({
-          type: 'notification.failed',
-          actor: { kind: 'system', id: 'amsd', displayName: 'amsd', role: 'admin' },
-          ...(delivery.event.requestId ? { requestId: delivery.event.requestId } : {}),
-          target: { kind: 'notificationChannel', id: delivery.channelId, ...(delivery.channelName ? { displayName: delivery.channelName } : {}) },
-          delivery: { deliveryId: delivery.id, attempts: delivery.attempts, lastError: delivery.lastError, ...(delivery.event.id ? { auditEventId: delivery.event.id } : {}) },
-        });
-      },
-      onError: (error) => logger.error({ err: error }, 'the notification queue cannot be written'),
-    });
-    const access = new AccessService({
-      rules,
-      devices,
-      secrets: deviceSecrets,
-      names,
-      audit,
-      limiter,
-      settings,
-      channels: () => store.state.channels,
-      queue,
-      onNotificationError: (error) => logger.error({ err: error }, 'a notification could not be queued'),
-    });
-    const channels = new ChannelService(store, sealer, () => queue);
-    const entraTokens = new EntraTokenVerifier(tenants, dispatcher, (tenantId, oid) => deviceSecrets.memberGroups(tenantId, 'users', oid));
     const app = await buildApp({
       spec: loadSpec(),
       version: packageVersion,
       logger,
-      audit,
-      apiKeys,
-      entraTokens,
-      rules,
-      access,
+      audit: audit.log,
+      apiKeys: auth.apiKeys,
+      entraTokens: auth.entraTokens,
+      rules: access.rules,
+      access: access.service,
       settings,
-      channels,
-      queue,
-      tenants,
-      dispatcher,
-      devices,
+      channels: notifications.channels,
+      queue: notifications.queue,
+      tenants: directory.tenants,
+      dispatcher: directory.dispatcher,
+      devices: directory.devices,
       ...(options.https ? { https: options.https } : {}),
       ...(options.serverLimits ? { serverLimits: options.serverLimits } : {}),
+      ...(options.testing?.registeredRoutes ? { registeredRoutes: options.testing.registeredRoutes } : {}),
     });
-    queue.start();
+    notifications.queue.start();
     app.addHook('onClose', async () => {
-      clearInterval(retentionTimer);
-      // Deliveries in flight may still write to the audit trail: stop them first.
-      await queue.stop();
-      await checkpoints.close().catch((error: unknown) => logger.error({ err: error }, 'could not checkpoint the audit trail in the data file'));
-      await store.close();
-      await audit.close();
-      await dispatcher.close();
-      await lock.release();
+      await closes.close();
     });
-    return { app, store, sealer, tenants, audit, rules, ...(bootstrapKeyFile ? { bootstrapKeyFile } : {}) };
+    return {
+      app,
+      store: data.store,
+      sealer: directory.sealer,
+      tenants: directory.tenants,
+      audit: audit.log,
+      rules: access.rules,
+      ...(auth.bootstrapKeyFile ? { bootstrapKeyFile: auth.bootstrapKeyFile } : {}),
+    };
   } catch (error) {
-    await lock.release();
+    // What opened is closed; a failure to close is logged, the failure to open is what the caller sees.
+    await closes.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'could not close what had opened'));
     throw error;
   }
+}
+
+type Data = Awaited<ReturnType<typeof openData>>;
+
+/** The lock, the master key and the state file (with a new, empty audit trail in a new data directory). */
+async function openData(options: DaemonOptions, closes: CloseStack) {
+  const { dataDir, logger } = options;
+  const lock = options.lock ?? (await lockDataDir(dataDir));
+  closes.push('the data directory lock', () => lock.release());
+  const masterKey = await loadMasterKey(dataDir, options.masterKeyFile);
+  if (masterKey.generated) logger.info({ file: masterKey.file }, 'generated a new master key for sealing secrets at rest');
+  if (masterKey.warning) logger.warn(masterKey.warning);
+
+  const stateFile = join(dataDir, STATE_FILE);
+  const auditFile = auditLogPath(dataDir);
+  if (!(await exists(stateFile))) {
+    const orphan = await orphanTrailProblem(auditFile, stateFile);
+    if (orphan) throw new AuditTrailError(auditFile, orphan.problem, orphan.advice);
+    await createEmptyTrail(auditFile);
+  }
+  // A new data directory starts with a new, empty trail, named in its first state.
+  const { store, created, removedTempFiles } = await openJsonFileStore(stateFile, {
+    initialState: () => ({ ...emptyState(), auditTrail: newTrailRecord(masterKey.key) }),
+  });
+  closes.push('the data file', () => store.close());
+  if (removedTempFiles.length > 0) logger.info({ files: removedTempFiles }, 'removed temporary copies of the data file left by an interrupted write');
+  return { dataDir, masterKey: masterKey.key, stateFile, auditFile, store, created };
+}
+
+/** The audit log bound to the state, its checkpoints, and retention (at start, on every settings change, and hourly). */
+async function openAudit(options: DaemonOptions, data: Data, settings: SettingsService, closes: CloseStack) {
+  const { logger, testing } = options;
+  const { log, warning } = await openBoundAuditLog({
+    file: data.auditFile,
+    stateFile: data.stateFile,
+    store: data.store,
+    masterKey: data.masterKey,
+    ...(testing?.auditIo ? { io: testing.auditIo } : {}),
+  });
+  closes.push('the audit log', () => log.close());
+  if (warning) logger.warn(warning);
+  const checkpoints = new AuditCheckpoints(data.store, log, data.masterKey, {
+    ...testing?.auditCheckpoints,
+    onError: (error) => logger.error({ err: error }, 'could not checkpoint the audit trail in the data file'),
+  });
+  // The last checkpoint comes after the last append (closes run newest first) and before the store closes.
+  closes.push('the audit checkpoints', () =>
+    checkpoints.close().catch((error: unknown) => logger.error({ err: error }, 'could not checkpoint the audit trail in the data file')),
+  );
+  function applyRetention() {
+    const { auditRetentionDays: days, auditMaxEvents: max } = settings.get();
+    if (!days && !max) return;
+    log
+      .prune({ ...(days ? { olderThan: new Date(Date.now() - days * 86_400_000) } : {}), ...(max ? { keepLast: max } : {}) })
+      .then(({ removed }) => removed > 0 && logger.info({ removed }, 'audit retention removed the oldest events'))
+      .catch((error: unknown) => logger.error({ err: error }, 'audit retention could not prune the audit trail'));
+  }
+  const retentionTimer = setInterval(() => applyRetention(), 3_600_000);
+  retentionTimer.unref();
+  closes.push('the audit retention timer', () => clearInterval(retentionTimer));
+  return { log, applyRetention };
+}
+
+type Directory = ReturnType<typeof openDirectory>;
+
+/** The tenants (their secrets sealed) and what reads Entra and Graph for them, through one HTTP stack. */
+function openDirectory(options: DaemonOptions, data: Data, closes: CloseStack) {
+  const sealer = createSealer(data.masterKey);
+  const tenants = new TenantService(data.store, sealer);
+  const dispatcher = createHttpStack(options.caFile ? { caFile: options.caFile } : {});
+  closes.push('the HTTP stack for Entra and Graph', () => dispatcher.close());
+  const connections = new TenantConnections(tenants, dispatcher, packageVersion);
+  return {
+    sealer,
+    tenants,
+    dispatcher,
+    devices: new DeviceDirectory(tenants, connections),
+    deviceSecrets: new DeviceSecrets(connections),
+    names: new DirectoryNames(connections),
+  };
+}
+
+/** API keys (the first start writes an admin key to a file) and Entra ID access tokens. */
+async function openAuth(options: DaemonOptions, data: Data, directory: Directory) {
+  const { logger } = options;
+  const apiKeys = new ApiKeyService(
+    data.store,
+    (tenantId, principalId) => resolveActingUser(directory.tenants, directory.names, tenantId, principalId),
+    (error) => logger.warn({ err: error }, 'could not record when an API key was last used'),
+  );
+  let bootstrapKeyFile: string | undefined;
+  if (data.created) {
+    bootstrapKeyFile = join(data.dataDir, BOOTSTRAP_KEY_FILE);
+    await writePrivateFile(bootstrapKeyFile, (await apiKeys.bootstrap()) + '\n');
+    logger.info({ file: bootstrapKeyFile }, 'first start: wrote an admin API key to this file (readable by you only)');
+  }
+  const entraTokens = new EntraTokenVerifier(directory.tenants, directory.dispatcher, (tenantId, oid) =>
+    directory.deviceSecrets.memberGroups(tenantId, 'users', oid),
+  );
+  return { apiKeys, entraTokens, bootstrapKeyFile };
+}
+
+/** The durable notification queue (started once the app is built) and the channels it delivers to. */
+async function openNotifications(options: DaemonOptions, data: Data, directory: Directory, audit: AuditLog, closes: CloseStack) {
+  const { logger, testing } = options;
+  const { store } = data;
+  const queue = await NotificationQueue.open({
+    file: queueFilePath(data.dataDir),
+    ...(testing?.notificationBackoffMs ? { backoffMs: testing.notificationBackoffMs } : {}),
+    channel: (id) => store.state.channels.find((c) => c.id === id),
+    deliverOptions: { sealer: directory.sealer, dispatcher: directory.dispatcher, pwshPath: options.pwshPath ?? DEFAULT_PWSH, userAgent: `amsd/${packageVersion}` },
+    // A notification the queue gave up on is never dropped silently: it goes on the audit trail.
+    onFinalFailure: async (delivery) => {
+      await audit.append({
+        type: 'notification.failed',
+        actor: { kind: 'system', id: 'amsd', displayName: 'amsd', role: 'admin' },
+        ...(delivery.event.requestId ? { requestId: delivery.event.requestId } : {}),
+        target: { kind: 'notificationChannel', id: delivery.channelId, ...(delivery.channelName ? { displayName: delivery.channelName } : {}) },
+        delivery: { deliveryId: delivery.id, attempts: delivery.attempts, lastError: delivery.lastError, ...(delivery.event.id ? { auditEventId: delivery.event.id } : {}) },
+      });
+    },
+    onError: (error) => logger.error({ err: error }, 'the notification queue cannot be written'),
+  });
+  // Deliveries in flight may still write to the audit trail and use the HTTP stack: they stop first.
+  closes.push('the notification queue', () => queue.stop());
+  return { queue, channels: new ChannelService(store, directory.sealer, () => queue) };
+}
+
+/** The rules, the read rate limits and the service that decides and serves secret reads. */
+function openAccess(options: DaemonOptions, data: Data, directory: Directory, audit: AuditLog, settings: SettingsService, queue: NotificationQueue) {
+  const { logger } = options;
+  const { store } = data;
+  const rules = new RuleService(store, directory.names, directory.devices, directory.tenants);
+  const limiter = new ReadRateLimiter();
+  const service = new AccessService({
+    rules,
+    devices: directory.devices,
+    secrets: directory.deviceSecrets,
+    names: directory.names,
+    audit,
+    limiter,
+    settings,
+    channels: () => store.state.channels,
+    queue,
+    onNotificationError: (error) => logger.error({ err: error }, 'a notification could not be queued'),
+  });
+  return { rules, limiter, service };
 }
 
 async function exists(file: string): Promise<boolean> {

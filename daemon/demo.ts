@@ -183,7 +183,7 @@ async function configureRateLimits(api: ApiCall, stored: Readonly<Record<string,
     }
   }
   const settings = Object.keys(changes).length > 0 ? (await expectOk(api('PATCH', '/v1/service-config', changes), 'set the demo rate limits')).body : current;
-  const windows = (who: string): RateLimitWindows => ({ perMinute: settings[`${who}RateLimitPerMinute`], perHour: settings[`${who}RateLimitPerHour`], perDay: settings[`${who}RateLimitPerDay`] });
+  const windows = (who: string): RateLimitWindows => ({ perMinute: settings[`${who}RateLimitPerMinute`] as number, perHour: settings[`${who}RateLimitPerHour`] as number, perDay: settings[`${who}RateLimitPerDay`] as number });
   return {
     user: windows('user'),
     ip: windows('ip'),
@@ -199,7 +199,7 @@ const DEMO_RULES = [
 ];
 
 async function seedRules(api: ApiCall, tenantId: string) {
-  const existing = new Set(((await api('GET', `/v1/computer-authorization-rules?tenantId=${tenantId}`)).body.items ?? []).map((r: { description: string }) => r.description));
+  const existing = new Set(((await api('GET', `/v1/computer-authorization-rules?tenantId=${tenantId}`)).body.items ?? []).map((r) => r.description));
   for (const rule of DEMO_RULES) {
     if (!existing.has(rule.description)) await expectOk(api('POST', '/v1/computer-authorization-rules', { tenantId, ...rule }), `seed the rule '${rule.description}'`);
   }
@@ -272,13 +272,15 @@ export function demoInstructions(info: DemoInfo): string {
     .join('\n');
 }
 
-type ApiCall = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: Record<string, any> }>;
+/** The few fields of the API's answers the demo reads; the rest passes through untouched. */
+type ApiBody = { items?: { id: string; name?: string; description?: string }[]; detail?: string; key?: string; [field: string]: unknown };
+type ApiCall = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: ApiBody }>;
 
 /** The daemon's own API, as an administrator calls it (in-process, before it listens). */
 function apiClient(app: FastifyInstance, key: string): ApiCall {
   return async (method, url, body) => {
     const res = await app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${key}` }, ...(body === undefined ? {} : { payload: body as object }) });
-    return { status: res.statusCode, body: res.body ? (res.json() as Record<string, any>) : {} };
+    return { status: res.statusCode, body: res.body ? res.json<ApiBody>() : {} };
   };
 }
 

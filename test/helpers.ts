@@ -32,7 +32,7 @@ export interface TestDaemon extends Daemon {
   call(options: { method?: string; url: string; key?: string | null; body?: unknown; headers?: Record<string, string>; remoteAddress?: string }): Promise<LightMyRequestResponse>;
 }
 
-export async function startTestDaemon(t: TestContext, dataDir?: string, options: Pick<DaemonOptions, 'caFile' | 'auditIo' | 'notificationBackoffMs' | 'pwshPath' | 'serverLimits'> = {}): Promise<TestDaemon> {
+export async function startTestDaemon(t: TestContext, dataDir?: string, options: Pick<DaemonOptions, 'caFile' | 'pwshPath' | 'serverLimits' | 'testing'> = {}): Promise<TestDaemon> {
   const dir = dataDir ?? join(await tempDir(t), 'data');
   const logLines: string[] = [];
   const sink = new Writable({
@@ -78,7 +78,7 @@ export function assertMatchesSpec(t: TestContext, response: LightMyRequestRespon
   const declared = operation.definition.responses[status];
   t.ok(declared, `${operationId}: status ${status} is declared in the spec`);
   if (!declared) return;
-  const content = resolveRef<{ content?: Record<string, { schema: JsonSchema }> }>(spec, declared as never).content;
+  const content = resolveRef<{ content?: Record<string, { schema: JsonSchema }> }>(spec, declared).content;
   if (!content) {
     t.same(response.body, '', `${operationId} ${status}: no body`);
     return;

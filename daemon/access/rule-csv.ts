@@ -116,7 +116,8 @@ export function ruleCsv(rules: readonly RuleExportRow[], delimiter: CsvDelimiter
       RULE_CSV_COLUMNS.map((column) => {
         const value = rule[column];
         if (value === undefined || value === null) return '';
-        if (Array.isArray(value)) return cell(value.map((entry) => (typeof entry === 'string' ? entry : entry.id)).join(';'));
+        // Not Array.isArray: it narrows a readonly array to any[].
+        if (typeof value === 'object') return cell(value.map((entry) => (typeof entry === 'string' ? entry : entry.id)).join(';'));
         return cell(String(value));
       }).join(delimiter),
     );

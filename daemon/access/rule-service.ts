@@ -268,7 +268,7 @@ export class RuleService {
         for (const name of LIST_NAMES) {
           const removed = removals[name];
           if (removed) rule[name] = rule[name].filter((p) => !removed.has(p.id));
-          if (additions[name]) rule[name] = dedupe([...rule[name], ...additions[name]!]);
+          if (additions[name]) rule[name] = dedupe([...rule[name], ...additions[name]]);
         }
         if (input.ruleExpiryDate === null) delete rule.ruleExpiryDate;
         else if (input.ruleExpiryDate !== undefined) rule.ruleExpiryDate = new Date(input.ruleExpiryDate).toISOString();
@@ -346,7 +346,7 @@ export class RuleService {
 
   /** Every entry resolved; the ones that cannot be are reported with their position. */
   async #resolveAll(tenantId: string, entries: readonly string[], path: string, errors: FieldError[]): Promise<PrincipalRef[]> {
-    const resolved: (PrincipalRef | undefined)[] = new Array(entries.length);
+    const resolved: (PrincipalRef | undefined)[] = new Array<PrincipalRef | undefined>(entries.length);
     let next = 0;
     const worker = async () => {
       while (next < entries.length) {

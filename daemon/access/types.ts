@@ -2,7 +2,7 @@
  * The vocabulary of access decisions, shared by the rule store, the evaluation engine, the secret-read
  * handlers and the audit trail. Kept free of I/O so the engine stays pure.
  */
-import type { PrincipalRef, RulePrincipals, RuleRecord } from '../store/records.js';
+import type { RulePrincipals, RuleRecord } from '../store/records.js';
 
 export type { PrincipalRef, ReasonRequirement, RulePrincipals, RuleRecord } from '../store/records.js';
 

@@ -22,7 +22,7 @@ export function channelHandlers(channels: ChannelService, queue: () => Notificat
       return channel;
     },
     async updateNotificationChannel(context) {
-      return channels.update(context.params.id, context.body, tools.author(context));
+      return (await channels.update(context.params.id, context.body, tools.author(context)));
     },
     async deleteNotificationChannel(context) {
       await channels.remove(context.params.id, tools.author(context));

@@ -240,6 +240,7 @@ export class AuditLog {
       // Plain JSON data from here on (dates as strings, no undefined), so the hash is over what a reader parses back.
       content = JSON.parse(JSON.stringify(input)) as AuditEventInput;
     } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rejects with what checkEventInput or JSON.stringify threw, unchanged
       return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {

@@ -107,7 +107,7 @@ export async function* readLines(handle: FileHandle): AsyncGenerator<FileLine> {
   }
   if (partial.length > 0) {
     const bytes = Buffer.concat(partial);
-    yield { number: ++number, offset: lineStart, length: bytes.length, text: bytes.toString('utf8'), terminated: false };
+    yield { number: number + 1, offset: lineStart, length: bytes.length, text: bytes.toString('utf8'), terminated: false };
   }
 }
 

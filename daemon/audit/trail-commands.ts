@@ -92,7 +92,7 @@ const missingAsUndefined = (error: unknown) => {
 
 export async function runAuditReset(options: TrailCommandOptions): Promise<number> {
   return withDataDir(options, async ({ masterKey, store, file, stateFile }) => {
-    const record = store.state.auditTrail as State['auditTrail'];
+    const record = store.state.auditTrail;
     // What the old trail was, for the record: checked as `amsd audit verify` would.
     let previous: AuditVerifyResult | undefined;
     let check: string;
@@ -139,7 +139,7 @@ export async function runAuditReset(options: TrailCommandOptions): Promise<numbe
 
 export async function runAuditRekey(options: TrailCommandOptions): Promise<number> {
   return withDataDir(options, async ({ masterKey, store, file, stateFile }) => {
-    const record = store.state.auditTrail as State['auditTrail'];
+    const record = store.state.auditTrail;
     if (record) {
       const bound = await bindTrail(file, stateFile, record, masterKey);
       if ('problem' in bound) throw new CommandError(`Nothing to rekey: ${stateFile} names trail ${record.id} already, but ${bound.problem}. ${bound.advice}`);

@@ -164,7 +164,7 @@ export interface OpenBoundAuditLogOptions {
 /** Opens the trail the state names, refusing it (AuditTrailError, AuditLogError) for any of the reasons above. */
 export async function openBoundAuditLog(options: OpenBoundAuditLogOptions): Promise<OpenedAuditLog> {
   const { file, stateFile, store, masterKey } = options;
-  const bound = await bindTrail(file, stateFile, store.state.auditTrail as AuditTrailRecord | undefined, masterKey);
+  const bound = await bindTrail(file, stateFile, store.state.auditTrail, masterKey);
   if ('problem' in bound) throw new AuditTrailError(file, bound.problem, bound.advice);
   return openAuditLog(file, { key: bound.key, checkpoint: bound.checkpoint, ...(options.io ? { io: options.io } : {}) });
 }

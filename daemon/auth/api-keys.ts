@@ -5,7 +5,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { components } from '../../openapi/ams.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../common/errors.js';
-import type { ApiKeyRecord, Role } from '../store/records.js';
+import type { ApiKeyRecord } from '../store/records.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import { systemAuthor, type ChangeAuthor } from '../audit/change-author.js';
 import type { Caller } from './caller.js';

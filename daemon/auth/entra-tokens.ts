@@ -133,13 +133,13 @@ export class EntraTokenVerifier {
           30,
         );
       }
-      const jwksUri = String(configuration.jwks_uri ?? `${authority}/discovery/v2.0/keys`);
+      const jwksUri = typeof configuration.jwks_uri === 'string' ? configuration.jwks_uri : `${authority}/discovery/v2.0/keys`;
       const dispatcher = this.dispatcher;
       const jwks = createRemoteJWKSet(new URL(jwksUri), {
         // jose fetches with the global fetch; the tenant's keys must come through the daemon's stack (its CA).
-        [customFetch]: (url, options) => undiciFetch(url, { ...options, dispatcher } as unknown as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>,
+        [customFetch]: (url, options) => undiciFetch(url, { ...options, dispatcher } as unknown as Parameters<typeof undiciFetch>[1]),
       });
-      const issuers = [String(configuration.issuer ?? `${authority}/v2.0`).replace('{tenantid}', tenant.tenantId), ...v1Issuers(tenant)];
+      const issuers = [(typeof configuration.issuer === 'string' ? configuration.issuer : `${authority}/v2.0`).replace('{tenantid}', tenant.tenantId), ...v1Issuers(tenant)];
       return { issuers, jwks };
     })();
     this.#keys.set(tenant.tenantId, loading);

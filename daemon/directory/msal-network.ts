@@ -98,7 +98,7 @@ export class UndiciNetworkClient implements INetworkModule {
         throw fail('failed', `${cause}, ${attempt} attempt(s).`);
       }
 
-      let body: unknown = {};
+      let body: unknown;
       try {
         body = text ? JSON.parse(text) : {};
       } catch {

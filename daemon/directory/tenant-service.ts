@@ -93,7 +93,7 @@ function userSignInFrom(
   const scope = input.userSignInScope === null ? undefined : (input.userSignInScope ?? current?.scope);
   const administratorIds = input.administratorIds?.map((id) => id.toLowerCase()) ?? [...(current?.administratorIds ?? [])];
   if (audiences.length === 0) {
-    const orphan = (['userSignInClientId', 'userSignInScope', 'administratorIds'] as const).filter((k) => input[k] != null && !(k === 'administratorIds' && input[k]!.length === 0));
+    const orphan = (['userSignInClientId', 'userSignInScope', 'administratorIds'] as const).filter((k) => input[k] != null && !(k === 'administratorIds' && input[k].length === 0));
     for (const field of orphan) errors.push({ path: `body/${field}`, message: 'needs userSignInAudiences: user sign-in is off for this tenant until audiences are given' });
     return undefined;
   }

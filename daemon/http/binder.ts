@@ -37,7 +37,7 @@ export function bindOperations(
     const errorHook = errorHooks[operation.operationId as OperationId];
 
     app.route({
-      method: operation.method.toUpperCase() as Uppercase<Operation['method']>,
+      method: operation.method.toUpperCase(),
       url: operation.routePath,
       schema: {
         ...(operation.schema.params ? { params: operation.schema.params } : {}),

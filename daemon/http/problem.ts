@@ -231,7 +231,7 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     return sendProblem(request, reply, status, kind, error.message + (error.details.requestId ? ` Graph request-id: ${error.details.requestId}.` : ''));
   }
   if (error.validation) {
-    const errors = fieldErrors(error.validationContext ?? 'request', error.validation as AjvError[]);
+    const errors = fieldErrors(error.validationContext ?? 'request', error.validation);
     return sendProblem(request, reply, 400, 'validation-failed', validationDetail(errors), { errors });
   }
   const known = describeFastifyError(error);

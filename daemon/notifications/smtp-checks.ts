@@ -13,6 +13,7 @@ export const DEFAULT_SMTP_PORTS: Record<SmtpTlsMode, number> = { none: 25, start
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** `someone@example.com` or `Display Name <someone@example.com>`. */
+// eslint-disable-next-line no-control-regex -- a NUL in a display name is refused on purpose
 const NAMED_ADDRESS = /^([^<>"\r\n\u0000]*?)\s*<([^<>\s]+)>$/;
 
 function checkAddress(value: unknown, path: string, errors: FieldError[]): void {

@@ -5,7 +5,17 @@
  * both password encodings, a history entry for another account, BitLocker keys whose volumeType is
  * sometimes a number and sometimes a name, and groups nested in groups.
  */
-import type { GraphLapsCredential } from '../directory/laps.js';
+
+/**
+ * One entry of Graph's deviceLocalCredentialInfo `credentials`, as Graph documents it: written here, not
+ * borrowed from the daemon, so a misreading of Graph in the daemon is not mirrored by its test double.
+ */
+export interface GraphLapsCredential {
+  accountName: string;
+  accountSid?: string;
+  backupDateTime: string;
+  passwordBase64: string;
+}
 
 export interface SeededPassword {
   account: string;

@@ -135,7 +135,7 @@ export class Graph {
     if (!object) return notFound(req, id);
     let body: { groupIds?: unknown; securityEnabledOnly?: unknown };
     try {
-      body = JSON.parse(req.body || 'null') ?? {};
+      body = (JSON.parse(req.body || 'null') as typeof body | null) ?? {};
     } catch {
       return graphError(req, 400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
     }
@@ -281,7 +281,7 @@ export function parseFilter(filter: string): ((item: Item) => boolean) | string 
     const value = (k: string, item: Item) => Object.entries(item).find(([key]) => key.toLowerCase() === k.toLowerCase())?.[1];
     if (m[1] !== undefined) {
       const [prop, prefix] = [m[1], m[2]!.replace(/''/g, "'").toLowerCase()];
-      tests.push((item) => String(value(prop, item) ?? '').toLowerCase().startsWith(prefix));
+      tests.push((item) => scalarText(value(prop, item)).toLowerCase().startsWith(prefix));
     } else if (m[4] !== undefined) {
       const [prop, text] = [m[3]!, m[4].replace(/''/g, "'").toLowerCase()];
       tests.push((item) => typeof value(prop, item) === 'string' && (value(prop, item) as string).toLowerCase() === text);
@@ -296,6 +296,11 @@ export function parseFilter(filter: string): ((item: Item) => boolean) | string 
     if (!and) return `Unsupported or invalid query filter clause specified: '${filter}'.`;
     rest = rest.slice(and[0].length);
   }
+}
+
+/** A property as `startsWith` compares it: strings, numbers and booleans as text; anything else matches nothing but ''. */
+function scalarText(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
 }
 
 // Opaque to clients, like Graph's; it is only an offset inside.

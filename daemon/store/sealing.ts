@@ -71,7 +71,7 @@ export async function loadMasterKey(dataDir: string, keyFile: string | undefined
   try {
     content = await readFile(file);
   } catch (error) {
-    throw new Error(`Cannot read the master key file ${file}: ${(error as Error).message}`);
+    throw new Error(`Cannot read the master key file ${file}: ${(error as Error).message}`, { cause: error });
   }
   const key = decodeKey(content);
   if (!key) {

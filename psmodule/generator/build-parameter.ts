@@ -81,7 +81,7 @@ export function buildParameter(b: BuildContext, input: ParameterInput): Paramete
   };
   const overrides = input.extensions['x-ams-overrides'];
   if (overrides !== undefined) {
-    if (Array.isArray(overrides) && overrides.every((o) => typeof o === 'string') && input.in === 'body') model.overrides = overrides as string[];
+    if (Array.isArray(overrides) && overrides.every((o) => typeof o === 'string') && input.in === 'body') model.overrides = overrides;
     else b.problems.push(`${input.pointer}/x-ams-overrides: must list the wire names of other body fields`);
   }
   if (typeof schema.format === 'string') model.format = schema.format;
@@ -102,7 +102,7 @@ export function buildParameter(b: BuildContext, input: ParameterInput): Paramete
   const items = type.endsWith('[]') ? flatten(b.doc, schema.items).schema : undefined;
   const enumValues = (items ?? schema).enum;
   const validates = !model.nullable && type !== 'SecureString';
-  if (Array.isArray(enumValues) && enumValues.every((v) => typeof v === 'string') && validates) model.validateSet = enumValues as string[];
+  if (Array.isArray(enumValues) && enumValues.every((v) => typeof v === 'string') && validates) model.validateSet = enumValues;
   if ((type === 'string' || model.valueFromPipeline) && validates && !model.validateSet) {
     const min = schema.minLength;
     const max = schema.maxLength;

@@ -24,8 +24,9 @@ const NAMED_SAMPLES: Array<[RegExp, string]> = [
 export function sample(p: ParameterModel): { code: string; specific: boolean } {
   if (p.type === 'SecureString') return { code: `(Read-Host -AsSecureString -Prompt ${psString(p.name)})`, specific: true };
   if (p.type === 'switch') return { code: '', specific: true };
-  if (p.example !== undefined && p.example !== null && typeof p.example !== 'object') {
-    return { code: literal(p, String(p.example)), specific: true };
+  const example = p.example;
+  if (typeof example === 'string' || typeof example === 'number' || typeof example === 'boolean') {
+    return { code: literal(p, String(example)), specific: true };
   }
   if (p.validateSet?.[0]) return { code: psString(p.validateSet[0]), specific: true };
   switch (p.type) {

@@ -16,7 +16,7 @@ export interface EmitContext {
   /** The module version (package.json's unless given). */
   version: string;
   /** The text of a hand-written template under psmodule/generator/templates (no BOM, LF line endings). */
-  template(path: string): string;
+  template: (path: string) => string;
 }
 
 export type Emitter = (module: ModuleModel, context: EmitContext) => GeneratedFile[];

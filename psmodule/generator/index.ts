@@ -85,7 +85,7 @@ export async function loadSpecFrom(source?: string): Promise<OpenApiDocument> {
     try {
       response = await fetch(url, { headers: { accept: 'application/json, application/yaml;q=0.9' } });
     } catch (error) {
-      throw new Error(`cannot fetch the spec from ${url.href}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`);
+      throw new Error(`cannot fetch the spec from ${url.href}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}`, { cause: error });
     }
     if (!response.ok) throw new Error(`cannot fetch the spec from ${url.href}: HTTP ${response.status}`);
     return parseSpec(await response.text());

@@ -10,6 +10,7 @@
 const SINGLE_QUOTES = /['\u2018\u2019\u201A\u201B]/g;
 
 /** Control characters other than tab and newline have no business in source files. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 
 /** A single-quoted PowerShell string literal: nothing in it is expanded, `$(...)` included. */

@@ -63,24 +63,32 @@ t.test('appends arriving during a write share the next write and fsync (group co
   let writes = 0;
   let releaseFirstSync: () => void = () => undefined;
   const firstSyncHeld = new Promise<void>((resolve) => (releaseFirstSync = resolve));
+  let firstSyncReached: () => void = () => undefined;
+  const firstSyncStarted = new Promise<void>((resolve) => (firstSyncReached = resolve));
   const { file, log } = await newLog(t, {
     write: async (handle, data, position) => {
       writes++;
       return (await handle.write(data, 0, data.length, position)).bytesWritten;
     },
     sync: async (handle) => {
-      if (++syncs === 1) await firstSyncHeld;
+      if (++syncs === 1) {
+        firstSyncReached();
+        await firstSyncHeld;
+      }
       await handle.datasync();
     },
   });
 
   const settled: number[] = [];
   const first = log.append(secretRead(alice, pc1)).then((e) => (settled.push(e.seq), e));
-  await new Promise((resolve) => setTimeout(resolve, 20)); // the first write is now waiting on its fsync
+  await firstSyncStarted; // the first write is now waiting on its fsync
   t.equal(syncs, 1);
   const during = Array.from({ length: 5 }, (_, i) => log.append(secretRead(bob, i % 2 ? pc1 : pc2)).then((e) => (settled.push(e.seq), e)));
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  // Give the five appends every chance to be written early: a turn of the event loop runs all that is
+  // ready, and nothing they wait on but the held fsync is outstanding.
+  await new Promise((resolve) => setImmediate(resolve));
   t.same(settled, [], 'nothing resolves before its fsync');
+  t.equal(writes, 1, 'the five wait for the write in progress, not beside it');
   releaseFirstSync();
   await Promise.all([first, ...during]);
   t.same(settled, [1, 2, 3, 4, 5, 6], 'resolved in order');

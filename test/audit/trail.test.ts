@@ -113,7 +113,7 @@ t.test('a new data directory gets an empty trail named in amsd.json; the head is
 t.test('checkpoints come every N events, not on every event', async (t) => {
   const dataDir = join(await tempDir(t), 'data');
   const stateFile = join(dataDir, 'amsd.json');
-  const served = await start(dataDir, { auditCheckpoints: { everyEvents: 3, everyMs: 3_600_000 } });
+  const served = await start(dataDir, { testing: { auditCheckpoints: { everyEvents: 3, everyMs: 3_600_000 } } });
   t.teardown(() => served.stop());
   const checkpointed: number[] = [];
   for (let i = 0; i < 7; i++) {
@@ -126,7 +126,7 @@ t.test('checkpoints come every N events, not on every event', async (t) => {
 
 t.test('the head is checkpointed on a timer while events come', async (t) => {
   const dataDir = join(await tempDir(t), 'data');
-  const served = await start(dataDir, { auditCheckpoints: { everyEvents: 1000, everyMs: 20 } });
+  const served = await start(dataDir, { testing: { auditCheckpoints: { everyEvents: 1000, everyMs: 20 } } });
   t.teardown(() => served.stop());
   await served.createKey('one');
   await served.createKey('two');

@@ -53,7 +53,7 @@ t.test('Swagger UI is amsd\'s: its title, no top bar, the published contract lin
   t.match(init, /"layout":"BaseLayout"/, 'no top bar, so no fastify logo and no Explore box');
   t.match(init, /InfoUrl: .*url: '\/openapi\.json'/, 'the link under the title is /openapi.json');
 
-  const shown = (await d.call({ url: '/docs/json', key: null })).json() as ReturnType<typeof loadSpec>;
+  const shown = (await d.call({ url: '/docs/json', key: null })).json<ReturnType<typeof loadSpec>>();
   const written = loadSpec();
   for (const op of listOperations(written)) {
     const summary = shown.paths[op.path]![op.method]!.summary!;

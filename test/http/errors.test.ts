@@ -75,7 +75,7 @@ t.test('an unexpected failure is a 500 that reveals nothing but the request id',
   t.equal(res.headers['content-type'], PROBLEM);
   const problem = res.json();
   t.notMatch(res.body, /disk on fire|secret\/path|at .*\.ts/, 'no internals in the body');
-  t.match(problem.detail, new RegExp(`request id ${res.headers['x-request-id']}`));
+  t.match(problem.detail, new RegExp(`request id ${String(res.headers['x-request-id'])}`));
   t.ok(d.logLines.some((l) => l.includes('disk on fire') && l.includes(String(res.headers['x-request-id']))), 'the log has the cause, under the request id');
 });
 

@@ -3,10 +3,8 @@
  */
 import t from 'tap';
 import { createAjv } from '../../daemon/common/ajv.js';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { FieldError } from '../../daemon/http/problem.js';
-import { loadSpec, toJsonSchema, type OpenApiDocument } from '../../openapi/contract.js';
+import { loadSpec, toJsonSchema } from '../../openapi/contract.js';
 import { channelRecordSchema } from '../../daemon/store/channel-record-schema.js';
 import type { ChannelUpdate } from '../../daemon/notifications/channel-contract.js';
 import { enabledChannels, findChannel, resolveChannelRefs } from '../../daemon/notifications/channel-references.js';

@@ -2,6 +2,7 @@
  * Shared pieces of the notification tests: a sealer, events with hostile text, a local HTTP receiver
  * that records what arrives, and a clock moved by hand.
  */
+import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -73,17 +74,41 @@ export interface Receiver {
   requests: ReceivedRequest[];
   /** Decides each answer; 204 when it returns nothing. */
   respond: (request: ReceivedRequest, response: ServerResponse) => number | void;
+  /** Resolves with the requests once there are `count` of them, or after `boundMs` with those there are. */
+  untilRequests(count: number, boundMs?: number): Promise<ReceivedRequest[]>;
 }
 
 /** An HTTP server on 127.0.0.1, port 0, closed when the test ends. */
 export async function startReceiver(t: Test, respond: Receiver['respond'] = () => 204): Promise<Receiver> {
-  const receiver: Receiver = { url: '', requests: [], respond };
+  const arrivals = new EventEmitter();
+  const receiver: Receiver = {
+    url: '',
+    requests: [],
+    respond,
+    untilRequests(count, boundMs = 10_000) {
+      return new Promise((resolve) => {
+        const check = () => {
+          if (receiver.requests.length < count) return;
+          done();
+        };
+        const done = () => {
+          clearTimeout(bound);
+          arrivals.off('request', check);
+          resolve(receiver.requests);
+        };
+        const bound = setTimeout(done, boundMs).unref();
+        arrivals.on('request', check);
+        check();
+      });
+    },
+  };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
       receiver.requests.push(received);
+      arrivals.emit('request');
       const status = receiver.respond(received, res);
       if (status === undefined) return;
       res.statusCode = status;

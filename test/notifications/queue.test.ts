@@ -128,18 +128,30 @@ t.test('a delivery pending at stop() is delivered by the next queue on the same 
 
 t.test('stop() waits for deliveries in flight', async (t) => {
   const s = await setUp(t);
+  // The receiver holds its answer until the test has called stop(): the delivery is in flight meanwhile.
+  let arrived: () => void = () => undefined;
+  const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+  let answer: () => void = () => undefined;
   const receiver = await startReceiver(t, (_request, response) => {
-    setTimeout(() => {
+    answer = () => {
       response.statusCode = 200;
       response.end();
-    }, 200);
+    };
+    arrived();
+    return undefined;
   });
   const hook = webhookTo(receiver.url);
   s.channels.set(hook.id, hook);
   const queue = await s.open();
   queue.start();
   await queue.enqueue(hook.id, event());
-  await queue.stop();
+  await requestArrived;
+  let stopped = false;
+  const stopping = queue.stop().then(() => (stopped = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(stopped, 'stop() is still waiting while the receiver has not answered');
+  answer();
+  await stopping;
   t.same(queue.pending(), [], 'the delivery under way finished, and its outcome is recorded');
   t.same(JSON.parse(await readFile(s.file, 'utf8')).pending, []);
 });

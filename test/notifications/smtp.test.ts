@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { deliver } from '../../daemon/notifications/deliver.js';
-import { HOSTILE, channel, closedPort, event, sealer } from './fixtures.js';
+import { channel, closedPort, event, sealer } from './fixtures.js';
 
 interface Received {
   from: string;

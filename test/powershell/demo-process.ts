@@ -26,7 +26,7 @@ export async function startDemo(dataDir: string): Promise<DemoProcess> {
   // The banner (on standard error; logs go to standard output) is printed once demo.json is written.
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
-      output += chunk;
+      output += chunk.toString();
       if (output.includes('amsd demo is running') && existsSync(demoJson)) resolve();
     };
     child.stdout.on('data', onData);

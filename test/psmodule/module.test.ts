@@ -41,7 +41,7 @@ t.test('every script parses without an error node, and defines exactly the funct
       const functions = functionsOf(tree);
       t.same(functions.map((f) => f.name), [name], `${file.path} defines ${name} only`);
       const top = tree.rootNode.children.filter((c) => c && c.type !== 'comment');
-      t.same(top.map((c) => c!.type), ['statement_list'], `${file.path}: nothing but comments around it`);
+      t.same(top.map((c) => c.type), ['statement_list'], `${file.path}: nothing but comments around it`);
     }
   }
 });

@@ -86,7 +86,7 @@ export function functionsOf(tree: Tree): FunctionInfo[] {
         info.cmdletBinding = new Map();
         for (const argument of descendants(attribute, 'attribute_argument')) {
           const key = argument.children.find((c) => c?.type === 'simple_name')?.text;
-          const value = argument.children.filter((c) => c?.type !== 'simple_name' && c?.text !== '=').map((c) => c!.text).join('');
+          const value = argument.children.filter((c) => c?.type !== 'simple_name' && c?.text !== '=').map((c) => c.text).join('');
           if (key) info.cmdletBinding.set(key, value);
         }
       }
@@ -129,7 +129,7 @@ export function syntheticSpec(operations: Record<string, Json>, schemas: Record<
   for (const [key, operation] of Object.entries(operations)) {
     const [method, path] = key.split(' ') as [string, string];
     paths[path] ??= {};
-    paths[path]![method.toLowerCase()] = { responses: { '204': { description: 'Done.' } }, ...operation };
+    paths[path][method.toLowerCase()] = { responses: { '204': { description: 'Done.' } }, ...operation };
   }
   if (options.describe !== false) describeEverything({ paths, schemas });
   return {
@@ -138,7 +138,7 @@ export function syntheticSpec(operations: Record<string, Json>, schemas: Record<
     security: [{ bearerAuth: [] }],
     paths,
     components: { schemas, securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
-  } as unknown as OpenApiDocument;
+  };
 }
 
 /** Gives every parameter and property without a description one, in place. */

@@ -290,7 +290,9 @@ t.test('every non-public operation: 401 for every bad credential, 403 for a user
 function refusalProblem(res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: 401 | 403, presented: string | undefined): string | undefined {
   if (res.statusCode !== status) return `expected ${status}: ${res.body.slice(0, 200)}`;
   if (!String(res.headers['content-type']).startsWith('application/problem+json')) return `content type ${String(res.headers['content-type'])}`;
-  if (status === 401 && !/^Bearer\b/.test(String(res.headers['www-authenticate'] ?? ''))) return 'no WWW-Authenticate: Bearer';
+  const challenge = res.headers['www-authenticate'];
+  const challengeText = typeof challenge === 'string' ? challenge : Array.isArray(challenge) ? challenge.join(',') : '';
+  if (status === 401 && !/^Bearer\b/.test(challengeText)) return 'no WWW-Authenticate: Bearer';
   let problem: { status?: unknown; detail?: unknown };
   try {
     problem = JSON.parse(res.body);

@@ -55,8 +55,8 @@ function spawnDaemon(dataDir: string): Daemon {
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   return { child, exit: once(child, 'exit'), stdout: () => stdout, stderr: () => stderr };
 }
 

@@ -58,7 +58,7 @@ function queryValue(value: unknown): string {
 }
 
 function requestFor(operation: Operation, authorization: string, pools: Pools): fc.Arbitrary<FuzzRequest> {
-  const pathParams = Object.keys((operation.schema.params?.properties ?? {}) as object);
+  const pathParams = Object.keys((operation.schema.params?.properties ?? {}));
   const body = operation.schema.body ? stripped(operation.schema.body) : undefined;
 
   const path = fc.tuple(...pathParams.map(() => fc.oneof({ weight: 4, arbitrary: fromSchema({ type: 'string', format: 'uuid' }, pools) }, { weight: 1, arbitrary: hostileString }))).map((values) => {
@@ -116,7 +116,7 @@ function comparable(text: string): string {
 
 t.test('every operation, with admin and user credentials, under malformed and hostile input', async (t) => {
   const { tenant, caFile } = await simulatedTenantFor(t, { devices: 12 });
-  const daemon = await startTestDaemon(t, undefined, { caFile, notificationBackoffMs: [10] });
+  const daemon = await startTestDaemon(t, undefined, { caFile, testing: { notificationBackoffMs: [10] } });
   await registerTenant(t, daemon, tenant);
   const userKey = await createKey(t, daemon, { name: 'fuzz-user', role: 'user', tenantId: tenant.tenantId, principalId: tenant.directory.users[0]!.id });
   const rule = await createRule(t, daemon, { description: 'fuzz: helpdesk reads workstations', tenantId: tenant.tenantId, groupId: 'All-Workstations', principalsAllowedLaps: ['AMS-Helpdesk'], principalsAllowedBitLocker: ['AMS-Helpdesk'] });

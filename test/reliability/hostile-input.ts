@@ -64,7 +64,7 @@ function mutated(schema: JsonSchema, pools: Pools, depth: number): fc.Arbitrary<
   const whole = fc.oneof({ weight: 3, arbitrary: hostileFor(schema) }, { weight: 1, arbitrary: hostileValue });
   const type = typeOf(schema);
   if (depth < 3 && type === 'object' && schema.properties) {
-    const names = Object.keys(schema.properties as object);
+    const names = Object.keys(schema.properties);
     // One field hostile (or added, when the schema knows no such field), the others valid.
     const oneField = fc.constantFrom(...names, '(unknown)').chain((name) =>
       fc.tuple(validFor(schema, pools, depth), name === '(unknown)' ? fc.tuple(fc.constantFrom('extra', 'dryRun', 'computername', '__proto__', 'constructor', '\ud800', ''), hostileValue) : mutated((schema.properties as Record<string, JsonSchema>)[name]!, pools, depth + 1).map((v) => [name, v] as const)).map(([value, [key, hostile]]) => {

@@ -109,7 +109,7 @@ async function answersOfEveryGet(t: TestContext, daemon: TestDaemon, given: Reco
         const res = await daemon.call({ url });
         t.ok(res.statusCode < 300, `GET ${url}: ${res.statusCode === 200 ? 'ok' : res.body.slice(0, 300)}`);
         places.push({ kind: 'answer', label: `GET ${url}`, text: res.body });
-        cursor = res.headers['content-type']?.toString().includes('json') ? (res.json() as { nextCursor?: string }).nextCursor : undefined;
+        cursor = res.headers['content-type']?.toString().includes('json') ? res.json<{ nextCursor?: string }>().nextCursor : undefined;
         if (!cursor) break;
       }
     }
@@ -119,7 +119,7 @@ async function answersOfEveryGet(t: TestContext, daemon: TestDaemon, given: Reco
 
 t.test('planted secrets appear nowhere but in the one answer that earned them', async (t) => {
   const { tenant, caFile } = await simulatedTenantFor(t, { devices: 5 });
-  const daemon = await startTestDaemon(t, undefined, { caFile, notificationBackoffMs: [20] });
+  const daemon = await startTestDaemon(t, undefined, { caFile, testing: { notificationBackoffMs: [20] } });
   const answers: Place[] = [];
   /** An admin call whose answer is searched too, under `label`. */
   const call = async (label: string, options: Parameters<TestDaemon['call']>[0]) => {

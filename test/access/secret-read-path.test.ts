@@ -107,15 +107,17 @@ t.test('a read whose audit write fails after Graph has answered never returns th
   let failing = false;
   const secretAnswered = () => tenantRef!.calls.some((c) => c.path.startsWith('/v1.0/directory/deviceLocalCredentials') && c.status !== undefined);
   const { tenant, daemon, device, read } = await setUp(t, {
-    auditIo: {
-      sync: async (handle: FileHandle) => {
-        if (failing) {
-          // The disk fails only once Graph has sent the secret: the secret is in the daemon, its event is not on disk.
-          // (Bounded, so that a daemon that waited for this sync before asking Graph fails here rather than hangs.)
-          for (let i = 0; i < 5_000 && !secretAnswered(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
-          throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-        }
-        await handle.datasync();
+    testing: {
+      auditIo: {
+        sync: async (handle: FileHandle) => {
+          if (failing) {
+            // The disk fails only once Graph has sent the secret: the secret is in the daemon, its event is not on disk.
+            // (Bounded, so that a daemon that waited for this sync before asking Graph fails here rather than hangs.)
+            for (let i = 0; i < 5_000 && !secretAnswered(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
+            throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+          }
+          await handle.datasync();
+        },
       },
     },
   });

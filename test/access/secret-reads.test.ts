@@ -227,10 +227,12 @@ t.test('a read in a tenant that is not configured, or disabled, is refused as th
 t.test('when the audit trail cannot be written, no secret is returned', async (t) => {
   let failing = false;
   const { tenant, daemon, devices, helpdesk, read } = await setUp(t, {
-    auditIo: {
-      sync: async (handle: FileHandle) => {
-        if (failing) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-        await handle.datasync();
+    testing: {
+      auditIo: {
+        sync: async (handle: FileHandle) => {
+          if (failing) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+          await handle.datasync();
+        },
       },
     },
   });

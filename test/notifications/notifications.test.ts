@@ -16,7 +16,7 @@ const HEADER_VALUE = 'Bearer receiver-token-7781';
 
 async function setUp(t: TestContext, daemonOptions: Parameters<typeof startTestDaemon>[2] = {}, dataDir?: string) {
   const { tenant, caFile } = await simulatedTenantFor(t, { devices: 20 });
-  const daemon = await startTestDaemon(t, dataDir, { caFile, notificationBackoffMs: [50], ...daemonOptions });
+  const daemon = await startTestDaemon(t, dataDir, { caFile, ...daemonOptions, testing: { notificationBackoffMs: [50], ...daemonOptions.testing } });
   await registerTenant(t, daemon, tenant);
   const helpdesk = await createKey(t, daemon, { name: 'helpdesk', role: 'user', tenantId: tenant.tenantId, principalId: tenant.directory.users[0]!.id });
   const device = tenant.directory.devices[0]!;
@@ -44,9 +44,8 @@ async function webhook(t: TestContext, daemon: TestDaemon, receiver: Receiver, n
 }
 
 /** Waits (at most 10 s) until the receiver has `count` requests. */
-async function received(receiver: Receiver, count: number) {
-  for (let i = 0; i < 200 && receiver.requests.length < count; i++) await new Promise((r) => setTimeout(r, 50));
-  return receiver.requests;
+function received(receiver: Receiver, count: number) {
+  return receiver.untilRequests(count);
 }
 
 t.test('a channel is created, shown and audited without its URL, header values or signing secret', async (t) => {
@@ -57,7 +56,7 @@ t.test('a channel is created, shown and audited without its URL, header values o
   const listed = await daemon.call({ url: `${CHANNELS}?id=${encodeURIComponent('soc WEBHOOK')}` });
   assertMatchesSpec(t, listed, 'listNotificationChannels');
   t.equal(listed.json().items[0].id, channel.id, 'found by name, whatever the case');
-  const everything = JSON.stringify([listed.json(), (await daemon.call({ url: '/v1/audit-events' })).json(), await daemon.store.state]);
+  const everything = JSON.stringify([listed.json(), (await daemon.call({ url: '/v1/audit-events' })).json(), daemon.store.state]);
   for (const secret of [SIGNING_SECRET, HEADER_VALUE, `${receiver.url}/hook`]) t.notOk(everything.includes(secret), `${secret} is nowhere in views, audit or state`);
   t.match((await daemon.call({ url: '/v1/audit-events?type=channel.created' })).json().items[0], { eventId: 2141, target: { id: channel.id } });
 
@@ -205,7 +204,7 @@ t.test('a mandatory channel that cannot be told refuses the read, audited; other
 
 t.test('queued deliveries survive a restart and are delivered', async (t) => {
   // The retry is due 4 s after the first attempt: after the restart below, not before it.
-  const { tenant, caFile, daemon, read } = await setUp(t, { notificationBackoffMs: [4000] });
+  const { tenant, caFile, daemon, read } = await setUp(t, { testing: { notificationBackoffMs: [4000] } });
   const receiver = await startReceiver(t, () => 503);
   await webhook(t, daemon, receiver, 'Flaky');
   await createRule(t, daemon, { description: 'Workstations', tenantId: tenant.tenantId, groupId: 'All-Workstations', principalsAllowedLaps: ['AMS-Helpdesk'], notificationChannelsSuccess: ['Flaky'] });
@@ -230,7 +229,7 @@ t.test('queued deliveries survive a restart and are delivered', async (t) => {
 });
 
 t.test('a delivery that finally fails is listed and put on the audit trail, never dropped', async (t) => {
-  const { tenant, daemon, read } = await setUp(t, { notificationBackoffMs: [10] });
+  const { tenant, daemon, read } = await setUp(t, { testing: { notificationBackoffMs: [10] } });
   const receiver = await startReceiver(t, () => 500);
   const channel = await webhook(t, daemon, receiver, 'Broken');
   await createRule(t, daemon, { description: 'Workstations', tenantId: tenant.tenantId, groupId: 'All-Workstations', principalsAllowedLaps: ['AMS-Helpdesk'], notificationChannelsSuccess: ['Broken'] });

@@ -12,7 +12,7 @@ async function setUp(t: TestContext) {
   const check = async () => {
     const res = await daemon.call({ method: 'POST', url: `/v1/tenants/${tenant.tenantId}/test` });
     assertMatchesSpec(t, res, 'testTenant');
-    return res.json() as { succeeded: boolean; checks: { name: string; succeeded: boolean; detail: string; permission?: string }[] };
+    return res.json<{ succeeded: boolean; checks: { name: string; succeeded: boolean; detail: string; permission?: string }[] }>();
   };
   return { tenant, daemon, register, check };
 }

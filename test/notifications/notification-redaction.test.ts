@@ -31,7 +31,7 @@ function echoPage(request: ReceivedRequest, status: number, response: import('no
 
 t.test("a channel's secrets echoed by its receiver are redacted everywhere they are stored or shown", async (t) => {
   const { tenant, caFile } = await simulatedTenantFor(t, { devices: 3 });
-  const daemon = await startTestDaemon(t, undefined, { caFile, notificationBackoffMs: [20] });
+  const daemon = await startTestDaemon(t, undefined, { caFile, testing: { notificationBackoffMs: [20] } });
   await registerTenant(t, daemon, tenant);
   // 503 first (queued, retried: the error is kept in queue.json), then 404 (given up: audited, listed as failed).
   let answered = 0;
