@@ -93,6 +93,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     // A new data directory starts with a new, empty trail, named in its first state.
     const { store, created, removedTempFiles } = await openJsonFileStore(stateFile, {
       initialState: () => ({ ...emptyState(), auditTrail: newTrailRecord(masterKey.key) }),
+      onError: (error) => logger.error({ err: error }, 'the data file could not be compacted, or a change could not be applied in memory'),
     });
     if (removedTempFiles.length > 0) logger.info({ files: removedTempFiles }, 'removed temporary copies of the data file left by an interrupted write');
     const { log: audit, warning: auditWarning } = await openBoundAuditLog({
@@ -205,6 +206,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       // Deliveries in flight may still write to the audit trail: stop them first.
       await queue.stop();
       await checkpoints.close().catch((error: unknown) => logger.error({ err: error }, 'could not checkpoint the audit trail in the data file'));
+      await apiKeys.close().catch((error: unknown) => logger.warn({ err: error }, 'could not record when API keys were last used'));
       await store.close();
       await audit.close();
       await dispatcher.close();

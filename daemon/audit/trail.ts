@@ -19,8 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AuditTrailRecord } from '../store/records.js';
-import type { State } from '../store/state.js';
-import { syncDirectory } from '../store/json-file-store.js';
+import { syncDirectory } from '../common/durable-files.js';
 import type { Store } from '../store/store.js';
 import { adviceFor, dataDirOfTrail, openAuditLog, type AuditFileIo, type AuditLog, type OpenedAuditLog } from './audit-log.js';
 import { GENESIS_HASH, chainKeyFor, macRecord, verifyAuditLog, type ChainKey, type Checkpoint } from './chain.js';
@@ -229,13 +228,13 @@ export class AuditCheckpoints {
 
   async #write(): Promise<void> {
     let seq = 0;
-    await this.store.mutate((draft: State) => {
-      const current = draft.auditTrail;
+    await this.store.mutate((draft) => {
+      const current = draft.document('auditTrail');
       if (!current) return;
       // Read at the moment the state is written: every event up to it is on disk already.
       const head = this.log.head;
       seq = head.seq;
-      draft.auditTrail = trailRecord(this.masterKey, head, current.id, current.createdAt);
+      draft.set('auditTrail', trailRecord(this.masterKey, head, current.id, current.createdAt));
     });
     this.#written = Math.max(this.#written, seq);
   }

@@ -3,7 +3,7 @@
  * writers create and revoke API keys and make (refused, audited) secret reads, and sometimes while it
  * is still starting. After every kill it must start again, and then:
  * - every write it acknowledged (a 2xx, or a refusal, which is answered only once audited) is there,
- *   in the files as the kill left them and after the restart: the key in amsd.json, its revocation,
+ *   in the files as the kill left them and after the restart: the key in amsd.json or its change journal, its revocation,
  *   the audit event of each (retention is on, so events may later be pruned, only from the start);
  * - `amsd audit verify` passes (its code in this process after each restart, the compiled CLI at the end);
  * - no temporary copy of a data file is left.
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runAuditVerify } from '../../daemon/audit/verify-command.js';
 import { packageRoot } from '../../daemon/package-root.js';
-import { tempDir } from '../helpers.js';
+import { storedState, tempDir } from '../helpers.js';
 
 const CLI = join(packageRoot, 'dist', 'daemon', 'cli.js');
 const KILLS = 24;
@@ -174,7 +174,8 @@ const eventKey = (event: TrailEvent) => `${event.type} ${event.type === 'secret.
  * must be there. Returns what is missing, and where this round's events are (by seq).
  */
 async function checkAfterKill(dataDir: string): Promise<{ lost: string[]; seqs: Map<string, number> }> {
-  const state = JSON.parse(await readFile(join(dataDir, 'amsd.json'), 'utf8')) as { apiKeys: { id: string; name: string; revokedAt?: string }[] };
+  // amsd.json with its change journal applied, as the kill left them (a torn last journal line is ignored, as at start).
+  const state = await storedState(dataDir);
   const keys = new Map(state.apiKeys.map((key) => [key.id, key]));
   const lost: string[] = [];
   for (const [id, name] of all.created) if (keys.get(id)?.name !== name) lost.push(`key ${name} (${id})`);

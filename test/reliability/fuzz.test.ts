@@ -8,7 +8,6 @@
  * Deterministic: requests are drawn with a fixed seed (AMS_FUZZ_SEED) and a fixed count per operation
  * and role (AMS_FUZZ_RUNS), so a CI run tries the same requests every time.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ValidateFunction } from 'ajv';
 import { createAjv } from '../../daemon/common/ajv.js';
@@ -16,6 +15,7 @@ import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import t from 'tap';
 import { STATE_FILE } from '../../daemon/daemon.js';
+import { readState } from '../../daemon/store/state-files.js';
 import { listOperations, loadSpec, type JsonSchema, type Operation } from '../../daemon/http/spec.js';
 import { createKey, createRule, registerTenant, simulatedTenantFor, startTestDaemon } from '../helpers.js';
 import { startReceiver } from '../notifications/fixtures.js';
@@ -192,7 +192,7 @@ t.test('every operation, with admin and user credentials, under malformed and ho
     for (const [role, key] of [['admin', daemon.adminKey], ['user', userKey]] as const) {
       const requests = fc.sample(requestFor(operation, `Bearer ${key}`, pools), { seed: seed++, numRuns: RUNS });
       for (const request of requests) {
-        const before = comparable(await readFile(stateFile, 'utf8'));
+        const before = comparable(JSON.stringify(await readState(stateFile)));
         let res: LightMyRequestResponse;
         try {
           res = await daemon.app.inject({ method: request.method as 'GET', url: request.url, headers: request.headers, ...(request.payload !== undefined ? { payload: request.payload } : {}) });
@@ -223,7 +223,7 @@ t.test('every operation, with admin and user credentials, under malformed and ho
             figures.notProblem++;
             fail(`${role}: not problem+json`, request, res, operation.operationId);
           }
-          if (comparable(await readFile(stateFile, 'utf8')) !== before) {
+          if (comparable(JSON.stringify(await readState(stateFile))) !== before) {
             figures.writtenOnRefusal++;
             fail(`${role}: a refused request changed ${STATE_FILE}`, request, res, operation.operationId);
           }
