@@ -127,8 +127,14 @@ async function writer(url: string, adminKey: string, label: string): Promise<voi
         const candidates = [...all.created.keys()].filter((id) => !all.revoked.has(id));
         const id = candidates[Math.floor(random() * candidates.length)];
         if (!id) continue;
+        const asked = new Date().toISOString();
         const response = await fetch(`${url}/v1/api-keys/${id}`, { method: 'DELETE', headers: { authorization: headers.authorization } });
-        if (response.ok) for (const acknowledged of [all, round]) acknowledged.revoked.add(id);
+        if (response.ok) {
+          // Revoked before it was asked: a revocation made in an earlier round whose answer the kill cut off. Its
+          // event came with it, rounds ago, and retention may have pruned it since; what this answer acknowledges is the state.
+          const earlier = ((await response.json()) as { revokedAt: string }).revokedAt < asked;
+          for (const acknowledged of earlier ? [all] : [all, round]) acknowledged.revoked.add(id);
+        }
       } else {
         // No tenant is configured: a refusal, answered only once its audit event is on disk.
         const requestId = `crash-${label}-${n}`;
