@@ -311,10 +311,8 @@ class JsonFileStore implements Store {
     this.#closed = true;
     await this.#queue.idle();
     await this.#folding;
-    try {
-      await this.#fold();
-    } finally {
-      await this.journal.close();
-    }
+    // Every change is in the journal already: a fold that fails here only leaves more to replay at the next start.
+    await this.#fold().catch((error: unknown) => this.options.onError?.(error));
+    await this.journal.close();
   }
 }
