@@ -1,7 +1,8 @@
 /**
  * The evaluation engine: which rules contain a device, and what they say about a caller. Pure — no I/O,
- * time passed in — and built once per rule-set change, so a request only touches the rules whose target
- * contains the device, whatever the number of rules.
+ * time passed in — built once and then updated by each rule change (`withChanges`, touching only the
+ * changed rules' tenants), so a request only touches the rules whose target contains the device,
+ * whatever the number of rules.
  *
  * Semantics (Access Manager's): every active rule (enabled, not expired) whose target contains the device
  * matches; a deny for any of the caller's principals in any matching rule wins over every allow; no allow
