@@ -102,10 +102,11 @@ function requestFor(operation: Operation, authorization: string, pools: Pools): 
 /**
  * The state as written, without what changes on its own: a key's lastUsedAt (authenticating alone
  * updates it, at most once a minute) and the audit trail's checkpoint (written every few seconds
- * while events come, refusals' events included).
+ * while events come, refusals' events included), nor the revision that counts those changes too.
  */
 function comparable(text: string): string {
-  const state = JSON.parse(text) as { apiKeys: { lastUsedAt?: string }[]; auditTrail?: { checkpoint?: unknown; mac?: unknown } };
+  const state = JSON.parse(text) as { revision?: number; apiKeys: { lastUsedAt?: string }[]; auditTrail?: { checkpoint?: unknown; mac?: unknown } };
+  delete state.revision;
   for (const key of state.apiKeys) delete key.lastUsedAt;
   if (state.auditTrail) {
     delete state.auditTrail.checkpoint;
