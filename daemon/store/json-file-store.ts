@@ -182,8 +182,9 @@ class JsonFileStore implements Store {
   readonly #view: StateView;
   #closed = false;
   #folding: Promise<void> | undefined;
-  /** The revision the snapshot on disk holds. */
+  /** The revision the snapshot on disk holds, and the one a fold that failed started at. */
   #folded: number;
+  #foldFailedAt = -Infinity;
   private rows: RowMaps;
   private documents: DocumentValues;
   private currentRevision: number;
@@ -287,8 +288,14 @@ class JsonFileStore implements Store {
     const changes = this.options.foldEveryChanges ?? FOLD_EVERY_CHANGES;
     const bytes = this.options.foldEveryBytes ?? FOLD_EVERY_BYTES;
     if (this.currentRevision - this.#folded < changes && this.journal.bytes < bytes) return;
+    // After a failed fold (a full disk), the next try waits for as many changes again: not one per change.
+    if (this.currentRevision - this.#foldFailedAt < changes) return;
+    const startedAt = this.currentRevision;
     this.#folding = this.#fold()
-      .catch((error: unknown) => this.options.onError?.(error))
+      .catch((error: unknown) => {
+        this.#foldFailedAt = startedAt;
+        this.options.onError?.(error);
+      })
       .finally(() => (this.#folding = undefined));
   }
 

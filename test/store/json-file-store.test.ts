@@ -4,7 +4,7 @@
  * only what it changes.
  */
 import t from 'tap';
-import { appendFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreLoadError, openJsonFileStore } from '../../daemon/store/json-file-store.js';
 import { journalFileOf } from '../../daemon/store/journal.js';
@@ -310,4 +310,22 @@ t.test('concurrent changes are applied one after another, none lost', async (t) 
   t.equal((await readState(file))!.apiKeys.length, 20, 'on disk, folds in between');
   await store.close();
   t.equal(JSON.parse(await readFile(file, 'utf8')).apiKeys.length, 20);
+});
+
+t.test('a fold that fails (a full disk) loses nothing, is reported, and is tried again only after as many changes again', async (t) => {
+  const { file } = await newStoreFile(t);
+  const errors: unknown[] = [];
+  const { store } = await openJsonFileStore(file, { foldEveryChanges: 2, onError: (error) => errors.push(error) });
+  const blocker = join(file, '..', `.amsd.json.${process.pid}.tmp`);
+  await mkdir(blocker); // the snapshot's temporary file cannot be created
+  for (let n = 1; n <= 3; n++) await store.mutate((d) => d.put('apiKeys', key(`k${n}`, n)));
+  await store.mutate(() => undefined);
+  t.equal(errors.length, 1, 'reported once, at the second change; the third does not try again');
+  t.same(names((await readState(file))!.apiKeys), ['k1', 'k2', 'k3'], 'every change is in the journal');
+  await store.close();
+  t.equal(errors.length, 2, 'the fold at close fails too, and is reported; close itself succeeds');
+  await rmdir(blocker);
+  const reopened = await openJsonFileStore(file);
+  t.teardown(() => reopened.store.close());
+  t.same(names(reopened.store.state.apiKeys), ['k1', 'k2', 'k3'], 'replayed at the next start');
 });
