@@ -329,3 +329,24 @@ t.test('a fold that fails (a full disk) loses nothing, is reported, and is tried
   t.teardown(() => reopened.store.close());
   t.same(names(reopened.store.state.apiKeys), ['k1', 'k2', 'k3'], 'replayed at the next start');
 });
+
+t.test('changes made while a fold writes the snapshot stay in the journal; a subscriber that throws does not undo a change', async (t) => {
+  const { file } = await newStoreFile(t);
+  const errors: unknown[] = [];
+  let folded!: (revision: number) => void;
+  const fold = new Promise<number>((resolve) => (folded = resolve));
+  const { store } = await openJsonFileStore(file, { foldEveryChanges: 1, onFolded: (revision) => folded(revision), onError: (error) => errors.push(error) });
+  store.subscribe(() => {
+    throw new Error('a broken subscriber');
+  });
+  await store.mutate((d) => d.put('apiKeys', key('a', 1)));
+  await store.mutate((d) => d.put('apiKeys', key('b', 2))); // while the first fold writes the snapshot
+  t.equal(await fold, 1);
+  await store.mutate(() => undefined); // after the fold's journal rewrite, which runs in the store's queue
+  const lines = (await readFile(journalFileOf(file), 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line).seq as number);
+  t.ok(lines.includes(2) && !lines.includes(1), 'the journal keeps the change the snapshot does not hold, and drops the one it does');
+  t.match(errors, [{ message: 'a broken subscriber' }, { message: 'a broken subscriber' }], 'reported');
+  t.same(names(store.state.apiKeys), ['a', 'b'], 'the changes are made all the same');
+  await store.close();
+  t.same(names((await openJsonFileStore(file)).store.state.apiKeys), ['a', 'b']);
+});
