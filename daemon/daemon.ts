@@ -93,7 +93,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     const settings = new SettingsService(data.store);
     const audit = await openAudit(options, data, settings, closes);
     const directory = openDirectory(options, data, closes);
-    const auth = await openAuth(options, data, directory);
+    const auth = await openAuth(options, data, directory, closes);
     const notifications = await openNotifications(options, data, directory, audit.log, closes);
     const access = openAccess(options, data, directory, audit.log, settings, notifications.queue);
     settings.subscribe((current) => {
@@ -165,6 +165,7 @@ async function openData(options: DaemonOptions, closes: CloseStack) {
   // A new data directory starts with a new, empty trail, named in its first state.
   const { store, created, removedTempFiles } = await openJsonFileStore(stateFile, {
     initialState: () => ({ ...emptyState(), auditTrail: newTrailRecord(masterKey.key) }),
+    onError: (error) => logger.error({ err: error }, 'the data file could not be compacted, or a change could not be applied in memory'),
   });
   closes.push('the data file', () => store.close());
   if (removedTempFiles.length > 0) logger.info({ files: removedTempFiles }, 'removed temporary copies of the data file left by an interrupted write');
@@ -225,13 +226,15 @@ function openDirectory(options: DaemonOptions, data: Data, closes: CloseStack) {
 }
 
 /** API keys (the first start writes an admin key to a file) and Entra ID access tokens. */
-async function openAuth(options: DaemonOptions, data: Data, directory: Directory) {
+async function openAuth(options: DaemonOptions, data: Data, directory: Directory, closes: CloseStack) {
   const { logger } = options;
   const apiKeys = new ApiKeyService(
     data.store,
     (tenantId, principalId) => resolveActingUser(directory.tenants, directory.names, tenantId, principalId),
     (error) => logger.warn({ err: error }, 'could not record when an API key was last used'),
   );
+  // Closed before the data file (closes run newest first): the last uses noted in memory are written.
+  closes.push('the API keys\' last uses', () => apiKeys.close());
   let bootstrapKeyFile: string | undefined;
   if (data.created) {
     bootstrapKeyFile = join(data.dataDir, BOOTSTRAP_KEY_FILE);

@@ -9,13 +9,30 @@ import { Writable } from 'node:stream';
 import { createAjv } from '../daemon/common/ajv.js';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Test } from 'tap';
-import { openDaemon, type Daemon, type DaemonOptions } from '../daemon/daemon.js';
+import { STATE_FILE, openDaemon, type Daemon, type DaemonOptions } from '../daemon/daemon.js';
+import { journalFileOf } from '../daemon/store/journal.js';
+import { readState } from '../daemon/store/state-files.js';
+import type { State } from '../daemon/store/state.js';
 import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema } from '../openapi/contract.js';
 import { createLogger } from '../daemon/logging.js';
 import { startSimulatedTenant, type SimulatedTenant, type SimulatedTenantOptions } from '../daemon/simulated-tenant/index.js';
 
 
 export type TestContext = Test;
+
+/** The state a data directory holds now, as the daemon would load it: amsd.json with its change journal applied. */
+export async function storedState(dataDir: string): Promise<State> {
+  const state = await readState(join(dataDir, STATE_FILE));
+  if (!state) throw new Error(`${dataDir} holds no state`);
+  return state;
+}
+
+/** Everything the state's files hold on disk (amsd.json and its change journal), as text: to search for what must never be written. */
+export async function stateFilesText(dataDir: string): Promise<string> {
+  const file = join(dataDir, STATE_FILE);
+  const read = (path: string) => readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? '' : Promise.reject(error)));
+  return (await read(file)) + '\n' + (await read(journalFileOf(file)));
+}
 
 export async function tempDir(t: TestContext, prefix = 'amsd-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

@@ -1,7 +1,8 @@
 /**
  * The evaluation engine: which rules contain a device, and what they say about a caller. Pure — no I/O,
- * time passed in — and built once per rule-set change, so a request only touches the rules whose target
- * contains the device, whatever the number of rules.
+ * time passed in — built once and then updated by each rule change (`withChanges`, touching only the
+ * changed rules' tenants), so a request only touches the rules whose target contains the device,
+ * whatever the number of rules.
  *
  * Semantics (Access Manager's): every active rule (enabled, not expired) whose target contains the device
  * matches; a deny for any of the caller's principals in any matching rule wins over every allow; no allow
@@ -109,17 +110,28 @@ interface TenantIndex {
 
 const SPECIFICITY: Record<TargetKind, number> = { device: 0, group: 1, tenant: 2 };
 
-export class RuleIndex {
-  readonly #tenants: ReadonlyMap<string, TenantIndex>;
-  /** Every principal named by a rule (lowercase id) → its number. */
-  readonly #principalNumbers: ReadonlyMap<string, number>;
-  /** Enabled rules indexed (disabled rules are left out at build time). */
-  readonly size: number;
+/** A rule that changed: its new content, or undefined when it was removed. */
+export interface RuleChange {
+  id: string;
+  rule: RuleRecord | undefined;
+}
 
-  private constructor(tenants: ReadonlyMap<string, TenantIndex>, principalNumbers: ReadonlyMap<string, number>, size: number) {
+export class RuleIndex {
+  readonly #tenants: Map<string, TenantIndex>;
+  /** Every principal named by a rule (lowercase id) → its number. Only grows: a number no rule uses decides nothing. */
+  readonly #principalNumbers: Map<string, number>;
+  /** Each indexed rule by id, with the tenant it is indexed under. */
+  readonly #byId: Map<string, { tenantId: string; indexed: IndexedRule }>;
+
+  private constructor(tenants: Map<string, TenantIndex>, principalNumbers: Map<string, number>, byId: Map<string, { tenantId: string; indexed: IndexedRule }>) {
     this.#tenants = tenants;
     this.#principalNumbers = principalNumbers;
-    this.size = size;
+    this.#byId = byId;
+  }
+
+  /** Enabled rules indexed (disabled rules are left out). */
+  get size(): number {
+    return this.#byId.size;
   }
 
   /**
@@ -127,56 +139,115 @@ export class RuleIndex {
    * (few distinct principals are named by many rules), so a rule's lists are one array of small integers.
    */
   static build(rules: readonly RuleRecord[]): RuleIndex {
-    const principalNumbers = new Map<string, number>();
-    const numberOf = (id: string): number => {
-      // Ids from Entra are lowercase already: one lookup, and lowercasing only for the others.
-      let n = principalNumbers.get(id);
-      if (n === undefined) {
-        const lower = id.toLowerCase();
-        n = principalNumbers.get(lower);
-        if (n === undefined) {
-          n = principalNumbers.size;
-          principalNumbers.set(lower, n);
-        }
-      }
-      return n;
+    const index = new RuleIndex(new Map(), new Map(), new Map());
+    const tenantFor = (tenantId: string) => {
+      let tenant = index.#tenants.get(tenantId);
+      if (!tenant) index.#tenants.set(tenantId, (tenant = { tenantRules: [], byGroup: new Map(), byDevice: new Map(), groupsByExpiry: [] }));
+      return tenant;
     };
+    for (const rule of rules) if (!rule.disabled) index.#add(rule, tenantFor, false);
+    for (const tenant of index.#tenants.values()) {
+      for (const [groupId, groupRules] of tenant.byGroup) tenant.groupsByExpiry.push({ groupId, expiresAt: latestExpiry(groupRules) });
+      tenant.groupsByExpiry.sort(byExpiry);
+    }
+    return index;
+  }
 
-    const tenants = new Map<string, TenantIndex>();
-    let size = 0;
-    for (const rule of rules) {
-      if (rule.disabled) continue;
-      size++;
-      const kind = targetKind(rule);
-      const expiry = rule.ruleExpiryDate === undefined || rule.ruleExpiryDate === '' ? Infinity : Date.parse(rule.ruleExpiryDate);
-      const invalidExpiry = Number.isNaN(expiry);
-      const indexed: IndexedRule = {
-        rule,
-        kind,
-        specificity: SPECIFICITY[kind],
-        expiresAt: invalidExpiry ? Infinity : expiry,
-        invalidExpiry,
-        principals: numberLists(rule, numberOf),
-      };
-
-      const tenantId = rule.tenantId.toLowerCase();
+  /**
+   * A new index with `changes` applied, in time proportional to the rules of the tenants they touch
+   * (their maps are copied; the other tenants are shared). This index stays as it was, so a read that
+   * holds it decides on one rule set throughout. Decisions are those of `build` over the new rules.
+   */
+  withChanges(changes: Iterable<RuleChange>): RuleIndex {
+    const tenants = new Map(this.#tenants);
+    const next = new RuleIndex(tenants, this.#principalNumbers, new Map(this.#byId));
+    const copied = new Set<string>();
+    /** Touched groups per tenant, whose place in groupsByExpiry is recomputed at the end. */
+    const touchedGroups = new Map<string, Set<string>>();
+    const own = (tenantId: string): TenantIndex => {
       let tenant = tenants.get(tenantId);
-      if (!tenant) {
-        tenant = { tenantRules: [], byGroup: new Map(), byDevice: new Map(), groupsByExpiry: [] };
+      if (!copied.has(tenantId)) {
+        copied.add(tenantId);
+        tenant = tenant
+          ? { tenantRules: [...tenant.tenantRules], byGroup: new Map(tenant.byGroup), byDevice: new Map(tenant.byDevice), groupsByExpiry: [...tenant.groupsByExpiry] }
+          : { tenantRules: [], byGroup: new Map(), byDevice: new Map(), groupsByExpiry: [] };
         tenants.set(tenantId, tenant);
       }
-      if (kind === 'tenant') tenant.tenantRules.push(indexed);
-      else if (kind === 'group') push(tenant.byGroup, rule.groupId!.toLowerCase(), indexed);
-      else push(tenant.byDevice, rule.deviceId!.toLowerCase(), indexed);
-    }
-
-    for (const tenant of tenants.values()) {
-      for (const [groupId, groupRules] of tenant.byGroup) {
-        tenant.groupsByExpiry.push({ groupId, expiresAt: groupRules.reduce((latest, r) => Math.max(latest, r.expiresAt), -Infinity) });
+      return tenant!;
+    };
+    const touch = (tenantId: string, indexed: IndexedRule) => {
+      if (indexed.kind !== 'group') return;
+      let groups = touchedGroups.get(tenantId);
+      if (!groups) touchedGroups.set(tenantId, (groups = new Set()));
+      groups.add(indexed.rule.groupId!.toLowerCase());
+    };
+    for (const { id, rule } of changes) {
+      const old = next.#byId.get(id);
+      if (old) {
+        const tenant = own(old.tenantId);
+        removeFrom(tenant, old.indexed);
+        next.#byId.delete(id);
+        touch(old.tenantId, old.indexed);
       }
-      tenant.groupsByExpiry.sort((a, b) => b.expiresAt - a.expiresAt || (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+      if (rule && !rule.disabled) {
+        const added = next.#add(rule, own, true);
+        touch(added.tenantId, added.indexed);
+      }
     }
-    return new RuleIndex(tenants, principalNumbers, size);
+    for (const [tenantId, groups] of touchedGroups) {
+      const tenant = own(tenantId);
+      tenant.groupsByExpiry = tenant.groupsByExpiry.filter((g) => !groups.has(g.groupId));
+      for (const groupId of groups) {
+        const groupRules = tenant.byGroup.get(groupId);
+        if (!groupRules) continue;
+        const entry = { groupId, expiresAt: latestExpiry(groupRules) };
+        let lo = 0;
+        let hi = tenant.groupsByExpiry.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (byExpiry(tenant.groupsByExpiry[mid]!, entry) < 0) lo = mid + 1;
+          else hi = mid;
+        }
+        tenant.groupsByExpiry.splice(lo, 0, entry);
+      }
+    }
+    return next;
+  }
+
+  /** Indexes one enabled rule; `copyBuckets` when the buckets may be shared with another index. */
+  #add(rule: RuleRecord, tenantFor: (tenantId: string) => TenantIndex, copyBuckets: boolean): { tenantId: string; indexed: IndexedRule } {
+    const kind = targetKind(rule);
+    const expiry = rule.ruleExpiryDate === undefined || rule.ruleExpiryDate === '' ? Infinity : Date.parse(rule.ruleExpiryDate);
+    const invalidExpiry = Number.isNaN(expiry);
+    const indexed: IndexedRule = {
+      rule,
+      kind,
+      specificity: SPECIFICITY[kind],
+      expiresAt: invalidExpiry ? Infinity : expiry,
+      invalidExpiry,
+      principals: numberLists(rule, (id) => this.#numberOf(id)),
+    };
+    const tenantId = rule.tenantId.toLowerCase();
+    const tenant = tenantFor(tenantId);
+    if (kind === 'tenant') tenant.tenantRules.push(indexed);
+    else push(kind === 'group' ? tenant.byGroup : tenant.byDevice, (kind === 'group' ? rule.groupId! : rule.deviceId!).toLowerCase(), indexed, copyBuckets);
+    const entry = { tenantId, indexed };
+    this.#byId.set(rule.id, entry);
+    return entry;
+  }
+
+  #numberOf(id: string): number {
+    // Ids from Entra are lowercase already: one lookup, and lowercasing only for the others.
+    let n = this.#principalNumbers.get(id);
+    if (n === undefined) {
+      const lower = id.toLowerCase();
+      n = this.#principalNumbers.get(lower);
+      if (n === undefined) {
+        n = this.#principalNumbers.size;
+        this.#principalNumbers.set(lower, n);
+      }
+    }
+    return n;
   }
 
   /**
@@ -333,8 +404,33 @@ function numberLists(rule: RuleRecord, numberOf: (id: string) => number): number
   return numbers;
 }
 
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+/** Adds to a bucket; as a new array when `copy` (the bucket may be shared with an earlier index). */
+function push<K, V>(map: Map<K, V[]>, key: K, value: V, copy: boolean): void {
   const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
+  if (!list) map.set(key, [value]);
+  else if (copy) map.set(key, [...list, value]);
+  else list.push(value);
+}
+
+function latestExpiry(rules: readonly IndexedRule[]): number {
+  return rules.reduce((latest, r) => Math.max(latest, r.expiresAt), -Infinity);
+}
+
+/** Latest expiry first, then by group id. */
+function byExpiry(a: { groupId: string; expiresAt: number }, b: { groupId: string; expiresAt: number }): number {
+  return b.expiresAt - a.expiresAt || (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0);
+}
+
+/** Takes an indexed rule out of its bucket (the bucket is copied: the index it came from may still be read). */
+function removeFrom(tenant: TenantIndex, indexed: IndexedRule): void {
+  if (indexed.kind === 'tenant') {
+    const at = tenant.tenantRules.indexOf(indexed);
+    if (at >= 0) tenant.tenantRules.splice(at, 1); // tenantRules is this tenant copy's own array
+    return;
+  }
+  const map = indexed.kind === 'group' ? tenant.byGroup : tenant.byDevice;
+  const key = (indexed.kind === 'group' ? indexed.rule.groupId! : indexed.rule.deviceId!).toLowerCase();
+  const rest = (map.get(key) ?? []).filter((r) => r !== indexed);
+  if (rest.length > 0) map.set(key, rest);
+  else map.delete(key);
 }

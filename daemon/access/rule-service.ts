@@ -91,22 +91,24 @@ function notFound(id: string): NotFoundError {
 
 export class RuleService {
   #index: RuleIndex | undefined;
-  #indexedRules: unknown;
 
   constructor(
     private readonly store: Store,
     private readonly names: DirectoryNames,
     private readonly devices: DeviceDirectory,
     private readonly tenants: TenantService,
-  ) {}
+  ) {
+    // Only a change of the rules touches the index, and only the rules it changed.
+    store.subscribe((change) => {
+      const rules = change.collections.get('rules');
+      if (!rules || !this.#index) return;
+      this.#index = this.#index.withChanges(rules.keys.map((id) => ({ id, rule: store.get('rules', id) as RuleRecord | undefined })));
+    });
+  }
 
-  /** The compiled rules, rebuilt when the rules have changed since the last call. */
+  /** The compiled rules: built on first use, then kept up to date change by change. */
   index(): RuleIndex {
-    const rules = this.store.state.rules;
-    if (this.#indexedRules !== rules || !this.#index) {
-      this.#index = RuleIndex.build(rules as RuleRecord[]);
-      this.#indexedRules = rules;
-    }
+    this.#index ??= RuleIndex.build(this.store.state.rules as RuleRecord[]);
     return this.#index;
   }
 
@@ -203,11 +205,11 @@ export class RuleService {
   /** Stores new rules in one change, each on the audit trail first. */
   async #commit(rules: RuleRecord[], author: ChangeAuthor): Promise<void> {
     await this.store.mutate(
-      (state) => {
+      (draft) => {
         for (const rule of rules) {
-          if (!state.tenants.some((t) => t.tenantId === rule.tenantId)) throw new ConflictError('tenant-removed', `The tenant ${rule.tenantId} was removed while the rules were being written.`);
+          if (!draft.get('tenants', rule.tenantId)) throw new ConflictError('tenant-removed', `The tenant ${rule.tenantId} was removed while the rules were being written.`);
         }
-        state.rules.push(...rules);
+        for (const rule of rules) draft.put('rules', rule);
       },
       async () => {
         for (const rule of rules) await author.record({ type: 'rule.created', target: ruleTarget(rule), after: toRuleView(rule) });
@@ -217,7 +219,7 @@ export class RuleService {
 
   async update(id: string, input: RuleUpdate, author: ChangeAuthor): Promise<RuleView> {
     const ruleId = id.toLowerCase();
-    const existing = this.store.state.rules.find((r) => r.id === ruleId);
+    const existing = this.store.get('rules', ruleId);
     if (!existing) throw notFound(id);
     const errors: FieldError[] = [];
     if (input.description !== undefined && input.description.trim() === '') errors.push({ path: 'body/description', message: 'must contain more than spaces' });
@@ -255,9 +257,10 @@ export class RuleService {
 
     const before = toRuleView(existing);
     const after = await this.store.mutate(
-      (state) => {
-        const rule = state.rules.find((r) => r.id === ruleId);
-        if (!rule) throw notFound(id);
+      (draft) => {
+        const stored = draft.get('rules', ruleId);
+        if (!stored) throw notFound(id);
+        const rule = structuredClone(stored) as RuleRecord;
         if (input.description !== undefined) rule.description = input.description.trim();
         if (target) {
           delete rule.groupId;
@@ -280,6 +283,7 @@ export class RuleService {
         if (channels.notificationChannelsFailure) rule.notificationChannelsFailure = channels.notificationChannelsFailure;
         rule.modifiedAt = new Date().toISOString();
         rule.modifiedBy = author.name;
+        draft.put('rules', rule);
         return toRuleView(rule);
       },
       (view) => author.record({ type: 'rule.updated', target: ruleTarget(view), before, after: view }),
@@ -290,10 +294,11 @@ export class RuleService {
   async remove(id: string, author: ChangeAuthor): Promise<void> {
     const ruleId = id.toLowerCase();
     await this.store.mutate(
-      (state) => {
-        const index = state.rules.findIndex((r) => r.id === ruleId);
-        if (index < 0) throw notFound(id);
-        return toRuleView(state.rules.splice(index, 1)[0]!);
+      (draft) => {
+        const rule = draft.get('rules', ruleId);
+        if (!rule) throw notFound(id);
+        draft.delete('rules', ruleId);
+        return toRuleView(rule);
       },
       (before) => author.record({ type: 'rule.deleted', target: ruleTarget(before), before }),
     );

@@ -19,10 +19,11 @@
  *   request whose answer was lost, never hand out an answer it did not record.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AuditWriteError } from '../common/errors.js';
-import { syncDirectory } from '../store/json-file-store.js';
+import { atomicWrite, syncDirectory } from '../common/durable-files.js';
+import { SerialQueue } from '../common/serial.js';
 import { ChainChecker, readLines, sealEvent, type ChainBreak, type ChainKey, type Checkpoint } from './chain.js';
 import { AuditEventIndex, parseAuditQuery, type AuditPage, type AuditQuery } from './event-index.js';
 import { checkEventInput, type AuditEvent, type AuditEventInput } from './events.js';
@@ -200,7 +201,7 @@ export class AuditLog {
 
   /** Settles when a pruning rewrite is over; reads wait for it. */
   #rewrite: Promise<void> = Promise.resolve();
-  #pruning: Promise<unknown> = Promise.resolve();
+  readonly #pruning = new SerialQueue();
   readonly #reads = new Set<Promise<unknown>>();
 
   #commitListener: ((head: { seq: number; hash: string }) => void) | undefined;
@@ -275,9 +276,7 @@ export class AuditLog {
    */
   prune(options: { olderThan?: Date; keepLast?: number }): Promise<{ removed: number }> {
     // One pruning at a time: each must see the trail the previous one left.
-    const run = this.#pruning.then(() => this.#prune(options));
-    this.#pruning = run.catch(() => undefined);
-    return run;
+    return this.#pruning.run(() => this.#prune(options));
   }
 
   async #prune(options: { olderThan?: Date; keepLast?: number }): Promise<{ removed: number }> {
@@ -324,16 +323,7 @@ export class AuditLog {
     const kept = Buffer.alloc(this.length - start);
     const { bytesRead } = await this.handle.read(kept, 0, kept.length, start);
     if (bytesRead !== kept.length) throw new Error(`The audit trail ${this.file} is shorter than its index says`);
-    const temp = pruningTempFile(this.file);
-    const out = await open(temp, 'w', 0o600);
-    try {
-      await out.writeFile(kept);
-      await out.sync();
-    } finally {
-      await out.close();
-    }
-    await rename(temp, this.file);
-    await syncDirectory(dirname(this.file));
+    await atomicWrite(this.file, kept, { temp: pruningTempFile(this.file) });
     const handle = await open(this.file, constants.O_RDWR);
     const index = new AuditEventIndex(keepFrom);
     let offset = 0;
@@ -353,7 +343,7 @@ export class AuditLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pruning;
+    await this.#pruning.idle();
     await this.#drained;
     await this.handle.close();
   }

@@ -15,10 +15,11 @@
 import { randomUUID } from 'node:crypto';
 import { open, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { openJsonFileStore, syncDirectory } from '../store/json-file-store.js';
+import { syncDirectory } from '../common/durable-files.js';
+import { openJsonFileStore } from '../store/json-file-store.js';
 import { lockDataDir } from '../store/lock.js';
 import { loadMasterKey } from '../store/sealing.js';
-import { STATE_FILE, type State } from '../store/state.js';
+import { STATE_FILE } from '../store/state.js';
 import type { Store } from '../store/store.js';
 import { auditLogPath, openAuditLog, type AuditLog } from './audit-log.js';
 import { GENESIS_HASH, chainKeyFor, readLines, verifyAuditLog, type AuditVerifyResult, type ChainKey } from './chain.js';
@@ -74,9 +75,7 @@ function operatorActor(command: string, operator: string): AuditActor {
 async function startKeyedTrail(store: Store, masterKey: Buffer, log: AuditLog, event: AuditTrailEventInput): Promise<void> {
   await log.append(event);
   // The event is on disk before the state names the trail: a crash in between leaves a trail start refuses, and running the command again mends it.
-  await store.mutate((draft: State) => {
-    draft.auditTrail = trailRecord(masterKey, log.head, event.trail.id);
-  });
+  await store.mutate((draft) => draft.set('auditTrail', trailRecord(masterKey, log.head, event.trail.id)));
 }
 
 function describe(result: AuditVerifyResult | undefined): string {
@@ -148,9 +147,7 @@ export async function runAuditRekey(options: TrailCommandOptions): Promise<numbe
     }
     const interrupted = await interruptedRekey(file, masterKey);
     if (interrupted) {
-      await store.mutate((draft: State) => {
-        draft.auditTrail = trailRecord(masterKey, interrupted.head, interrupted.key.trailId);
-      });
+      await store.mutate((draft) => draft.set('auditTrail', trailRecord(masterKey, interrupted.head, interrupted.key.trailId)));
       options.out.write(`finished an interrupted rekey: ${stateFile} now names trail ${interrupted.key.trailId}\n`);
       return;
     }

@@ -3,8 +3,8 @@
  *
  * The state (amsd.json) holds an `auditTrail` record: the trail's id, which salts the chain key (see
  * chain.ts), and a checkpoint of its head (seq, hash, time), all under an HMAC of the chain key. The
- * checkpoint is written every `everyEvents` events or `everyMs` while events come (a rewrite of
- * amsd.json, so not on every event), at once after the first event, and at shutdown. At start, and in
+ * checkpoint is written every `everyEvents` events or `everyMs` while events come (a change of the
+ * state, so not on every event), at once after the first event, and at shutdown. At start, and in
  * `amsd audit verify`, the trail is refused when it is:
  * - missing, or emptied (the checkpoint says events were written);
  * - cut at its start (no keyed audit.pruned event accounts for the cut: chain.ts);
@@ -13,14 +13,13 @@
  * - or when the record itself was altered, or is absent (as in a data directory from before keyed
  *   trails, which `amsd audit rekey` keys once: trail-commands.ts).
  * Events acknowledged after the last checkpoint can be cut unnoticed: that window is the price of not
- * rewriting amsd.json on every event. A deliberate fresh trail is `amsd audit reset` (trail-commands.ts).
+ * changing the state on every event. A deliberate fresh trail is `amsd audit reset` (trail-commands.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AuditTrailRecord } from '../store/records.js';
-import type { State } from '../store/state.js';
-import { syncDirectory } from '../store/json-file-store.js';
+import { syncDirectory } from '../common/durable-files.js';
 import type { Store } from '../store/store.js';
 import { adviceFor, dataDirOfTrail, openAuditLog, type AuditFileIo, type AuditLog, type OpenedAuditLog } from './audit-log.js';
 import { GENESIS_HASH, chainKeyFor, macRecord, verifyAuditLog, type ChainKey, type Checkpoint } from './chain.js';
@@ -181,7 +180,7 @@ export const DEFAULT_CHECKPOINT_EVENTS = 1000;
 export const DEFAULT_CHECKPOINT_MS = 5000;
 
 /**
- * Writes the trail's head into the state's record: one rewrite of amsd.json at most every
+ * Writes the trail's head into the state's record: one change of the state at most every
  * `everyEvents` events or `everyMs`, only when the head moved, at once after the first event of a
  * trail (so an emptied young trail is caught too), and on `close`. The head written is always one
  * already on disk, so the trail can only be ahead of its checkpoint, never behind.
@@ -229,13 +228,13 @@ export class AuditCheckpoints {
 
   async #write(): Promise<void> {
     let seq = 0;
-    await this.store.mutate((draft: State) => {
-      const current = draft.auditTrail;
+    await this.store.mutate((draft) => {
+      const current = draft.document('auditTrail');
       if (!current) return;
       // Read at the moment the state is written: every event up to it is on disk already.
       const head = this.log.head;
       seq = head.seq;
-      draft.auditTrail = trailRecord(this.masterKey, head, current.id, current.createdAt);
+      draft.set('auditTrail', trailRecord(this.masterKey, head, current.id, current.createdAt));
     });
     this.#written = Math.max(this.#written, seq);
   }

@@ -4,9 +4,9 @@
  * or what is wrong and where. Only reads: safe while the daemon runs.
  */
 import { join } from 'node:path';
-import { DurableJsonFile } from '../store/json-file-store.js';
 import { loadMasterKey } from '../store/sealing.js';
-import { STATE_FILE, type State } from '../store/state.js';
+import { readState } from '../store/state-files.js';
+import { STATE_FILE } from '../store/state.js';
 import { auditLogPath } from './audit-log.js';
 import { verifyAuditLog, type AuditVerifyResult } from './chain.js';
 import { bindTrail, orphanTrailProblem } from './trail.js';
@@ -28,7 +28,8 @@ export async function runAuditVerify(dataDir: string, out: NodeJS.WritableStream
   let trailId: string;
   let checkpoint: { seq: number; time: string };
   try {
-    const state = (await new DurableJsonFile<State>(stateFile).read()) as Partial<State> | null;
+    // The snapshot with the change journal applied: the state as the running daemon has it.
+    const state = await readState(stateFile);
     if (state === null) {
       const orphan = await orphanTrailProblem(file, stateFile);
       if (orphan) return refused(orphan.problem, orphan.advice);

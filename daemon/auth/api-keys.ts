@@ -18,8 +18,10 @@ export type NewApiKey = components['schemas']['NewApiKey'];
 
 export const KEY_PREFIX = 'ams_';
 const KEY_BYTES = 32;
-/** `lastUsedAt` is written at most this often per key, so that reads do not turn into writes. */
+/** `lastUsedAt` is noted at most this often per key, so that reads do not turn into writes. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+/** Uses noted are written together, at most this often for all keys (and at close): off the durable hot path. */
+export const LAST_USED_FLUSH_MS = 60_000;
 
 
 export function hashKey(key: string): string {
@@ -69,17 +71,23 @@ export async function resolveActingUser(tenants: Pick<TenantService, 'list'>, na
 export type AuthenticationResult = { caller: Caller } | { refused: string };
 
 export class ApiKeyService {
+  /** Key id → when it was used, noted since the last flush. */
+  readonly #usedSince = new Map<string, string>();
+  #flushTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
   constructor(
     private readonly store: Store,
     /** The UPN of the user a new key acts as (resolveActingUser); throws a problem saying what is wrong. */
     private readonly actingUser: (tenantId: string, principalId: string) => Promise<string>,
     private readonly onBackgroundError: (error: unknown) => void = () => {},
+    private readonly options: { lastUsedFlushMs?: number } = {},
   ) {}
 
   list(status?: ApiKeyStatus): ApiKeyView[] {
     const now = new Date();
     return this.store.state.apiKeys
-      .map((record) => toView(record, now))
+      .map((record) => toView(this.#withUse(record), now))
       .filter((view) => !status || view.status === status)
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.name.localeCompare(b.name));
   }
@@ -102,34 +110,34 @@ export class ApiKeyService {
       createdAt: now.toISOString(),
       createdBy: author.name,
     };
-    await this.store.mutate((state) => {
-      const clash = state.apiKeys.find(
+    await this.store.mutate((draft) => {
+      const clash = draft.rows('apiKeys').find(
         (k) => k.name.toLowerCase() === record.name.toLowerCase() && keyStatus(k, now) === 'active',
       );
       if (clash) {
         throw new ConflictError('api-key-name-taken', `An active API key is already named '${clash.name}'. Choose another name, or revoke that key first.`);
       }
-      state.apiKeys.push(record);
+      draft.put('apiKeys', record);
     }, () => author.record({ type: 'apiKey.created', target: keyTarget(record), after: toView(record, now) }));
     return { view: toView(record, now), key };
   }
 
   async revoke(id: string, author: ChangeAuthor): Promise<ApiKeyView> {
     const now = new Date();
-    return this.store.mutate((state) => {
-      const record = state.apiKeys.find((k) => k.id === id.toLowerCase());
+    return this.store.mutate((draft) => {
+      const stored = draft.get('apiKeys', id.toLowerCase());
+      const record = stored && this.#withUse(stored);
       if (!record) throw new NotFoundError('api-key-not-found', `No API key has the id ${id}. listApiKeys (GET /v1/api-keys) lists the keys and their ids.`);
       if (record.revokedAt) return { before: toView(record, now), after: toView(record, now) }; // already: nothing to record
-      const otherActiveAdmins = state.apiKeys.filter(
-        (k) => k !== record && k.role === 'admin' && keyStatus(k, now) === 'active',
+      const otherActiveAdmins = draft.rows('apiKeys').filter(
+        (k) => k.id !== record.id && k.role === 'admin' && keyStatus(k, now) === 'active',
       );
       if (record.role === 'admin' && keyStatus(record, now) === 'active' && otherActiveAdmins.length === 0) {
         throw new ConflictError('last-admin-key', `'${record.name}' is the last active admin key; revoking it would lock every administrator out. Create another admin key first.`);
       }
-      const before = toView(record, now);
-      record.revokedAt = now.toISOString();
-      record.revokedBy = author.name;
-      return { before, after: toView(record, now) };
+      const revoked = { ...record, revokedAt: now.toISOString(), revokedBy: author.name };
+      draft.put('apiKeys', revoked);
+      return { before: toView(record, now), after: toView(revoked, now) };
     }, ({ before, after }) => (before.status === 'revoked' ? Promise.resolve() : author.record({ type: 'apiKey.revoked', target: keyTarget(after), before, after })))
       .then(({ after }) => after);
   }
@@ -147,7 +155,7 @@ export class ApiKeyService {
     const status = keyStatus(match, now);
     if (status === 'revoked') return { refused: `The API key '${match.name}' was revoked at ${match.revokedAt}.` };
     if (status === 'expired') return { refused: `The API key '${match.name}' expired at ${match.expiresAt}.` };
-    this.noteUse(match.id, match.lastUsedAt, now);
+    this.#noteUse(match, now);
     return {
       caller: {
         kind: 'apiKey',
@@ -160,14 +168,50 @@ export class ApiKeyService {
     };
   }
 
-  private noteUse(id: string, lastUsedAt: string | undefined, now: Date) {
-    if (lastUsedAt && now.getTime() - Date.parse(lastUsedAt) < LAST_USED_RESOLUTION_MS) return;
-    this.store
-      .mutate((state) => {
-        const record = state.apiKeys.find((k) => k.id === id);
-        if (record) record.lastUsedAt = now.toISOString();
-      })
-      .catch(this.onBackgroundError);
+  /** Notes a key's use in memory; it is written with the others' at the next flush. */
+  #noteUse(record: DeepReadonly<ApiKeyRecord>, now: Date): void {
+    const last = this.#usedSince.get(record.id) ?? record.lastUsedAt;
+    if (last && now.getTime() - Date.parse(last) < LAST_USED_RESOLUTION_MS) return;
+    this.#usedSince.set(record.id, now.toISOString());
+    if (this.#flushTimer || this.#closed) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.flushLastUsed().catch(this.onBackgroundError);
+    }, this.options.lastUsedFlushMs ?? LAST_USED_FLUSH_MS);
+    this.#flushTimer.unref();
+  }
+
+  /** Writes the uses noted since the last flush, for all keys in one small change. */
+  async flushLastUsed(): Promise<void> {
+    if (this.#usedSince.size === 0) return;
+    const used = new Map(this.#usedSince);
+    this.#usedSince.clear();
+    try {
+      await this.store.mutate((draft) => {
+        for (const [id, at] of used) {
+          const record = draft.get('apiKeys', id);
+          if (record && !(record.lastUsedAt && record.lastUsedAt >= at)) draft.put('apiKeys', { ...record, lastUsedAt: at });
+        }
+      });
+    } catch (error) {
+      // Kept for the next flush, unless a later use replaced them meanwhile.
+      for (const [id, at] of used) if (!this.#usedSince.has(id)) this.#usedSince.set(id, at);
+      throw error;
+    }
+  }
+
+  /** Writes what is still noted; call it before the store closes. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    await this.flushLastUsed();
+  }
+
+  /** The record with a use noted but not written yet. */
+  #withUse(record: DeepReadonly<ApiKeyRecord>): DeepReadonly<ApiKeyRecord> {
+    const used = this.#usedSince.get(record.id);
+    return used ? { ...record, lastUsedAt: used } : record;
   }
 
   /** Creates the first admin key of an empty data directory. */

@@ -178,12 +178,12 @@ export class TenantService {
       createdAt: new Date().toISOString(),
       createdBy: author.name,
     };
-    await this.store.mutate((state) => {
-      const clash = state.tenants.find((t) => t.tenantId === tenantId);
+    await this.store.mutate((draft) => {
+      const clash = draft.get('tenants', tenantId);
       if (clash) {
         throw new ConflictError('tenant-exists', `The tenant ${tenantId} is already configured (as '${clash.displayName}'). Change it with updateTenant (PATCH /v1/tenants/{tenantId}), or remove it first.`);
       }
-      state.tenants.push(record);
+      draft.put('tenants', record);
     }, () => author.record({ type: 'tenant.created', target: tenantTarget(record), after: toTenantView(record) }));
     return toTenantView(record);
   }
@@ -203,9 +203,10 @@ export class TenantService {
     const userSignIn = touchesSignIn ? userSignInFrom(input, existing.userSignIn, errors) : existing.userSignIn;
     if (errors.length > 0) throw new ValidationError(errors);
 
-    const view = await this.store.mutate((state) => {
-      const record = state.tenants.find((t) => t.tenantId === id);
-      if (!record) throw notFound(tenantId);
+    const view = await this.store.mutate((draft) => {
+      const stored = draft.get('tenants', id);
+      if (!stored) throw notFound(tenantId);
+      const record = structuredClone(stored) as TenantRecord;
       if (input.displayName !== undefined) record.displayName = input.displayName.trim();
       if (input.clientId !== undefined) record.clientId = input.clientId.toLowerCase();
       if (input.cloud !== undefined) record.cloud = input.cloud;
@@ -222,6 +223,7 @@ export class TenantService {
       }
       record.modifiedAt = new Date().toISOString();
       record.modifiedBy = author.name;
+      draft.put('tenants', record);
       return toTenantView(record);
     }, (after) => author.record({ type: 'tenant.updated', target: tenantTarget(after), before: toTenantView(existing), after }));
     this.#changed(id);
@@ -230,10 +232,11 @@ export class TenantService {
 
   async remove(tenantId: string, author: ChangeAuthor): Promise<void> {
     const id = tenantId.toLowerCase();
-    await this.store.mutate((state) => {
-      const index = state.tenants.findIndex((t) => t.tenantId === id);
-      if (index < 0) throw notFound(tenantId);
-      return toTenantView(state.tenants.splice(index, 1)[0]!);
+    await this.store.mutate((draft) => {
+      const record = draft.get('tenants', id);
+      if (!record) throw notFound(tenantId);
+      draft.delete('tenants', id);
+      return toTenantView(record);
     }, (before) => author.record({ type: 'tenant.deleted', target: tenantTarget(before), before }));
     this.#changed(id);
   }
@@ -260,7 +263,7 @@ export class TenantService {
 
   private find(tenantId: string): DeepReadonly<TenantRecord> | undefined {
     const id = tenantId.toLowerCase();
-    return this.store.state.tenants.find((t) => t.tenantId === id);
+    return this.store.get('tenants', id);
   }
 
   /**

@@ -61,9 +61,9 @@ export class ChannelService {
     if (result.errors) throw new ValidationError(result.errors);
     const record = result.record;
     await this.store.mutate(
-      (state) => {
-        if (channelNamed(state.channels, record.name)) throw nameTaken(record.name);
-        state.channels.push(record);
+      (draft) => {
+        if (channelNamed(draft.rows('channels'), record.name)) throw nameTaken(record.name);
+        draft.put('channels', record);
       },
       () => author.record({ type: 'channel.created', target: channelTarget(record), after: toChannelView(record) }),
     );
@@ -76,11 +76,10 @@ export class ChannelService {
     if (result.errors) throw new ValidationError(result.errors);
     const record = result.record;
     await this.store.mutate(
-      (state) => {
-        const index = state.channels.findIndex((c) => c.id === record.id);
-        if (index < 0) throw notFound(id);
-        if (channelNamed(state.channels, record.name, record.id)) throw nameTaken(record.name);
-        state.channels[index] = record;
+      (draft) => {
+        if (!draft.get('channels', record.id)) throw notFound(id);
+        if (channelNamed(draft.rows('channels'), record.name, record.id)) throw nameTaken(record.name);
+        draft.put('channels', record);
       },
       () => author.record({ type: 'channel.updated', target: channelTarget(record), before: toChannelView(existing), after: toChannelView(record) }),
     );
@@ -90,19 +89,19 @@ export class ChannelService {
   async remove(id: string, author: ChangeAuthor): Promise<void> {
     const existing = this.#get(id);
     await this.store.mutate(
-      (state) => {
+      (draft) => {
+        const settings = draft.document('settings');
         const users = [
-          ...state.rules
+          ...draft
+            .rows('rules')
             .filter((r) => r.notificationChannelsSuccess.includes(existing.id) || r.notificationChannelsFailure.includes(existing.id))
             .map((r) => `rule '${r.description}' (${r.id})`),
-          ...((state.settings.globalChannelsSuccess ?? []).includes(existing.id) || (state.settings.globalChannelsFailure ?? []).includes(existing.id) ? ['the service settings (global channels)'] : []),
+          ...((settings.globalChannelsSuccess ?? []).includes(existing.id) || (settings.globalChannelsFailure ?? []).includes(existing.id) ? ['the service settings (global channels)'] : []),
         ];
         if (users.length > 0) {
           throw new ConflictError('channel-in-use', `The channel '${existing.name}' is still named by ${users.join(', ')}. Remove it from them first.`);
         }
-        const index = state.channels.findIndex((c) => c.id === existing.id);
-        if (index < 0) throw notFound(id);
-        state.channels.splice(index, 1);
+        if (!draft.delete('channels', existing.id)) throw notFound(id);
       },
       () => author.record({ type: 'channel.deleted', target: channelTarget(existing), before: toChannelView(existing) }),
     );

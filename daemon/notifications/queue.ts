@@ -16,10 +16,11 @@
  *   `QueueLoadError`; it is never reset, since it holds notifications not yet delivered.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createAjv } from '../common/ajv.js';
-import { DurableJsonFile } from '../store/json-file-store.js';
+import { UntrustedFileError, atomicWrite, describeSchemaErrors, loadVersionedJson, removeLeftoverTempFiles } from '../common/durable-files.js';
+import { SerialQueue } from '../common/serial.js';
 import type { DeepReadonly } from '../store/store.js';
 import type { ChannelRecord } from '../store/records.js';
 import { deliver as deliverToChannel, type DeliverOptions, type DeliveryResult } from './deliver.js';
@@ -186,39 +187,25 @@ const validateQueueFile = ajv.compile<QueueFileContent>({
 });
 
 async function loadQueueFile(file: string): Promise<QueueFileContent | undefined> {
-  let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    return await loadVersionedJson(file, {
+      versionField: 'version',
+      version: QUEUE_VERSION,
+      versionName: 'queue version',
+      check: validateQueueFile,
+      problems: () => describeSchemaErrors(validateQueueFile.errors),
+    });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new QueueLoadError(file, (error as Error).message);
+    if (error instanceof UntrustedFileError) throw new QueueLoadError(file, error.problem);
+    throw error;
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new QueueLoadError(file, `it is not valid JSON (${(error as Error).message})`);
-  }
-  const version = (raw as { version?: unknown } | null)?.version;
-  if (typeof version === 'number' && version > QUEUE_VERSION) {
-    throw new QueueLoadError(file, `it was written by a newer amsd (queue version ${version}; this amsd understands up to ${QUEUE_VERSION})`);
-  }
-  if (!validateQueueFile(raw)) {
-    const problems = (validateQueueFile.errors ?? [])
-      .slice(0, 5)
-      .map((e) => `${e.instancePath || '(top level)'} ${e.message ?? 'is invalid'}`)
-      .join('; ');
-    throw new QueueLoadError(file, `its content does not match queue version ${QUEUE_VERSION}: ${problems}`);
-  }
-  return raw;
 }
 
 export class NotificationQueue {
   readonly #options: NotificationQueueOptions;
-  readonly #file: DurableJsonFile<QueueFileContent>;
   readonly #clock: Clock;
   #state: QueueFileContent;
-  #writes: Promise<unknown> = Promise.resolve();
+  readonly #writes = new SerialQueue();
   #running = false;
   #cancelTimer: (() => void) | undefined;
   readonly #inFlight = new Map<string, Promise<void>>();
@@ -228,7 +215,6 @@ export class NotificationQueue {
 
   private constructor(options: NotificationQueueOptions, state: QueueFileContent) {
     this.#options = options;
-    this.#file = new DurableJsonFile<QueueFileContent>(options.file);
     this.#clock = options.clock ?? systemClock;
     this.#state = state;
   }
@@ -237,7 +223,7 @@ export class NotificationQueue {
   static async open(options: NotificationQueueOptions): Promise<NotificationQueue> {
     await mkdir(dirname(options.file), { recursive: true, mode: 0o700 });
     // Opened by the daemon under the data directory's lock: temporary copies left by a kill are ours to remove.
-    await new DurableJsonFile<QueueFileContent>(options.file).removeLeftoverTempFiles();
+    await removeLeftoverTempFiles(options.file);
     const state = (await loadQueueFile(options.file)) ?? { version: QUEUE_VERSION, pending: [], failed: [] };
     return new NotificationQueue(options, state);
   }
@@ -256,7 +242,7 @@ export class NotificationQueue {
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
     await this.idle();
-    await this.#writes;
+    await this.#writes.idle();
   }
 
   /** Resolves when no delivery or report is in flight. */
@@ -307,16 +293,13 @@ export class NotificationQueue {
 
   /** Applies a change to a copy of the queue, writes it durably, then makes it current; one at a time. */
   #mutate<T>(change: (draft: QueueFileContent) => T): Promise<T> {
-    const run = async () => {
+    return this.#writes.run(async () => {
       const draft = structuredClone(this.#state);
       const result = change(draft);
-      await this.#file.write(draft);
+      await atomicWrite(this.#options.file, JSON.stringify(draft, null, 2) + '\n');
       this.#state = draft;
       return result;
-    };
-    const next = this.#writes.then(run, run);
-    this.#writes = next.catch(() => undefined);
-    return next;
+    });
   }
 
   /** Takes up what is due (as many as `concurrency` allows) and sets a timer for the next. */

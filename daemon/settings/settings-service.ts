@@ -67,8 +67,8 @@ export class SettingsService {
     }
     if (errors.length > 0) throw new ValidationError(errors);
     await this.store.mutate(
-      (state) => {
-        Object.assign(state.settings, change);
+      (draft) => {
+        draft.set('settings', { ...draft.document('settings'), ...change });
       },
       () => author.record({ type: 'settings.updated', target: SETTINGS_TARGET, before, after: { ...before, ...change } }),
     );

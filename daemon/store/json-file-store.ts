@@ -1,123 +1,43 @@
 /**
- * The state as one JSON file, read and written through lowdb with an adapter that makes every
- * acknowledged write durable, and a load that refuses (never resets) a file it cannot trust.
+ * The embedded store: a snapshot of the state in one JSON file (lowdb, written atomically and
+ * durably), and a change journal beside it that makes each change durable on its own (journal.ts):
+ * a change appends one fsynced line naming the rows and documents it writes, never the whole state.
+ * The journal is folded into the snapshot in the background every FOLD_EVERY_CHANGES changes (or
+ * FOLD_EVERY_BYTES), and on close; a start replays what was not folded yet.
+ *
+ * In memory, each row collection is a Map replaced (copy-on-write) only when a change touches it:
+ * readers hold the maps they were given, a failed change leaves every one of them as it was.
  */
-import { constants } from 'node:fs';
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { createAjv } from '../common/ajv.js';
-import { Low, type Adapter } from 'lowdb';
-import { SCHEMA_VERSION, emptyState, fillAddedCollections, stateSchema, type State } from './state.js';
-import type { DeepReadonly, Store } from './store.js';
+import { Low } from 'lowdb';
+import { SerialQueue } from '../common/serial.js';
+import { removeLeftoverTempFiles } from '../common/durable-files.js';
+import { JournalWriter, journalFileOf, type JournalIo } from './journal.js';
+import { StateCheckError, recordProblems } from './record-checks.js';
+import { SnapshotFile, StoreLoadError, applyOperation, loadStateFiles, toState, type DocumentValues, type LoadedState, type RowMaps } from './state-files.js';
+import { emptyState, type State } from './state.js';
+import {
+  DOCUMENT_NAMES,
+  ROW_COLLECTIONS,
+  rowKey,
+  type CollectionName,
+  type CommittedChange,
+  type DeepReadonly,
+  type DocumentName,
+  type Documents,
+  type Draft,
+  type Operation,
+  type RowCollection,
+  type Rows,
+  type StateView,
+  type Store,
+} from './store.js';
 
+export { StoreLoadError } from './state-files.js';
+export { StateCheckError } from './record-checks.js';
 
-/** The data file exists but cannot be used. The daemon stops with this message; the file is left as it is. */
-export class StoreLoadError extends Error {
-  constructor(readonly file: string, problem: string) {
-    super(
-      `The data file ${file} cannot be used: ${problem}. amsd has not changed it. ` +
-        'Restore it from a backup, or move it away to start with an empty state.',
-    );
-    this.name = 'StoreLoadError';
-  }
-}
-
-/**
- * lowdb adapter whose writes survive a power cut once they resolve: write a temporary file, fsync it,
- * rename it over the data file, fsync the directory so the rename itself is on disk.
- */
-export class DurableJsonFile<T> implements Adapter<T> {
-  constructor(readonly file: string) {}
-
-  async read(): Promise<T | null> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new StoreLoadError(this.file, (error as Error).message);
-    }
-    try {
-      return JSON.parse(text) as T;
-    } catch (error) {
-      throw new StoreLoadError(this.file, `it is not valid JSON (${(error as Error).message})`);
-    }
-  }
-
-  /**
-   * Removes the temporary files (`.<name>.<pid>.tmp`, see `write`) that writes killed before their rename left behind (`kill -9`, a power
-   * cut): each is a full copy of the data, and the data file is whole without them. Only this file's
-   * own pattern, and only by the one process that owns the data directory (call it under its lock).
-   * Returns the names removed.
-   */
-  async removeLeftoverTempFiles(): Promise<string[]> {
-    const pattern = new RegExp(`^\\.${basename(this.file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d+\\.tmp$`);
-    let names: string[];
-    try {
-      names = await readdir(dirname(this.file));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-    const leftovers = names.filter((name) => pattern.test(name));
-    for (const name of leftovers) await rm(join(dirname(this.file), name), { force: true });
-    return leftovers;
-  }
-
-  async write(data: T): Promise<void> {
-    await this.writeText(serializeState(data));
-  }
-
-  /** Writes text already serialized (and checked) by the caller. */
-  async writeText(text: string): Promise<void> {
-    const temp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.tmp`);
-    const handle = await open(temp, 'w', 0o600);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await rename(temp, this.file);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
-    await syncDirectory(dirname(this.file));
-  }
-}
-
-/** Makes a directory's entries (a created or renamed file's name) durable. */
-export async function syncDirectory(dir: string): Promise<void> {
-  // Directories cannot be opened for fsync on Windows; there, creating or renaming is as far as durability goes.
-  if (process.platform === 'win32') return;
-  const handle = await open(dir, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** The state file's text: what is written, and what the next load reads back. */
-function serializeState(data: unknown): string {
-  return JSON.stringify(data, null, 2) + '\n';
-}
-
-/**
- * A change would have written a state the daemon refuses to load (a bug let a value through that the
- * state's schema does not allow). Nothing was written; the request that made it fails.
- */
-export class StateCheckError extends Error {
-  constructor(problems: string) {
-    super(`The change was not written: the state it would leave does not match schema version ${SCHEMA_VERSION} (${problems}), so amsd could not load it again.`);
-    this.name = 'StateCheckError';
-  }
-}
-
-const ajv = createAjv({ allErrors: true, strict: true });
-const validateState = ajv.compile<State>(stateSchema);
+/** Fold the journal into the snapshot after this many changes, or this many bytes of journal. */
+export const FOLD_EVERY_CHANGES = 1000;
+export const FOLD_EVERY_BYTES = 4 * 1024 * 1024;
 
 export interface OpenedStore {
   store: Store;
@@ -130,79 +50,276 @@ export interface OpenedStore {
 export interface OpenJsonFileStoreOptions {
   /** The state a new data file is created with (default: an empty one). */
   initialState?: () => State;
+  /** Fold thresholds (tests: small ones). */
+  foldEveryChanges?: number;
+  foldEveryBytes?: number;
+  /** Replaces the journal's file operations (tests: a disk that fails on demand). */
+  journalIo?: Partial<JournalIo>;
+  /** Called when a fold is complete (snapshot written, journal entries dropped), with the revision it holds. */
+  onFolded?: (revision: number) => void;
+  /** A subscriber threw, or a background fold failed: the change itself is committed. */
+  onError?: (error: unknown) => void;
 }
 
 /** Opens (or creates) the data file. Call it only while holding the data directory's lock. */
 export async function openJsonFileStore(file: string, options: OpenJsonFileStoreOptions = {}): Promise<OpenedStore> {
-  const adapter = new DurableJsonFile<State>(file);
-  const removedTempFiles = await adapter.removeLeftoverTempFiles();
-  const db = new Low<State>(adapter, emptyState());
-  const raw: unknown = await db.adapter.read();
-  const created = raw === null;
-  if (created) {
-    if (options.initialState) db.data = options.initialState();
+  const journalFile = journalFileOf(file);
+  const removedTempFiles = [...(await removeLeftoverTempFiles(file)), ...(await removeLeftoverTempFiles(journalFile))];
+  const db = new Low<State>(new SnapshotFile(file), emptyState());
+  let loaded = await loadStateFiles(file);
+  const created = loaded === null;
+  if (!loaded) {
+    // A new data file: no journal can hold anything yet (loadStateFiles refuses one that does).
+    db.data = { ...(options.initialState?.() ?? emptyState()), revision: 0 };
     await db.write();
-  } else {
-    checkLoadedState(file, raw);
-    db.data = raw;
+    loaded = await loadStateFiles(file);
+    if (!loaded) throw new StoreLoadError(file, 'it could not be read back after it was created');
   }
-  return { store: new JsonFileStore(db, adapter), created, removedTempFiles };
+  const journal = await JournalWriter.open(journalFile, loaded.journal, options.journalIo);
+  const store = new JsonFileStore(db, journal, loaded, options);
+  return { store, created, removedTempFiles };
 }
 
-function checkLoadedState(file: string, raw: unknown): asserts raw is State {
-  const version = (raw as { schemaVersion?: unknown } | null)?.schemaVersion;
-  if (typeof version === 'number' && version > SCHEMA_VERSION) {
-    throw new StoreLoadError(
-      file,
-      `it was written by a newer amsd (schema version ${version}; this amsd understands up to ${SCHEMA_VERSION})`,
-    );
-  }
-  fillAddedCollections(raw);
-  if (!validateState(raw)) throw new StoreLoadError(file, `its content does not match schema version ${SCHEMA_VERSION}: ${stateProblems()}`);
-}
+const DELETED = Symbol('deleted');
 
-function stateProblems(): string {
-  return (validateState.errors ?? [])
-    .slice(0, 5)
-    .map((e) => `${e.instancePath || '(top level)'} ${e.message ?? 'is invalid'}`)
-    .join('; ');
+/** A change in the making: the operations so far over the state it started from. */
+class StoreDraft implements Draft {
+  readonly rowChanges = new Map<RowCollection, Map<string, unknown>>();
+  readonly documentChanges = new Map<DocumentName, unknown>();
+
+  constructor(
+    private readonly base: RowMaps,
+    private readonly baseDocuments: DocumentValues,
+    private readonly baseRows: <C extends RowCollection>(collection: C) => ReadonlyArray<DeepReadonly<Rows[C]>>,
+  ) {}
+
+  rows<C extends RowCollection>(collection: C): ReadonlyArray<DeepReadonly<Rows[C]>> {
+    const changes = this.rowChanges.get(collection);
+    if (!changes) return this.baseRows(collection);
+    const merged = new Map<string, unknown>(this.base[collection]);
+    for (const [key, value] of changes) {
+      if (value === DELETED) merged.delete(key);
+      else merged.set(key, value);
+    }
+    return [...merged.values()] as DeepReadonly<Rows[C]>[];
+  }
+
+  get<C extends RowCollection>(collection: C, key: string): DeepReadonly<Rows[C]> | undefined {
+    const changes = this.rowChanges.get(collection);
+    if (changes?.has(key)) {
+      const value = changes.get(key);
+      return value === DELETED ? undefined : (value as DeepReadonly<Rows[C]>);
+    }
+    return this.base[collection].get(key);
+  }
+
+  put<C extends RowCollection>(collection: C, row: Rows[C] | DeepReadonly<Rows[C]>): void {
+    this.#changes(collection).set(rowKey(collection, row as DeepReadonly<Rows[C]>), row);
+  }
+
+  delete(collection: RowCollection, key: string): boolean {
+    if (this.get(collection, key) === undefined) return false;
+    this.#changes(collection).set(key, DELETED);
+    return true;
+  }
+
+  document<D extends DocumentName>(name: D): DeepReadonly<Documents[D]> {
+    return (this.documentChanges.has(name) ? this.documentChanges.get(name) : this.baseDocuments[name]) as DeepReadonly<Documents[D]>;
+  }
+
+  set<D extends DocumentName>(name: D, value: Documents[D] | DeepReadonly<Documents[D]>): void {
+    this.documentChanges.set(name, value);
+  }
+
+  #changes(collection: RowCollection): Map<string, unknown> {
+    let changes = this.rowChanges.get(collection);
+    if (!changes) this.rowChanges.set(collection, (changes = new Map<string, unknown>()));
+    return changes;
+  }
+
+  /**
+   * The operations, each value as the next start will read it (JSON turns Infinity and NaN into null,
+   * drops undefined) and checked against its collection's schema; with the journal line's text.
+   */
+  operations(): { ops: Operation[]; json: string } {
+    const ops: Operation[] = [];
+    const texts: string[] = [];
+    const add = (op: Operation, valueText?: string) => {
+      ops.push(op);
+      const { value: _value, ...rest } = op as Operation & { value?: unknown };
+      const head = JSON.stringify(rest);
+      texts.push(valueText === undefined ? head : `${head.slice(0, -1)},"value":${valueText}}`);
+    };
+    const checked = (collection: CollectionName, value: unknown, key?: string) => {
+      const text = JSON.stringify(value);
+      const parsed: unknown = text === undefined ? undefined : JSON.parse(text);
+      const problem = recordProblems(collection, parsed, key);
+      if (problem) throw new StateCheckError(problem);
+      return { text, parsed };
+    };
+    for (const [collection, changes] of this.rowChanges) {
+      for (const [key, value] of changes) {
+        if (value === DELETED) {
+          if (this.base[collection].has(key)) add({ op: 'delete', collection, key });
+          continue;
+        }
+        const { text, parsed } = checked(collection, value, key);
+        add({ op: 'put', collection, key, value: parsed } as Operation, text);
+      }
+    }
+    for (const [name, value] of this.documentChanges) {
+      const { text, parsed } = checked(name, value);
+      add({ op: 'set', collection: name, value: parsed } as Operation, text);
+    }
+    return { ops, json: `[${texts.join(',')}]` };
+  }
 }
 
 class JsonFileStore implements Store {
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
+  readonly #listeners = new Set<(change: CommittedChange) => void>();
+  readonly #arrays = new Map<RowCollection, readonly unknown[]>();
+  readonly #view: StateView;
   #closed = false;
+  #folding: Promise<void> | undefined;
+  /** The revision the snapshot on disk holds, and the one a fold that failed started at. */
+  #folded: number;
+  #foldFailedAt = -Infinity;
+  private rows: RowMaps;
+  private documents: DocumentValues;
+  private currentRevision: number;
+  private readonly versions: Record<CollectionName, number>;
 
   constructor(
     private readonly db: Low<State>,
-    private readonly adapter: DurableJsonFile<State>,
-  ) {}
-
-  get state(): DeepReadonly<State> {
-    return this.db.data;
+    private readonly journal: JournalWriter,
+    loaded: LoadedState,
+    private readonly options: OpenJsonFileStoreOptions,
+  ) {
+    this.rows = loaded.rows;
+    this.documents = loaded.documents;
+    this.currentRevision = loaded.revision;
+    this.versions = loaded.versions;
+    this.#folded = loaded.snapshotRevision;
+    const view = {};
+    for (const collection of ROW_COLLECTIONS) Object.defineProperty(view, collection, { enumerable: true, get: () => this.#rowsOf(collection) });
+    for (const name of DOCUMENT_NAMES) Object.defineProperty(view, name, { enumerable: true, get: () => this.documents[name] });
+    this.#view = view as StateView;
   }
 
-  mutate<T>(change: (draft: State) => T, beforeCommit?: (result: T) => Promise<void>): Promise<T> {
+  get state(): StateView {
+    return this.#view;
+  }
+
+  get revision(): number {
+    return this.currentRevision;
+  }
+
+  version(collection: CollectionName): number {
+    return this.versions[collection];
+  }
+
+  get<C extends RowCollection>(collection: C, key: string): DeepReadonly<Rows[C]> | undefined {
+    return this.rows[collection].get(key);
+  }
+
+  /** A collection's rows as an array, made once per version of the collection. */
+  #rowsOf<C extends RowCollection>(collection: C): ReadonlyArray<DeepReadonly<Rows[C]>> {
+    let rows = this.#arrays.get(collection);
+    if (!rows) this.#arrays.set(collection, (rows = [...this.rows[collection].values()]));
+    return rows as ReadonlyArray<DeepReadonly<Rows[C]>>;
+  }
+
+  subscribe(listener: (change: CommittedChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  mutate<T>(change: (draft: Draft) => T, beforeCommit?: (result: T) => Promise<void>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('The store is closed'));
-    const run = async () => {
-      const draft = structuredClone(this.db.data);
+    return this.#queue.run(async () => {
+      const draft = new StoreDraft(this.rows, this.documents, (c) => this.#rowsOf(c));
       const result = change(draft);
-      // The state is checked as the next start will read it (JSON turns Infinity and NaN into null),
-      // before the change is audited or written: a bug becomes a refused request, never a daemon that
-      // cannot start.
-      const text = serializeState(draft);
-      if (!validateState(JSON.parse(text))) throw new StateCheckError(stateProblems());
+      // Checked before the change is audited or written: a bug becomes a refused request, never a daemon that cannot start.
+      const { ops, json } = draft.operations();
       if (beforeCommit) await beforeCommit(result);
-      await this.adapter.writeText(text);
-      this.db.data = draft;
+      if (ops.length === 0) return result;
+      const revision = this.currentRevision + 1;
+      await this.journal.append(revision, json);
+      this.#apply(revision, ops);
+      this.#maybeFold();
       return result;
-    };
-    const next = this.#queue.then(run, run);
-    this.#queue = next.catch(() => undefined);
-    return next;
+    });
+  }
+
+  /** Makes a written change current: a new map for each collection it touched, the others shared. */
+  #apply(revision: number, ops: Operation[]): void {
+    const rows = { ...this.rows };
+    const documents = { ...this.documents };
+    const changed = new Map<CollectionName, { version: number; keys: string[] }>();
+    for (const op of ops) {
+      let entry = changed.get(op.collection);
+      if (!entry) {
+        changed.set(op.collection, (entry = { version: revision, keys: [] }));
+        if (op.op !== 'set') (rows as Record<RowCollection, Map<string, unknown>>)[op.collection] = new Map<string, unknown>(this.rows[op.collection] as Map<string, unknown>);
+      }
+      if (op.op !== 'set') entry.keys.push(op.key);
+      applyOperation(rows, documents, op);
+    }
+    this.rows = rows;
+    this.documents = documents;
+    this.currentRevision = revision;
+    for (const name of changed.keys()) {
+      this.versions[name] = revision;
+      this.#arrays.delete(name as RowCollection);
+    }
+    const notice: CommittedChange = { revision, collections: changed };
+    for (const listener of this.#listeners) {
+      try {
+        listener(notice);
+      } catch (error) {
+        this.options.onError?.(error);
+      }
+    }
+  }
+
+  #maybeFold(): void {
+    if (this.#folding) return;
+    const changes = this.options.foldEveryChanges ?? FOLD_EVERY_CHANGES;
+    const bytes = this.options.foldEveryBytes ?? FOLD_EVERY_BYTES;
+    if (this.currentRevision - this.#folded < changes && this.journal.bytes < bytes) return;
+    // After a failed fold (a full disk), the next try waits for as many changes again: not one per change.
+    if (this.currentRevision - this.#foldFailedAt < changes) return;
+    const startedAt = this.currentRevision;
+    this.#folding = this.#fold()
+      .catch((error: unknown) => {
+        this.#foldFailedAt = startedAt;
+        this.options.onError?.(error);
+      })
+      .finally(() => (this.#folding = undefined));
+  }
+
+  /**
+   * Writes the state as it is now into the snapshot (changes keep coming meanwhile: the maps taken
+   * here are never changed), then drops the journal's entries it holds.
+   */
+  async #fold(): Promise<void> {
+    const revision = this.currentRevision;
+    if (revision === this.#folded && this.journal.entries === 0) return;
+    this.db.data = toState(this.rows, this.documents, revision);
+    await this.db.write();
+    this.#folded = revision;
+    await this.#queue.run(() => this.journal.dropThrough(revision));
+    this.options.onFolded?.(revision);
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
-    await this.#queue;
+    await this.#queue.idle();
+    await this.#folding;
+    // Every change is in the journal already: a fold that fails here only leaves more to replay at the next start.
+    await this.#fold().catch((error: unknown) => this.options.onError?.(error));
+    await this.journal.close();
   }
 }

@@ -1,6 +1,8 @@
 /**
- * The shape of the daemon's state file, and the JSON Schema it is checked against on every load.
- * Large, growing data (the audit trail) is kept out of it: every write rewrites the whole file.
+ * The shape of the daemon's state file (the snapshot of the embedded store, see json-file-store.ts),
+ * and the JSON Schema it is checked against on every load; each record's own part of the schema also
+ * checks every change before it is written (record-checks.ts). Large, growing data (the audit trail)
+ * is kept out of it.
  */
 import { channelRecordSchema } from './channel-record-schema.js';
 import type { ApiKeyRecord, AuditTrailRecord, ChannelRecord, RuleRecord, SettingsRecord, TenantRecord } from './records.js';
@@ -13,6 +15,11 @@ export const STATE_FILE = 'amsd.json';
 
 export interface State {
   schemaVersion: typeof SCHEMA_VERSION;
+  /**
+   * How many changes the snapshot holds: the change journal's entries up to it are in it, later ones
+   * are applied on load. Absent in files from before the journal (as 0).
+   */
+  revision?: number;
   apiKeys: ApiKeyRecord[];
   tenants: TenantRecord[];
   rules: RuleRecord[];
@@ -57,6 +64,7 @@ export const stateSchema = {
   required: ['schemaVersion', 'apiKeys', 'tenants', 'rules', 'channels', 'settings'],
   properties: {
     schemaVersion: { const: SCHEMA_VERSION },
+    revision: seconds,
     apiKeys: {
       type: 'array',
       items: {

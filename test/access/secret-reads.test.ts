@@ -135,9 +135,7 @@ t.test('disabled and expired rules do not apply; the most specific granting rule
   t.equal((await read(LAPS, helpdesk, { computerName: device.displayName })).statusCode, 200, 'with the device rule disabled, the group rule grants without a reason');
   t.match(await lastEvent(), { outcome: { ruleIds: [broad.id] } });
 
-  await daemon.store.mutate((state) => {
-    state.rules.find((r) => r.id === broad.id)!.ruleExpiryDate = new Date(Date.now() - 1000).toISOString();
-  });
+  await daemon.store.mutate((draft) => draft.put('rules', { ...draft.get('rules', broad.id)!, ruleExpiryDate: new Date(Date.now() - 1000).toISOString() }));
   const expired = await read(LAPS, helpdesk, { computerName: device.displayName });
   t.equal(expired.json().code, 'NoMatchingRuleForComputer', 'an expired rule applies to nothing');
   const listed = (await daemon.call({ url: `/v1/computer-authorization-rules?id=${broad.id}` })).json().items[0];

@@ -18,6 +18,7 @@ import { runAuditVerify } from '../../daemon/audit/verify-command.js';
 import { openDaemon, type Daemon, type DaemonOptions } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logging.js';
 import { packageRoot } from '../../openapi/package-root.js';
+import { readState } from '../../daemon/store/state-files.js';
 import { tempDir, type TestContext } from '../helpers.js';
 import { forgedPruning } from './sample-events.js';
 
@@ -74,7 +75,8 @@ const refusalOf = (dataDir: string) =>
     (error: unknown) => error as Error,
   );
 
-const stateOf = async (stateFile: string) => JSON.parse(await readFile(stateFile, 'utf8'));
+/** The state as the daemon has it: amsd.json with its change journal applied (any-typed: tests tamper with it). */
+const stateOf = async (stateFile: string): Promise<any> => readState(stateFile);
 const linesOf = async (file: string) => (await readFile(file, 'utf8')).split('\n').slice(0, -1);
 
 function output() {

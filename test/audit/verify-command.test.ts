@@ -11,6 +11,7 @@ import { Writable } from 'node:stream';
 import { auditLogPath, openAuditLog } from '../../daemon/audit/audit-log.js';
 import { runAuditVerify } from '../../daemon/audit/verify-command.js';
 import { packageRoot } from '../../openapi/package-root.js';
+import { readState } from '../../daemon/store/state-files.js';
 import { unkeyedHashEvent, GENESIS_HASH } from '../../daemon/audit/chain.js';
 import { alice, bindTestTrail, bob, change, pc1, secretRead, testKey } from './sample-events.js';
 import { tempDir, type TestContext } from '../helpers.js';
@@ -82,14 +83,14 @@ function recomputed(text: string): string {
 }
 
 async function lowerCheckpoint(dataDir: string) {
-  const state = JSON.parse(await readFile(join(dataDir, 'amsd.json'), 'utf8'));
+  const state = (await readState(join(dataDir, 'amsd.json')))!;
   const lines = (await readFile(auditLogPath(dataDir), 'utf8')).split('\n');
-  state.auditTrail.checkpoint = { ...state.auditTrail.checkpoint, seq: 4, hash: JSON.parse(lines[3]!).hash };
+  state.auditTrail!.checkpoint = { ...state.auditTrail!.checkpoint, seq: 4, hash: JSON.parse(lines[3]!).hash };
   await writeFile(join(dataDir, 'amsd.json'), JSON.stringify(state));
 }
 
 async function removeRecord(dataDir: string) {
-  const state = JSON.parse(await readFile(join(dataDir, 'amsd.json'), 'utf8'));
+  const state = (await readState(join(dataDir, 'amsd.json')))!;
   delete state.auditTrail;
   await writeFile(join(dataDir, 'amsd.json'), JSON.stringify(state));
 }

@@ -3,9 +3,7 @@
  * refused when missing, malformed, unknown, revoked or expired, and a user key kept out of admin work.
  */
 import t from 'tap';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { assertMatchesSpec, registerTenant, simulatedTenantFor, startTestDaemon } from '../helpers.js';
+import { assertMatchesSpec, registerTenant, simulatedTenantFor, startTestDaemon, stateFilesText } from '../helpers.js';
 
 const TENANT = '11111111-2222-4333-8444-555555555555';
 
@@ -37,7 +35,7 @@ t.test('an admin creates a user key, sees it once, and the key works', async (t)
   t.notOk(list.body.includes(body.key), 'the list never contains a key');
   t.notOk(list.body.includes('hash'), 'nor its hash');
 
-  const onDisk = await readFile(join(d.dataDir, 'amsd.json'), 'utf8');
+  const onDisk = await stateFilesText(d.dataDir);
   t.notOk(onDisk.includes(body.key), 'the data file holds no key, only its hash');
   t.notOk(onDisk.includes(d.adminKey));
 });
@@ -71,9 +69,7 @@ t.test('missing, malformed, unknown, revoked and expired credentials are 401 pro
   t.equal(revoked.json().status, 'revoked');
 
   const expiring = (await d.call({ method: 'POST', url: '/v1/api-keys', body: { name: 'temp', role: 'user', expiresAt: new Date(Date.now() + 3_600_000).toISOString() } })).json();
-  await d.store.mutate((state) => {
-    state.apiKeys.find((k) => k.id === expiring.id)!.expiresAt = new Date(Date.now() - 1000).toISOString();
-  });
+  await d.store.mutate((draft) => draft.put('apiKeys', { ...draft.get('apiKeys', expiring.id)!, expiresAt: new Date(Date.now() - 1000).toISOString() }));
 
   const cases: [string, Record<string, string>, RegExp][] = [
     ['no header', {}, /needs an Authorization: Bearer/],

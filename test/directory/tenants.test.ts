@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sealingContext } from '../../daemon/directory/tenant-service.js';
-import { assertMatchesSpec, startTestDaemon, tempDir, type TestContext } from '../helpers.js';
+import { assertMatchesSpec, startTestDaemon, stateFilesText, storedState, tempDir, type TestContext } from '../helpers.js';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const OTHER_TENANT = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
@@ -70,9 +70,9 @@ t.test('an admin adds a tenant with a client secret, which is sealed and never s
   const none = await d.call({ url: `/v1/tenants?tenantId=${OTHER_TENANT}` });
   t.same(none.json(), { items: [] });
 
-  const onDisk = await readFile(join(d.dataDir, 'amsd.json'), 'utf8');
+  const onDisk = await stateFilesText(d.dataDir);
   t.notOk(onDisk.includes(SECRET), 'the data file does not hold the secret in clear');
-  const stored = JSON.parse(onDisk).tenants[0];
+  const stored = (await storedState(d.dataDir)).tenants[0]! as any;
   t.equal(stored.credential.type, 'secret');
   t.equal(d.sealer.unseal(stored.credential.sealedClientSecret, `tenant:${TENANT}:clientSecret`), SECRET, 'the sealed value opens to the secret');
   t.equal(sealingContext(TENANT, 'clientSecret'), `tenant:${TENANT}:clientSecret`);
@@ -103,7 +103,7 @@ t.test('an admin adds a tenant with a certificate', needsOpenssl, async (t) => {
   const list = await d.call({ url: '/v1/tenants' });
   assertMatchesSpec(t, list, 'listTenants');
   t.notOk(list.body.includes('PRIVATE KEY'));
-  const onDisk = await readFile(join(d.dataDir, 'amsd.json'), 'utf8');
+  const onDisk = await stateFilesText(d.dataDir);
   t.notOk(onDisk.includes('PRIVATE KEY'), 'the data file holds no private key in clear');
   t.notOk(onDisk.includes(keyBody.slice(0, 40)));
 
@@ -263,7 +263,7 @@ t.test('an admin renames, disables and switches the credential of a tenant', nee
   t.equal(toCert.statusCode, 200, toCert.body);
   assertMatchesSpec(t, toCert, 'updateTenant');
   t.match(toCert.json(), { credentialType: 'certificate', certificateThumbprint: thumbprintOf(cert) });
-  let stored = JSON.parse(await readFile(join(d.dataDir, 'amsd.json'), 'utf8')).tenants[0];
+  let stored = (await storedState(d.dataDir)).tenants[0]! as any;
   t.same(Object.keys(stored.credential).sort(), ['certificatePem', 'expiresAt', 'sealedPrivateKeyPem', 'thumbprint', 'type'], 'the old sealed secret is dropped');
 
   const NEW_SECRET = 'another~secret~value';
@@ -273,7 +273,7 @@ t.test('an admin renames, disables and switches the credential of a tenant', nee
   t.notOk(toSecret.body.includes(NEW_SECRET));
   t.match(toSecret.json(), { credentialType: 'secret', enabled: true });
   t.notOk('certificateThumbprint' in toSecret.json(), 'no certificate is described any more');
-  stored = JSON.parse(await readFile(join(d.dataDir, 'amsd.json'), 'utf8')).tenants[0];
+  stored = (await storedState(d.dataDir)).tenants[0]! as any;
   t.same(Object.keys(stored.credential).sort(), ['sealedClientSecret', 'type'], 'the old sealed key is dropped');
   t.equal(d.sealer.unseal(stored.credential.sealedClientSecret, `tenant:${TENANT}:clientSecret`), NEW_SECRET);
 });
@@ -311,12 +311,14 @@ t.test('an admin removes a tenant', async (t) => {
   t.equal(removed.statusCode, 204);
   assertMatchesSpec(t, removed, 'deleteTenant');
   t.same((await d.call({ url: '/v1/tenants' })).json(), { items: [] });
-  t.same(JSON.parse(await readFile(join(d.dataDir, 'amsd.json'), 'utf8')).tenants, [], 'its sealed secret is gone from the file');
+  t.same((await storedState(d.dataDir)).tenants, [], 'it is gone from the state');
   t.throws(() => d.tenants.getWithCredential(TENANT), /No tenant/);
 
   const again = await d.call({ method: 'DELETE', url: `/v1/tenants/${TENANT}` });
   t.equal(again.statusCode, 404);
   assertMatchesSpec(t, again, 'deleteTenant');
+  await d.app.close();
+  t.notOk((await stateFilesText(d.dataDir)).includes('sealedClientSecret'), 'once the journal is folded (at the latest on close), its sealed secret is gone from the files');
 });
 
 t.test('user keys cannot see or change tenants', async (t) => {

@@ -4,17 +4,18 @@
  * turned into numbers only when they are plain decimal numbers within their bounds, and unknown query
  * parameters are refused on every operation (issue 11, items 1, 2 and 6).
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { STATE_FILE } from '../../daemon/daemon.js';
+import { readState } from '../../daemon/store/state-files.js';
 import { assertMatchesSpec, createKey, startTestDaemon } from '../helpers.js';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
 
 /** The state file as written, without the API keys' lastUsedAt (recorded in the background on a key's first use). */
 async function storedState(dataDir: string): Promise<string> {
-  const state = JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as { apiKeys: { lastUsedAt?: string }[] };
+  // The snapshot with its change journal applied: what the next start would load.
+  const state = (await readState(join(dataDir, STATE_FILE)))!;
   for (const key of state.apiKeys) delete key.lastUsedAt;
   return JSON.stringify(state);
 }

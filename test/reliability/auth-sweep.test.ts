@@ -124,8 +124,9 @@ async function deadKeys(t: TestContext, daemon: TestDaemon) {
     const name = `expired-${role}`;
     expired[role] = await createKey(t, daemon, { name, role, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
     t.equal((await daemon.call({ url: '/v1/me', key: expired[role] })).statusCode, 200, `${name} works before it expires`);
-    await daemon.store.mutate((state) => {
-      state.apiKeys.find((k) => k.name === name)!.expiresAt = new Date(Date.now() - 3_600_000).toISOString();
+    await daemon.store.mutate((draft) => {
+      const stored = draft.rows('apiKeys').find((k) => k.name === name)!;
+      draft.put('apiKeys', { ...stored, expiresAt: new Date(Date.now() - 3_600_000).toISOString() });
     });
   }
   const statuses = Object.fromEntries((await daemon.call({ url: '/v1/api-keys' })).json().items.map((k: { name: string; status: string }) => [k.name, k.status]));

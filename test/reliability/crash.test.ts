@@ -3,7 +3,7 @@
  * writers create and revoke API keys and make (refused, audited) secret reads, and sometimes while it
  * is still starting. After every kill it must start again, and then:
  * - every write it acknowledged (a 2xx, or a refusal, which is answered only once audited) is there,
- *   in the files as the kill left them and after the restart: the key in amsd.json, its revocation,
+ *   in the files as the kill left them and after the restart: the key in amsd.json or its change journal, its revocation,
  *   the audit event of each (retention is on, so events may later be pruned, only from the start);
  * - `amsd audit verify` passes (its code in this process after each restart, the compiled CLI at the end);
  * - no temporary copy of a data file is left.
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runAuditVerify } from '../../daemon/audit/verify-command.js';
 import { packageRoot } from '../../openapi/package-root.js';
-import { tempDir } from '../helpers.js';
+import { storedState, tempDir } from '../helpers.js';
 
 const CLI = join(packageRoot, 'dist', 'daemon', 'cli.js');
 const KILLS = 24;
@@ -127,8 +127,14 @@ async function writer(url: string, adminKey: string, label: string): Promise<voi
         const candidates = [...all.created.keys()].filter((id) => !all.revoked.has(id));
         const id = candidates[Math.floor(random() * candidates.length)];
         if (!id) continue;
+        const asked = new Date().toISOString();
         const response = await fetch(`${url}/v1/api-keys/${id}`, { method: 'DELETE', headers: { authorization: headers.authorization } });
-        if (response.ok) for (const acknowledged of [all, round]) acknowledged.revoked.add(id);
+        if (response.ok) {
+          // Revoked before it was asked: a revocation made in an earlier round whose answer the kill cut off. Its
+          // event came with it, rounds ago, and retention may have pruned it since; what this answer acknowledges is the state.
+          const earlier = ((await response.json()) as { revokedAt: string }).revokedAt < asked;
+          for (const acknowledged of earlier ? [all] : [all, round]) acknowledged.revoked.add(id);
+        }
       } else {
         // No tenant is configured: a refusal, answered only once its audit event is on disk.
         const requestId = `crash-${label}-${n}`;
@@ -174,7 +180,8 @@ const eventKey = (event: TrailEvent) => `${event.type} ${event.type === 'secret.
  * must be there. Returns what is missing, and where this round's events are (by seq).
  */
 async function checkAfterKill(dataDir: string): Promise<{ lost: string[]; seqs: Map<string, number> }> {
-  const state = JSON.parse(await readFile(join(dataDir, 'amsd.json'), 'utf8')) as { apiKeys: { id: string; name: string; revokedAt?: string }[] };
+  // amsd.json with its change journal applied, as the kill left them (a torn last journal line is ignored, as at start).
+  const state = await storedState(dataDir);
   const keys = new Map(state.apiKeys.map((key) => [key.id, key]));
   const lost: string[] = [];
   for (const [id, name] of all.created) if (keys.get(id)?.name !== name) lost.push(`key ${name} (${id})`);
