@@ -10,8 +10,9 @@
  *   unchained line stays. The chain does not advance: the next batch rewrites the same seqs. If the
  *   truncation fails too, each later batch retries it first and is refused until it succeeds — so
  *   once the disk works again, appends work again, with the chain intact.
- * - Opening reads and checks the whole chain (and builds the query index), keyed with the trail's
- *   chain key and against the last checkpoint of its head (see trail.ts). A last line without a
+ * - Opening reads the whole file (and builds the query index) and checks the chain, keyed with the
+ *   trail's chain key and against the last checkpoint of its head (see trail.ts); at start-up from
+ *   that checkpoint on (`fromCheckpoint`), re-hashing only the events written since. A last line without a
  *   newline after the checkpoint is a write that never finished: it is moved to an evidence file next
  *   to the trail, and `warning` says so. Any other break refuses the open: amsd never writes on after
  *   a chain it cannot trust.
@@ -91,6 +92,8 @@ export interface OpenAuditLogOptions {
   checkpoint?: Checkpoint;
   /** Accept a trail with no keyed event: only for `amsd audit rekey`, which keys it. */
   allowUnkeyed?: boolean;
+  /** Start-up: check the chain from the checkpoint on, trusting what came before it (see ChainCheckOptions). */
+  fromCheckpoint?: boolean;
   io?: Partial<AuditFileIo>;
 }
 
@@ -118,6 +121,7 @@ export async function openAuditLog(file: string, options: OpenAuditLogOptions): 
     const checker = new ChainChecker(options.key, {
       ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
       ...(options.allowUnkeyed ? { allowUnkeyed: true } : {}),
+      ...(options.fromCheckpoint ? { fromCheckpoint: true } : {}),
     });
     let length = 0;
     let unfinished: FileLineRef | undefined;

@@ -124,9 +124,21 @@ class Dictionary<Entry> {
 
 const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
-/** The strings a filter compares with an event's actor or device, lowercased. */
-function identifiers(values: unknown[]): string[] {
-  return values.filter((value): value is string => typeof value === 'string').map((value) => value.toLowerCase());
+/**
+ * The strings a filter compares with an event's actor or device, lowercased, and the dictionary key of
+ * that list (each string after its length, so no two lists share a key). Built with plain loops: this
+ * runs for every event of the trail when the log opens.
+ */
+function identifiers(values: unknown[]): { ids: string[]; key: string | undefined } {
+  const ids: string[] = [];
+  let key: string | undefined;
+  for (const value of values) {
+    if (typeof value !== 'string') continue;
+    const id = value.toLowerCase();
+    ids.push(id);
+    key = `${key ?? ''}${id.length}:${id}`;
+  }
+  return { ids, key };
 }
 
 const INITIAL_CAPACITY = 1024;
@@ -180,8 +192,8 @@ export class AuditEventIndex {
     this.#type[i] = this.#types.ref(type, () => type!);
     this.#accessType[i] = this.#accessTypes.ref(accessType, () => accessType!);
     this.#code[i] = this.#codes.ref(code, () => code!);
-    this.#actor[i] = this.#actors.ref(actorIds.length ? JSON.stringify(actorIds) : undefined, () => actorIds);
-    this.#device[i] = this.#devices.ref(deviceIds.length ? JSON.stringify(deviceIds) : undefined, () => deviceIds);
+    this.#actor[i] = this.#actors.ref(actorIds.key, () => actorIds.ids);
+    this.#device[i] = this.#devices.ref(deviceIds.key, () => deviceIds.ids);
     this.#count++;
   }
 
