@@ -4,11 +4,23 @@
  * host (a private cloud, the simulated tenant), the daemon reads its OpenID configuration itself and
  * hands MSAL the metadata, so MSAL does no instance discovery against the internet.
  */
-import { AuthError, ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
+import type { ConfidentialClientApplication, Configuration } from '@azure/msal-node';
 import { request, type Dispatcher } from 'undici';
 import { effectiveDeadline } from './deadline.js';
 import { GraphError, isTimeout, type TokenRequestOptions } from './graph-client.js';
-import { TokenRequestFailed, UndiciNetworkClient, type NetworkRetryOptions } from './msal-network.js';
+import type { NetworkRetryOptions } from './msal-network.js';
+
+type Msal = typeof import('@azure/msal-node') & Pick<typeof import('./msal-network.js'), 'TokenRequestFailed' | 'UndiciNetworkClient'>;
+/** MSAL and our network client for it, loaded with the first token request: megabytes a daemon that has not called Graph yet does without. */
+let msalLoading: Promise<Msal> | undefined;
+let msalLoaded: Msal | undefined;
+function loadMsal(): Promise<Msal> {
+  msalLoading ??= Promise.all([import('@azure/msal-node'), import('./msal-network.js')]).then(([msal, network]) => {
+    msalLoaded = { ...msal, TokenRequestFailed: network.TokenRequestFailed, UndiciNetworkClient: network.UndiciNetworkClient };
+    return msalLoaded;
+  });
+  return msalLoading;
+}
 
 export type TenantCredential =
   | { type: 'secret'; clientSecret: string }
@@ -57,6 +69,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   let client: Promise<ConfidentialClientApplication> | undefined;
 
   const build = async () => {
+    const { ConfidentialClientApplication, UndiciNetworkClient } = await loadMsal();
     const host = new URL(authorityHost).host;
     const custom = !MICROSOFT_AUTHORITY_HOSTS.has(host);
     const configuration: Configuration = {
@@ -168,8 +181,9 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 /** Any failure to get a token, as a GraphError that names the host and the cause (never `[object Object]`). */
 function tokenFailure(error: unknown, host: string): GraphError {
   if (error instanceof GraphError) return error;
-  if (error instanceof TokenRequestFailed) return error.failure;
-  if (error instanceof AuthError) {
+  // MSAL's errors can only come once MSAL is loaded.
+  if (msalLoaded && error instanceof msalLoaded.TokenRequestFailed) return error.failure;
+  if (msalLoaded && error instanceof msalLoaded.AuthError) {
     // A final answer of the token endpoint that MSAL turned into an error: a wrong secret, an unknown app, ...
     const code = typeof error.errorCode === 'string' && error.errorCode && error.errorCode !== '[object Object]' ? error.errorCode : undefined;
     // MSAL's message is `Error(s): ... - Timestamp: ... - Description: AADSTSnnnn: ... - Correlation ID: ...`; Entra's words are the description.
