@@ -197,7 +197,7 @@ export function buildCli(): Command {
   audit
     .command('verify')
     .description(
-      'Check the audit trail as amsd does at start: every event unchanged and keyed, none removed or reordered, the trail the one amsd.json names and ' +
+      'Check the whole audit trail (start re-hashes only the events from the last checkpoint on): every event unchanged and keyed, none removed or reordered, the trail the one amsd.json names and ' +
         'reaching its last checkpoint. Exits 0 if so, 1 if it is broken, missing or would be refused. Only reads; safe while amsd serves.',
     )
     .addOption(dataDirOption('check'))
