@@ -6,12 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { userInfo } from 'node:os';
-import { runAuditRekey, runAuditReset } from './audit/trail-commands.js';
-import { runAuditVerify } from './audit/verify-command.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { defaultDataDir } from './config.js';
-import { defaultDemoDataDir, demoInstructions, startDemo } from './demo.js';
+import { defaultDataDir, defaultDemoDataDir } from './config.js';
 import { BOOTSTRAP_KEY_FILE, openDaemon } from './daemon.js';
 import { checkCanListen, listenFailure } from './listen-check.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from './logging.js';
@@ -120,6 +117,8 @@ interface DemoCommandOptions {
 }
 
 async function demo(options: DemoCommandOptions) {
+  // Loaded only for `amsd demo`: the simulated tenant (node-forge, jose, its directory) is no part of `serve`.
+  const { demoInstructions, startDemo } = await import('./demo.js');
   const logger = createLogger(options.logLevel);
   let started;
   try {
@@ -198,7 +197,7 @@ export function buildCli(): Command {
   audit
     .command('verify')
     .description(
-      'Check the audit trail as amsd does at start: every event unchanged and keyed, none removed or reordered, the trail the one amsd.json names and ' +
+      'Check the whole audit trail (start re-hashes only the events from the last checkpoint on): every event unchanged and keyed, none removed or reordered, the trail the one amsd.json names and ' +
         'reaching its last checkpoint. Exits 0 if so, 1 if it is broken, missing or would be refused. Only reads; safe while amsd serves.',
     )
     .addOption(dataDirOption('check'))
@@ -212,6 +211,7 @@ export function buildCli(): Command {
       ].join('\n'),
     )
     .action(async (options: { dataDir: string }) => {
+      const { runAuditVerify } = await import('./audit/verify-command.js');
       process.exitCode = await runAuditVerify(options.dataDir, process.stdout, masterKeyFile());
     });
   audit
@@ -224,6 +224,7 @@ export function buildCli(): Command {
     .requiredOption('--confirm', 'required: you mean it')
     .addOption(new Option('--reason <text>', 'why, for the audit.reset event'))
     .action(async (options: { dataDir: string; reason?: string }) => {
+      const { runAuditReset } = await import('./audit/trail-commands.js');
       process.exitCode = await runAuditReset({ dataDir: options.dataDir, operator: operator(), out: process.stdout, ...masterKeyFile(), ...(options.reason ? { reason: options.reason } : {}) });
     });
   audit
@@ -235,6 +236,7 @@ export function buildCli(): Command {
     .addOption(dataDirOption('key'))
     .addOption(new Option('--reason <text>', 'why, for the audit.rekeyed event'))
     .action(async (options: { dataDir: string; reason?: string }) => {
+      const { runAuditRekey } = await import('./audit/trail-commands.js');
       process.exitCode = await runAuditRekey({ dataDir: options.dataDir, operator: operator(), out: process.stdout, ...masterKeyFile(), ...(options.reason ? { reason: options.reason } : {}) });
     });
 

@@ -5,7 +5,6 @@
  * simulated helpdesk user. `<data-dir>/demo.json` says where everything is.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -24,9 +23,7 @@ export const DEMO_PUBLIC_CLIENT_ID = '5e0d6c1a-9a3b-4f2e-8d7c-0a1b2c3d4e5f';
 /** Fixed, so device names, users and groups are the same on every run. */
 const DEMO_SEED = 20261123;
 
-export function defaultDemoDataDir(): string {
-  return join(tmpdir(), 'amsd-demo');
-}
+export { defaultDemoDataDir } from './config.js';
 
 export interface DemoOptions {
   dataDir: string;

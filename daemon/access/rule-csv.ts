@@ -6,7 +6,6 @@
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { createAjv } from '../common/ajv.js';
-import { parse } from 'csv-parse/sync';
 import type { FieldError } from '../common/errors.js';
 import { loadSpec, toJsonSchema } from '../../openapi/contract.js';
 import type { NewRule } from './rule-service.js';
@@ -57,7 +56,9 @@ function detectDelimiter(text: string): CsvDelimiter {
   return ',';
 }
 
-export function parseRuleCsv(text: string, delimiter: CsvDelimiter = detectDelimiter(text)): ParsedRows {
+export async function parseRuleCsv(text: string, delimiter: CsvDelimiter = detectDelimiter(text)): Promise<ParsedRows> {
+  // Loaded with the first import, not by every daemon at start.
+  const { parse } = await import('csv-parse/sync');
   let records: { record: string[]; info: { lines: number } }[];
   // skip_empty_lines is off so that line numbers count every line; empty rows are dropped below.
   try {

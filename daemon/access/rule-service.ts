@@ -13,6 +13,7 @@ import { resolveChannelRefs } from '../notifications/channel-references.js';
 import type { DeepReadonly, Store } from '../store/store.js';
 import { UnresolvedName, type DirectoryNames } from './directory-names.js';
 import { RuleIndex } from './evaluation.js';
+import { NameLookups } from './name-lookups.js';
 import { PRINCIPAL_LIST_NAMES, targetKind, type PrincipalRef, type RulePrincipals, type RuleRecord } from './types.js';
 
 export type RuleView = components['schemas']['ComputerAuthorizationRule'];
@@ -23,7 +24,7 @@ const LIST_NAMES = PRINCIPAL_LIST_NAMES;
 type ListName = (typeof LIST_NAMES)[number];
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Graph calls in flight at once while resolving a rule's principals. */
+/** Graph calls in flight at once while resolving the names of a rule, or of all rows of an import. */
 const RESOLVE_CONCURRENCY = 8;
 const SPECIFICITY = { device: 0, group: 1, tenant: 2 } as const;
 
@@ -125,7 +126,7 @@ export class RuleService {
 
   async create(input: NewRule, author: ChangeAuthor): Promise<RuleView> {
     const errors: FieldError[] = [];
-    const rule = await this.#prepare(input, author, 'body', errors);
+    const rule = await this.#prepare(input, author, 'body', errors, new NameLookups(RESOLVE_CONCURRENCY));
     if (!rule || errors.length > 0) throw new ValidationError(errors);
     await this.#commit([rule], author);
     return toRuleView(rule);
@@ -144,11 +145,21 @@ export class RuleService {
     const errors: FieldError[] = [];
     const rules: RuleRecord[] = [];
     const skipped: { line: number; description: string; existingRuleId: string }[] = [];
+    // The rows are resolved together (a name many rows share is looked up once), then taken in file order.
+    const lookups = new NameLookups(RESOLVE_CONCURRENCY);
+    const prepared = await Promise.all(
+      rows.map(async ({ line, input }) => {
+        const rowErrors: FieldError[] = [];
+        const rule = await this.#prepare(input, author, `body/csv/${line}`, rowErrors, lookups);
+        return { line, rule, rowErrors };
+      }),
+    ).catch((error: unknown) => {
+      lookups.stop(error);
+      throw error;
+    });
     // A row that says what a rule already says is not made twice (importing a file again creates nothing).
     const known = new Map(this.store.state.rules.map((rule) => [ruleContent(rule), rule.id]));
-    for (const { line, input } of rows) {
-      const rowErrors: FieldError[] = [];
-      const rule = await this.#prepare(input, author, `body/csv/${line}`, rowErrors);
+    for (const { line, rule, rowErrors } of prepared) {
       errors.push(...rowErrors.map((e) => ({ ...e, message: `line ${line}: ${e.message}` })));
       if (!rule) continue;
       const content = ruleContent(rule);
@@ -166,7 +177,7 @@ export class RuleService {
   }
 
   /** A new rule checked and resolved; undefined (and `errors` says why) when it cannot be made. */
-  async #prepare(input: NewRule, author: ChangeAuthor, at: string, errors: FieldError[]): Promise<RuleRecord | undefined> {
+  async #prepare(input: NewRule, author: ChangeAuthor, at: string, errors: FieldError[], lookups: NameLookups): Promise<RuleRecord | undefined> {
     const start = errors.length;
     const tenantId = this.#configuredTenant(input.tenantId, `${at}/tenantId`, errors);
     const description = input.description.trim();
@@ -177,11 +188,11 @@ export class RuleService {
     // Without a tenant nothing can be resolved; otherwise every entry is checked, so one answer lists every mistake.
     if (!tenantId) return undefined;
 
-    const target = await this.#resolveTarget(tenantId, { groupId: input.groupId, deviceId: input.deviceId }, at, errors);
+    const target = await this.#resolveTarget(tenantId, { groupId: input.groupId, deviceId: input.deviceId }, at, errors, lookups);
     const lists = {} as RulePrincipals;
     await Promise.all(
       LIST_NAMES.map(async (name) => {
-        lists[name] = dedupe(await this.#resolveAll(tenantId, input[name] ?? [], `${at}/${name}`, errors));
+        lists[name] = dedupe(await this.#resolveAll(tenantId, input[name] ?? [], `${at}/${name}`, errors, lookups));
       }),
     );
     if (errors.length > start) return undefined;
@@ -233,12 +244,13 @@ export class RuleService {
     }
 
     const retarget = input.groupId !== undefined || input.deviceId !== undefined;
-    const target = retarget ? await this.#resolveTarget(existing.tenantId, { groupId: input.groupId ?? undefined, deviceId: input.deviceId ?? undefined }, 'body', errors) : undefined;
+    const lookups = new NameLookups(RESOLVE_CONCURRENCY);
+    const target = retarget ? await this.#resolveTarget(existing.tenantId, { groupId: input.groupId ?? undefined, deviceId: input.deviceId ?? undefined }, 'body', errors, lookups) : undefined;
     const additions = {} as Partial<RulePrincipals>;
     await Promise.all(
       LIST_NAMES.map(async (name) => {
         const entries = input[`add${capitalised(name)}`];
-        if (entries?.length) additions[name] = await this.#resolveAll(existing.tenantId, entries, `body/add${capitalised(name)}`, errors);
+        if (entries?.length) additions[name] = await this.#resolveAll(existing.tenantId, entries, `body/add${capitalised(name)}`, errors, lookups);
       }),
     );
     const removals: Partial<Record<ListName, Set<string>>> = {};
@@ -329,15 +341,17 @@ export class RuleService {
     target: { groupId?: string | undefined; deviceId?: string | undefined },
     at: string,
     errors: FieldError[],
+    lookups: NameLookups,
   ): Promise<Pick<RuleRecord, 'groupId' | 'deviceId' | 'targetDisplayName'>> {
     try {
       if (target.groupId) {
-        const group = await this.names.group(tenantId, target.groupId);
+        const groupId = target.groupId;
+        const group = await lookups.once(`group ${tenantId} ${groupId.trim()}`, () => this.names.group(tenantId, groupId));
         return { groupId: group.id, targetDisplayName: group.displayName };
       }
       if (target.deviceId) {
         const value = target.deviceId.trim();
-        const device = await this.devices.resolve(GUID.test(value) ? { deviceId: value, tenantId } : { name: value, tenantId });
+        const device = await lookups.once(`device ${tenantId} ${value}`, () => this.devices.resolve(GUID.test(value) ? { deviceId: value, tenantId } : { name: value, tenantId }));
         return { deviceId: device.deviceId.toLowerCase(), targetDisplayName: device.deviceName };
       }
     } catch (error) {
@@ -350,21 +364,18 @@ export class RuleService {
   }
 
   /** Every entry resolved; the ones that cannot be are reported with their position. */
-  async #resolveAll(tenantId: string, entries: readonly string[], path: string, errors: FieldError[]): Promise<PrincipalRef[]> {
-    const resolved: (PrincipalRef | undefined)[] = new Array<PrincipalRef | undefined>(entries.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < entries.length) {
-        const i = next++;
+  async #resolveAll(tenantId: string, entries: readonly string[], path: string, errors: FieldError[], lookups: NameLookups): Promise<PrincipalRef[]> {
+    const resolved = await Promise.all(
+      entries.map(async (entry, i) => {
         try {
-          resolved[i] = await this.names.principal(tenantId, entries[i]!);
+          return await lookups.once(`principal ${tenantId} ${entry.trim()}`, () => this.names.principal(tenantId, entry));
         } catch (error) {
           if (!(error instanceof UnresolvedName)) throw error;
-          errors.push({ path: `${path}/${i}`, message: `'${entries[i]}': ${error.message}` });
+          errors.push({ path: `${path}/${i}`, message: `'${entry}': ${error.message}` });
+          return undefined;
         }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(RESOLVE_CONCURRENCY, entries.length) }, worker));
+      }),
+    );
     return resolved.filter((p): p is PrincipalRef => p !== undefined);
   }
 }

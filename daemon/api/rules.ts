@@ -21,7 +21,7 @@ export function ruleHandlers(rules: RuleService, tools: RequestContextTools): Pi
       return { csv: ruleCsv(items, query.delimiter), count: items.length };
     },
     async importComputerAuthorizationRules(context) {
-      const { rows, errors } = parseRuleCsv(context.body.csv, context.body.delimiter);
+      const { rows, errors } = await parseRuleCsv(context.body.csv, context.body.delimiter);
       const dryRun = context.body.dryRun ?? false;
       // Well-formed rows are resolved even when other rows are not, so that one answer lists every mistake.
       let result: { items: RuleView[]; skipped: { line: number; description: string; existingRuleId: string }[] } = { items: [], skipped: [] };

@@ -95,7 +95,8 @@ export async function* readLines(handle: FileHandle): AsyncGenerator<FileLine> {
     const data = chunk.subarray(0, bytesRead);
     let from = 0;
     for (let newline = data.indexOf(10); newline !== -1; newline = data.indexOf(10, from)) {
-      const bytes = Buffer.concat([...partial, data.subarray(from, newline)]);
+      // A line inside this chunk is decoded in place; only one that began in an earlier chunk is joined first.
+      const bytes = partial.length === 0 ? data.subarray(from, newline) : Buffer.concat([...partial, data.subarray(from, newline)]);
       partial = [];
       yield { number: ++number, offset: lineStart, length: bytes.length, text: bytes.toString('utf8'), terminated: true };
       lineStart += bytes.length + 1;
@@ -142,6 +143,13 @@ export interface ChainCheckOptions {
   allowUnkeyed?: boolean;
   /** The last checkpoint: a trail that no longer reaches it, or holds another event there, was cut or replaced. */
   checkpoint?: Checkpoint;
+  /**
+   * Start-up's check: trust the events before the checkpoint, which were checked when it was written
+   * (their hashes are not recomputed; their seqs and links still are), and check in full the
+   * checkpoint's own event, which must carry the checkpointed hash, and every event after it. Tampering
+   * before the checkpoint is left to the full check (`amsd audit verify`).
+   */
+  fromCheckpoint?: boolean;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -160,11 +168,17 @@ export class ChainChecker {
   lastHash = GENESIS_HASH;
   /** The first seq of the trail (1 unless it was pruned). */
   firstSeq = 1;
-  /** The seq of the first keyed event; undefined while every event so far is unkeyed (or there is none). */
+  /**
+   * The seq of the first keyed event; undefined while every event so far is unkeyed (or there is none).
+   * On start-up's check (`fromCheckpoint`) the events before the checkpoint are not hashed: then it is
+   * the checkpoint's seq when that event is keyed.
+   */
   keyedFrom: number | undefined;
   /** Unkeyed events at the start of the trail (written before it was keyed). */
   unkeyedEvents = 0;
   #lines = 0;
+  /** Lines trusted up to the checkpoint, not hashed: they say nothing about whether the trail is keyed. */
+  #unhashedLines = 0;
   #startsAfterPruning = false;
   #pruningAccountedFor = false;
   #anchor: string | undefined;
@@ -174,6 +188,11 @@ export class ChainChecker {
     private readonly key: ChainKey,
     private readonly options: ChainCheckOptions = {},
   ) {}
+
+  /** Whether the event claiming `seq` is before the checkpoint, on start-up's check. */
+  #trusted(seq: number): boolean {
+    return this.options.fromCheckpoint === true && seq < (this.options.checkpoint?.seq ?? 0);
+  }
 
   check(line: Pick<FileLine, 'number' | 'text'>): { event: AuditEvent } | { broken: ChainBreak } {
     const at = (reason: ChainBreakReason, detail: string, seq?: number) => ({
@@ -193,7 +212,9 @@ export class ChainChecker {
     if (seq === undefined || typeof event.prevHash !== 'string' || typeof event.hash !== 'string' || !HEX64.test(event.hash)) {
       return at('invalid-event', 'not an audit event: seq, prevHash or hash is missing or malformed', seq);
     }
-    if (hashEvent(event, this.key) !== event.hash) {
+    if (this.#trusted(seq)) {
+      this.#unhashedLines++; // trusted up to the checkpoint: see ChainCheckOptions.fromCheckpoint
+    } else if (hashEvent(event, this.key) !== event.hash) {
       const unkeyed = unkeyedHashEvent(event) === event.hash;
       if (!unkeyed) {
         return at('hash-mismatch', 'hash mismatch — the event was changed after it was written (or the trail was written under another master key, or for another data directory)', seq);
@@ -243,7 +264,7 @@ export class ChainChecker {
     if (this.#startsAfterPruning && !this.#pruningAccountedFor) {
       return broken(1, 'seq-mismatch', `the trail starts at seq ${this.firstSeq}, and no audit.pruned event accounts for events 1 to ${this.firstSeq - 1} — they were removed`, this.firstSeq);
     }
-    if (this.#lines > 0 && this.keyedFrom === undefined && !this.options.allowUnkeyed) {
+    if (this.#lines > this.#unhashedLines && this.keyedFrom === undefined && !this.options.allowUnkeyed) {
       return broken(
         1,
         'unkeyed',

@@ -124,12 +124,35 @@ class Dictionary<Entry> {
 
 const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
-/** The strings a filter compares with an event's actor or device, lowercased. */
-function identifiers(values: unknown[]): string[] {
-  return values.filter((value): value is string => typeof value === 'string').map((value) => value.toLowerCase());
+/**
+ * The strings a filter compares with an event's actor or device, lowercased, and the dictionary key of
+ * that list (each string after its length, so no two lists share a key). Built with plain loops: this
+ * runs for every event of the trail when the log opens.
+ */
+function identifiers(values: unknown[]): { ids: string[]; key: string | undefined } {
+  const ids: string[] = [];
+  let key: string | undefined;
+  for (const value of values) {
+    if (typeof value !== 'string') continue;
+    const id = value.toLowerCase();
+    ids.push(id);
+    key = `${key ?? ''}${id.length}:${id}`;
+  }
+  return { ids, key };
 }
 
 const INITIAL_CAPACITY = 1024;
+
+/** One read of the file that serves several events: the bytes from `offset` on, and where each event's line is in them. */
+export interface ReadSpan {
+  offset: number;
+  length: number;
+  lines: { seq: number; start: number; length: number }[];
+}
+
+/** A span reads through gaps up to this size rather than starting another read (a read costs a trip through libuv's pool). */
+const MAX_GAP_BYTES = 16 * 1024;
+const MAX_SPAN_BYTES = 1024 * 1024;
 
 export class AuditEventIndex {
   /** Slot i holds seq firstSeq + i: 1 unless retention pruned the start of the trail. */
@@ -180,8 +203,8 @@ export class AuditEventIndex {
     this.#type[i] = this.#types.ref(type, () => type!);
     this.#accessType[i] = this.#accessTypes.ref(accessType, () => accessType!);
     this.#code[i] = this.#codes.ref(code, () => code!);
-    this.#actor[i] = this.#actors.ref(actorIds.length ? JSON.stringify(actorIds) : undefined, () => actorIds);
-    this.#device[i] = this.#devices.ref(deviceIds.length ? JSON.stringify(deviceIds) : undefined, () => deviceIds);
+    this.#actor[i] = this.#actors.ref(actorIds.key, () => actorIds.ids);
+    this.#device[i] = this.#devices.ref(deviceIds.key, () => deviceIds.ids);
     this.#count++;
   }
 
@@ -190,6 +213,26 @@ export class AuditEventIndex {
     if (!(seq >= this.firstSeq && seq <= this.count)) throw new RangeError(`No audit event with seq ${seq}`);
     const i = seq - this.firstSeq;
     return { offset: this.#offset[i]!, length: this.#length[i]! };
+  }
+
+  /**
+   * The reads that fetch the lines of `seqs` (any order): lines near each other in the file are read
+   * together, up to MAX_SPAN_BYTES a read, so a page of 1,000 adjacent events is one read, not 1,000.
+   */
+  readSpans(seqs: readonly number[]): ReadSpan[] {
+    const spans: ReadSpan[] = [];
+    let span: ReadSpan | undefined;
+    for (const seq of [...seqs].sort((a, b) => a - b)) {
+      const { offset, length } = this.location(seq);
+      const end = span ? span.offset + span.length : 0;
+      if (!span || offset - end > MAX_GAP_BYTES || offset + length - span.offset > MAX_SPAN_BYTES) {
+        span = { offset, length: 0, lines: [] };
+        spans.push(span);
+      }
+      span.lines.push({ seq, start: offset - span.offset, length });
+      span.length = Math.max(span.length, offset + length - span.offset);
+    }
+    return spans;
   }
 
   /** The seqs of up to `wanted` matching events below `query.belowSeq`, newest first. */

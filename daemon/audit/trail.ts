@@ -4,8 +4,9 @@
  * The state (amsd.json) holds an `auditTrail` record: the trail's id, which salts the chain key (see
  * chain.ts), and a checkpoint of its head (seq, hash, time), all under an HMAC of the chain key. The
  * checkpoint is written every `everyEvents` events or `everyMs` while events come (a change of the
- * state, so not on every event), at once after the first event, and at shutdown. At start, and in
- * `amsd audit verify`, the trail is refused when it is:
+ * state, so not on every event), at once after the first event, and at shutdown. At start (which
+ * re-hashes only the events from the checkpoint on), and in `amsd audit verify` (every event), the
+ * trail is refused when it is:
  * - missing, or emptied (the checkpoint says events were written);
  * - cut at its start (no keyed audit.pruned event accounts for the cut: chain.ts);
  * - recomputed without the master key (unkeyed or wrongly keyed hashes);
@@ -160,12 +161,17 @@ export interface OpenBoundAuditLogOptions {
   io?: Partial<AuditFileIo>;
 }
 
-/** Opens the trail the state names, refusing it (AuditTrailError, AuditLogError) for any of the reasons above. */
+/**
+ * Opens the trail the state names, refusing it (AuditTrailError, AuditLogError) for any of the reasons
+ * above. At start the chain is checked from the keyed checkpoint on: the events before it were checked
+ * when it was written, so re-hashing the whole trail would only slow every start; edits before the
+ * checkpoint are for `amsd audit verify`, which checks every event.
+ */
 export async function openBoundAuditLog(options: OpenBoundAuditLogOptions): Promise<OpenedAuditLog> {
   const { file, stateFile, store, masterKey } = options;
   const bound = await bindTrail(file, stateFile, store.state.auditTrail, masterKey);
   if ('problem' in bound) throw new AuditTrailError(file, bound.problem, bound.advice);
-  return openAuditLog(file, { key: bound.key, checkpoint: bound.checkpoint, ...(options.io ? { io: options.io } : {}) });
+  return openAuditLog(file, { key: bound.key, checkpoint: bound.checkpoint, fromCheckpoint: true, ...(options.io ? { io: options.io } : {}) });
 }
 
 export interface CheckpointOptions {

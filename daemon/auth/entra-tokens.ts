@@ -5,7 +5,7 @@
  * tenant id, since Entra's signing keys are shared by every tenant), audience, expiry and not-before.
  * A token for Microsoft Graph is refused before anything else: only Graph can validate those.
  */
-import { createRemoteJWKSet, customFetch, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { errors, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { TenantService, TenantView } from '../directory/tenant-service.js';
 import { GRAPH_AUDIENCES } from '../directory/tenant-service.js';
@@ -31,6 +31,10 @@ function v1Issuers(tenant: TenantView): string[] {
   return [`${sts}/${tenant.tenantId}/`, `${tenant.authorityHost}/${tenant.tenantId}/`];
 }
 
+/** jose, loaded with the first Entra token: a daemon whose callers use API keys does without it. */
+let joseLoading: Promise<typeof import('jose')> | undefined;
+const loadJose = () => (joseLoading ??= import('jose'));
+
 export function looksLikeJwt(token: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
 }
@@ -47,6 +51,7 @@ export class EntraTokenVerifier {
   }
 
   async authenticate(token: string): Promise<AuthenticationResult> {
+    const { decodeJwt, errors, jwtVerify } = await loadJose();
     let claims: JWTPayload;
     try {
       claims = decodeJwt(token);
@@ -82,10 +87,10 @@ export class EntraTokenVerifier {
         requiredClaims: ['exp', 'tid', 'oid'],
       }));
     } catch (error) {
-      if (keysUnavailable(error)) {
+      if (keysUnavailable(error, errors)) {
         throw new UnavailableError('identity-provider-unavailable', `amsd could not read the signing keys of tenant ${tenant.displayName} (${(error as Error).message}); try again shortly.`, 30);
       }
-      return { refused: describeFailure(error, claims) };
+      return { refused: describeFailure(error, claims, errors) };
     }
     const oid = String(payload.oid).toLowerCase();
     const tokenGroupIds = groupsClaim(payload);
@@ -135,9 +140,10 @@ export class EntraTokenVerifier {
       }
       const jwksUri = typeof configuration.jwks_uri === 'string' ? configuration.jwks_uri : `${authority}/discovery/v2.0/keys`;
       const dispatcher = this.dispatcher;
-      const jwks = createRemoteJWKSet(new URL(jwksUri), {
+      const jose = await loadJose();
+      const jwks = jose.createRemoteJWKSet(new URL(jwksUri), {
         // jose fetches with the global fetch; the tenant's keys must come through the daemon's stack (its CA).
-        [customFetch]: (url, options) => undiciFetch(url, { ...options, dispatcher } as unknown as Parameters<typeof undiciFetch>[1]),
+        [jose.customFetch]: (url, options) => undiciFetch(url, { ...options, dispatcher } as unknown as Parameters<typeof undiciFetch>[1]),
       });
       const issuers = [(typeof configuration.issuer === 'string' ? configuration.issuer : `${authority}/v2.0`).replace('{tenantid}', tenant.tenantId), ...v1Issuers(tenant)];
       return { issuers, jwks };
@@ -157,12 +163,12 @@ function groupsClaim(payload: JWTPayload): string[] | undefined {
 }
 
 /** The keys could not be fetched (network, timeout, a non-200 or non-JWKS answer): not the caller's fault. */
-function keysUnavailable(error: unknown): boolean {
+function keysUnavailable(error: unknown, joseErrors: typeof errors): boolean {
   if (!(error instanceof joseErrors.JOSEError)) return true;
   return error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid || error.constructor === joseErrors.JOSEError;
 }
 
-function describeFailure(error: unknown, claims: JWTPayload): string {
+function describeFailure(error: unknown, claims: JWTPayload, joseErrors: typeof errors): string {
   if (error instanceof joseErrors.JWTExpired) {
     return `The Entra ID token expired at ${claims.exp ? new Date(claims.exp * 1000).toISOString() : 'an unknown time'}; sign in again.`;
   }
@@ -176,5 +182,5 @@ function describeFailure(error: unknown, claims: JWTPayload): string {
   if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWSSignatureVerificationFailed) {
     return "The Entra ID token's signature does not verify against the tenant's signing keys.";
   }
-  return `The Entra ID token could not be verified (${(error as joseErrors.JOSEError).code}).`;
+  return `The Entra ID token could not be verified (${(error as errors.JOSEError).code}).`;
 }

@@ -14,7 +14,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import nodemailer from 'nodemailer';
 import { request, type Dispatcher } from 'undici';
 import type { Sealer } from '../store/sealing.js';
 import type { DeepReadonly } from '../store/store.js';
@@ -264,6 +263,8 @@ async function deliverMail(channel: DeepReadonly<SmtpChannelRecord>, event: Noti
   const where = `${channel.host}:${channel.port}`;
   const message = mailMessage(channel, event, options);
   const password = channel.sealedPassword ? options.sealer.unseal(channel.sealedPassword, channelSealingContext(channel.id, 'password')) : undefined;
+  // Loaded with the first mail: ~15 MB that a daemon without SMTP channels never needs.
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: channel.host,
     port: channel.port,

@@ -123,3 +123,28 @@ t.test('a semicolon-separated file is read as one; an explicit delimiter wins', 
   const wrong = await daemon.call({ method: 'POST', url: IMPORT, body: { csv: quoted, dryRun: true, delimiter: ',' } });
   t.equal(wrong.statusCode, 400, 'told a comma, the header is one unknown column');
 });
+
+t.test('names many rows share are asked of Graph once each; a bad one is still named on every line that has it', async (t) => {
+  const { tenant, importCsv } = await setUp(t);
+  const id = tenant.tenantId;
+  const users = tenant.directory.users.slice(0, 3).map((u) => u.userPrincipalName);
+  const rows = Array.from({ length: 30 }, (_, i) => `Rule ${i},${id},All-Workstations,AMS-Helpdesk;${users[i % 3]}`);
+  tenant.resetCalls();
+  const res = await importCsv(['Description,TenantId,GroupId,PrincipalsAllowedLaps', ...rows].join('\n'), true);
+  t.equal(res.statusCode, 200, res.body);
+  t.equal(res.json().items.length, 30, 'every row a rule');
+  t.same(res.json().items.map((rule: { description: string }) => rule.description), rows.map((_, i) => `Rule ${i}`), 'in file order');
+  t.ok(res.json().items.every((rule: { principalsAllowedLaps: { displayName: string }[] }, i: number) => rule.principalsAllowedLaps[1]?.displayName === users[i % 3]), 'each with its own principals');
+  const lookups = tenant.calls.filter((c) => c.path.startsWith('/v1.0/'));
+  t.equal(lookups.filter((c) => c.path === '/v1.0/groups').length, 2, 'one lookup for the target group, one for the principal group');
+  t.equal(lookups.filter((c) => c.path.startsWith('/v1.0/users/')).length, 3, 'one per distinct user');
+
+  const bad = await importCsv(['Description,TenantId,GroupId,PrincipalsAllowedLaps', ...[2, 3, 4].map((n) => `Bad ${n},${id},No-Such-Group,nobody@contoso.example`)].join('\n'), true);
+  t.equal(bad.statusCode, 400);
+  const messages = bad.json().errors.map((e: { message: string }) => e.message);
+  for (const line of [2, 3, 4]) {
+    t.ok(messages.some((m: string) => m.startsWith(`line ${line}: no group is named 'No-Such-Group'`)), `line ${line}: the unknown group`);
+    t.ok(messages.some((m: string) => m.startsWith(`line ${line}: 'nobody@contoso.example': no user`)), `line ${line}: the unknown user`);
+  }
+  t.equal(messages.length, 6, 'and nothing else');
+});

@@ -3,10 +3,11 @@
  * paging that returns every match exactly once — from the index built at open and on append.
  */
 import t from 'tap';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccessType, ResultCode } from '../../daemon/access/types.js';
 import { openAuditLog, type AuditLog } from '../../daemon/audit/audit-log.js';
-import { AuditQueryError, type AuditQuery } from '../../daemon/audit/event-index.js';
+import { AuditEventIndex, AuditQueryError, type AuditQuery } from '../../daemon/audit/event-index.js';
 import type { AuditActor, AuditDevice, AuditEvent, AuditEventInput, ChangeEventType } from '../../daemon/audit/events.js';
 import { alice, bob, change, notFound, pc1, pc2, scriptKey, secretRead, writeChain, testKey } from './sample-events.js';
 import { tempDir, type TestContext } from '../helpers.js';
@@ -122,6 +123,45 @@ t.test('events appended between pages do not shift the pages already being read'
   const second = await log.query({ top: 50, cursor: first.nextCursor! });
   t.same(second.events.map((event) => event.seq), newestFirst(all).slice(50, 100));
   t.equal((await log.query({ top: 1 })).events[0]?.seq, 161, 'the new event heads a fresh query');
+});
+
+t.test('a page of events next to each other in the file is read in one read, not one per event', async (t) => {
+  const { log, all } = await fixture(t);
+  // FileHandle is not exported: its prototype is that of any handle.
+  const probe = await open(join(await tempDir(t), 'probe'), 'w');
+  const prototype = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
+  await probe.close();
+  const read = prototype.read;
+  let reads = 0;
+  prototype.read = function (this: unknown, ...args: unknown[]) {
+    reads++;
+    return read.apply(this, args);
+  };
+  t.teardown(() => {
+    prototype.read = read;
+  });
+  const page = await log.query({ top: 160 });
+  prototype.read = read;
+  t.same(page.events.map((event) => event.seq), newestFirst(all), 'every event, newest first');
+  t.equal(reads, 1, 'in one read');
+});
+
+t.test('read spans: neighbouring lines together, far ones apart, none past its size cap', async (t) => {
+  const index = new AuditEventIndex();
+  const line = (seq: number) => ({ seq, time: new Date(START + seq * MINUTE).toISOString(), type: 'secret.read' }) as unknown as AuditEvent;
+  // Lines of 1000 bytes (seq 4 to 48 are 45 KB), then seq 50 on of 300 KB each.
+  let offset = 0;
+  for (let seq = 1; seq <= 60; seq++) {
+    const length = seq >= 50 ? 300 * 1024 : 1000;
+    index.add(line(seq), offset, length);
+    offset += length + 1;
+  }
+  const spans = index.readSpans([49, 3, 1, 2, 50, 51, 52, 53, 54]);
+  t.same(spans.map((span) => span.lines.map((l) => l.seq)), [[1, 2, 3], [49, 50, 51, 52], [53, 54]], 'a new read past a gap of 16 KB or past 1 MB');
+  t.same(spans[0]!.lines.map((l) => l.start), [0, 1001, 2002], 'each line at its place in its read');
+  t.equal(spans[0]!.length, 3002, 'from the first line to the end of the last');
+  t.same(index.readSpans([1, 5, 10]).map((span) => span.lines.map((l) => l.seq)), [[1, 5, 10]], 'gaps under 16 KB are read through');
+  t.ok(spans.every((span) => span.length <= 1024 * 1024));
 });
 
 t.test('a wrong query is an AuditQueryError that says what is wrong', async (t) => {

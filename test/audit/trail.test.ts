@@ -14,11 +14,13 @@ import { Writable } from 'node:stream';
 import { auditLogPath } from '../../daemon/audit/audit-log.js';
 import { GENESIS_HASH, unkeyedHashEvent, verifyAuditLog } from '../../daemon/audit/chain.js';
 import { runAuditRekey, runAuditReset } from '../../daemon/audit/trail-commands.js';
+import { trailRecord } from '../../daemon/audit/trail.js';
 import { runAuditVerify } from '../../daemon/audit/verify-command.js';
 import { openDaemon, type Daemon, type DaemonOptions } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logging.js';
 import { packageRoot } from '../../openapi/package-root.js';
 import { readState } from '../../daemon/store/state-files.js';
+import { loadMasterKey } from '../../daemon/store/sealing.js';
 import { tempDir, type TestContext } from '../helpers.js';
 import { forgedPruning } from './sample-events.js';
 
@@ -168,6 +170,45 @@ t.test('start refuses a trail that was lost, cut or recomputed, names the proble
     t.equal(await runAuditVerify(dataDir, verify.out), 1, `${name}: amsd audit verify fails too`);
     t.match(verify.text(), expected.source.includes('broken at') ? /^audit trail BROKEN/ : /^audit trail REFUSED/, `${name}: and says why`);
   }
+});
+
+t.test('start re-hashes the trail from its keyed checkpoint on; amsd audit verify re-hashes every event', async (t) => {
+  /** Five events, checkpointed at seq 2 (as after a crash that came before the next checkpoint), one line then changed. */
+  async function tamperedAt(seq: number, change: (event: Record<string, unknown>) => void) {
+    const { dataDir, file, stateFile } = await servedDataDir(t, 5);
+    const lines = await linesOf(file);
+    const state = await stateOf(stateFile);
+    const { key } = await loadMasterKey(dataDir, undefined, { create: false });
+    state.auditTrail = trailRecord(key, { seq: 2, hash: JSON.parse(lines[1]!).hash }, state.auditTrail.id, state.auditTrail.createdAt);
+    await writeFile(stateFile, JSON.stringify(state));
+    const event = JSON.parse(lines[seq - 1]!);
+    change(event);
+    lines[seq - 1] = JSON.stringify(event);
+    await writeFile(file, lines.map((line) => line + '\n').join(''));
+    return { dataDir, file };
+  }
+  const edited = (event: Record<string, unknown>) => void (event.target = { kind: 'apiKey', id: 'someone-else' });
+  const verifyOf = async (dataDir: string) => {
+    const verify = output();
+    return { code: await runAuditVerify(dataDir, verify.out), text: verify.text() };
+  };
+
+  const before = await tamperedAt(1, edited);
+  const opened = await refusalOf(before.dataDir);
+  t.equal(opened, undefined, 'an event edited before the checkpoint is not re-hashed at start');
+  t.match(await verifyOf(before.dataDir), { code: 1, text: /^audit trail BROKEN[\s\S]*line 1 \(seq 1\)[\s\S]*hash mismatch/ }, 'amsd audit verify finds it');
+
+  const after = await tamperedAt(4, edited);
+  t.match((await refusalOf(after.dataDir))?.message, /is broken at line 4 \(seq 4\): hash mismatch — the event was changed after it was written/, 'an event edited after the checkpoint is refused at start');
+
+  const atCheckpoint = await tamperedAt(2, edited);
+  t.match((await refusalOf(atCheckpoint.dataDir))?.message, /is broken at line 2 \(seq 2\): hash mismatch/, "the checkpoint's own event is checked in full");
+
+  const rehashed = await tamperedAt(1, (event) => {
+    edited(event);
+    event.hash = unkeyedHashEvent(event);
+  });
+  t.match((await refusalOf(rehashed.dataDir))?.message, /is broken at line 2 \(seq 2\): prevHash is not the previous event's hash/, 'before the checkpoint the links are still followed');
 });
 
 t.test('a trail whose data file is gone is not taken for a new data directory', async (t) => {
