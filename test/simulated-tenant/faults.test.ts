@@ -97,3 +97,10 @@ t.test('the simulated tenant waits out the standing latency on each call, and re
   tenant.faults.setLatency('/v1.0', 0);
   t.equal(tenant.faults.latencyFor(DEVICES), 0);
 });
+
+t.test('keepAliveTimeoutMs keeps idle connections open longer, and says so in Keep-Alive', async (t) => {
+  const { raw } = await tenantFor(t, { keepAliveTimeoutMs: 120_000 });
+  t.equal((await raw(`${DEVICES}?$top=1`)).headers['keep-alive'], 'timeout=120');
+  const { raw: byDefault } = await tenantFor(t);
+  t.equal((await byDefault(`${DEVICES}?$top=1`)).headers['keep-alive'], 'timeout=5', "Node's default otherwise");
+});
