@@ -1,15 +1,18 @@
 /**
- * Benchmarks of the access layer, printed side by side from one run (`npm run bench`). Ratios between
- * measurements taken in the same process mean more than absolute times, which depend on the machine:
- * they print, they assert nothing.
+ * The evaluation figures (`evalP99Us`, `evalSpeedupVsScan`) and the access layer's other in-process
+ * costs, printed side by side from one run. Ratios between measurements taken in the same process mean
+ * more than absolute times, which depend on the machine.
  *
- * - Building the index for 10,000 rules (done on every rule change).
  * - Evaluation: one device against 10,000 rules vs 100 rules (the same few rules contain the device in
- *   both, so an index that works gives a ratio near 1), and the index vs a linear scan of the rules.
- * - The rate limiter: take() and takeBoth() throughput, and with 100 vs 100,000 tracked keys.
+ *   both, so an index that works gives a ratio near 1), and the index vs a linear scan of the rules;
+ *   the p99 of single evaluations at 10,000 rules.
+ * - Full run only: building the index for 10,000 rules, and the rate limiter (take() and takeBoth()
+ *   throughput, with 100 vs 100,000 tracked keys).
  */
-import { RuleIndex } from '../daemon/access/evaluation.js';
-import { ReadRateLimiter, RateLimiter } from '../daemon/access/rate-limit.js';
+import type { GroupResult } from './report.js';
+import { percentile } from './stats.js';
+import { RuleIndex } from '../../daemon/access/evaluation.js';
+import { ReadRateLimiter, RateLimiter } from '../../daemon/access/rate-limit.js';
 import {
   PRINCIPAL_LISTS,
   targetKind,
@@ -18,7 +21,7 @@ import {
   type PrincipalRef,
   type RulePrincipals,
   type RuleRecord,
-} from '../daemon/access/types.js';
+} from '../../daemon/access/types.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 
@@ -197,7 +200,7 @@ const row = (label: string, value: string, note = '') => console.log(`  ${label.
 
 // ---------------------------------------------------------------------------------------------------
 
-function benchEvaluation(): void {
+function benchEvaluation(quick: boolean): GroupResult {
   const small = ruleSet(100);
   const large = ruleSet(10_000);
   const smallIndex = RuleIndex.build(small);
@@ -215,14 +218,17 @@ function benchEvaluation(): void {
   const loop = (fn: () => boolean) => (n: number) => {
     for (let i = 0; i < n; i++) if (fn()) sink++;
   };
-  const t = measure([
-    { name: 'index-100', run: loop(() => smallIndex.evaluate(input).allowed) },
-    { name: 'index-10k', run: loop(() => largeIndex.evaluate(input).allowed) },
-    { name: 'naive-100', run: loop(() => naiveEvaluate(small, DEVICE, DEVICE_GROUPS, CALLER, 'LocalAdminPassword', NOW).allowed) },
-    { name: 'naive-10k', run: loop(() => naiveEvaluate(large, DEVICE, DEVICE_GROUPS, CALLER, 'LocalAdminPassword', NOW).allowed) },
-    { name: 'all-10k', run: loop(() => largeIndex.evaluateAll(input).LocalAdminPassword.allowed) },
-    { name: 'groups-10k', run: loop(() => largeIndex.groupsToCheck(MY_TENANT, NOW).length > 0) },
-  ]);
+  const t = measure(
+    [
+      { name: 'index-100', run: loop(() => smallIndex.evaluate(input).allowed) },
+      { name: 'index-10k', run: loop(() => largeIndex.evaluate(input).allowed) },
+      { name: 'naive-100', run: loop(() => naiveEvaluate(small, DEVICE, DEVICE_GROUPS, CALLER, 'LocalAdminPassword', NOW).allowed) },
+      { name: 'naive-10k', run: loop(() => naiveEvaluate(large, DEVICE, DEVICE_GROUPS, CALLER, 'LocalAdminPassword', NOW).allowed) },
+      { name: 'all-10k', run: loop(() => largeIndex.evaluateAll(input).LocalAdminPassword.allowed) },
+      { name: 'groups-10k', run: loop(() => largeIndex.groupsToCheck(MY_TENANT, NOW).length > 0) },
+    ],
+    // As many rounds in --quick: fewer make the medians swing with the load others put on the machine.
+  );
   const get = (name: string) => t.get(name)!;
 
   console.log(`\nEvaluation: one device, ${a.matchingRules.length} rules contain it (${a.code} via ${a.grantingRule?.id})`);
@@ -236,6 +242,37 @@ function benchEvaluation(): void {
   row('index / naive, 100 rules', ratio(get('index-100'), get('naive-100')));
   row('evaluateAll (3 access types), 10,000 rules', fmt(get('all-10k')), `${ratio(get('all-10k'), get('index-10k'))} one evaluate`);
   row(`groupsToCheck, 10,000 rules (${largeIndex.groupsToCheck(MY_TENANT, NOW).length} groups)`, fmt(get('groups-10k')));
+
+  // The tail: single evaluations timed one by one (the timer's own cost, tens of ns, is included).
+  const single = (index: RuleIndex, count: number) => {
+    const samples = new Array<number>(count);
+    for (let i = 0; i < count; i++) {
+      const start = process.hrtime.bigint();
+      if (index.evaluate(input).allowed) sink++;
+      samples[i] = Number(process.hrtime.bigint() - start) / 1000;
+    }
+    return samples;
+  };
+  const count = quick ? 20_000 : 100_000;
+  single(largeIndex, count / 10); // warm-up
+  const p99Large = percentile(single(largeIndex, count), 99);
+  const p99Small = percentile(single(smallIndex, count), 99);
+  row('index p99 of single evaluations, 10,000 rules', fmt(p99Large * 1000), `${count.toLocaleString('en')} timed one by one`);
+  row('index p99 of single evaluations, 100 rules', fmt(p99Small * 1000));
+
+  const speedup = get('naive-10k') / get('index-10k');
+  return {
+    figures: {
+      evalP99Us: { value: p99Large, reference: `100 rules: ${p99Small.toFixed(1)} µs` },
+      evalSpeedupVsScan: { value: speedup, reference: `scan ${fmt(get('naive-10k'))} vs index ${fmt(get('index-10k'))} p50` },
+    },
+    raw: {
+      evalP50Us10k: get('index-10k') / 1000,
+      evalP50Us100: get('index-100') / 1000,
+      evalP99Us100: p99Small,
+      scanP50Us10k: get('naive-10k') / 1000,
+    },
+  };
 }
 
 function benchBuild(): void {
@@ -294,10 +331,12 @@ function benchRateLimiter(): void {
   row('takeBoth(), user and IP', perSecond(t.get('both')!), fmt(t.get('both')!) + ' each');
 }
 
-const started = performance.now();
-console.log(`amsd benchmarks — node ${process.version}, ${process.platform}/${process.arch}`);
-// The build first, while the heap is small: the evaluation benchmarks leave garbage behind.
-benchBuild();
-benchEvaluation();
-benchRateLimiter();
-console.log(`\n(${((performance.now() - started) / 1000).toFixed(1)} s; ratios are from one run, side by side; checksum ${sink % 997})`);
+/** The evaluation figures; the full run adds the index build and the rate limiter, printed only. */
+export function runEvaluation(quick: boolean): GroupResult {
+  // The build first, while the heap is small: the evaluation benchmarks leave garbage behind.
+  if (!quick) benchBuild();
+  const result = benchEvaluation(quick);
+  if (!quick) benchRateLimiter();
+  console.log(`  (checksum ${sink % 997})`);
+  return result;
+}
