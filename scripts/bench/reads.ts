@@ -12,26 +12,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { auditLogPath } from '../../daemon/audit/audit-log.js';
-import type { CallRecord } from '../../daemon/simulated-tenant/index.js';
 import { GRAPH_PREFIX, type Lab, type Stage } from './lab.js';
 import { processCpuMs } from './processes.js';
 import type { GroupResult } from './report.js';
-import { closedLoop, interleave, median, percentile } from './stats.js';
-
-/**
- * The longest chain of calls in which each starts once the one before it has answered: the round
- * trips a caller waited for one after another. Calls that overlap count once.
- */
-export function sequentialRoundTrips(calls: readonly Pick<CallRecord, 'at' | 'endedAt'>[]): number {
-  const sorted = [...calls].sort((a, b) => a.at - b.at);
-  const depth: number[] = [];
-  sorted.forEach((call, i) => {
-    let before = 0;
-    for (let j = 0; j < i; j++) if (sorted[j]!.endedAt !== undefined && sorted[j]!.endedAt! <= call.at) before = Math.max(before, depth[j]!);
-    depth.push(before + 1);
-  });
-  return Math.max(0, ...depth);
-}
+import { closedLoop, interleave, median, percentile, sequentialRoundTrips } from './stats.js';
 
 const ADDED_MS = 20;
 

@@ -109,7 +109,7 @@ export const COLD_CACHES = { deviceCacheSeconds: 0, groupCacheSeconds: 0 } as co
  * (11.7 MB for 10,000). Device targets are resolved once per device (the device cache), principals
  * would cost a Graph call per entry and row: with none, 10,000 rows import in seconds.
  */
-export function fillerRuleCsv(tenant: SimulatedTenant, from: number, count: number, excludeDeviceId?: string): string {
+export function fillerRuleCsv(tenant: Pick<SimulatedTenant, 'tenantId' | 'directory'>, from: number, count: number, excludeDeviceId?: string): string {
   const devices = tenant.directory.devices.filter((d) => d.deviceId !== excludeDeviceId);
   const note = 'Filler rule of the amsd benchmark: it targets one device and allows no one, so no read it makes is decided by it. '.repeat(5).trim();
   const rows = ['Description,TenantId,DeviceId,Notes'];

@@ -1,4 +1,4 @@
-/** Small statistics for the benchmark: percentiles of samples, and interleaved rounds of candidates. */
+/** Small statistics for the benchmark: percentiles, interleaved rounds, closed loops, round-trip chains. */
 
 /** The nearest-rank percentile (p in 0..100) of the samples; NaN for none. */
 export function percentile(samples: readonly number[], p: number): number {
@@ -45,4 +45,19 @@ export async function closedLoop(once: () => Promise<void>, options: { concurren
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   return { latencies, elapsedMs: since(started) };
+}
+
+/**
+ * The longest chain of calls in which each starts once the one before it has answered: the round
+ * trips a caller waited for one after another. Calls that overlap count once.
+ */
+export function sequentialRoundTrips(calls: readonly { at: number; endedAt?: number }[]): number {
+  const sorted = [...calls].sort((a, b) => a.at - b.at);
+  const depth: number[] = [];
+  sorted.forEach((call, i) => {
+    let before = 0;
+    for (let j = 0; j < i; j++) if (sorted[j]!.endedAt !== undefined && sorted[j]!.endedAt! <= call.at) before = Math.max(before, depth[j]!);
+    depth.push(before + 1);
+  });
+  return Math.max(0, ...depth);
 }
