@@ -150,8 +150,15 @@ function naiveEvaluate(
 
 // ---------------------------------------------------------------------------------------------------
 // Measurement: candidates run in interleaved rounds; each reports its median time per operation.
+// Time is this process's CPU time (user + system, ms): on a machine others load, wall-clock time would
+// also count the moments the process waited for a core, which fall on one candidate's round or another's.
 
 let sink = 0;
+
+const cpuNow = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 
 interface Candidate {
   name: string;
@@ -167,9 +174,9 @@ function measure(candidates: readonly Candidate[], options: { rounds?: number; s
   for (const c of candidates) {
     let n = 1;
     for (;;) {
-      const start = performance.now();
+      const start = cpuNow();
       c.run(n);
-      const elapsed = performance.now() - start;
+      const elapsed = cpuNow() - start;
       if (elapsed > sampleMs / 4 || n > 1e8) {
         iterations.set(c.name, Math.max(1, Math.round((n * sampleMs) / Math.max(elapsed, 0.001))));
         break;
@@ -181,9 +188,9 @@ function measure(candidates: readonly Candidate[], options: { rounds?: number; s
   for (let round = 0; round < rounds; round++) {
     for (const c of candidates) {
       const n = iterations.get(c.name)!;
-      const start = performance.now();
+      const start = cpuNow();
       c.run(n);
-      samples.get(c.name)!.push(((performance.now() - start) * 1e6) / n);
+      samples.get(c.name)!.push(((cpuNow() - start) * 1e6) / n);
     }
   }
   return new Map([...samples].map(([name, ns]) => [name, median(ns)]));
