@@ -61,9 +61,18 @@ export async function runStoreWrites(stage: Stage, lab100: Lab, lab10k: Lab, qui
   const busy: number[] = [];
   let streamed = 0;
   for (let i = 0; i < 20; i++) await lab10k.read();
+  // Unmeasured reads first in each block: the first read after a rule write rebuilds the rule index,
+  // which belongs to the writes, not to the quiet block that may follow them.
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) await lab10k.read();
+  };
   await interleave(quick ? 2 : 4, {
-    quiet: async () => void quiet.push(...(await closedLoop(lab10k.read, { concurrency: 1, durationMs: blockMs })).latencies),
+    quiet: async () => {
+      await settle();
+      quiet.push(...(await closedLoop(lab10k.read, { concurrency: 1, durationMs: blockMs })).latencies);
+    },
     busy: async () => {
+      await settle();
       let writing = true;
       const stream = (async () => {
         while (writing) {
