@@ -1,6 +1,7 @@
 /**
  * Faults a test can arm for the next N requests whose path starts with a prefix: the failures a Graph
- * client must survive (throttling, outages, hangs, broken connections, broken bodies) on demand.
+ * client must survive (throttling, outages, hangs, broken connections, broken bodies) on demand. And a
+ * standing delay per prefix (`setLatency`): a tenant as far away as a real one, for benchmarks.
  */
 export type FaultKind =
   /** Answer normally, but only after `latencyMs`. */
@@ -39,6 +40,8 @@ interface ArmedFault extends FaultSpec {
 
 export class Faults {
   #armed: ArmedFault[] = [];
+  /** Standing delays by path prefix, until changed; not consumed, and not cleared by clear(). */
+  readonly #latency = new Map<string, number>();
 
   /** Arms `spec` for the next `spec.times` requests under `pathPrefix` (e.g. `/v1.0/devices`). Faults fire in the order armed. */
   inject(pathPrefix: string, spec: FaultSpec): this {
@@ -61,5 +64,23 @@ export class Faults {
 
   clear(): void {
     this.#armed = [];
+  }
+
+  /**
+   * Delays every request under `pathPrefix` by `latencyMs` before it is answered (or faulted), from now
+   * until changed; 0 removes it. Where prefixes overlap, the longest one applies.
+   */
+  setLatency(pathPrefix: string, latencyMs: number): this {
+    if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new RangeError(`latencyMs must be a finite number >= 0, not ${latencyMs}`);
+    if (latencyMs === 0) this.#latency.delete(pathPrefix);
+    else this.#latency.set(pathPrefix, latencyMs);
+    return this;
+  }
+
+  /** The standing delay for a request to `path` (0 when none applies). */
+  latencyFor(path: string): number {
+    let best: [prefix: string, ms: number] | undefined;
+    for (const [prefix, ms] of this.#latency) if (path.startsWith(prefix) && (!best || prefix.length > best[0].length)) best = [prefix, ms];
+    return best?.[1] ?? 0;
   }
 }

@@ -47,6 +47,11 @@ export interface SimulatedTenantOptions extends DeviceAuthorizationOptions {
   permissions?: string[];
   /** At most this many group ids from getMemberGroups, then Graph's 400 (default 11,000, Graph's limit); changeable later. */
   getMemberGroupsLimit?: number;
+  /**
+   * How long an idle connection stays open, in ms (default: Node's 5 s). Benchmarks keep connections as
+   * long as a real Graph front end does, so a pause between measurements does not make new TLS handshakes.
+   */
+  keepAliveTimeoutMs?: number;
 }
 
 export interface CallRecord {
@@ -58,6 +63,8 @@ export interface CallRecord {
   service: 'graph' | 'identity' | 'other';
   /** Status answered; undefined for a hang or a reset. */
   status?: number;
+  /** When the answer was written out (Date.now()); undefined for a hang or a reset. With `at`, it shows which calls overlapped. */
+  endedAt?: number;
   fault?: FaultSpec['kind'];
   requestId: string;
   clientRequestId?: string;
@@ -153,6 +160,8 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     const record: CallRecord = { at: Date.now(), method: req.method ?? 'GET', url: req.url ?? '/', path: url.pathname, service, requestId, ...(clientRequestId ? { clientRequestId } : {}) };
     calls.push(record);
 
+    const standingLatency = faults.latencyFor(url.pathname);
+    if (standingLatency > 0) await new Promise((resolve) => setTimeout(resolve, standingLatency));
     const fault = faults.take(url.pathname);
     if (fault) record.fault = fault.kind;
     if (fault?.kind === 'hang') return; // the socket stays open until the client gives up or close()
@@ -203,8 +212,10 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     // A malformed answer: a 200 whose JSON breaks off.
     if (fault?.kind === 'malformed') res.end((reply.text ?? JSON.stringify(reply.body ?? {})).slice(0, 12));
     else res.end(reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body)));
+    record.endedAt = Date.now();
   }
 
+  if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const host = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -3,6 +3,7 @@
  * the call log; hangs, resets and broken bodies become clear errors.
  */
 import t from 'tap';
+import { Faults } from '../../daemon/simulated-tenant/faults.js';
 import { tenantFor } from './fixtures/harness.js';
 
 const DEVICES = '/v1.0/devices';
@@ -65,4 +66,41 @@ t.test('latency delays the answer; faults can target the token endpoint too', as
   const throttled = await tokenRequest(secretForm());
   t.equal(throttled.status, 429);
   t.equal((await tokenRequest(secretForm())).status, 200);
+});
+
+t.test('a standing latency applies to every request under its prefix until changed; the longest prefix wins', async (t) => {
+  const faults = new Faults().setLatency('/v1.0', 20).setLatency('/v1.0/devices', 5);
+  t.equal(faults.latencyFor('/v1.0/users/x'), 20);
+  t.equal(faults.latencyFor('/v1.0/devices/x'), 5, 'the longer prefix');
+  t.equal(faults.latencyFor('/tenant/oauth2/v2.0/token'), 0, 'not under any prefix');
+  t.equal(faults.latencyFor('/v1.0/users/x'), 20, 'not consumed by use');
+  faults.clear();
+  t.equal(faults.latencyFor('/v1.0/users/x'), 20, 'clear() removes armed faults, not the standing latency');
+  faults.setLatency('/v1.0', 0);
+  t.equal(faults.latencyFor('/v1.0/users/x'), 0, '0 removes it');
+  t.throws(() => faults.setLatency('/v1.0', -1), RangeError);
+  t.throws(() => faults.setLatency('/v1.0', Number.NaN), RangeError);
+});
+
+t.test('the simulated tenant waits out the standing latency on each call, and records when each answer ended', async (t) => {
+  const { tenant, graph } = await tenantFor(t);
+  const client = graph();
+  await client.call(`${DEVICES}?$top=1`); // the token, fetched before the latency applies
+  tenant.resetCalls();
+  tenant.faults.setLatency('/v1.0', 150);
+  await client.call(`${DEVICES}?$top=1`);
+  await client.call(`${DEVICES}?$top=1`);
+  const calls = tenant.calls.filter((c) => c.service === 'graph');
+  t.equal(calls.length, 2);
+  for (const call of calls) t.ok(call.endedAt! - call.at >= 145, `answered after the latency (${call.endedAt! - call.at} ms)`);
+  t.ok(calls[1]!.at >= calls[0]!.endedAt!, 'sequential calls: the second started after the first ended');
+  tenant.faults.setLatency('/v1.0', 0);
+  t.equal(tenant.faults.latencyFor(DEVICES), 0);
+});
+
+t.test('keepAliveTimeoutMs keeps idle connections open longer, and says so in Keep-Alive', async (t) => {
+  const { raw } = await tenantFor(t, { keepAliveTimeoutMs: 120_000 });
+  t.equal((await raw(`${DEVICES}?$top=1`)).headers['keep-alive'], 'timeout=120');
+  const { raw: byDefault } = await tenantFor(t);
+  t.equal((await byDefault(`${DEVICES}?$top=1`)).headers['keep-alive'], 'timeout=5', "Node's default otherwise");
 });
