@@ -234,7 +234,10 @@ async function openAuth(options: DaemonOptions, data: Data, directory: Directory
     (error) => logger.warn({ err: error }, 'could not record when an API key was last used'),
   );
   // Closed before the data file (closes run newest first): the last uses noted in memory are written.
-  closes.push('the API keys\' last uses', () => apiKeys.close());
+  closes.push('the API keys\' last uses', () =>
+    // A lost last-use time is bookkeeping, not data: logged, and the rest still closes cleanly.
+    apiKeys.close().catch((error: unknown) => logger.warn({ err: error }, 'could not record when API keys were last used')),
+  );
   let bootstrapKeyFile: string | undefined;
   if (data.created) {
     bootstrapKeyFile = join(data.dataDir, BOOTSTRAP_KEY_FILE);
