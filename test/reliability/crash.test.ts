@@ -91,11 +91,11 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string }
  * than the running daemon's, and `audit.jsonl.pruning`. The running daemon may be pruning (retention
  * runs at start) or writing its own temporary file right now: its pid's are not leftovers, and a
  * pruning file must be gone once its pruning is over (the wait is bounded; a leftover one would have
- * been removed when the trail was opened).
+ * been removed when the trail was opened). Up to 30 s: one CI run saw a start-up pruning outlast 5 s.
  */
 async function leftoverTempFiles(dataDir: string, runningPid: number): Promise<string[]> {
   const list = async () => [...(await readdir(dataDir)), ...(await readdir(join(dataDir, 'audit'))).map((name) => `audit/${name}`)];
-  for (let tries = 0; tries < 250 && (await list()).some((name) => name.endsWith('.pruning')); tries++) {
+  for (let tries = 0; tries < 1_500 && (await list()).some((name) => name.endsWith('.pruning')); tries++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return (await list()).filter((name) => name.endsWith('.pruning') || (/\.(\d+)\.tmp$/.exec(name) && !name.endsWith(`.${runningPid}.tmp`)));
