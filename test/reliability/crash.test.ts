@@ -91,14 +91,17 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string }
  * than the running daemon's, and `audit.jsonl.pruning`. The running daemon may be pruning (retention
  * runs at start) or writing its own temporary file right now: its pid's are not leftovers, and a
  * pruning file must be gone once its pruning is over (the wait is bounded; a leftover one would have
- * been removed when the trail was opened). Up to 30 s: one CI run saw a start-up pruning outlast 5 s.
+ * been removed when the trail was opened).
  */
 async function leftoverTempFiles(dataDir: string, runningPid: number): Promise<string[]> {
   const list = async () => [...(await readdir(dataDir)), ...(await readdir(join(dataDir, 'audit'))).map((name) => `audit/${name}`)];
-  for (let tries = 0; tries < 1_500 && (await list()).some((name) => name.endsWith('.pruning')); tries++) {
+  // One listing decides: a pruning that starts between two listings must not turn the second into a leftover.
+  let names = await list();
+  for (let tries = 0; tries < 250 && names.some((name) => name.endsWith('.pruning')); tries++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
+    names = await list();
   }
-  return (await list()).filter((name) => name.endsWith('.pruning') || (/\.(\d+)\.tmp$/.exec(name) && !name.endsWith(`.${runningPid}.tmp`)));
+  return names.filter((name) => name.endsWith('.pruning') || (/\.(\d+)\.tmp$/.exec(name) && !name.endsWith(`.${runningPid}.tmp`)));
 }
 
 /** What the daemon acknowledged: since the start (`all`), and since the last restart (`round`, whose events are looked for in the trail). */
