@@ -3,22 +3,14 @@
  * effective access of a user, and the audit event for a read refused before its steps could run.
  */
 import type { components } from '../../openapi/ams.js';
-import type { AuditLog } from '../audit/audit-log.js';
 import { auditActor } from '../audit/change-author.js';
 import type { Caller } from '../auth/caller.js';
 import { AuditWriteError, NotFoundError, ValidationError } from '../common/errors.js';
 import { withDeadline } from '../directory/deadline.js';
-import type { DeviceSecrets } from '../directory/device-secrets.js';
-import type { DeviceDirectory } from '../directory/devices.js';
 import type { DirectoryNames } from './directory-names.js';
 import { UnresolvedName } from './directory-names.js';
-import type { ChannelRecord } from '../store/records.js';
-import type { NotificationQueue } from '../notifications/queue.js';
-import type { SettingsService } from '../settings/settings-service.js';
-import type { DeepReadonly } from '../store/store.js';
-import type { ReadRateLimiter } from './rate-limit.js';
 import type { RuleService } from './rule-service.js';
-import { SecretRead, deviceIdentity, targetedDeviceGroups, type RequestOrigin, type SecretFetch, type SecretRequest } from './secret-read.js';
+import { SecretRead, deviceIdentity, targetedDeviceGroups, type RequestOrigin, type SecretFetch, type SecretReadDependencies, type SecretRequest } from './secret-read.js';
 import { ACCESS_TYPES, type AccessType } from './types.js';
 
 export type { RequestOrigin, SecretRequest } from './secret-read.js';
@@ -26,19 +18,10 @@ export type LocalAdminPassword = components['schemas']['LocalAdminPassword'];
 export type FveRecoveryKey = components['schemas']['FveRecoveryKey'];
 export type EffectiveAccess = components['schemas']['EffectiveAccess'];
 
-export interface AccessServiceDependencies {
+/** What a secret read needs, with the rule service (the read needs only its index) and name resolution. */
+export interface AccessServiceDependencies extends SecretReadDependencies {
   rules: RuleService;
-  devices: DeviceDirectory;
-  secrets: DeviceSecrets;
   names: DirectoryNames;
-  audit: AuditLog;
-  limiter: ReadRateLimiter;
-  settings: SettingsService;
-  /** The channels as stored now. */
-  channels: () => readonly DeepReadonly<ChannelRecord>[];
-  queue: NotificationQueue;
-  /** A notification that could not even be queued (the queue file cannot be written). */
-  onNotificationError: (error: unknown) => void;
 }
 
 export class AccessService {
