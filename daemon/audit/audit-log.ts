@@ -23,7 +23,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AuditWriteError } from '../common/errors.js';
-import { atomicWrite, syncDirectory } from '../common/durable-files.js';
+import { atomicWrite, nodeAppendIo, syncDirectory, type AppendFileIo } from '../common/durable-files.js';
 import { SerialQueue } from '../common/serial.js';
 import { ChainChecker, readLines, sealEvent, type ChainBreak, type ChainKey, type Checkpoint } from './chain.js';
 import { AuditEventIndex, parseAuditQuery, type AuditPage, type AuditQuery } from './event-index.js';
@@ -64,23 +64,8 @@ export class AuditLogError extends Error {
 // The error lives in the errors leaf, so that whoever maps it (http/) need not import the audit log.
 export { AuditWriteError } from '../common/errors.js';
 
-/**
- * The file operations an append depends on. Swappable because the failures that matter (a full disk
- * halfway through a line, an fsync EIO) cannot be produced on demand in a test any other way.
- */
-export interface AuditFileIo {
-  /** Writes `data` at `position`; resolves with the bytes written, which may be fewer. */
-  write(handle: FileHandle, data: Buffer, position: number): Promise<number>;
-  sync(handle: FileHandle): Promise<void>;
-  truncate(handle: FileHandle, length: number): Promise<void>;
-}
-
-const nodeFileIo: AuditFileIo = {
-  write: async (handle, data, position) => (await handle.write(data, 0, data.length, position)).bytesWritten,
-  // fdatasync: the data and the new file size, without the timestamps an fsync would also flush.
-  sync: (handle) => handle.datasync(),
-  truncate: (handle, length) => handle.truncate(length),
-};
+/** The file operations the trail's appends depend on (swappable in tests). */
+export type AuditFileIo = AppendFileIo;
 
 export interface OpenAuditLogOptions {
   /** The trail's chain key (see chain.ts): every event is hashed and checked under it. */
@@ -106,7 +91,7 @@ export interface OpenedAuditLog {
 const pruningTempFile = (file: string) => `${file}.pruning`;
 
 export async function openAuditLog(file: string, options: OpenAuditLogOptions): Promise<OpenedAuditLog> {
-  const io = { ...nodeFileIo, ...options.io };
+  const io = { ...nodeAppendIo, ...options.io };
   const firstCreatedDir = await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   if (firstCreatedDir) await syncDirectory(dirname(firstCreatedDir));
   // A pruning cut short by a crash before its rename: the trail itself was not touched yet.

@@ -3,7 +3,7 @@
  * trusted. The one copy of these helpers: the store, the notification queue and the audit trail use it.
  */
 import { constants } from 'node:fs';
-import { open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { open, readFile, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Makes a directory's entries (a created or renamed file's name) durable. */
@@ -124,3 +124,22 @@ export function describeSchemaErrors(errors: readonly { instancePath: string; me
     .map((e) => `${e.instancePath || '(top level)'} ${e.message ?? 'is invalid'}`)
     .join('; ');
 }
+
+/**
+ * The file operations an append-only file (the audit trail, the store's journal) depends on. Swappable
+ * because the failures that matter (a full disk halfway through a line, an fsync EIO) cannot be
+ * produced on demand in a test any other way.
+ */
+export interface AppendFileIo {
+  /** Writes `data` at `position`; resolves with the bytes written, which may be fewer. */
+  write(handle: FileHandle, data: Buffer, position: number): Promise<number>;
+  sync(handle: FileHandle): Promise<void>;
+  truncate(handle: FileHandle, length: number): Promise<void>;
+}
+
+export const nodeAppendIo: AppendFileIo = {
+  write: async (handle, data, position) => (await handle.write(data, 0, data.length, position)).bytesWritten,
+  // fdatasync: the data and the new file size, without the timestamps an fsync would also flush.
+  sync: (handle) => handle.datasync(),
+  truncate: (handle, length) => handle.truncate(length),
+};

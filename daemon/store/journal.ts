@@ -10,7 +10,7 @@
 import { constants } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { atomicWrite, syncDirectory } from '../common/durable-files.js';
+import { atomicWrite, nodeAppendIo, syncDirectory, type AppendFileIo } from '../common/durable-files.js';
 import { operationProblem } from './record-checks.js';
 import type { Operation } from './store.js';
 
@@ -89,18 +89,8 @@ function parseEntry(file: string, line: number, text: string, offset: number, le
   return { seq, ops: raw.ops as Operation[], offset, length };
 }
 
-/** The file operations an append depends on: swappable so that a test can make the disk fail. */
-export interface JournalIo {
-  write(handle: FileHandle, data: Buffer, position: number): Promise<number>;
-  sync(handle: FileHandle): Promise<void>;
-  truncate(handle: FileHandle, length: number): Promise<void>;
-}
-
-const nodeIo: JournalIo = {
-  write: async (handle, data, position) => (await handle.write(data, 0, data.length, position)).bytesWritten,
-  sync: (handle) => handle.datasync(),
-  truncate: (handle, length) => handle.truncate(length),
-};
+/** The file operations the journal's appends depend on (swappable in tests). */
+export type JournalIo = AppendFileIo;
 
 /** Appends entries; owned by the store, used under its one-at-a-time queue. */
 export class JournalWriter {
@@ -121,7 +111,7 @@ export class JournalWriter {
 
   /** Opens the journal read: a torn last line is cut off (it was never acknowledged). Call it under the data directory's lock. */
   static async open(file: string, read: ReadJournal, io: Partial<JournalIo> = {}): Promise<JournalWriter> {
-    const fileIo = { ...nodeIo, ...io };
+    const fileIo = { ...nodeAppendIo, ...io };
     const handle = await open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
     try {
       if (read.tornBytes > 0) {
