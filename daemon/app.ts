@@ -5,10 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { createErrorHooks, createHandlers, type HandlerDependencies } from './api/index.js';
 import type { EntraTokenVerifier } from './auth/entra-tokens.js';
+import { AccessLogController } from './http/access-log.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
 import { DEFAULT_SERVER_LIMITS, clientErrorHandler, frameworkErrors, nodeServerOptions, requireHost, trackAnswers, type ServerLimits } from './http/connection-errors.js';
 import { errorHandler } from './http/problem.js';
@@ -41,7 +42,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors,
     loggerInstance: options.logger,
     bodyLimit: BODY_LIMIT_BYTES,
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    logController: new AccessLogController(),
     // A caller's own request id is kept (to correlate with its logs) only if it cannot forge log content.
     genReqId: (request) => {
       const given = request.headers['x-request-id'];

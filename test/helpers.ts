@@ -14,7 +14,7 @@ import { journalFileOf } from '../daemon/store/journal.js';
 import { readState } from '../daemon/store/state-files.js';
 import type { State } from '../daemon/store/state.js';
 import { listOperations, loadSpec, resolveRef, toJsonSchema, type JsonSchema } from '../openapi/contract.js';
-import { createLogger } from '../daemon/logging.js';
+import { createLogger, type LogLevel } from '../daemon/logging.js';
 import { startSimulatedTenant, type SimulatedTenant, type SimulatedTenantOptions } from '../daemon/simulated-tenant/index.js';
 
 
@@ -49,7 +49,11 @@ export interface TestDaemon extends Daemon {
   call(options: { method?: string; url: string; key?: string | null; body?: unknown; headers?: Record<string, string>; remoteAddress?: string }): Promise<LightMyRequestResponse>;
 }
 
-export async function startTestDaemon(t: TestContext, dataDir?: string, options: Pick<DaemonOptions, 'caFile' | 'pwshPath' | 'serverLimits' | 'testing'> = {}): Promise<TestDaemon> {
+export async function startTestDaemon(
+  t: TestContext,
+  dataDir?: string,
+  { logLevel = 'trace', ...options }: Pick<DaemonOptions, 'caFile' | 'pwshPath' | 'serverLimits' | 'testing'> & { logLevel?: LogLevel } = {},
+): Promise<TestDaemon> {
   const dir = dataDir ?? join(await tempDir(t), 'data');
   const logLines: string[] = [];
   const sink = new Writable({
@@ -58,7 +62,7 @@ export async function startTestDaemon(t: TestContext, dataDir?: string, options:
       done();
     },
   });
-  const daemon = await openDaemon({ dataDir: dir, logger: createLogger('trace', sink), ...options });
+  const daemon = await openDaemon({ dataDir: dir, logger: createLogger(logLevel, sink), ...options });
   t.teardown(() => daemon.app.close());
   await daemon.app.ready();
   const adminKey = (await readFile(join(dir, 'bootstrap-admin.key'), 'utf8')).trim();

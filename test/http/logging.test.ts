@@ -28,8 +28,19 @@ t.test('keys, tokens and passwords never appear in the log', async (t) => {
   t.ok(log.includes('[redacted]'), 'the careless line was redacted rather than dropped');
 });
 
-t.test('every request log line has the request id', async (t) => {
-  const d = await startTestDaemon(t);
+t.test('a request is one access-log line with its request id, what was asked and how it was answered', async (t) => {
+  const d = await startTestDaemon(t, undefined, { logLevel: 'info' });
+  const res = await d.call({ url: '/v1/api-keys?status=active' });
+  const id = String(res.headers['x-request-id']);
+  type Line = { requestId?: string; msg: string; level: number; req?: { method: string; url: string }; res?: { statusCode: number }; responseTime?: number };
+  const lines = d.logLines.map((l) => JSON.parse(l) as Line).filter((l) => l.requestId === id);
+  t.same(lines.map((l) => l.msg), ['request completed']);
+  t.match(lines[0], { level: 30, req: { method: 'GET', url: '/v1/api-keys?status=active' }, res: { statusCode: 200 } });
+  t.type(lines[0]!.responseTime, 'number');
+});
+
+t.test('at debug level a request is also logged when it arrives', async (t) => {
+  const d = await startTestDaemon(t, undefined, { logLevel: 'debug' });
   const res = await d.call({ url: '/v1/api-keys' });
   const id = String(res.headers['x-request-id']);
   const lines = d.logLines.map((l) => JSON.parse(l) as { requestId?: string; msg: string }).filter((l) => l.requestId === id);
