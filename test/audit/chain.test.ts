@@ -3,11 +3,12 @@
  * first line anyone changed, removed, reordered, damaged or recomputed without the master key.
  */
 import t from 'tap';
+import fc from 'fast-check';
 import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openAuditLog } from '../../daemon/audit/audit-log.js';
-import { GENESIS_HASH, canonicalJson, chainKeyFor, hashEvent, unkeyedHashEvent, verifyAuditLog } from '../../daemon/audit/chain.js';
+import { GENESIS_HASH, canonicalJson, chainKeyFor, hashEvent, sealEvent, unkeyedHashEvent, verifyAuditLog } from '../../daemon/audit/chain.js';
 import { alice, bob, change, forgedPruning, pc1, pc2, secretRead, testKey, testMasterKey } from './sample-events.js';
 import type { ChangeEventInput } from '../../daemon/audit/events.js';
 import { tempDir, type TestContext } from '../helpers.js';
@@ -17,6 +18,33 @@ t.test('the canonical form: sorted keys at every level, no whitespace, undefined
   t.equal(canonicalJson({ B: 1, a: 2, Ä: 3 }), '{"B":1,"a":2,"Ä":3}', 'ordered by UTF-16 code units, not by locale');
   t.equal(canonicalJson(['x', null, 1.5, true]), '["x",null,1.5,true]');
   t.equal(canonicalJson('line\nbreak "quoted"'), '"line\\nbreak \\"quoted\\""');
+});
+
+/** The canonical form as documented in chain.ts, written the plainest way (amsd's own code until 2026-12): what trails so far were hashed over. */
+function documentedCanonicalForm(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : documentedCanonicalForm(item))).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const entries = Object.keys(record)
+    .sort()
+    .filter((key) => record[key] !== undefined)
+    .map((key) => `${JSON.stringify(key)}:${documentedCanonicalForm(record[key])}`);
+  return `{${entries.join(',')}}`;
+}
+
+t.test('the canonical form of any JSON value is the documented one (so every trail written before still verifies)', async (t) => {
+  const value = fc.jsonValue().chain((v) => fc.constantFrom(v, { nested: v, u: undefined, list: [v, undefined] }));
+  fc.assert(fc.property(value, (v) => canonicalJson(v) === documentedCanonicalForm(v)), { numRuns: 2000, seed: 20261201 });
+  t.pass('2,000 values');
+});
+
+t.test('a sealed event carries the hash the verifier computes, and its chain fields win over any in the content', async (t) => {
+  const content = { ...secretRead(alice, pc1, 'Success'), seq: 99, prevHash: 'forged', hash: 'forged', id: 'forged' } as never;
+  const event = sealEvent(content, 3, 'a'.repeat(64), testKey, new Date('2026-12-01T10:00:00Z')) as unknown as Record<string, unknown>;
+  t.match(event, { seq: 3, prevHash: 'a'.repeat(64), time: '2026-12-01T10:00:00.000Z', type: 'secret.read' });
+  t.not(event.id, 'forged');
+  t.equal(event.hash, hashEvent(event, testKey));
+  t.equal(Object.keys(event).at(-1), 'hash', 'the hash is the last field of the line');
 });
 
 t.test('hash = HMAC-SHA256 hex, under a key derived from the master key and the trail id, of prevHash followed by the canonical event without its hash', async (t) => {
