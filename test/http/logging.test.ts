@@ -3,6 +3,8 @@
  * line carries its request id.
  */
 import t from 'tap';
+import { Writable } from 'node:stream';
+import { censorSecrets, createLogger } from '../../daemon/logging.js';
 import { startTestDaemon } from '../helpers.js';
 
 t.test('keys, tokens and passwords never appear in the log', async (t) => {
@@ -45,4 +47,21 @@ t.test('at debug level a request is also logged when it arrives', async (t) => {
   const id = String(res.headers['x-request-id']);
   const lines = d.logLines.map((l) => JSON.parse(l) as { requestId?: string; msg: string }).filter((l) => l.requestId === id);
   t.same(lines.map((l) => l.msg), ['incoming request', 'request completed']);
+});
+
+t.test('secret-named fields are censored at the top of a logged object and one level down, and nothing else is touched', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _encoding, done) => done(undefined, void lines.push(String(chunk))) });
+  const logger = createLogger('info', sink);
+  logger.info({ password: 'p1', apiKey: 'k1', user: 'alice', body: { clientSecret: 's1', name: 'app' }, headers: { authorization: 'Bearer x', cookie: 'c=1', accept: '*/*' } }, 'careless');
+  logger.error({ err: Object.assign(new Error('token endpoint failed'), { secret: 's2', code: 'E1' }) }, 'failed');
+  logger.info({ key: undefined, nested: { deeper: { password: 'visible two levels down' } }, count: 3 }, 'plain');
+  const [careless, failed, plain] = lines.map((l) => JSON.parse(l) as Record<string, any>);
+  t.match(careless, { password: '[redacted]', apiKey: '[redacted]', user: 'alice', body: { clientSecret: '[redacted]', name: 'app' }, headers: { authorization: '[redacted]', cookie: '[redacted]', accept: '*/*' } });
+  t.match(failed!.err, { secret: '[redacted]', code: 'E1', message: 'token endpoint failed', type: 'Error' });
+  t.ok(String(failed!.err.stack).includes('token endpoint failed'), 'the error keeps its stack');
+  t.match(plain, { nested: { deeper: { password: 'visible two levels down' } }, count: 3 }, 'as deep as the paths pino was given before: two levels');
+  t.notOk('key' in plain!, 'an undefined field stays out');
+  const untouched = { a: 1, b: { c: 2 } };
+  t.equal(censorSecrets(untouched), untouched, 'an object without secrets is not copied');
 });
