@@ -6,7 +6,7 @@ import type { components } from '../../openapi/ams.js';
 import { auditActor } from '../audit/change-author.js';
 import type { Caller } from '../auth/caller.js';
 import { AuditWriteError, NotFoundError, ValidationError } from '../common/errors.js';
-import { withDeadline } from '../directory/deadline.js';
+import { deadlineIn } from '../directory/deadline.js';
 import type { DirectoryNames } from './directory-names.js';
 import { UnresolvedName } from './directory-names.js';
 import type { RuleService } from './rule-service.js';
@@ -61,8 +61,8 @@ export class AccessService {
   }
 
   async localAdminPassword(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<LocalAdminPassword> {
-    return this.#read('LocalAdminPassword', request, caller, origin, async (device) => {
-      const credentials = await this.deps.secrets.lapsCredentials(device);
+    return this.#read('LocalAdminPassword', request, caller, origin, async (device, deadline) => {
+      const credentials = await this.deps.secrets.lapsCredentials(device, deadline);
       const current = credentials?.[0];
       if (!current) throw noLapsPassword(`${device.deviceName} has no LAPS password backed up to Entra ID. Check its Windows LAPS policy (BackupDirectory = Azure AD).`);
       return { deviceName: device.deviceName, deviceId: device.deviceId, tenantId: device.tenantId, ...current };
@@ -70,8 +70,8 @@ export class AccessService {
   }
 
   async localAdminPasswordHistory(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<{ items: LocalAdminPassword[] }> {
-    return this.#read('LocalAdminPasswordHistory', request, caller, origin, async (device) => {
-      const credentials = await this.deps.secrets.lapsCredentials(device);
+    return this.#read('LocalAdminPasswordHistory', request, caller, origin, async (device, deadline) => {
+      const credentials = await this.deps.secrets.lapsCredentials(device, deadline);
       if (!credentials) throw noLapsPassword(`${device.deviceName} has no LAPS password backed up to Entra ID, current or previous.`);
       // The current password is its own access type: history is what came before it.
       return { items: credentials.slice(1).map(({ passwordExpirationTime: _, ...c }) => ({ deviceName: device.deviceName, deviceId: device.deviceId, tenantId: device.tenantId, ...c })) };
@@ -79,8 +79,8 @@ export class AccessService {
   }
 
   async fveRecoveryKeys(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<{ items: FveRecoveryKey[] }> {
-    return this.#read('BitLockerRecoveryKey', request, caller, origin, async (device) => {
-      const keys = await this.deps.secrets.bitLockerKeys(device);
+    return this.#read('BitLockerRecoveryKey', request, caller, origin, async (device, deadline) => {
+      const keys = await this.deps.secrets.bitLockerKeys(device, deadline);
       return {
         items: keys.map((k) => ({ deviceName: device.deviceName, deviceId: device.deviceId, tenantId: device.tenantId, keyId: k.id, volumeType: k.volumeType, createdDateTime: k.createdDateTime, key: k.key })),
       };
@@ -141,9 +141,8 @@ export class AccessService {
     if (Boolean(request.computerName) === Boolean(request.deviceId)) {
       throw new ValidationError([{ path: 'body/computerName', message: 'give computerName or deviceId (one of them, not both)' }]);
     }
-    const budgetMs = this.deps.settings.get().secretReadTimeoutSeconds * 1000;
-    const read = new SecretRead(this.deps, this.#audited, accessType, request, caller, origin, fetch);
-    return withDeadline(budgetMs, "the secret read's time budget (secretReadTimeoutSeconds)", () => read.run());
+    const deadline = deadlineIn(this.deps.settings.get().secretReadTimeoutSeconds * 1000, "the secret read's time budget (secretReadTimeoutSeconds)");
+    return new SecretRead(this.deps, this.#audited, accessType, request, caller, origin, fetch, deadline).run();
   }
 }
 

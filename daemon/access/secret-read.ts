@@ -12,6 +12,7 @@ import { auditActor } from '../audit/change-author.js';
 import type { AuditDevice, SecretReadEventInput } from '../audit/events.js';
 import { callerKey, type Caller } from '../auth/caller.js';
 import { DomainError, ForbiddenError, GraphError, RateLimitedError, UnavailableError, ValidationError, type ResultCode } from '../common/errors.js';
+import type { Deadline } from '../directory/deadline.js';
 import type { DeviceSecrets } from '../directory/device-secrets.js';
 import { AmbiguousDeviceError, isDeviceLookupRefusal, type Device, type DeviceDirectory } from '../directory/devices.js';
 import { enabledChannels } from '../notifications/channel-references.js';
@@ -36,7 +37,7 @@ export interface RequestOrigin {
  * Reads the secret of a device the rules allowed. A DomainError with a result code it throws (no LAPS
  * backup, say) is a refusal: audited and answered as it is.
  */
-export type SecretFetch<T> = (device: Device) => Promise<T>;
+export type SecretFetch<T> = (device: Device, deadline: Deadline) => Promise<T>;
 
 export interface SecretReadDependencies {
   rules: { index(): RuleIndex };
@@ -77,21 +78,21 @@ function actsAsNoUser(caller: Caller, what: string, device: string): string {
 }
 
 /** The caller's object id and every group it is in; an API key acting as nobody is only itself (no rule names it). */
-export async function callerPrincipals(secrets: DeviceSecrets, caller: Caller): Promise<Set<string>> {
+export async function callerPrincipals(secrets: DeviceSecrets, caller: Caller, deadline?: Deadline): Promise<Set<string>> {
   if (!caller.principalId || !caller.tenantId) return new Set([`apiKey:${caller.kind === 'apiKey' ? caller.apiKeyId : ''}`]);
-  const groups = caller.kind === 'entra' && caller.tokenGroupIds ? caller.tokenGroupIds : await secrets.memberGroups(caller.tenantId, 'users', caller.principalId);
+  const groups = caller.kind === 'entra' && caller.tokenGroupIds ? caller.tokenGroupIds : await secrets.memberGroups(caller.tenantId, 'users', caller.principalId, deadline);
   return new Set([caller.principalId, ...groups]);
 }
 
 /** Which of the groups the tenant's rules target contain the device; no Graph call when no rule targets a group. */
-export async function targetedDeviceGroups(secrets: DeviceSecrets, index: RuleIndex, device: Device, now: number): Promise<ReadonlySet<string>> {
+export async function targetedDeviceGroups(secrets: DeviceSecrets, index: RuleIndex, device: Device, now: number, deadline?: Deadline): Promise<ReadonlySet<string>> {
   const targeted = index.groupsToCheck(device.tenantId, now);
   if (targeted.length === 0) return new Set();
   if (targeted.length > CHECK_MEMBER_GROUPS_LIMIT) {
-    const all = new Set(await secrets.memberGroups(device.tenantId, 'devices', device.objectId));
+    const all = new Set(await secrets.memberGroups(device.tenantId, 'devices', device.objectId, deadline));
     return new Set(targeted.filter((g) => all.has(g)));
   }
-  return secrets.memberOf(device.tenantId, 'devices', device.objectId, targeted);
+  return secrets.memberOf(device.tenantId, 'devices', device.objectId, targeted, deadline);
 }
 
 /** The device as the rule engine sees it. */
@@ -122,6 +123,8 @@ export class SecretRead<T> {
     private readonly caller: Caller,
     private readonly origin: RequestOrigin,
     private readonly fetchSecret: SecretFetch<T>,
+    /** The read's time budget for Entra and Graph, passed to every call it makes. */
+    private readonly deadline: Deadline,
   ) {
     this.#base = {
       type: 'secret.read',
@@ -138,7 +141,7 @@ export class SecretRead<T> {
   async run(): Promise<T> {
     await this.#checkLimits();
     const { device, principals } = await this.#deviceAndCallerGroups();
-    const deviceGroups = await this.#directory(() => targetedDeviceGroups(this.deps.secrets, this.#index, device, this.#now));
+    const deviceGroups = await this.#directory(() => targetedDeviceGroups(this.deps.secrets, this.#index, device, this.#now, this.deadline));
     const decision = await this.#decide(device, principals, deviceGroups);
     const granted: SecretReadEventInput = { ...this.#base, device: this.#auditDevice, outcome: { success: true, code: 'Success', ruleIds: [decision.grantingRule!.id] } };
     const { secret, written } = await this.#secretWhileAuditing(device, granted);
@@ -157,7 +160,7 @@ export class SecretRead<T> {
 
   /** Neither depends on the other, so both are asked at once; the device's answer is taken first. */
   async #deviceAndCallerGroups(): Promise<{ device: Device; principals: Set<string> }> {
-    const groups = callerPrincipals(this.deps.secrets, this.caller);
+    const groups = callerPrincipals(this.deps.secrets, this.caller, this.deadline);
     groups.catch(() => {}); // awaited below once the device is found; a refused device makes its failure moot
     const device = await this.#directory(() => this.#lookUpDevice());
     this.#auditDevice = { deviceName: device.deviceName, deviceId: device.deviceId, objectId: device.objectId, tenantId: device.tenantId };
@@ -172,10 +175,13 @@ export class SecretRead<T> {
    */
   async #lookUpDevice(): Promise<Device> {
     try {
-      return await this.deps.devices.resolve({
-        ...(this.request.computerName ? { name: this.request.computerName } : { deviceId: this.request.deviceId! }),
-        ...(this.request.tenantId ? { tenantId: this.request.tenantId } : {}),
-      });
+      return await this.deps.devices.resolve(
+        {
+          ...(this.request.computerName ? { name: this.request.computerName } : { deviceId: this.request.deviceId! }),
+          ...(this.request.tenantId ? { tenantId: this.request.tenantId } : {}),
+        },
+        this.deadline,
+      );
     } catch (error) {
       if (!isDeviceLookupRefusal(error)) throw error;
       return this.#refuse(error.withResultCode(error instanceof AmbiguousDeviceError ? 'AmbiguousDevice' : 'DeviceNotFound'));
@@ -218,7 +224,7 @@ export class SecretRead<T> {
 
   async #fetch(device: Device): Promise<T> {
     try {
-      return await this.fetchSecret(device);
+      return await this.fetchSecret(device, this.deadline);
     } catch (error) {
       if (error instanceof DomainError && error.resultCode) return this.#refuse(error);
       throw error;

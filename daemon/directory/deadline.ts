@@ -1,10 +1,13 @@
 /**
  * One time budget for everything a request asks of Entra and Graph: device lookup, groups, the secret,
- * and the token requests MSAL makes on the way. It travels with the request's async context, because
- * token requests are made by MSAL, which no parameter of ours passes through. Every wait (a call, a
- * Retry-After, a backoff) is cut to what is left of it; a call started once it has run out fails at once.
+ * and the token requests MSAL makes on the way. It is passed along explicitly (`deadline` options) to
+ * every call made for the request; MSAL, which no parameter of ours passes through, gets it by the
+ * correlation id of its token request (token-provider.ts). Every wait (a call, a Retry-After, a
+ * backoff) is cut to what is left of it; a call started once it has run out fails at once.
+ *
+ * Not an AsyncLocalStorage: on Node 20 one in use puts a hook on every promise the process makes,
+ * which cost about a twentieth of a read's CPU and allocations whether or not a budget was set.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 
 export interface Deadline {
   /** Epoch milliseconds at which the budget runs out. */
@@ -14,21 +17,18 @@ export interface Deadline {
   what: string;
 }
 
-const current = new AsyncLocalStorage<Deadline>();
-
-/** Runs `work` with a budget of `budgetMs` for its directory calls. */
-export function withDeadline<T>(budgetMs: number, what: string, work: () => Promise<T>): Promise<T> {
-  return current.run({ at: Date.now() + budgetMs, budgetMs, what }, work);
+/** A budget of `budgetMs` from now. */
+export function deadlineIn(budgetMs: number, what: string, now = Date.now()): Deadline {
+  return { at: now + budgetMs, budgetMs, what };
 }
 
-/** The budget of the request being served, if it has one. */
-export function currentDeadline(): Deadline | undefined {
-  return current.getStore();
+/** The `deadline` option of a call, when the request it serves has a budget. */
+export function deadlineOption(deadline: Deadline | undefined): { deadline?: Deadline } {
+  return deadline ? { deadline } : {};
 }
 
 /** The earlier of a call's own limit and the request's budget: when to give up, and which limit it is. */
-export function effectiveDeadline(ownMs: number, now = Date.now()): { at: number; deadline?: Deadline } {
-  const deadline = current.getStore();
+export function effectiveDeadline(ownMs: number, deadline: Deadline | undefined, now = Date.now()): { at: number; deadline?: Deadline } {
   const own = now + ownMs;
   return deadline && deadline.at < own ? { at: deadline.at, deadline } : { at: own };
 }

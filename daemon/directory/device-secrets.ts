@@ -4,6 +4,7 @@
  * answers are, for a short time, because rules ask the same question for every request.
  */
 import type { TenantConnections } from './connections.js';
+import { deadlineOption, type Deadline } from './deadline.js';
 import { odataString, type Device } from './devices.js';
 import { graphSegment } from './graph-path.js';
 import { GraphError } from './graph-client.js';
@@ -54,12 +55,12 @@ export class DeviceSecrets {
    * Every backed-up LAPS credential, newest first (the first is the current password). Undefined when
    * the device has no backup in Entra ID (Graph answers 404).
    */
-  async lapsCredentials(device: Device): Promise<LapsCredential[] | undefined> {
+  async lapsCredentials(device: Device, deadline?: Deadline): Promise<LapsCredential[] | undefined> {
     const graph = this.connections.graphFor(device.tenantId);
     try {
       const info = await graph.call<GraphDeviceLocalCredentialInfo>(
         `/v1.0/directory/deviceLocalCredentials/${graphSegment(device.deviceId)}?$select=id,deviceName,lastBackupDateTime,refreshDateTime,credentials`,
-        { permission: 'DeviceLocalCredential.Read.All' },
+        { permission: 'DeviceLocalCredential.Read.All', ...deadlineOption(deadline) },
       );
       return toLapsCredentials(info);
     } catch (error) {
@@ -69,13 +70,14 @@ export class DeviceSecrets {
   }
 
   /** The device's BitLocker recovery keys: listed without keys, then each read with `$select=key`. */
-  async bitLockerKeys(device: Device): Promise<BitLockerKey[]> {
+  async bitLockerKeys(device: Device, deadline?: Deadline): Promise<BitLockerKey[]> {
     const graph = this.connections.graphFor(device.tenantId);
     const permission = 'BitlockerKey.Read.All';
+    const options = { permission, ...deadlineOption(deadline) };
     const filter = encodeURIComponent(`deviceId eq ${odataString(device.deviceId)}`);
-    const listed = await graph.all<GraphRecoveryKey>(`/v1.0/informationProtection/bitlocker/recoveryKeys?$filter=${filter}`, { permission });
+    const listed = await graph.all<GraphRecoveryKey>(`/v1.0/informationProtection/bitlocker/recoveryKeys?$filter=${filter}`, options);
     const keys = await Promise.all(
-      listed.map((k) => graph.call<GraphRecoveryKey>(`/v1.0/informationProtection/bitlocker/recoveryKeys/${graphSegment(k.id)}?$select=key`, { permission })),
+      listed.map((k) => graph.call<GraphRecoveryKey>(`/v1.0/informationProtection/bitlocker/recoveryKeys/${graphSegment(k.id)}?$select=key`, options)),
     );
     return listed
       .map((k, i) => ({
@@ -91,7 +93,7 @@ export class DeviceSecrets {
    * Which of `groupIds` contain the object (a device's or a user's directory object id), transitively.
    * Asked in batches of 20; answers are cached per object and group.
    */
-  async memberOf(tenantId: string, kind: 'devices' | 'users', objectId: string, groupIds: readonly string[]): Promise<Set<string>> {
+  async memberOf(tenantId: string, kind: 'devices' | 'users', objectId: string, groupIds: readonly string[], deadline?: Deadline): Promise<Set<string>> {
     const member = new Set<string>();
     const unknown: string[] = [];
     for (const groupId of new Set(groupIds)) {
@@ -110,6 +112,7 @@ export class DeviceSecrets {
         body: { groupIds: batch },
         permission: 'GroupMember.Read.All',
         idempotent: true,
+        ...deadlineOption(deadline),
       });
       const inGroups = new Set(answer.value);
       for (const groupId of batch) {
@@ -124,7 +127,7 @@ export class DeviceSecrets {
    * Every group the object belongs to, transitively (`getMemberGroups`, security and other groups).
    * For a signed-in user whose token did not list its groups, or a key acting as a user. Cached.
    */
-  async memberGroups(tenantId: string, kind: 'devices' | 'users', objectId: string): Promise<readonly string[]> {
+  async memberGroups(tenantId: string, kind: 'devices' | 'users', objectId: string, deadline?: Deadline): Promise<readonly string[]> {
     const key = `${tenantId}/${kind}/${objectId}`;
     const cached = this.#memberGroupsCache.get(key);
     if (cached) return cached;
@@ -136,11 +139,12 @@ export class DeviceSecrets {
         body: { securityEnabledOnly: false },
         permission: 'GroupMember.Read.All',
         idempotent: true,
+        ...deadlineOption(deadline),
       });
       ids = answer.value;
     } catch (error) {
       if (!(error instanceof GraphError && error.details.code === 'Directory_ResultSizeLimitExceeded')) throw error;
-      ids = await this.#transitiveGroups(tenantId, kind, objectId);
+      ids = await this.#transitiveGroups(tenantId, kind, objectId, deadline);
     }
     const groups = ids.map((id) => id.toLowerCase());
     this.#memberGroupsCache.set(key, groups);
@@ -154,12 +158,14 @@ export class DeviceSecrets {
    * eventual` and `$count=true`, sent again with every page
    * (https://learn.microsoft.com/graph/api/user-list-transitivememberof, "Request headers").
    */
-  async #transitiveGroups(tenantId: string, kind: 'devices' | 'users', objectId: string): Promise<string[]> {
+  async #transitiveGroups(tenantId: string, kind: 'devices' | 'users', objectId: string, deadline: Deadline | undefined): Promise<string[]> {
     const graph = this.connections.graphFor(tenantId);
     const groups = await graph.all<{ id: string }>(`/v1.0/${kind}/${graphSegment(objectId)}/transitiveMemberOf/microsoft.graph.group?$select=id&$top=999&$count=true`, {
       headers: { consistencylevel: 'eventual' },
       permission: 'GroupMember.Read.All',
+      ...deadlineOption(deadline),
     });
     return groups.map((g) => g.id);
   }
 }
+

@@ -8,6 +8,7 @@ import type { components } from '../../openapi/ams.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../common/errors.js';
 import type { TenantConnections } from './connections.js';
+import { deadlineOption, type Deadline } from './deadline.js';
 import { TenantNotFoundError, type TenantService } from './tenant-service.js';
 import { TtlCache } from './ttl-cache.js';
 
@@ -88,8 +89,8 @@ export class DeviceDirectory {
    * Exactly one device. Otherwise DeviceNotFoundError or AmbiguousDeviceError, or, when there is no
    * tenant to look in, NoTenantToSearchError or TenantNotFoundError.
    */
-  async resolve(query: { name?: string; deviceId?: string; tenantId?: string }): Promise<Device> {
-    const matches = await this.find(query);
+  async resolve(query: { name?: string; deviceId?: string; tenantId?: string }, deadline?: Deadline): Promise<Device> {
+    const matches = await this.find(query, deadline);
     const what = query.deviceId ? `device id ${query.deviceId}` : `the name '${query.name}'`;
     if (matches.length === 0) {
       throw new DeviceNotFoundError('device-not-found', `No device with ${what} was found in ${this.#scope(query.tenantId)}.`);
@@ -104,10 +105,10 @@ export class DeviceDirectory {
     return matches[0]!;
   }
 
-  async find(query: { name?: string; deviceId?: string; tenantId?: string }): Promise<Device[]> {
+  async find(query: { name?: string; deviceId?: string; tenantId?: string }, deadline?: Deadline): Promise<Device[]> {
     const tenantIds = this.#tenantsToSearch(query.tenantId);
     const filter = query.deviceId ? `deviceId eq ${odataString(query.deviceId.toLowerCase())}` : `displayName eq ${odataString(query.name ?? '')}`;
-    const results = await Promise.all(tenantIds.map((tenantId) => this.#findIn(tenantId, filter)));
+    const results = await Promise.all(tenantIds.map((tenantId) => this.#findIn(tenantId, filter, deadline)));
     return results.flat();
   }
 
@@ -151,12 +152,12 @@ export class DeviceDirectory {
     return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as ListPosition;
   }
 
-  async #findIn(tenantId: string, filter: string): Promise<Device[]> {
+  async #findIn(tenantId: string, filter: string, deadline: Deadline | undefined): Promise<Device[]> {
     const key = `${tenantId}\n${filter.toLowerCase()}`;
     const cached = this.#cache.get(key);
     if (cached) return cached;
     const graph = this.connections.graphFor(tenantId);
-    const found = await graph.all<GraphDevice>(`/v1.0/devices?$filter=${encodeURIComponent(filter)}&$select=${SELECT}`, { permission: 'Device.Read.All' });
+    const found = await graph.all<GraphDevice>(`/v1.0/devices?$filter=${encodeURIComponent(filter)}&$select=${SELECT}`, { permission: 'Device.Read.All', ...deadlineOption(deadline) });
     const devices = found.map((d) => toDevice(d, tenantId));
     this.#cache.set(key, devices);
     return devices;

@@ -21,6 +21,8 @@ export interface TokenRequestOptions {
   forceRefresh?: boolean;
   /** The claims of a claims challenge (decoded JSON), to be passed to the token request. */
   claims?: string;
+  /** The budget of the request the token is for: a token request bounded by it too. */
+  deadline?: Deadline;
 }
 
 export interface GraphClientOptions {
@@ -51,6 +53,8 @@ export interface GraphRequestOptions {
    * checkMemberGroups and getMemberGroups read too and say so.
    */
   idempotent?: boolean;
+  /** The budget of the request this call serves (deadline.ts); the call's own `deadlineMs` applies too. */
+  deadline?: Deadline;
 }
 
 interface GraphErrorBody {
@@ -82,7 +86,7 @@ export class GraphClient {
     const { maxAttempts, logger } = this.#options;
     const url = /^https?:\/\//.test(path) ? path : this.#options.endpoint + path;
     const clientRequestId = randomUUID();
-    const { at: deadline, deadline: budget } = effectiveDeadline(this.#options.deadlineMs);
+    const { at: deadline, deadline: budget } = effectiveDeadline(this.#options.deadlineMs, options.deadline);
     const idempotent = options.idempotent ?? (options.method ?? 'GET') === 'GET';
     let transportRetries = 0;
     /** After Graph rejected the token: how to get the next one (a fresh one). At most once per call. */
@@ -90,7 +94,7 @@ export class GraphClient {
     let refreshed = false;
     for (let attempt = 1; ; attempt++) {
       if (deadline - Date.now() <= 0) throw this.#timeout(url, clientRequestId, budget);
-      const token = await this.#token(refresh, clientRequestId);
+      const token = await this.#token(refresh, clientRequestId, options.deadline);
       refresh = undefined;
       let response: Dispatcher.ResponseData;
       try {
@@ -190,9 +194,9 @@ export class GraphClient {
   }
 
   /** The bearer token; a failure to get one is a GraphError that says so (the token provider names the host). */
-  async #token(options: TokenRequestOptions | undefined, clientRequestId: string): Promise<string> {
+  async #token(options: TokenRequestOptions | undefined, clientRequestId: string, deadline: Deadline | undefined): Promise<string> {
     try {
-      return await this.#options.getToken(options);
+      return await this.#options.getToken(deadline ? { ...options, deadline } : options);
     } catch (error) {
       if (error instanceof GraphError) throw error;
       throw new GraphError('failed', `No token for Microsoft Graph could be obtained: ${(error as Error).message}`, { clientRequestId });

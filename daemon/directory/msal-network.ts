@@ -14,7 +14,7 @@
 import { AuthError, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from '@azure/msal-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
-import { effectiveDeadline, formatSeconds } from './deadline.js';
+import { effectiveDeadline, formatSeconds, type Deadline } from './deadline.js';
 import { backoffDelay, GraphError, isTimeout, parseRetryAfter } from './graph-client.js';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -46,6 +46,8 @@ export class UndiciNetworkClient implements INetworkModule {
   constructor(
     private readonly dispatcher: Dispatcher,
     retry: NetworkRetryOptions = {},
+    /** The budget of the request a token request serves, by the correlation id MSAL gives it (token-provider.ts). */
+    private readonly budgetOf: (correlationId: string | undefined) => Deadline | undefined = () => undefined,
   ) {
     this.#retry = { timeoutMs: DEFAULT_TIMEOUT_MS, maxAttempts: 4, backoffBaseMs: 500, backoffMaxMs: 4_000, ...retry };
   }
@@ -61,8 +63,8 @@ export class UndiciNetworkClient implements INetworkModule {
   private async send<T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
     const host = new URL(url).host;
     const limitMs = timeout ?? this.#retry.timeoutMs;
-    const { at: deadline, deadline: budget } = effectiveDeadline(limitMs);
-    const correlationId = options?.headers?.['client-request-id'] ?? '';
+    const { at: deadline, deadline: budget } = effectiveDeadline(limitMs, this.budgetOf(options?.correlationId));
+    const correlationId = options?.headers?.['client-request-id'] ?? options?.correlationId ?? '';
     const within = budget ? `within ${budget.what} of ${formatSeconds(budget.budgetMs)}` : `within ${Math.round(limitMs / 1000)} s`;
     const fail = (kind: 'throttled' | 'timeout' | 'failed', message: string, details: Partial<GraphError['details']> = {}) =>
       new TokenRequestFailed(new GraphError(kind, `Entra ID's token endpoint (${host}) ${message}`, { clientRequestId: correlationId, ...details }));

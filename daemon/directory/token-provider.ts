@@ -4,9 +4,10 @@
  * host (a private cloud, the simulated tenant), the daemon reads its OpenID configuration itself and
  * hands MSAL the metadata, so MSAL does no instance discovery against the internet.
  */
+import { randomUUID } from 'node:crypto';
 import type { ConfidentialClientApplication, Configuration } from '@azure/msal-node';
 import { request, type Dispatcher } from 'undici';
-import { effectiveDeadline } from './deadline.js';
+import { effectiveDeadline, type Deadline } from './deadline.js';
 import { GraphError, isTimeout, type TokenRequestOptions } from './graph-client.js';
 import type { NetworkRetryOptions } from './msal-network.js';
 
@@ -68,7 +69,15 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const scope = `${options.graphResource.replace(/\/+$/, '')}/.default`;
   let client: Promise<ConfidentialClientApplication> | undefined;
 
-  const build = async () => {
+  /**
+   * The budgets of the token requests under way, by the correlation id MSAL passes to the network
+   * module with each of its requests; the latest for a request that carries none (its discovery GET).
+   */
+  const budgets = new Map<string, Deadline | undefined>();
+  const budgetOf = (correlationId: string | undefined): Deadline | undefined =>
+    correlationId !== undefined && budgets.has(correlationId) ? budgets.get(correlationId) : [...budgets.values()].at(-1);
+
+  const build = async (deadline: Deadline | undefined) => {
     const { ConfidentialClientApplication, UndiciNetworkClient } = await loadMsal();
     const host = new URL(authorityHost).host;
     const custom = !MICROSOFT_AUTHORITY_HOSTS.has(host);
@@ -86,10 +95,10 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
               },
             }),
         ...(custom
-          ? { knownAuthorities: [host], authorityMetadata: JSON.stringify(await readOpenIdConfiguration(authority, options.dispatcher)) }
+          ? { knownAuthorities: [host], authorityMetadata: JSON.stringify(await readOpenIdConfiguration(authority, options.dispatcher, deadline)) }
           : {}),
       },
-      system: { networkClient: new UndiciNetworkClient(options.dispatcher, options.retry) },
+      system: { networkClient: new UndiciNetworkClient(options.dispatcher, options.retry, budgetOf) },
     };
     return new ConfidentialClientApplication(configuration);
   };
@@ -109,13 +118,16 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       const { failure } = throttled;
       throw new GraphError('throttled', failure.message, { ...failure.details, retryAfterSeconds: Math.max(1, Math.ceil((throttled.until - now()) / 1000)) });
     }
+    const correlationId = randomUUID();
+    budgets.set(correlationId, request.deadline);
     try {
-      client ??= build().catch((error: unknown) => {
+      client ??= build(request.deadline).catch((error: unknown) => {
         client = undefined; // a failed discovery is retried on the next call
         throw error;
       });
       const result = await (await client).acquireTokenByClientCredential({
         scopes: [scope],
+        correlationId,
         ...(request.forceRefresh ? { skipCache: true } : {}),
         ...(request.claims ? { claims: request.claims } : {}),
       });
@@ -126,6 +138,8 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       const failure = tokenFailure(error, host);
       if (failure.kind === 'throttled' && failure.details.retryAfterSeconds) throttled = { until: now() + failure.details.retryAfterSeconds * 1000, failure };
       throw failure;
+    } finally {
+      budgets.delete(correlationId);
     }
   }
 
@@ -162,18 +176,19 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
         held = undefined;
         return acquire(request);
       }
+      const deadline = request.deadline ? { deadline: request.deadline } : {};
       if (request.forceRefresh) {
         held = undefined; // Graph rejected it: nobody gets it again
-        return refresh({ forceRefresh: true });
+        return refresh({ forceRefresh: true, ...deadline });
       }
       const at = now();
       if (held && at < held.usableUntil) {
         // Renewed ahead of its expiry while it still serves; a failed renewal is tried again by the next caller.
-        if (at >= held.refreshAt) refresh({ forceRefresh: true }).catch(() => {});
+        if (at >= held.refreshAt) refresh({ forceRefresh: true, ...deadline }).catch(() => {});
         return Promise.resolve(held.token);
       }
       // Past MSAL's cache when a held token ran out: MSAL judges expiry by its own clock and margin.
-      return refresh(held ? { forceRefresh: true } : {});
+      return refresh({ ...(held ? { forceRefresh: true } : {}), ...deadline });
     },
   };
 }
@@ -196,9 +211,9 @@ function tokenFailure(error: unknown, host: string): GraphError {
   return new GraphError('failed', `No token could be obtained from Entra ID (${host}): ${(error as Error)?.message ?? String(error)}`, { clientRequestId: '' });
 }
 
-export async function readOpenIdConfiguration(authority: string, dispatcher: Dispatcher): Promise<Record<string, unknown>> {
+export async function readOpenIdConfiguration(authority: string, dispatcher: Dispatcher, deadline?: Deadline): Promise<Record<string, unknown>> {
   const url = `${authority}/v2.0/.well-known/openid-configuration`;
-  const { at } = effectiveDeadline(10_000);
+  const { at } = effectiveDeadline(10_000, deadline);
   try {
     const response = await request(url, { dispatcher, signal: AbortSignal.timeout(Math.max(1, at - Date.now())) });
     if (response.statusCode !== 200) {

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
-import { withDeadline } from '../../daemon/directory/deadline.js';
+import { deadlineIn } from '../../daemon/directory/deadline.js';
 import { claimsChallenge, GraphClient, GraphError, parseRetryAfter, type TokenRequestOptions } from '../../daemon/directory/graph-client.js';
 
 type Script = (req: IncomingMessage, res: ServerResponse, call: number) => void;
@@ -216,20 +216,17 @@ t.test("the request's budget cuts calls and Retry-After waits short", async (t) 
   const graph = await fakeGraph(t, (req, res) => (req.url === '/v1.0/hang' ? undefined : json(res, 429, {}, { 'retry-after': '1' })));
   const client = graph.client({ deadlineMs: 20_000 });
   let started = Date.now();
-  const hung = await withDeadline(300, "the secret read's budget", () => client.call('/v1.0/hang')).catch((e: unknown) => e);
+  const hung = await client.call('/v1.0/hang', { deadline: deadlineIn(300, "the secret read's budget") }).catch((e: unknown) => e);
   const took = Date.now() - started;
   t.match(hung, { kind: 'timeout', message: /within the secret read's budget of 0\.3 s/ });
   t.ok(took >= 280 && took < 5_000, `a hang ends with the budget, not the call's 20 s (${took} ms)`);
 
   started = Date.now();
-  const throttled = await withDeadline(500, "the secret read's budget", () => client.call('/v1.0/x')).catch((e: unknown) => e);
+  const throttled = await client.call('/v1.0/x', { deadline: deadlineIn(500, "the secret read's budget") }).catch((e: unknown) => e);
   t.match(throttled, { kind: 'throttled', details: { retryAfterSeconds: 1 } }, 'a Retry-After past the budget is not waited for');
   t.ok(Date.now() - started < 900, 'it fails at once, without waiting the 1 s');
   t.equal(graph.seen.filter((s) => s.url === '/v1.0/x').length, 1);
 
-  const spent = await withDeadline(1, 'the budget', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    return client.call('/v1.0/x').catch((e: unknown) => e);
-  });
+  const spent = await client.call('/v1.0/x', { deadline: deadlineIn(1, 'the budget', Date.now() - 5) }).catch((e: unknown) => e);
   t.match(spent, { kind: 'timeout' }, 'a call started after the budget ran out fails without calling');
 });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Test } from 'tap';
-import { withDeadline } from '../../daemon/directory/deadline.js';
+import { deadlineIn, type Deadline } from '../../daemon/directory/deadline.js';
 import { TokenRequestFailed, UndiciNetworkClient } from '../../daemon/directory/msal-network.js';
 
 t.test('MSAL requests go through our dispatcher with their headers and body, answers come back as MSAL expects', async (t) => {
@@ -69,8 +69,13 @@ async function tokenEndpoint(t: Test, script: (req: IncomingMessage, res: Server
     await dispatcher.close();
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tenant/oauth2/v2.0/token`;
-  const client = new UndiciNetworkClient(dispatcher, { backoffBaseMs: 20, backoffMaxMs: 100 });
-  const post = () => client.sendPostRequestAsync<Record<string, unknown>>(url, { headers: { 'client-request-id': 'corr-1' }, body: 'grant_type=client_credentials' });
+  // MSAL hands each token request its correlation id; the budget is found by it.
+  const budgets = new Map<string, Deadline>();
+  const client = new UndiciNetworkClient(dispatcher, { backoffBaseMs: 20, backoffMaxMs: 100 }, (correlationId) => (correlationId ? budgets.get(correlationId) : undefined));
+  const post = (deadline?: Deadline) => {
+    if (deadline) budgets.set('corr-1', deadline);
+    return client.sendPostRequestAsync<Record<string, unknown>>(url, { headers: { 'client-request-id': 'corr-1' }, body: 'grant_type=client_credentials', correlationId: 'corr-1' });
+  };
   return { seen, post, host: new URL(url).host };
 }
 
@@ -124,7 +129,7 @@ t.test('a reset connection is retried; a hang ends with the budget of the reques
 
   mode = 'hang';
   const started = Date.now();
-  const error = (await withDeadline(400, "the secret read's budget", () => endpoint.post()).catch((e: unknown) => e)) as TokenRequestFailed;
+  const error = (await endpoint.post(deadlineIn(400, "the secret read's budget")).catch((e: unknown) => e)) as TokenRequestFailed;
   const took = Date.now() - started;
   t.match(error.failure, { kind: 'timeout', message: /did not answer within the secret read's budget of 0\.4 s/ });
   t.ok(took >= 380 && took < 3_000, `within the budget (${took} ms)`);
@@ -133,7 +138,7 @@ t.test('a reset connection is retried; a hang ends with the budget of the reques
 t.test('a Retry-After longer than the budget is not waited for', async (t) => {
   const endpoint = await tokenEndpoint(t, (_req, res) => reply(res, 429, { error: 'temporarily_unavailable' }, { 'retry-after': '30' }));
   const started = Date.now();
-  const error = (await withDeadline(2_000, 'the budget', () => endpoint.post()).catch((e: unknown) => e)) as TokenRequestFailed;
+  const error = (await endpoint.post(deadlineIn(2_000, 'the budget')).catch((e: unknown) => e)) as TokenRequestFailed;
   t.ok(Date.now() - started < 1_000, 'fails at once');
   t.match(error.failure, { kind: 'throttled', details: { status: 429, retryAfterSeconds: 30 } });
   t.equal(endpoint.seen.length, 1);

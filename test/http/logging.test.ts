@@ -51,7 +51,12 @@ t.test('at debug level a request is also logged when it arrives', async (t) => {
 
 t.test('secret-named fields are censored at the top of a logged object and one level down, and nothing else is touched', async (t) => {
   const lines: string[] = [];
-  const sink = new Writable({ write: (chunk, _encoding, done) => done(undefined, void lines.push(String(chunk))) });
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
   const logger = createLogger('info', sink);
   logger.info({ password: 'p1', apiKey: 'k1', user: 'alice', body: { clientSecret: 's1', name: 'app' }, headers: { authorization: 'Bearer x', cookie: 'c=1', accept: '*/*' } }, 'careless');
   logger.error({ err: Object.assign(new Error('token endpoint failed'), { secret: 's2', code: 'E1' }) }, 'failed');
