@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { transitiveGroupIds, type SeededDevice } from '../../daemon/simulated-tenant/directory-data.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../daemon/simulated-tenant/index.js';
-import { startServe, tempDir, type ServeProcess } from './processes.js';
+import { startBareProxy, startServe, tempDir, type ServeProcess } from './processes.js';
 import { COLD_CACHES, seedReadingDataDir, WARM_CACHES } from './seed.js';
 
 /** Graph's own paths (identity stays undelayed: the token is fetched once and cached on both sides). */
@@ -31,6 +31,9 @@ export interface Stage {
   userId: string;
   /** The reference: the Graph request of the secret, sent directly; throws unless 200. */
   direct: () => Promise<void>;
+  /** That request's URL, and the app token it is sent with (for the bare proxy). */
+  secretUrl: string;
+  token: string;
   /** Graph's answers get `ms` added to each (0: none). */
   setGraphLatency(ms: number): void;
   close(): Promise<void>;
@@ -73,6 +76,8 @@ export async function openStage(): Promise<Stage> {
     return {
       tenant,
       caFile,
+      secretUrl,
+      token,
       device,
       userId: directory.users[0]!.id, // in AMS-Helpdesk
       direct: async () => {
@@ -126,6 +131,31 @@ export async function openLab(stage: Stage, options: { fillerRules: number }): P
     },
     close: async () => {
       await serve.stop();
+      await client.close();
+    },
+  };
+}
+
+/** The floor of the read figures (bare-proxy.ts): a read through it is one POST, one Graph call, one JSON answer. */
+export interface BareProxy {
+  pid: number;
+  read: () => Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openBareProxy(stage: Stage): Promise<BareProxy> {
+  const proxy = await startBareProxy(stage.secretUrl, stage.token, stage.caFile);
+  const client = new Agent({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
+  const body = JSON.stringify({ computerName: stage.device.displayName });
+  return {
+    pid: proxy.pid,
+    read: async () => {
+      const response = await request(`${proxy.url}/read`, { dispatcher: client, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`a read through the bare proxy answered ${response.statusCode}: ${text}`);
+    },
+    close: async () => {
+      await proxy.stop();
       await client.close();
     },
   };

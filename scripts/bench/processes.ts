@@ -15,6 +15,7 @@ import { since } from './stats.js';
 
 /** The built CLI, next to this file's own build: dist/scripts/bench/ → dist/daemon/cli.js. */
 export const CLI = fileURLToPath(new URL('../../daemon/cli.js', import.meta.url));
+const BARE_PROXY = fileURLToPath(new URL('./bare-proxy.js', import.meta.url));
 
 const dirs = new Set<string>();
 const children = new Set<ChildProcess>();
@@ -146,6 +147,27 @@ export async function bareNodeIdle(): Promise<{ pid: number; stop: () => Promise
   return {
     pid: child.pid!,
     stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** The bare proxy of bare-proxy.ts on a free port, once it listens; stop it with the returned function. */
+export async function startBareProxy(secretUrl: string, token: string, caFile: string): Promise<{ pid: number; url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child = track(spawn(process.execPath, [BARE_PROXY, secretUrl, token, caFile, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(child, 'exit');
+  const ready = once(child.stdout!, 'data');
+  const first = await Promise.race([ready.then(() => 'ready' as const), exited.then(() => 'exited' as const)]);
+  if (first === 'exited') throw new Error(`the bare proxy exited before listening: ${stderr.trim()}`);
+  return {
+    pid: child.pid!,
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await exited;
     },

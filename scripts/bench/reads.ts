@@ -9,10 +9,14 @@
  * - `throughputRatio0ms`: reads/s through the daemon / direct calls/s, 16 callers, no added latency;
  *   every read is checked to have its line in the audit trail. `cpuMsPerRead`: the daemon process's
  *   CPU time (/proc) over those reads, divided by their number.
+ *
+ * Beside each of the last four, the floor: the same measurement through a bare Fastify proxy that makes
+ * the same Graph call and nothing else (bare-proxy.ts), so that what the daemon adds beyond its stack
+ * is told apart from what the stack itself costs on this machine.
  */
 import { readFileSync } from 'node:fs';
 import { auditLogPath } from '../../daemon/audit/audit-log.js';
-import { GRAPH_PREFIX, type Lab, type Stage } from './lab.js';
+import { GRAPH_PREFIX, openBareProxy, type BareProxy, type Lab, type Stage } from './lab.js';
 import { processCpuMs } from './processes.js';
 import type { GroupResult } from './report.js';
 import { closedLoop, interleave, median, percentile, sequentialRoundTrips } from './stats.js';
@@ -20,6 +24,15 @@ import { closedLoop, interleave, median, percentile, sequentialRoundTrips } from
 const ADDED_MS = 20;
 
 export async function runReads(stage: Stage, lab: Lab, quick: boolean): Promise<GroupResult> {
+  const proxy = await openBareProxy(stage);
+  try {
+    return await measureReads(stage, lab, proxy, quick);
+  } finally {
+    await proxy.close();
+  }
+}
+
+async function measureReads(stage: Stage, lab: Lab, proxy: BareProxy, quick: boolean): Promise<GroupResult> {
   const { tenant } = stage;
   const graphCalls = () => tenant.calls.filter((c) => c.path.startsWith(GRAPH_PREFIX));
   const figures: GroupResult['figures'] = {};
@@ -56,38 +69,43 @@ export async function runReads(stage: Stage, lab: Lab, quick: boolean): Promise<
   };
   Object.assign(raw, { coldGraphCallsByName: median(coldCalls), coldReadMs20ms: median(coldMs) });
 
-  // p50 at 20 ms, daemon vs direct, 1 and 8 callers.
-  for (let i = 0; i < 5; i++) await Promise.all([lab.read(), stage.direct()]);
+  // p50 at 20 ms, daemon vs direct (and the bare proxy), 1 and 8 callers.
+  for (let i = 0; i < 5; i++) await Promise.all([lab.read(), proxy.read(), stage.direct()]);
   for (const concurrency of [1, 8] as const) {
     const rounds = quick ? 3 : 5;
     const perRound = (quick ? 20 : 60) * concurrency;
     const daemon: number[] = [];
+    const bare: number[] = [];
     const direct: number[] = [];
     await interleave(rounds, {
       daemon: async () => void daemon.push(...(await closedLoop(lab.read, { concurrency, count: perRound })).latencies),
+      bare: async () => void bare.push(...(await closedLoop(proxy.read, { concurrency, count: perRound })).latencies),
       direct: async () => void direct.push(...(await closedLoop(stage.direct, { concurrency, count: perRound })).latencies),
     });
-    const [d50, r50] = [median(daemon), median(direct)];
+    const [d50, b50, r50] = [median(daemon), median(bare), median(direct)];
     figures[concurrency === 1 ? 'latencyRatio20msC1' : 'latencyRatio20msC8'] = {
       value: d50 / r50,
-      reference: `p50 ${d50.toFixed(1)} vs direct ${r50.toFixed(1)} ms; p99 ${percentile(daemon, 99).toFixed(1)} vs ${percentile(direct, 99).toFixed(1)}`,
+      reference: `p50 ${d50.toFixed(1)} vs direct ${r50.toFixed(1)} ms; bare proxy ${(b50 / r50).toFixed(2)}`,
     };
     Object.assign(raw, {
       [`readP50Ms20msC${concurrency}`]: d50,
       [`readP99Ms20msC${concurrency}`]: percentile(daemon, 99),
       [`directP50Ms20msC${concurrency}`]: r50,
       [`directP99Ms20msC${concurrency}`]: percentile(direct, 99),
+      [`bareProxyP50Ms20msC${concurrency}`]: b50,
+      [`bareProxyLatencyRatio20msC${concurrency}`]: b50 / r50,
     });
   }
 
-  // Throughput at 0 ms, 16 callers, and the daemon's CPU per read.
+  // Throughput at 0 ms, 16 callers, and the CPU per read of the daemon (and of the bare proxy).
   stage.setGraphLatency(0);
   await closedLoop(lab.read, { concurrency: 16, count: 200 });
+  await closedLoop(proxy.read, { concurrency: 16, count: 200 });
   await closedLoop(stage.direct, { concurrency: 16, count: 200 });
   const auditFile = auditLogPath(lab.serve.dataDir);
   const auditedBefore = lineCount(auditFile);
   const durationMs = quick ? 2_000 : 5_000;
-  const totals = { daemonReads: 0, daemonMs: 0, daemonCpuMs: 0, directReads: 0, directMs: 0 };
+  const totals = { daemonReads: 0, daemonMs: 0, daemonCpuMs: 0, bareReads: 0, bareMs: 0, bareCpuMs: 0, directReads: 0, directMs: 0 };
   await interleave(quick ? 2 : 4, {
     daemon: async () => {
       const cpu = processCpuMs(lab.serve.pid);
@@ -95,6 +113,13 @@ export async function runReads(stage: Stage, lab: Lab, quick: boolean): Promise<
       totals.daemonCpuMs += processCpuMs(lab.serve.pid) - cpu;
       totals.daemonReads += run.latencies.length;
       totals.daemonMs += run.elapsedMs;
+    },
+    bare: async () => {
+      const cpu = processCpuMs(proxy.pid);
+      const run = await closedLoop(proxy.read, { concurrency: 16, durationMs });
+      totals.bareCpuMs += processCpuMs(proxy.pid) - cpu;
+      totals.bareReads += run.latencies.length;
+      totals.bareMs += run.elapsedMs;
     },
     direct: async () => {
       const run = await closedLoop(stage.direct, { concurrency: 16, durationMs });
@@ -105,10 +130,15 @@ export async function runReads(stage: Stage, lab: Lab, quick: boolean): Promise<
   const audited = lineCount(auditFile) - auditedBefore;
   if (audited < totals.daemonReads) throw new Error(`${totals.daemonReads} reads were answered, but the audit trail grew by ${audited} lines only`);
   const daemonRate = (totals.daemonReads * 1000) / totals.daemonMs;
+  const bareRate = (totals.bareReads * 1000) / totals.bareMs;
   const directRate = (totals.directReads * 1000) / totals.directMs;
-  figures.throughputRatio0ms = { value: daemonRate / directRate, reference: `${daemonRate.toFixed(0)} vs direct ${directRate.toFixed(0)} reads/s; all ${totals.daemonReads} audited` };
-  figures.cpuMsPerRead = { value: totals.daemonCpuMs / totals.daemonReads, reference: `${totals.daemonCpuMs.toFixed(0)} ms CPU for ${totals.daemonReads} reads` };
-  Object.assign(raw, { readsPerSecond0msC16: daemonRate, directPerSecond0msC16: directRate });
+  const bareCpuMs = totals.bareCpuMs / totals.bareReads;
+  figures.throughputRatio0ms = {
+    value: daemonRate / directRate,
+    reference: `${daemonRate.toFixed(0)} vs direct ${directRate.toFixed(0)} reads/s, all ${totals.daemonReads} audited; bare proxy ${(bareRate / directRate).toFixed(2)}`,
+  };
+  figures.cpuMsPerRead = { value: totals.daemonCpuMs / totals.daemonReads, reference: `${totals.daemonCpuMs.toFixed(0)} ms CPU for ${totals.daemonReads} reads; bare proxy ${bareCpuMs.toFixed(2)}` };
+  Object.assign(raw, { readsPerSecond0msC16: daemonRate, directPerSecond0msC16: directRate, bareProxyPerSecond0msC16: bareRate, bareProxyThroughputRatio0ms: bareRate / directRate, bareProxyCpuMsPerRead: bareCpuMs });
   return { figures, raw };
 }
 
