@@ -36,12 +36,27 @@ export function canonicalJson(value: unknown): string {
   }
   const record = value as Record<string, unknown>;
   let out = '{';
-  for (const key of Object.keys(record).sort()) {
+  for (const key of sortedKeys(record)) {
     const item = record[key];
     if (item === undefined) continue;
     out += (out.length === 1 ? '' : ',') + JSON.stringify(key) + ':' + canonicalJson(item);
   }
   return out + '}';
+}
+
+/**
+ * The object's keys in UTF-16 code unit order, as `Object.keys(o).sort()` gives them: by insertion, in
+ * place, since events have a dozen keys at most and Array.prototype.sort allocates a work copy.
+ */
+function sortedKeys(record: object): string[] {
+  const keys = Object.keys(record);
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > key; j--) keys[j + 1] = keys[j]!;
+    keys[j + 1] = key;
+  }
+  return keys;
 }
 
 /** The key one trail is chained under; make it with `chainKeyFor`. */
