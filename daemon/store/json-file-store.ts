@@ -56,6 +56,8 @@ export interface OpenJsonFileStoreOptions {
   /** Fold thresholds (tests: small ones). */
   foldEveryChanges?: number;
   foldEveryBytes?: number;
+  /** Characters of the snapshot serialised between two turns of the event loop (tests: small). */
+  foldPieceChars?: number;
   /** Replaces the journal's file operations (tests: a disk that fails on demand). */
   journalIo?: Partial<JournalIo>;
   /** Called when a fold is complete (snapshot written, journal entries dropped), with the revision it holds. */
@@ -68,7 +70,7 @@ export interface OpenJsonFileStoreOptions {
 export async function openJsonFileStore(file: string, options: OpenJsonFileStoreOptions = {}): Promise<OpenedStore> {
   const journalFile = journalFileOf(file);
   const removedTempFiles = [...(await removeLeftoverTempFiles(file)), ...(await removeLeftoverTempFiles(journalFile))];
-  const db = new Low<State>(new SnapshotFile(file), emptyState());
+  const db = new Low<State>(new SnapshotFile(file, options.foldPieceChars), emptyState());
   let loaded = await loadStateFiles(file);
   const created = loaded === null;
   if (!loaded) {
