@@ -102,10 +102,11 @@ interface IndexedRule {
 }
 
 interface TenantIndex {
-  readonly tenantRules: IndexedRule[];
+  /** Replaced, never changed, once an index is made: an index and the next one may share it. */
+  tenantRules: IndexedRule[];
   readonly byGroup: CopyOnWriteMap<IndexedRule[]>;
   readonly byDevice: CopyOnWriteMap<IndexedRule[]>;
-  /** Targeted groups ordered by the latest expiry among their rules, latest first (then by id). */
+  /** Targeted groups ordered by the latest expiry among their rules, latest first (then by id). Replaced, never changed, as tenantRules. */
   groupsByExpiry: { groupId: string; expiresAt: number }[];
 }
 
@@ -155,9 +156,10 @@ export class RuleIndex {
   }
 
   /**
-   * A new index with `changes` applied, in time proportional to the changed rules' buckets and the
-   * touched tenants' tenant-wide rules and targeted groups: the maps by id, device and group are
-   * copy-on-write (only the shards a change writes are copied), the other tenants are shared. This
+   * A new index with `changes` applied, in time proportional to the changed rules' buckets (and to
+   * the tenant's tenant-wide rules or targeted groups only when such a rule changes): the maps by
+   * id, device and group are copy-on-write (only the shards a change writes are copied), the
+   * tenant's arrays are replaced when changed, the other tenants are shared. This
    * index stays as it was, so a read that holds it decides on one rule set throughout. Decisions are
    * those of `build` over the new rules.
    */
@@ -172,7 +174,7 @@ export class RuleIndex {
       if (!copied.has(tenantId)) {
         copied.add(tenantId);
         tenant = tenant
-          ? { tenantRules: [...tenant.tenantRules], byGroup: tenant.byGroup.copy(), byDevice: tenant.byDevice.copy(), groupsByExpiry: [...tenant.groupsByExpiry] }
+          ? { tenantRules: tenant.tenantRules, byGroup: tenant.byGroup.copy(), byDevice: tenant.byDevice.copy(), groupsByExpiry: tenant.groupsByExpiry }
           : { tenantRules: [], byGroup: new CopyOnWriteMap(), byDevice: new CopyOnWriteMap(), groupsByExpiry: [] };
         tenants.set(tenantId, tenant);
       }
@@ -232,7 +234,10 @@ export class RuleIndex {
     };
     const tenantId = rule.tenantId.toLowerCase();
     const tenant = tenantFor(tenantId);
-    if (kind === 'tenant') tenant.tenantRules.push(indexed);
+    if (kind === 'tenant') {
+      if (copyBuckets) tenant.tenantRules = [...tenant.tenantRules, indexed];
+      else tenant.tenantRules.push(indexed);
+    }
     else push(kind === 'group' ? tenant.byGroup : tenant.byDevice, (kind === 'group' ? rule.groupId! : rule.deviceId!).toLowerCase(), indexed, copyBuckets);
     const entry = { tenantId, indexed };
     this.#byId.set(rule.id, entry);
@@ -427,8 +432,7 @@ function byExpiry(a: { groupId: string; expiresAt: number }, b: { groupId: strin
 /** Takes an indexed rule out of its bucket (the bucket is copied: the index it came from may still be read). */
 function removeFrom(tenant: TenantIndex, indexed: IndexedRule): void {
   if (indexed.kind === 'tenant') {
-    const at = tenant.tenantRules.indexOf(indexed);
-    if (at >= 0) tenant.tenantRules.splice(at, 1); // tenantRules is this tenant copy's own array
+    tenant.tenantRules = tenant.tenantRules.filter((r) => r !== indexed);
     return;
   }
   const map = indexed.kind === 'group' ? tenant.byGroup : tenant.byDevice;
