@@ -258,8 +258,8 @@ class JsonFileStore implements Store {
   }
 
   /**
-   * Makes a written change current, in place and synchronously (no reader sees half of it). The
-   * documents object is replaced, not changed: the fold may be serialising the one it took.
+   * Makes a written change current, in place and synchronously (no reader sees half of it); the
+   * documents object (two fields) is replaced whole.
    */
   #apply(revision: number, ops: Operation[]): void {
     const documents = { ...this.documents };

@@ -39,11 +39,12 @@ export async function* snapshotPieces(state: State, pieceChars = PIECE_CHARS): A
       piece += '[\n';
       // Rows a slice at a time, each slice sized from the rows before it to make about a quarter of a piece.
       let count = 16;
-      for (let start = 0, end = 0; start < value.length; start = end) {
-        end = Math.min(value.length, start + count);
+      for (let start = 0; start < value.length; ) {
+        const end = Math.min(value.length, start + count);
         const text = rowsText(value.slice(start, end));
         piece += `${text}${end < value.length ? ',' : ''}\n`;
         count = Math.max(1, Math.round((pieceChars * (end - start)) / 4 / Math.max(1, text.length)));
+        start = end;
         if (piece.length >= pieceChars) {
           yield Buffer.from(piece, 'utf8');
           piece = '';

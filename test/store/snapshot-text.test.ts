@@ -52,7 +52,7 @@ t.test('a large state comes in many pieces, and the event loop turns between the
   };
   setImmediate(tick);
   const pieces: number[] = [];
-  for await (const piece of snapshotPieces(state, 4_096)) pieces.push(turns), void piece;
+  for await (const piece of snapshotPieces(state, 4_096)) if (piece.length > 0) pieces.push(turns);
   counting = false;
   t.ok(pieces.length > 10, `${pieces.length} pieces`);
   t.ok(pieces.at(-1)! >= pieces.length - 1, 'a callback waiting for the loop ran between every two pieces');
