@@ -14,7 +14,7 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** `JSON.stringify(value, null, 2)` as it appears nested under `indent`. */
 function nested(value: unknown, indent: string): string {
-  return (JSON.stringify(value, null, 2) ?? 'null').replaceAll('\n', `\n${indent}`);
+  return JSON.stringify(value, null, 2).replaceAll('\n', `\n${indent}`);
 }
 
 /**
