@@ -24,6 +24,7 @@ import {
   type RuleRecord,
   type TargetKind,
 } from './types.js';
+import { CopyOnWriteMap } from './copy-on-write-map.js';
 
 export type DecisionCode = Extract<ResultCode, 'Success' | 'NoMatchingRuleForComputer' | 'NoMatchingRuleForUser' | 'ExplicitlyDenied'>;
 
@@ -101,10 +102,11 @@ interface IndexedRule {
 }
 
 interface TenantIndex {
-  readonly tenantRules: IndexedRule[];
-  readonly byGroup: Map<string, IndexedRule[]>;
-  readonly byDevice: Map<string, IndexedRule[]>;
-  /** Targeted groups ordered by the latest expiry among their rules, latest first (then by id). */
+  /** Replaced, never changed, once an index is made: an index and the next one may share it. */
+  tenantRules: IndexedRule[];
+  readonly byGroup: CopyOnWriteMap<IndexedRule[]>;
+  readonly byDevice: CopyOnWriteMap<IndexedRule[]>;
+  /** Targeted groups ordered by the latest expiry among their rules, latest first (then by id). Replaced, never changed, as tenantRules. */
   groupsByExpiry: { groupId: string; expiresAt: number }[];
 }
 
@@ -121,9 +123,9 @@ export class RuleIndex {
   /** Every principal named by a rule (lowercase id) → its number. Only grows: a number no rule uses decides nothing. */
   readonly #principalNumbers: Map<string, number>;
   /** Each indexed rule by id, with the tenant it is indexed under. */
-  readonly #byId: Map<string, { tenantId: string; indexed: IndexedRule }>;
+  readonly #byId: CopyOnWriteMap<{ tenantId: string; indexed: IndexedRule }>;
 
-  private constructor(tenants: Map<string, TenantIndex>, principalNumbers: Map<string, number>, byId: Map<string, { tenantId: string; indexed: IndexedRule }>) {
+  private constructor(tenants: Map<string, TenantIndex>, principalNumbers: Map<string, number>, byId: CopyOnWriteMap<{ tenantId: string; indexed: IndexedRule }>) {
     this.#tenants = tenants;
     this.#principalNumbers = principalNumbers;
     this.#byId = byId;
@@ -139,10 +141,10 @@ export class RuleIndex {
    * (few distinct principals are named by many rules), so a rule's lists are one array of small integers.
    */
   static build(rules: readonly RuleRecord[]): RuleIndex {
-    const index = new RuleIndex(new Map(), new Map(), new Map());
+    const index = new RuleIndex(new Map(), new Map(), new CopyOnWriteMap());
     const tenantFor = (tenantId: string) => {
       let tenant = index.#tenants.get(tenantId);
-      if (!tenant) index.#tenants.set(tenantId, (tenant = { tenantRules: [], byGroup: new Map(), byDevice: new Map(), groupsByExpiry: [] }));
+      if (!tenant) index.#tenants.set(tenantId, (tenant = { tenantRules: [], byGroup: new CopyOnWriteMap(), byDevice: new CopyOnWriteMap(), groupsByExpiry: [] }));
       return tenant;
     };
     for (const rule of rules) if (!rule.disabled) index.#add(rule, tenantFor, false);
@@ -154,13 +156,16 @@ export class RuleIndex {
   }
 
   /**
-   * A new index with `changes` applied, in time proportional to the rules of the tenants they touch
-   * (their maps are copied; the other tenants are shared). This index stays as it was, so a read that
-   * holds it decides on one rule set throughout. Decisions are those of `build` over the new rules.
+   * A new index with `changes` applied, in time proportional to the changed rules' buckets (and to
+   * the tenant's tenant-wide rules or targeted groups only when such a rule changes): the maps by
+   * id, device and group are copy-on-write (only the shards a change writes are copied), the
+   * tenant's arrays are replaced when changed, the other tenants are shared. This
+   * index stays as it was, so a read that holds it decides on one rule set throughout. Decisions are
+   * those of `build` over the new rules.
    */
   withChanges(changes: Iterable<RuleChange>): RuleIndex {
     const tenants = new Map(this.#tenants);
-    const next = new RuleIndex(tenants, this.#principalNumbers, new Map(this.#byId));
+    const next = new RuleIndex(tenants, this.#principalNumbers, this.#byId.copy());
     const copied = new Set<string>();
     /** Touched groups per tenant, whose place in groupsByExpiry is recomputed at the end. */
     const touchedGroups = new Map<string, Set<string>>();
@@ -169,8 +174,8 @@ export class RuleIndex {
       if (!copied.has(tenantId)) {
         copied.add(tenantId);
         tenant = tenant
-          ? { tenantRules: [...tenant.tenantRules], byGroup: new Map(tenant.byGroup), byDevice: new Map(tenant.byDevice), groupsByExpiry: [...tenant.groupsByExpiry] }
-          : { tenantRules: [], byGroup: new Map(), byDevice: new Map(), groupsByExpiry: [] };
+          ? { tenantRules: tenant.tenantRules, byGroup: tenant.byGroup.copy(), byDevice: tenant.byDevice.copy(), groupsByExpiry: tenant.groupsByExpiry }
+          : { tenantRules: [], byGroup: new CopyOnWriteMap(), byDevice: new CopyOnWriteMap(), groupsByExpiry: [] };
         tenants.set(tenantId, tenant);
       }
       return tenant!;
@@ -229,7 +234,10 @@ export class RuleIndex {
     };
     const tenantId = rule.tenantId.toLowerCase();
     const tenant = tenantFor(tenantId);
-    if (kind === 'tenant') tenant.tenantRules.push(indexed);
+    if (kind === 'tenant') {
+      if (copyBuckets) tenant.tenantRules = [...tenant.tenantRules, indexed];
+      else tenant.tenantRules.push(indexed);
+    }
     else push(kind === 'group' ? tenant.byGroup : tenant.byDevice, (kind === 'group' ? rule.groupId! : rule.deviceId!).toLowerCase(), indexed, copyBuckets);
     const entry = { tenantId, indexed };
     this.#byId.set(rule.id, entry);
@@ -405,7 +413,7 @@ function numberLists(rule: RuleRecord, numberOf: (id: string) => number): number
 }
 
 /** Adds to a bucket; as a new array when `copy` (the bucket may be shared with an earlier index). */
-function push<K, V>(map: Map<K, V[]>, key: K, value: V, copy: boolean): void {
+function push<V>(map: CopyOnWriteMap<V[]>, key: string, value: V, copy: boolean): void {
   const list = map.get(key);
   if (!list) map.set(key, [value]);
   else if (copy) map.set(key, [...list, value]);
@@ -424,8 +432,7 @@ function byExpiry(a: { groupId: string; expiresAt: number }, b: { groupId: strin
 /** Takes an indexed rule out of its bucket (the bucket is copied: the index it came from may still be read). */
 function removeFrom(tenant: TenantIndex, indexed: IndexedRule): void {
   if (indexed.kind === 'tenant') {
-    const at = tenant.tenantRules.indexOf(indexed);
-    if (at >= 0) tenant.tenantRules.splice(at, 1); // tenantRules is this tenant copy's own array
+    tenant.tenantRules = tenant.tenantRules.filter((r) => r !== indexed);
     return;
   }
   const map = indexed.kind === 'group' ? tenant.byGroup : tenant.byDevice;

@@ -116,7 +116,9 @@ export class RuleService {
   list(filter: { id?: string; tenantId?: string } = {}): RuleView[] {
     const id = filter.id?.toLowerCase();
     const tenantId = filter.tenantId?.toLowerCase();
-    const rules = this.store.state.rules.filter((r) => (!id || r.id === id) && (!tenantId || r.tenantId === tenantId));
+    // One rule by id is a key lookup, not a pass over every rule.
+    const candidates = id ? [this.store.get('rules', id)].filter((r) => r !== undefined) : this.store.state.rules;
+    const rules = candidates.filter((r) => !tenantId || r.tenantId === tenantId);
     if (id && rules.length === 0) throw notFound(filter.id!);
     const now = Date.now();
     return rules

@@ -26,14 +26,16 @@ export function tempFileOf(file: string): string {
 /**
  * Replaces `file` with `content` so that, after a crash at any moment, it holds either the old or
  * the new content, and the new one once this resolves: write a temporary file, fsync it, rename it
- * over `file`, fsync the directory so the rename itself is on disk.
+ * over `file`, fsync the directory so the rename itself is on disk. `content` may be pieces made
+ * while it is written (a large snapshot, made a piece at a time): one that throws leaves `file` as it was.
  */
-export async function atomicWrite(file: string, content: string | Buffer, options: { temp?: string; mode?: number } = {}): Promise<void> {
+export async function atomicWrite(file: string, content: string | Buffer | AsyncIterable<Buffer>, options: { temp?: string; mode?: number } = {}): Promise<void> {
   const temp = options.temp ?? tempFileOf(file);
   try {
     const handle = await open(temp, 'w', options.mode ?? 0o600);
     try {
-      await handle.writeFile(content);
+      if (typeof content === 'string' || Buffer.isBuffer(content)) await handle.writeFile(content);
+      else await writePieces(handle, content);
       await handle.sync();
     } finally {
       await handle.close();
@@ -44,6 +46,19 @@ export async function atomicWrite(file: string, content: string | Buffer, option
     throw error;
   }
   await syncDirectory(dirname(file));
+}
+
+/** Writes the pieces one after another from the start of the file (a content made while it is written). */
+async function writePieces(handle: FileHandle, pieces: AsyncIterable<Buffer>): Promise<void> {
+  let position = 0;
+  for await (const piece of pieces) {
+    for (let done = 0; done < piece.length; ) {
+      const { bytesWritten } = await handle.write(piece, done, piece.length - done, position);
+      if (bytesWritten <= 0) throw new Error('the disk accepted no more bytes');
+      done += bytesWritten;
+      position += bytesWritten;
+    }
+  }
 }
 
 /**

@@ -5,8 +5,11 @@
  * The journal is folded into the snapshot in the background every FOLD_EVERY_CHANGES changes (or
  * FOLD_EVERY_BYTES), and on close; a start replays what was not folded yet.
  *
- * In memory, each row collection is a Map replaced (copy-on-write) only when a change touches it:
- * readers hold the maps they were given, a failed change leaves every one of them as it was.
+ * In memory, each row collection is a Map that never leaves the store: readers get rows (immutable:
+ * a change puts a new object) or a collection's array, made once per version of the collection and
+ * never changed after. A committed change updates the maps in place, only after its journal line is
+ * durable, so a failed change touches nothing, and a write costs the rows it writes, not the
+ * collection (copying a map of 10,000 rules per write cost ~1.5 ms).
  */
 import { Low } from 'lowdb';
 import { SerialQueue } from '../common/serial.js';
@@ -53,6 +56,8 @@ export interface OpenJsonFileStoreOptions {
   /** Fold thresholds (tests: small ones). */
   foldEveryChanges?: number;
   foldEveryBytes?: number;
+  /** Characters of the snapshot serialised between two turns of the event loop (tests: small). */
+  foldPieceChars?: number;
   /** Replaces the journal's file operations (tests: a disk that fails on demand). */
   journalIo?: Partial<JournalIo>;
   /** Called when a fold is complete (snapshot written, journal entries dropped), with the revision it holds. */
@@ -65,7 +70,7 @@ export interface OpenJsonFileStoreOptions {
 export async function openJsonFileStore(file: string, options: OpenJsonFileStoreOptions = {}): Promise<OpenedStore> {
   const journalFile = journalFileOf(file);
   const removedTempFiles = [...(await removeLeftoverTempFiles(file)), ...(await removeLeftoverTempFiles(journalFile))];
-  const db = new Low<State>(new SnapshotFile(file), emptyState());
+  const db = new Low<State>(new SnapshotFile(file, options.foldPieceChars), emptyState());
   let loaded = await loadStateFiles(file);
   const created = loaded === null;
   if (!loaded) {
@@ -185,7 +190,7 @@ class JsonFileStore implements Store {
   /** The revision the snapshot on disk holds, and the one a fold that failed started at. */
   #folded: number;
   #foldFailedAt = -Infinity;
-  private rows: RowMaps;
+  private readonly rows: RowMaps;
   private documents: DocumentValues;
   private currentRevision: number;
   private readonly versions: Record<CollectionName, number>;
@@ -252,21 +257,19 @@ class JsonFileStore implements Store {
     });
   }
 
-  /** Makes a written change current: a new map for each collection it touched, the others shared. */
+  /**
+   * Makes a written change current, in place and synchronously (no reader sees half of it); the
+   * documents object (two fields) is replaced whole.
+   */
   #apply(revision: number, ops: Operation[]): void {
-    const rows = { ...this.rows };
     const documents = { ...this.documents };
     const changed = new Map<CollectionName, { version: number; keys: string[] }>();
     for (const op of ops) {
       let entry = changed.get(op.collection);
-      if (!entry) {
-        changed.set(op.collection, (entry = { version: revision, keys: [] }));
-        if (op.op !== 'set') (rows as Record<RowCollection, Map<string, unknown>>)[op.collection] = new Map<string, unknown>(this.rows[op.collection] as Map<string, unknown>);
-      }
+      if (!entry) changed.set(op.collection, (entry = { version: revision, keys: [] }));
       if (op.op !== 'set') entry.keys.push(op.key);
-      applyOperation(rows, documents, op);
+      applyOperation(this.rows, documents, op);
     }
-    this.rows = rows;
     this.documents = documents;
     this.currentRevision = revision;
     for (const name of changed.keys()) {

@@ -8,6 +8,7 @@ import type { Adapter } from 'lowdb';
 import { UntrustedFileError, atomicWrite, loadVersionedJson } from '../common/durable-files.js';
 import { JournalError, journalFileOf, readJournal, type ReadJournal } from './journal.js';
 import { isValidSnapshot, snapshotProblems } from './record-checks.js';
+import { PIECE_CHARS, snapshotPieces } from './snapshot-text.js';
 import { SCHEMA_VERSION, fillAddedCollections, type State } from './state.js';
 import { DOCUMENT_NAMES, ROW_COLLECTIONS, rowKey, type CollectionName, type DeepReadonly, type Documents, type Operation, type RowCollection, type Rows } from './store.js';
 
@@ -22,9 +23,15 @@ export class StoreLoadError extends Error {
   }
 }
 
-/** The snapshot as a lowdb adapter: read refuses what it cannot trust, write is atomic and durable. */
+/**
+ * The snapshot as a lowdb adapter: read refuses what it cannot trust, write is atomic and durable,
+ * and made in pieces that leave the event loop to requests between them (snapshot-text.ts).
+ */
 export class SnapshotFile implements Adapter<State> {
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    private readonly pieceChars = PIECE_CHARS,
+  ) {}
 
   async read(): Promise<State | null> {
     try {
@@ -44,7 +51,7 @@ export class SnapshotFile implements Adapter<State> {
   }
 
   async write(data: State): Promise<void> {
-    await atomicWrite(this.file, JSON.stringify(data, null, 2) + '\n');
+    await atomicWrite(this.file, snapshotPieces(data, this.pieceChars));
   }
 }
 

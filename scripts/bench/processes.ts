@@ -61,6 +61,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+let serveNodeArgs: readonly string[] = [];
+/** Node options for every `amsd serve` started from now on (`--serve-node-args`: a profiler). */
+export function setServeNodeArgs(args: readonly string[]): void {
+  serveNodeArgs = [...args];
+}
+
 function track(child: ChildProcess): ChildProcess {
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -88,7 +94,7 @@ export interface ServeProcess {
 export async function startServe(dataDir: string, options: { caFile?: string; timeoutMs?: number } = {}): Promise<ServeProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = [CLI, 'serve', '--port', String(port), '--data-dir', dataDir, ...(options.caFile ? ['--ca-file', options.caFile] : [])];
+  const args = [...serveNodeArgs, CLI, 'serve', '--port', String(port), '--data-dir', dataDir, ...(options.caFile ? ['--ca-file', options.caFile] : [])];
   const started = performance.now();
   // The daemon's own settings only: no AMS_* of the shell running the benchmark (a master key file elsewhere).
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AMS_')));

@@ -5,13 +5,14 @@
  * Progress goes to stderr. It asserts nothing about speed: a target not met is reported, not failed;
  * the exit status is 1 only when a measurement could not be made.
  *
- * `--only reads,startup` runs some groups only (evaluation, startup with idle memory, reads, writes).
+ * `--only reads,startup` runs some groups only (evaluation, startup with idle memory, reads, writes);
+ * `--serve-node-args "--cpu-prof --cpu-prof-dir=DIR"` profiles the daemons it starts (args.ts).
  */
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs, type Group } from './args.js';
 import { runEvaluation } from './evaluation.js';
 import { openLab, openStage, type Lab, type Stage } from './lab.js';
-import { cleanUp, cleanUpOnExit } from './processes.js';
+import { cleanUp, cleanUpOnExit, setServeNodeArgs } from './processes.js';
 import { runReads } from './reads.js';
 import { jsonLine, mergeResults, table, type GroupResult } from './report.js';
 import { runStartup } from './startup.js';
@@ -21,6 +22,7 @@ const progress = (message: string) => process.stderr.write(`bench: ${message}\n`
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  setServeNodeArgs(args.serveNodeArgs);
   cleanUpOnExit();
   const started = performance.now();
   const machine = `${availableParallelism()} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), node ${process.version}, ${process.platform}/${process.arch}`;

@@ -48,6 +48,13 @@ t.test('principals and targets given by name are resolved and stored by id', asy
   const listed = await daemon.call({ url: `${RULES}?id=${rule.id}` });
   assertMatchesSpec(t, listed, 'listComputerAuthorizationRules');
   t.same(listed.json().items, [rule]);
+  t.same((await daemon.call({ url: `${RULES}?id=${rule.id.toUpperCase()}` })).json().items, [rule], 'the id in any case');
+  t.same((await daemon.call({ url: `${RULES}?id=${rule.id}&tenantId=${tenant.tenantId.toUpperCase()}` })).json().items, [rule], 'with its tenant');
+  for (const url of [`${RULES}?id=${randomUUID()}`, `${RULES}?id=${rule.id}&tenantId=${randomUUID()}`]) {
+    const missing = await daemon.call({ url });
+    t.equal(missing.statusCode, 404, `${url}: none with that id (in that tenant)`);
+    t.match(missing.json(), { detail: /No computer authorization rule has the id/ });
+  }
   const created = (await daemon.call({ url: '/v1/audit-events?type=rule.created' })).json().items[0];
   t.match(created, { eventId: 2101, target: { kind: 'rule', id: rule.id }, after: { id: rule.id, principalsAllowedLaps: rule.principalsAllowedLaps } });
 });

@@ -17,9 +17,12 @@ import { fillerRuleCsv, seedAuditTrail, seedReadingDataDir } from '../../scripts
 import { percentile, sequentialRoundTrips } from '../../scripts/bench/stats.js';
 import { simulatedTenantFor, startTestDaemon, tempDir } from '../helpers.js';
 
-t.test('the command line: --quick, --only with known groups; anything else is refused', async (t) => {
-  t.same(parseArgs([]), { quick: false, groups: ['evaluation', 'startup', 'reads', 'writes'] });
-  t.same(parseArgs(['--quick', '--only', 'reads,writes']), { quick: true, groups: ['reads', 'writes'] });
+t.test('the command line: --quick, --only with known groups, --serve-node-args; anything else is refused', async (t) => {
+  t.same(parseArgs([]), { quick: false, groups: ['evaluation', 'startup', 'reads', 'writes'], serveNodeArgs: [] });
+  t.same(parseArgs(['--quick', '--only', 'reads,writes']), { quick: true, groups: ['reads', 'writes'], serveNodeArgs: [] });
+  t.same(parseArgs(['--serve-node-args', ' --cpu-prof  --cpu-prof-dir=/tmp/p ']).serveNodeArgs, ['--cpu-prof', '--cpu-prof-dir=/tmp/p']);
+  t.same(parseArgs(['--serve-node-args=--cpu-prof']).serveNodeArgs, ['--cpu-prof']);
+  t.throws(() => parseArgs(['--serve-node-args']), /--serve-node-args takes node options/);
   t.same(parseArgs(['--only=startup']).groups, ['startup']);
   t.throws(() => parseArgs(['--only', 'memroy']), /not memroy/);
   t.throws(() => parseArgs(['--only']), /--only takes groups/);

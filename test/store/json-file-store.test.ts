@@ -4,8 +4,8 @@
  * only what it changes.
  */
 import t from 'tap';
-import { appendFile, mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, copyFile, mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { StoreLoadError, openJsonFileStore } from '../../daemon/store/json-file-store.js';
 import { journalFileOf } from '../../daemon/store/journal.js';
 import { readState } from '../../daemon/store/state-files.js';
@@ -349,4 +349,34 @@ t.test('changes made while a fold writes the snapshot stay in the journal; a sub
   t.same(names(store.state.apiKeys), ['a', 'b'], 'the changes are made all the same');
   await store.close();
   t.same(names((await openJsonFileStore(file)).store.state.apiKeys), ['a', 'b']);
+});
+
+t.test('a fold written in pieces gives the snapshot JSON.stringify gave, and a crash in the middle of it loses nothing', async (t) => {
+  const { dir, file } = await newStoreFile(t);
+  const { store } = await openJsonFileStore(file, { foldEveryChanges: 50, foldPieceChars: 200 });
+  t.teardown(() => store.close());
+  for (let n = 1; n < 50; n++) await store.mutate((d) => d.put('apiKeys', key(`k${n}`, n)));
+  const temp = join(dir, `.amsd.json.${process.pid}.tmp`);
+  const crashed = join(await tempDir(t), 'amsd.json');
+  await store.mutate((d) => d.put('apiKeys', key('k50', 50))); // the fold starts
+  await store.mutate((d) => d.set('settings', { userRateLimitPerDay: 7 })); // acknowledged while it runs
+  // What kill -9 leaves while the fold writes: the old snapshot, the journal, a partial temporary file.
+  let caught = false;
+  for (let i = 0; i < 10_000 && !caught; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if ((await readdir(dir)).includes(basename(temp))) {
+      await Promise.all([copyFile(file, crashed), copyFile(journalFileOf(file), journalFileOf(crashed)), copyFile(temp, join(crashed, '..', basename(temp)))]);
+      caught = true;
+    }
+  }
+  t.ok(caught, 'the fold was caught writing its temporary file');
+  const afterCrash = await openJsonFileStore(crashed);
+  t.same(afterCrash.removedTempFiles, [basename(temp)], 'the partial snapshot is removed at open');
+  t.equal(afterCrash.store.state.apiKeys.length, 50, 'every acknowledged change is there');
+  t.same(afterCrash.store.state.settings, { userRateLimitPerDay: 7 });
+  await afterCrash.store.close();
+
+  await store.close();
+  const expected = (await readState(file))!;
+  t.equal(await readFile(file, 'utf8'), JSON.stringify(expected, null, 2) + '\n', 'the snapshot is the text JSON.stringify gives');
 });
