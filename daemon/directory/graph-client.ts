@@ -121,7 +121,8 @@ export class GraphClient {
       }
 
       const requestId = header(response, 'request-id');
-      logger?.debug({ graph: { url: stripQuery(url), status: response.statusCode, requestId, clientRequestId, attempt } }, 'graph call');
+      // Checked first: the line's object would otherwise be built on every call, to be dropped below debug.
+      if (logger?.isLevelEnabled('debug')) logger.debug({ graph: { url: stripQuery(url), status: response.statusCode, requestId, clientRequestId, attempt } }, 'graph call');
       if (response.statusCode >= 200 && response.statusCode < 300) {
         let text: string;
         try {

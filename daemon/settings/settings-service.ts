@@ -36,19 +36,28 @@ const SETTINGS_TARGET = { kind: 'settings', id: 'service', displayName: 'Service
 
 export class SettingsService {
   readonly #listeners: Array<(settings: ServiceConfig) => void> = [];
+  /** The settings in effect, and the version of the stored settings they were made from. Frozen: every caller shares them. */
+  #effective: { version: number; settings: ServiceConfig } | undefined;
 
   constructor(private readonly store: Store) {}
 
-  /** The settings in effect. */
+  /** The settings in effect (a read asks several times; built again only when the stored settings change). */
   get(): ServiceConfig {
-    const stored = this.store.state.settings;
-    return {
-      ...DEFAULT_SETTINGS,
-      ...stored,
-      trustedProxies: [...(stored.trustedProxies ?? [])],
-      globalChannelsSuccess: [...(stored.globalChannelsSuccess ?? [])],
-      globalChannelsFailure: [...(stored.globalChannelsFailure ?? [])],
-    };
+    const version = this.store.version('settings');
+    if (this.#effective?.version !== version) {
+      const stored = this.store.state.settings;
+      this.#effective = {
+        version,
+        settings: Object.freeze({
+          ...DEFAULT_SETTINGS,
+          ...stored,
+          trustedProxies: Object.freeze([...(stored.trustedProxies ?? [])]) as string[],
+          globalChannelsSuccess: Object.freeze([...(stored.globalChannelsSuccess ?? [])]) as string[],
+          globalChannelsFailure: Object.freeze([...(stored.globalChannelsFailure ?? [])]) as string[],
+        }),
+      };
+    }
+    return this.#effective.settings;
   }
 
   /** Calls `apply` now and after every change, so the part that holds a setting always has the current one. */

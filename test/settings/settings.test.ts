@@ -4,6 +4,7 @@
 import t from 'tap';
 import { auditLogPath } from '../../daemon/audit/audit-log.js';
 import { verifyAuditLog } from '../../daemon/audit/chain.js';
+import { SettingsService } from '../../daemon/settings/settings-service.js';
 import { assertMatchesSpec, createKey, startTestDaemon } from '../helpers.js';
 
 t.test('settings show their defaults and change without a restart, audited', async (t) => {
@@ -66,4 +67,16 @@ t.test('audit retention prunes at once, and the trail still verifies', async (t)
   t.same(events.map((e) => e.type), ['audit.pruned', 'settings.updated', 'apiKey.created', 'apiKey.created'], 'the newest three kept, then the pruning itself');
   t.match(events[0], { pruned: { throughSeq: 4, events: 4, keepLast: 3 } }, 'the pruning event says what it removed');
   t.match(await verifyAuditLog(auditLogPath(daemon.dataDir), daemon.audit.key), { ok: true, firstSeq: 5 }, 'amsd audit verify still passes');
+});
+
+t.test('the settings in effect are one shared, frozen object until they change', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const settings = new SettingsService(daemon.store);
+  const first = settings.get();
+  t.equal(settings.get(), first, 'asked again: the same object, not a copy per call');
+  t.throws(() => ((first as { secretReadTimeoutSeconds: number }).secretReadTimeoutSeconds = 1), TypeError, 'no caller can change it for the others');
+  t.throws(() => (first.trustedProxies).push('10.0.0.1'), TypeError);
+  t.equal((await daemon.call({ method: 'PATCH', url: '/v1/service-config', body: { secretReadTimeoutSeconds: 12 } })).statusCode, 200);
+  t.not(settings.get(), first);
+  t.equal(settings.get().secretReadTimeoutSeconds, 12, 'a change is in effect at once');
 });
