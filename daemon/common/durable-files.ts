@@ -155,8 +155,8 @@ export interface AppendFileIo {
 export const nodeAppendIo: AppendFileIo = {
   // A write to the page cache, on the event loop: a few µs, where handing it to libuv's thread pool
   // (handle.write) cost ~50 µs of CPU in thread wake-ups. The fdatasync that makes it durable blocks
-  // for as long as the disk takes, so that one stays off the loop.
-  // async: a full disk (writeSync throws) is a rejection, as it was from handle.write.
+  // for as long as the disk takes, so that one stays off the loop. `async`: a full disk (writeSync
+  // throws) is a rejection, as it was from handle.write.
   write: async (handle, data, position) => writeSync(handle.fd, data, 0, data.length, position),
   // fdatasync: the data and the new file size, without the timestamps an fsync would also flush.
   sync: (handle) => handle.datasync(),

@@ -17,7 +17,8 @@ const [secretUrl, token, caFile, port] = process.argv.slice(2);
 if (!secretUrl || !token || !caFile || !port) throw new Error('usage: bare-proxy.js <secretUrl> <token> <caFile> <port>');
 
 const graph = new Agent({ connections: 64, keepAliveTimeout: 30_000, connect: { ca: [readFileSync(caFile, 'utf8')] } });
-const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+// Synchronous, as the daemon's standard output is (its log goes to /dev/null in the bench too).
+const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: true }));
 const app = Fastify({ loggerInstance: logger, disableRequestLogging: true });
 app.addHook('onResponse', async (req, reply) => req.log.info({ method: req.method, url: req.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'request completed'));
 
