@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { Writable } from 'node:stream';
-import { censorSecrets, createLogger } from '../../daemon/logging.js';
+import { censorSecrets, createLogger, redactUrl } from '../../daemon/logging.js';
 import { startTestDaemon } from '../helpers.js';
 
 t.test('keys, tokens and passwords never appear in the log', async (t) => {
@@ -69,4 +69,14 @@ t.test('secret-named fields are censored at the top of a logged object and one l
   t.notOk('key' in plain!, 'an undefined field stays out');
   const untouched = { a: 1, b: { c: 2 } };
   t.equal(censorSecrets(untouched), untouched, 'an object without secrets is not copied');
+});
+
+t.test('a logged URL loses every key and token in it, escaped or not, and is otherwise as sent', async (t) => {
+  const key = 'ams_0123456789abcdefghij';
+  t.equal(redactUrl('/v1/computer-authorization-rules/3f1c2d9e-1111-4222-8333-444455556666'), '/v1/computer-authorization-rules/3f1c2d9e-1111-4222-8333-444455556666');
+  t.equal(redactUrl(`/v1/api-keys/${key}`), '/v1/api-keys/[redacted]');
+  t.equal(redactUrl(`/v1/api-keys/${encodeURIComponent(key).replace('_', '%5F')}`), '/v1/api-keys/[redacted]', 'escaped');
+  t.equal(redactUrl('/v1/tenants/eyJhbGciOiJSUzI1NiJ9.eyJvaWQiOiJ4In0.c2ln/test'), '/v1/tenants/[redacted]/test');
+  t.equal(redactUrl('/v1/devices?filter=PC%2001&top=5'), '/v1/devices?filter=PC+01&top=5');
+  t.equal(redactUrl(`/v1/devices?token=abc&name=${key}`), '/v1/devices?token=%5Bredacted%5D&name=%5Bredacted%5D');
 });
