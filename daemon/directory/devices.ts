@@ -163,13 +163,13 @@ export class DeviceDirectory {
     return devices;
   }
 
-  #tenantsToSearch(tenantId: string | undefined): string[] {
+  #tenantsToSearch(tenantId: string | undefined): readonly string[] {
     if (tenantId) {
       const tenant = this.tenants.get(tenantId);
       if (!tenant.enabled) throw new NoTenantToSearchError('tenant-disabled', `The tenant ${tenant.tenantId} ('${tenant.displayName}') is disabled. Enable it with updateTenant (PATCH /v1/tenants/{tenantId}) and enabled: true.`);
       return [tenant.tenantId];
     }
-    const enabled = this.tenants.list().filter((t) => t.enabled).map((t) => t.tenantId);
+    const enabled = this.tenants.enabledTenantIds();
     if (enabled.length === 0) throw new NoTenantToSearchError('no-tenant', 'No enabled tenant is configured. Add one with createTenant (POST /v1/tenants), then check it with testTenant (POST /v1/tenants/{tenantId}/test).');
     return enabled;
   }

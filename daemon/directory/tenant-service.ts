@@ -126,6 +126,7 @@ function notFound(tenantId: string): TenantNotFoundError {
 
 export class TenantService {
   readonly #listeners: Array<(tenantId: string) => void> = [];
+  #enabled: { version: number; ids: readonly string[] } | undefined;
 
   constructor(
     private readonly store: Store,
@@ -139,6 +140,18 @@ export class TenantService {
 
   #changed(tenantId: string): void {
     for (const listener of this.#listeners) listener(tenantId);
+  }
+
+  /**
+   * The ids of the enabled tenants, in the order list() gives them: asked by every read by name, so
+   * kept until the tenants change rather than built from every tenant's view each time.
+   */
+  enabledTenantIds(): readonly string[] {
+    const version = this.store.version('tenants');
+    if (this.#enabled?.version !== version) {
+      this.#enabled = { version, ids: Object.freeze(this.list().filter((t) => t.enabled).map((t) => t.tenantId)) };
+    }
+    return this.#enabled.ids;
   }
 
   list(filter: { tenantId?: string } = {}): TenantView[] {

@@ -342,3 +342,17 @@ t.test('user keys cannot see or change tenants', async (t) => {
   assertMatchesSpec(t, unauthenticated, 'listTenants');
   t.match((await d.call({ url: '/v1/tenants' })).json().items, [{ displayName: 'Contoso', enabled: true }], 'nothing changed');
 });
+
+t.test('the tenants a read by name searches are the enabled ones, as they are now', async (t) => {
+  const d = await startTestDaemon(t);
+  t.same(d.tenants.enabledTenantIds(), []);
+  for (const [tenantId, displayName] of [[TENANT, 'Contoso'], [OTHER_TENANT, 'Adatum']]) {
+    t.equal((await d.call({ method: 'POST', url: '/v1/tenants', body: { tenantId, displayName, clientId: CLIENT, clientSecret: SECRET } })).statusCode, 201);
+  }
+  t.same(d.tenants.enabledTenantIds(), [OTHER_TENANT, TENANT], "in listTenants' order (by display name)");
+  t.equal(d.tenants.enabledTenantIds(), d.tenants.enabledTenantIds(), 'kept while the tenants do not change');
+  t.equal((await d.call({ method: 'PATCH', url: `/v1/tenants/${TENANT}`, body: { enabled: false } })).statusCode, 200);
+  t.same(d.tenants.enabledTenantIds(), [OTHER_TENANT], 'a disabled tenant drops out at once');
+  t.equal((await d.call({ method: 'DELETE', url: `/v1/tenants/${OTHER_TENANT}` })).statusCode, 204);
+  t.same(d.tenants.enabledTenantIds(), [], 'so does a removed one');
+});
