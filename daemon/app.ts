@@ -13,7 +13,7 @@ import { bindOperations, notFoundHandler } from './http/binder.js';
 import { DEFAULT_SERVER_LIMITS, clientErrorHandler, frameworkErrors, nodeServerOptions, requireHost, trackAnswers, type ServerLimits } from './http/connection-errors.js';
 import { errorHandler } from './http/problem.js';
 import { listOperations, type OpenApiDocument, type Operation } from '../openapi/contract.js';
-import { contractValidatorCompiler } from './http/validation.js';
+import { contractSchemaController } from './http/serializers.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -41,6 +41,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors,
     loggerInstance: options.logger,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Bodies as sent, query values only as plain numbers in bounds, text well-formed (validation.ts);
+    // responses by the serializers the build compiled (serializers.ts).
+    schemaController: contractSchemaController(),
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     // A caller's own request id is kept (to correlate with its logs) only if it cannot forge log content.
     genReqId: (request) => {
@@ -59,8 +62,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // JSON is the only body type the API takes: anything else is 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
-  // Bodies as sent, query values only as plain numbers in bounds, text well-formed (see validation.ts).
-  app.setValidatorCompiler(contractValidatorCompiler());
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
