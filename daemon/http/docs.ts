@@ -5,7 +5,7 @@
  * it is ready, so /docs and everything under it is one route here, answered by an app of its own that
  * holds the two plugins, built at the first request for it and closed with the daemon's app. What it
  * answers is passed on as it is (status, headers, body), and the daemon's own hooks apply to it as to
- * any answer; what it does not have is the daemon's 404.
+ * any answer; what it does not have is the daemon's 404, and its failures are the daemon's 500s.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OpenApiDocument } from '../../openapi/contract.js';
@@ -63,6 +63,8 @@ export function registerDocs(app: FastifyInstance, options: DocsOptions): void {
     // A HEAD is answered as the GET is: the daemon's own HEAD handling drops the body.
     const answer = await inner.inject({ method: request.method === 'HEAD' ? 'GET' : (request.method as 'GET'), url: request.url, headers: request.headers });
     if (answer.statusCode === 404) return reply.callNotFound();
+    // Its failures are the daemon's: logged, and answered as every server error is (problem.ts).
+    if (answer.statusCode >= 500) throw new Error(`Swagger UI answered ${answer.statusCode} for ${request.url}: ${answer.body.slice(0, 200)}`);
     for (const [name, value] of Object.entries(answer.headers)) {
       if (value !== undefined && !NOT_PASSED_ON.has(name)) reply.header(name, value);
     }
