@@ -3,8 +3,6 @@
  * `cli.ts` is the only place that listens.
  */
 import { randomUUID } from 'node:crypto';
-import fastifySwagger from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { createErrorHooks, createHandlers, type HandlerDependencies } from './api/index.js';
@@ -12,9 +10,10 @@ import type { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { AccessLogController } from './http/access-log.js';
 import { bindOperations, notFoundHandler } from './http/binder.js';
 import { DEFAULT_SERVER_LIMITS, clientErrorHandler, frameworkErrors, nodeServerOptions, requireHost, trackAnswers, type ServerLimits } from './http/connection-errors.js';
+import { registerDocs } from './http/docs.js';
 import { errorHandler } from './http/problem.js';
 import { listOperations, type OpenApiDocument, type Operation } from '../openapi/contract.js';
-import { contractValidatorCompiler } from './http/validation.js';
+import { contractSchemaController } from './http/serializers.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -42,6 +41,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors,
     loggerInstance: options.logger,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Bodies as sent, query values only as plain numbers in bounds, text well-formed (validation.ts);
+    // responses by the serializers the build compiled (serializers.ts).
+    schemaController: contractSchemaController(),
     logController: new AccessLogController(),
     // A caller's own request id is kept (to correlate with its logs) only if it cannot forge log content.
     genReqId: (request) => {
@@ -60,8 +62,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // JSON is the only body type the API takes: anything else is 415, not a confusing validation error.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
-  // Bodies as sent, query values only as plain numbers in bounds, text well-formed (see validation.ts).
-  app.setValidatorCompiler(contractValidatorCompiler());
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -84,10 +84,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const operations = listOperations(options.spec);
   app.setNotFoundHandler(notFoundHandler(operations));
 
-  await app.register(fastifySwagger, { mode: 'static', specification: { document: options.spec as never } });
-  await app.register(fastifySwaggerUi, {
-    routePrefix: '/docs',
-    theme: { title: 'amsd' },
+  // The contract and Swagger UI; the UI's plugins are loaded at the first request for /docs (docs.ts).
+  registerDocs(app, {
+    spec: options.spec,
     uiConfig: {
       // No top bar, so neither the fastify logo nor the "Explore" box that loads other documents.
       deepLinking: true,
@@ -96,13 +95,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       layout: 'BaseLayout',
       plugins: [linkToPublishedContract],
     },
-    // Only the UI's copy (/docs/json): /openapi.json stays the contract as written.
-    transformSpecification: (document) => withCmdletsAndRoles(document as unknown as OpenApiDocument, operations) as never,
+    transformSpecification: (document) => withCmdletsAndRoles(document, operations),
   });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/openapi.yaml', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type('application/yaml; charset=utf-8').send(app.swagger({ yaml: true })),
-  );
 
   bindOperations(app, operations, createHandlers(options), {
     apiKeys: options.apiKeys,

@@ -20,7 +20,7 @@ import { DEFAULT_PWSH } from './notifications/deliver.js';
 import { NotificationQueue, queueFilePath } from './notifications/queue.js';
 import { SettingsService } from './settings/settings-service.js';
 import { auditLogPath, type AuditFileIo, type AuditLog } from './audit/audit-log.js';
-import { AuditCheckpoints, AuditTrailError, createEmptyTrail, newTrailRecord, openBoundAuditLog, orphanTrailProblem, type CheckpointOptions } from './audit/trail.js';
+import { AuditCheckpoints, AuditTrailError, closeAuditLog, createEmptyTrail, newTrailRecord, openBoundAuditLog, orphanTrailProblem, type CheckpointOptions } from './audit/trail.js';
 import { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { CloseStack } from './common/close-stack.js';
 import { DeviceSecrets } from './directory/device-secrets.js';
@@ -175,15 +175,18 @@ async function openData(options: DaemonOptions, closes: CloseStack) {
 /** The audit log bound to the state, its checkpoints, and retention (at start, on every settings change, and hourly). */
 async function openAudit(options: DaemonOptions, data: Data, settings: SettingsService, closes: CloseStack) {
   const { logger, testing } = options;
-  const { log, warning } = await openBoundAuditLog({
+  const { log, warning, indexCache } = await openBoundAuditLog({
     file: data.auditFile,
     stateFile: data.stateFile,
     store: data.store,
     masterKey: data.masterKey,
     ...(testing?.auditIo ? { io: testing.auditIo } : {}),
   });
-  closes.push('the audit log', () => log.close());
+  closes.push('the audit log', () =>
+    closeAuditLog(log, (error) => logger.warn({ err: error }, 'could not write the audit index cache; the next start reads the whole trail')),
+  );
   if (warning) logger.warn(warning);
+  logger.debug({ indexCache }, 'audit trail opened');
   const checkpoints = new AuditCheckpoints(data.store, log, data.masterKey, {
     ...testing?.auditCheckpoints,
     onError: (error) => logger.error({ err: error }, 'could not checkpoint the audit trail in the data file'),

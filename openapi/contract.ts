@@ -6,8 +6,8 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import { packageRoot } from './package-root.js';
 
 /** openapi/ams.yaml: the contract as written by hand. */
@@ -77,9 +77,13 @@ export interface Operation {
   definition: OperationObject;
 }
 
-/** A contract from its text: YAML, or JSON (which YAML reads too). */
+/**
+ * A contract from its text: YAML, or JSON (which YAML reads too). The YAML parser is loaded here, on
+ * first use: a daemon started from a build reads the JSON and never needs it.
+ */
 export function parseSpec(text: string): OpenApiDocument {
-  return parseYaml(text) as OpenApiDocument;
+  const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return parse(text) as OpenApiDocument;
 }
 
 /**

@@ -11,7 +11,8 @@
  *   truncation fails too, each later batch retries it first and is refused until it succeeds — so
  *   once the disk works again, appends work again, with the chain intact.
  * - Opening reads the whole file (and builds the query index) and checks the chain, keyed with the
- *   trail's chain key and against the last checkpoint of its head (see trail.ts); at start-up from
+ *   trail's chain key and against the last checkpoint of its head (see trail.ts); at start-up, after
+ *   the events the index cache vouches for (index-cache.ts) when it matches the trail, and from
  *   that checkpoint on (`fromCheckpoint`), re-hashing only the events written since. A last line without a
  *   newline after the checkpoint is a write that never finished: it is moved to an evidence file next
  *   to the trail, and `warning` says so. Any other break refuses the open: amsd never writes on after
@@ -23,10 +24,11 @@ import { constants } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AuditWriteError } from '../common/errors.js';
-import { atomicWrite, nodeAppendIo, syncDirectory, type AppendFileIo } from '../common/durable-files.js';
+import { atomicWrite, nodeAppendIo, removeLeftoverTempFiles, syncDirectory, type AppendFileIo } from '../common/durable-files.js';
 import { SerialQueue } from '../common/serial.js';
 import { ChainChecker, readLines, sealEvent, type ChainBreak, type ChainKey, type Checkpoint } from './chain.js';
-import { AuditEventIndex, parseAuditQuery, type AuditPage, type AuditQuery } from './event-index.js';
+import { AuditEventIndex, parseAuditQuery, type AuditPage, type AuditQuery, type IndexSnapshot } from './event-index.js';
+import { loadIndexCache, type IndexCacheResult } from './index-cache.js';
 import { checkEventInput, type AuditEvent, type AuditEventInput } from './events.js';
 
 export const AUDIT_DIR = 'audit';
@@ -76,6 +78,8 @@ export interface OpenAuditLogOptions {
   allowUnkeyed?: boolean;
   /** Start-up: check the chain from the checkpoint on, trusting what came before it (see ChainCheckOptions). */
   fromCheckpoint?: boolean;
+  /** Start-up: the index cache to go on from when it matches the trail (index-cache.ts; needs `fromCheckpoint` and `checkpoint`). */
+  indexCache?: string;
   io?: Partial<AuditFileIo>;
 }
 
@@ -85,6 +89,8 @@ export interface OpenedAuditLog {
   warning?: string;
   /** The evidence file the unfinished last line was moved to. */
   evidenceFile?: string;
+  /** With `indexCache`: 'used', or why the whole trail was read instead. */
+  indexCache?: string;
 }
 
 /** Where retention writes the pruned trail before renaming it over the old one. */
@@ -99,15 +105,18 @@ export async function openAuditLog(file: string, options: OpenAuditLogOptions): 
   // Not O_APPEND: writes go to an explicit position, the end of the last acknowledged line.
   const handle = await open(file, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
-    let index: AuditEventIndex | undefined;
+    const cache = await usableIndexCache(handle, options);
+    const cached = cache && 'usable' in cache ? cache.usable : undefined;
+    let index: AuditEventIndex | undefined = cached?.index;
     const checker = new ChainChecker(options.key, {
       ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
       ...(options.allowUnkeyed ? { allowUnkeyed: true } : {}),
       ...(options.fromCheckpoint ? { fromCheckpoint: true } : {}),
+      ...(cached ? { resumeAfter: cached.resume } : {}),
     });
-    let length = 0;
+    let length = cached?.from.offset ?? 0;
     let unfinished: FileLineRef | undefined;
-    for await (const line of readLines(handle)) {
+    for await (const line of readLines(handle, cached?.from)) {
       if (!line.terminated) {
         unfinished = line;
         break;
@@ -125,7 +134,7 @@ export async function openAuditLog(file: string, options: OpenAuditLogOptions): 
     if (unfinished) moved = await moveUnfinishedLineAside(file, handle, io, unfinished, options.checkpoint);
     if (length === 0) await syncDirectory(dirname(file)); // a new file: make its name durable too
     const log = new AuditLog(file, handle, io, options.key, index ?? new AuditEventIndex(), checker.lastHash, length);
-    return { log, ...(moved ?? {}) };
+    return { log, ...(moved ?? {}), ...(cache ? { indexCache: 'usable' in cache ? 'used' : cache.unusable } : {}) };
   } catch (error) {
     await handle.close();
     throw error;
@@ -133,6 +142,14 @@ export async function openAuditLog(file: string, options: OpenAuditLogOptions): 
 }
 
 type FileLineRef = { number: number; offset: number; length: number };
+
+/** The index cache start may go on from (index-cache.ts), when asked for; its leftover temporary copies go. */
+async function usableIndexCache(handle: FileHandle, options: OpenAuditLogOptions): Promise<IndexCacheResult | undefined> {
+  if (!options.indexCache) return undefined;
+  await removeLeftoverTempFiles(options.indexCache);
+  if (!options.fromCheckpoint || !options.checkpoint) return { unusable: 'start checks this trail in full (no checkpoint)' };
+  return loadIndexCache(options.indexCache, handle, options.key, options.checkpoint);
+}
 
 /**
  * A last line without newline, after the checkpointed head. An append is acknowledged only once its
@@ -211,6 +228,11 @@ export class AuditLog {
   /** The last acknowledged event: note its hash elsewhere to be able to prove later that nothing was cut from the end. */
   get head(): { seq: number; hash: string } {
     return { seq: this.index.count, hash: this.lastHash };
+  }
+
+  /** The index and the bytes of acknowledged lines it covers, for the index cache (index-cache.ts). */
+  indexSnapshot(): { snapshot: IndexSnapshot; trailBytes: number } {
+    return { snapshot: this.index.snapshot(), trailBytes: this.length };
   }
 
   /** Called after each batch is on disk, with the new head (the checkpoints of trail.ts). One listener. */

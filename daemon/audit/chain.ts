@@ -108,12 +108,15 @@ export interface FileLine {
 
 const CHUNK_BYTES = 1 << 20;
 
-/** The lines of a file read through `handle`, with their byte offsets, one chunk in memory at a time. */
-export async function* readLines(handle: FileHandle): AsyncGenerator<FileLine> {
+/**
+ * The lines of a file read through `handle`, with their byte offsets, one chunk in memory at a time:
+ * from its start, or from `from` (the offset where line `number + 1` begins).
+ */
+export async function* readLines(handle: FileHandle, from: { offset: number; number: number } = { offset: 0, number: 0 }): AsyncGenerator<FileLine> {
   const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-  let position = 0;
-  let number = 0;
-  let lineStart = 0;
+  let position = from.offset;
+  let number = from.number;
+  let lineStart = from.offset;
   let partial: Buffer[] = [];
   for (;;) {
     const { bytesRead } = await handle.read(chunk, 0, CHUNK_BYTES, position);
@@ -176,6 +179,24 @@ export interface ChainCheckOptions {
    * before the checkpoint is left to the full check (`amsd audit verify`).
    */
   fromCheckpoint?: boolean;
+  /**
+   * On start-up's check, go on after an event before the checkpoint, as if every line up to it had
+   * been read and trusted (the index cache vouches that those bytes are the ones checked before).
+   */
+  resumeAfter?: ChainResume;
+}
+
+/** Where start-up's check goes on from (see ChainCheckOptions.resumeAfter); read from the trail itself. */
+export interface ChainResume {
+  /** The last event taken as read; before the checkpoint's. */
+  seq: number;
+  /** Its hash. */
+  hash: string;
+  /** The trail's first seq, and the prevHash of its first line. */
+  firstSeq: number;
+  firstPrevHash: string;
+  /** Whether an audit.pruned event up to `seq` accounts for a trail that starts after seq 1. */
+  pruningAccountedFor: boolean;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -213,7 +234,23 @@ export class ChainChecker {
   constructor(
     private readonly key: ChainKey,
     private readonly options: ChainCheckOptions = {},
-  ) {}
+  ) {
+    const resume = options.resumeAfter;
+    if (!resume) return;
+    if (!(options.fromCheckpoint && resume.seq >= resume.firstSeq && resume.seq < (options.checkpoint?.seq ?? 0))) {
+      throw new RangeError(`The chain check can only resume before the checkpoint, on start-up's check (asked to resume after seq ${resume.seq})`);
+    }
+    // What check() leaves after the lines firstSeq..seq, every one of them trusted (before the checkpoint).
+    this.events = resume.seq;
+    this.lastHash = resume.hash;
+    this.firstSeq = resume.firstSeq;
+    this.#lines = this.#unhashedLines = resume.seq - resume.firstSeq + 1;
+    if (resume.firstSeq > 1) {
+      this.#startsAfterPruning = true;
+      this.#anchor = resume.firstPrevHash;
+      this.#pruningAccountedFor = resume.pruningAccountedFor;
+    }
+  }
 
   /** Whether the event claiming `seq` is before the checkpoint, on start-up's check. */
   #trusted(seq: number): boolean {

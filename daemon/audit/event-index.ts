@@ -101,6 +101,14 @@ class Dictionary<Entry> {
   /** entries[ref - 1] */
   readonly entries: Entry[] = [];
 
+  /** A dictionary holding `entries` under the refs they had, each filed under `keyOf(entry)`. */
+  static of<Entry>(entries: readonly Entry[], keyOf: (entry: Entry) => string): Dictionary<Entry> {
+    const dictionary = new Dictionary<Entry>();
+    for (const entry of entries) dictionary.ref(keyOf(entry), () => entry);
+    if (dictionary.entries.length !== entries.length) throw new RangeError('Audit index snapshot: a dictionary holds an entry twice');
+    return dictionary;
+  }
+
   ref(key: string | undefined, entry: () => Entry): number {
     if (key === undefined) return 0;
     let ref = this.#refs.get(key);
@@ -141,6 +149,29 @@ function identifiers(values: unknown[]): { ids: string[]; key: string | undefine
   return { ids, key };
 }
 
+/** The dictionary key `identifiers` gave a list. */
+const keyOfIds = (ids: readonly string[]) => ids.map((id) => `${id.length}:${id}`).join('');
+const itself = (value: string) => value;
+
+/** What an index holds, as plain data (for index-cache.ts): its dictionaries, and one column per field. */
+export interface IndexSnapshot {
+  firstSeq: number;
+  /** Events indexed. */
+  events: number;
+  dictionaries: { types: string[]; accessTypes: string[]; codes: string[]; actors: string[][]; devices: string[][] };
+  columns: IndexColumns;
+}
+export interface IndexColumns {
+  time: Float64Array<ArrayBuffer>;
+  offset: Float64Array<ArrayBuffer>;
+  length: Uint32Array<ArrayBuffer>;
+  actor: Uint32Array<ArrayBuffer>;
+  device: Uint32Array<ArrayBuffer>;
+  type: Uint16Array<ArrayBuffer>;
+  accessType: Uint16Array<ArrayBuffer>;
+  code: Uint16Array<ArrayBuffer>;
+}
+
 const INITIAL_CAPACITY = 1024;
 
 /** One read of the file that serves several events: the bytes from `offset` on, and where each event's line is in them. */
@@ -167,11 +198,11 @@ export class AuditEventIndex {
   #accessType = new Uint16Array(INITIAL_CAPACITY);
   #code = new Uint16Array(INITIAL_CAPACITY);
 
-  readonly #types = new Dictionary<string>();
-  readonly #accessTypes = new Dictionary<string>();
-  readonly #codes = new Dictionary<string>();
-  readonly #actors = new Dictionary<string[]>();
-  readonly #devices = new Dictionary<string[]>();
+  #types = new Dictionary<string>();
+  #accessTypes = new Dictionary<string>();
+  #codes = new Dictionary<string>();
+  #actors = new Dictionary<string[]>();
+  #devices = new Dictionary<string[]>();
 
   constructor(firstSeq = 1) {
     this.firstSeq = firstSeq;
@@ -180,6 +211,61 @@ export class AuditEventIndex {
   /** The seq of the last event indexed (firstSeq - 1 when there is none). */
   get count(): number {
     return this.firstSeq - 1 + this.#count;
+  }
+
+  /** The index as plain data; `restore` makes the same index of it. The columns are copies. */
+  snapshot(): IndexSnapshot {
+    const n = this.#count;
+    return {
+      firstSeq: this.firstSeq,
+      events: n,
+      dictionaries: {
+        types: [...this.#types.entries],
+        accessTypes: [...this.#accessTypes.entries],
+        codes: [...this.#codes.entries],
+        actors: this.#actors.entries.map((ids) => [...ids]),
+        devices: this.#devices.entries.map((ids) => [...ids]),
+      },
+      columns: {
+        time: this.#time.slice(0, n),
+        offset: this.#offset.slice(0, n),
+        length: this.#length.slice(0, n),
+        actor: this.#actor.slice(0, n),
+        device: this.#device.slice(0, n),
+        type: this.#type.slice(0, n),
+        accessType: this.#accessType.slice(0, n),
+        code: this.#code.slice(0, n),
+      },
+    };
+  }
+
+  /** The index a snapshot was taken of (its columns are taken over, not copied). */
+  static restore(snapshot: IndexSnapshot): AuditEventIndex {
+    const index = new AuditEventIndex(snapshot.firstSeq);
+    const { dictionaries: d, columns: c } = snapshot;
+    const lengths = Object.values(c).map((column: ArrayLike<number>) => column.length);
+    if (lengths.some((length) => length !== snapshot.events)) throw new RangeError('Audit index snapshot: columns of different lengths');
+    index.#types = Dictionary.of(d.types, itself);
+    index.#accessTypes = Dictionary.of(d.accessTypes, itself);
+    index.#codes = Dictionary.of(d.codes, itself);
+    index.#actors = Dictionary.of(d.actors, keyOfIds);
+    index.#devices = Dictionary.of(d.devices, keyOfIds);
+    index.#count = snapshot.events;
+    index.#time = c.time;
+    index.#offset = c.offset;
+    index.#length = c.length;
+    index.#actor = c.actor;
+    index.#device = c.device;
+    index.#type = c.type;
+    index.#accessType = c.accessType;
+    index.#code = c.code;
+    return index;
+  }
+
+  /** Forgets the events after `lastSeq` (they are indexed again as they are read). */
+  truncate(lastSeq: number): void {
+    if (lastSeq < this.firstSeq - 1 || lastSeq > this.count) throw new RangeError(`Cannot truncate the audit index to seq ${lastSeq}`);
+    this.#count = lastSeq - this.firstSeq + 1;
   }
 
   /** Indexes the next event. Tolerates fields a hand-written or future event may lack: they just never match a filter. */
@@ -271,7 +357,7 @@ export class AuditEventIndex {
   }
 
   #grow(): void {
-    const capacity = this.#time.length * 2;
+    const capacity = Math.max(INITIAL_CAPACITY, this.#time.length * 2);
     const grown = <T extends Float64Array | Uint32Array | Uint16Array>(column: T, make: new (size: number) => T): T => {
       const bigger = new make(capacity);
       bigger.set(column);

@@ -24,6 +24,7 @@ import { syncDirectory } from '../common/durable-files.js';
 import type { Store } from '../store/store.js';
 import { adviceFor, dataDirOfTrail, openAuditLog, type AuditFileIo, type AuditLog, type OpenedAuditLog } from './audit-log.js';
 import { GENESIS_HASH, chainKeyFor, macRecord, verifyAuditLog, type ChainKey, type Checkpoint } from './chain.js';
+import { indexCachePath, saveIndexCache } from './index-cache.js';
 
 const RECORD_MAC_LABEL = 'amsd.json auditTrail';
 
@@ -165,13 +166,26 @@ export interface OpenBoundAuditLogOptions {
  * Opens the trail the state names, refusing it (AuditTrailError, AuditLogError) for any of the reasons
  * above. At start the chain is checked from the keyed checkpoint on: the events before it were checked
  * when it was written, so re-hashing the whole trail would only slow every start; edits before the
- * checkpoint are for `amsd audit verify`, which checks every event.
+ * checkpoint are for `amsd audit verify`, which checks every event. When the index cache of the last
+ * clean stop still matches the trail byte for byte, the lines it covers are not read again either.
  */
 export async function openBoundAuditLog(options: OpenBoundAuditLogOptions): Promise<OpenedAuditLog> {
   const { file, stateFile, store, masterKey } = options;
   const bound = await bindTrail(file, stateFile, store.state.auditTrail, masterKey);
   if ('problem' in bound) throw new AuditTrailError(file, bound.problem, bound.advice);
-  return openAuditLog(file, { key: bound.key, checkpoint: bound.checkpoint, fromCheckpoint: true, ...(options.io ? { io: options.io } : {}) });
+  return openAuditLog(file, { key: bound.key, checkpoint: bound.checkpoint, fromCheckpoint: true, indexCache: indexCachePath(file), ...(options.io ? { io: options.io } : {}) });
+}
+
+/**
+ * Closes the log the daemon opened, then writes its index cache for the next start (index-cache.ts).
+ * The log is closed whatever happens to the cache; a cache that could not be written is reported by
+ * `onCacheError`, and the next start reads the whole trail.
+ */
+export async function closeAuditLog(log: AuditLog, onCacheError: (error: unknown) => void): Promise<void> {
+  await log.close();
+  const { snapshot, trailBytes } = log.indexSnapshot();
+  if (snapshot.events === 0) return;
+  await saveIndexCache(indexCachePath(log.file), log.file, log.key, snapshot, trailBytes).catch(onCacheError);
 }
 
 export interface CheckpointOptions {

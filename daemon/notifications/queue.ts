@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createAjv } from '../common/ajv.js';
+import { fileValidator } from '../common/precompiled-validators.js';
 import { UntrustedFileError, atomicWrite, describeSchemaErrors, loadVersionedJson, removeLeftoverTempFiles } from '../common/durable-files.js';
 import { SerialQueue } from '../common/serial.js';
 import type { DeepReadonly } from '../store/store.js';
@@ -130,7 +130,8 @@ export interface NotificationQueueOptions {
   deliver?: typeof deliverToChannel;
 }
 
-const ajv = createAjv({ allErrors: true, strict: true });
+/** How the queue file's schema is compiled, here and by the build (scripts/build-contract.ts). */
+export const QUEUE_VALIDATION_OPTIONS = { allErrors: true, strict: true };
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const extraSchema = { type: 'object', additionalProperties: false, properties: { ruleDescription: { type: 'string' } } } as const;
 const eventSchema = {
@@ -138,7 +139,7 @@ const eventSchema = {
   required: ['type', 'actor', 'accessType', 'device', 'outcome'],
   properties: { type: { type: 'string' }, actor: { type: 'object' }, accessType: { type: 'string' }, device: { type: 'object' }, outcome: { type: 'object' } },
 } as const;
-const validateQueueFile = ajv.compile<QueueFileContent>({
+export const queueFileSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['version', 'pending', 'failed'],
@@ -184,7 +185,8 @@ const validateQueueFile = ajv.compile<QueueFileContent>({
       },
     },
   },
-});
+} as const;
+const validateQueueFile = fileValidator<QueueFileContent>(queueFileSchema, QUEUE_VALIDATION_OPTIONS);
 
 async function loadQueueFile(file: string): Promise<QueueFileContent | undefined> {
   try {

@@ -3,20 +3,26 @@
  * (checked for each row or document a change writes, and for each journal entry on load): nothing is
  * written that the next start could not load, and a change is checked by what it changes only.
  */
-import { createAjv } from '../common/ajv.js';
+import type { Options } from 'ajv';
 import { describeSchemaErrors } from '../common/durable-files.js';
+import { fileValidator } from '../common/precompiled-validators.js';
 import { SCHEMA_VERSION, stateSchema, type State } from './state.js';
 import { DOCUMENT_NAMES, ROW_COLLECTIONS, ROW_KEYS, type CollectionName, type Operation, type RowCollection } from './store.js';
 
-const ajv = createAjv({ allErrors: true, strict: true });
-const validateState = ajv.compile<State>(stateSchema);
+/** How the state's schemas are compiled, here and by the build (scripts/build-contract.ts). */
+export const STATE_VALIDATION_OPTIONS: Options = { allErrors: true, strict: true };
+const validateState = fileValidator<State>(stateSchema, STATE_VALIDATION_OPTIONS);
 
 type Validator = ((value: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
 const properties = stateSchema.properties as unknown as Record<string, { items?: object } & object>;
-const recordValidators = Object.fromEntries([
-  ...ROW_COLLECTIONS.map((c) => [c, ajv.compile(properties[c]!.items!)]),
-  ...DOCUMENT_NAMES.map((d) => [d, ajv.compile(properties[d]!)]),
-]) as Record<CollectionName, Validator>;
+/** The schema of each collection's rows, and of each document. */
+export const recordSchemas = Object.fromEntries([
+  ...ROW_COLLECTIONS.map((c) => [c, properties[c]!.items!]),
+  ...DOCUMENT_NAMES.map((d) => [d, properties[d]!]),
+]) as Record<CollectionName, object>;
+const recordValidators = Object.fromEntries(
+  Object.entries(recordSchemas).map(([name, schema]): [string, Validator] => [name, fileValidator(schema, STATE_VALIDATION_OPTIONS)]),
+) as Record<CollectionName, Validator>;
 
 /** Whether a loaded snapshot matches the schema; `snapshotProblems` says how it does not. */
 export function isValidSnapshot(raw: unknown): raw is State {

@@ -1,7 +1,8 @@
 /**
  * `amsd serve` loads at start only what serving needs: the demo's simulated tenant, the mailer, the CSV
- * parser, MSAL and jose come with their first use (idle memory, issue 14). The compiled CLI runs in a
- * real process with a module hook that lists every module it loads. Needs `npm run build` first.
+ * parser, MSAL, jose and Swagger UI (with the YAML parser) come with their first use (idle memory and
+ * start-up, issue 14). The compiled CLI runs in a real process with a module hook that lists every
+ * module it loads. Needs `npm run build` first.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -14,8 +15,8 @@ import { tempDir } from '../helpers.js';
 
 const CLI = join(packageRoot, 'dist', 'daemon', 'cli.js');
 const START_TIMEOUT_MS = 15_000;
-/** Packages `serve` has no use for until a mail, a CSV import, a Graph call, an Entra token or the demo. */
-const LOADED_ON_USE = ['nodemailer', 'csv-parse', '@azure/msal-node', 'jose', 'node-forge'];
+/** Packages `serve` has no use for until a mail, a CSV import, a Graph call, an Entra token, Swagger UI or the demo. */
+const LOADED_ON_USE = ['nodemailer', 'csv-parse', '@azure/msal-node', 'jose', 'node-forge', '@fastify/swagger', '@fastify/swagger-ui', 'yaml'];
 
 t.test('serve starts and answers without loading the packages it uses only on demand', async (t) => {
   const dir = await tempDir(t);

@@ -63,3 +63,22 @@ t.test('Swagger UI is amsd\'s: its title, no top bar, the published contract lin
   }
   t.same((await d.call({ url: '/openapi.json', key: null })).json().paths, written.paths, '/openapi.json stays the contract as written');
 });
+
+t.test('Swagger UI\'s pages are answered as the daemon answers anything: its request id, its 404, HEAD like GET', async (t) => {
+  const d = await startTestDaemon(t);
+  const page = await d.call({ url: '/docs/', key: null, headers: { 'x-request-id': 'docs-1' } });
+  t.equal(page.headers['x-request-id'], 'docs-1', 'the request id comes back, as on every answer');
+  const missing = await d.call({ url: '/docs/no-such-page', key: null });
+  t.equal(missing.statusCode, 404);
+  t.match(missing.headers['content-type'], /^application\/problem\+json/, 'an unknown page is the daemon\'s own 404');
+  const redirect = await d.call({ url: '/docs/static/index.html', key: null });
+  t.equal(redirect.statusCode, 302);
+  t.equal(redirect.headers.location, '/docs/');
+  t.equal(redirect.headers['content-type'], undefined, 'a redirect has no body, so no type');
+  const head = await d.call({ method: 'HEAD', url: '/docs/static/swagger-initializer.js', key: null });
+  const get = await d.call({ url: '/docs/static/swagger-initializer.js', key: null });
+  t.equal(head.statusCode, 200);
+  t.equal(head.body, '', 'HEAD has no body');
+  t.equal(head.headers['content-type'], get.headers['content-type'], 'and the GET\'s type');
+  t.equal((await d.call({ method: 'POST', url: '/docs/json', key: null })).statusCode, 404, 'only GET and HEAD');
+});
