@@ -306,3 +306,19 @@ t.test('event ids in the Access Manager style', async (t) => {
   ];
   for (const [name, input, eventId] of cases) t.equal(eventIdOf(input), eventId, name);
 });
+
+t.test('an event is stored as its JSON form, and as it was when appended', async (t) => {
+  const { log, file } = await newLog(t);
+  const plainAfter = { displayName: 'Contoso', nested: { list: [1, 'two', null, undefined], flag: true }, gone: undefined };
+  const unusual = { displayName: 'Adatum', at: new Date('2026-12-01T10:00:00Z'), ratio: Number.NaN, list: [undefined] };
+  const appended = [
+    await log.append(change(alice, 'tenant.created', undefined, plainAfter)),
+    await log.append(change(alice, 'tenant.updated', undefined, unusual)),
+  ];
+  plainAfter.nested.list.push(5); // a caller changing its object afterwards changes nothing on record
+  const stored = (await readFile(file, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { after: unknown });
+  t.same(stored[0]!.after, { displayName: 'Contoso', nested: { list: [1, 'two', null, null], flag: true } }, 'undefined left out, or null in an array');
+  t.same(stored[1]!.after, { displayName: 'Adatum', at: '2026-12-01T10:00:00.000Z', ratio: null, list: [null] }, 'a Date as its ISO string, NaN as null');
+  t.same(appended.map((e) => (e as { after?: unknown }).after), stored.map((e) => e.after), 'the events appended are the events stored');
+  t.ok((await verifyAuditLog(file, testKey)).ok, 'and each hash is over that form');
+});
