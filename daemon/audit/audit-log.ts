@@ -399,6 +399,13 @@ export class AuditLog {
     // Set and cleared synchronously with the emptiness check, so no append can slip between them unwritten.
     this.#writing = true;
     try {
+      // Sealed and written after this turn of the event loop, not inside append(): what the caller starts
+      // next goes out first (a read's request to Graph for the secret, which the event is written
+      // alongside), and the appends of one turn share a batch and its fdatasync. Two turns of the check
+      // phase: undici sends a request on a kept-alive connection from a setImmediate of its own (it first
+      // lets the poll phase see whether the server closed it), and that one is to go before this batch.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
       while (this.#pending.length > 0) await this.#commit(this.#pending.splice(0));
     } finally {
       this.#writing = false;

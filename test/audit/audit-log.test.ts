@@ -3,6 +3,7 @@
  * a failed write leaves nothing behind and the next append works, and the chain survives restarts.
  */
 import t from 'tap';
+import { statSync } from 'node:fs';
 import { readFile, stat, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -321,4 +322,15 @@ t.test('an event is stored as its JSON form, and as it was when appended', async
   t.same(stored[1]!.after, { displayName: 'Adatum', at: '2026-12-01T10:00:00.000Z', ratio: null, list: [null] }, 'a Date as its ISO string, NaN as null');
   t.same(appended.map((e) => (e as { after?: unknown }).after), stored.map((e) => e.after), 'the events appended are the events stored');
   t.ok((await verifyAuditLog(file, testKey)).ok, 'and each hash is over that form');
+});
+
+t.test('appends made in one turn of the event loop share one batch and one fdatasync, written after the turn', async (t) => {
+  let syncs = 0;
+  const { log, file } = await newLog(t, { sync: async (handle: FileHandle) => void (syncs++, await handle.datasync()) });
+  const before = statSync(file).size;
+  const appended = [log.append(secretRead(alice, pc1)), log.append(secretRead(bob, pc2)), log.append(change(alice, 'tenant.created', undefined, { displayName: 'Contoso' }))];
+  t.equal(statSync(file).size, before, 'nothing is written inside append(): what the caller starts next goes first');
+  const events = await Promise.all(appended);
+  t.same(events.map((e) => e.seq), [1, 2, 3], 'in the order appended');
+  t.equal(syncs, 1, 'one fdatasync for the three');
 });
