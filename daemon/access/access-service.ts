@@ -62,7 +62,7 @@ export class AccessService {
 
   async localAdminPassword(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<LocalAdminPassword> {
     return this.#read('LocalAdminPassword', request, caller, origin, async (device, deadline) => {
-      const credentials = await this.deps.secrets.lapsCredentials(device, deadline);
+      const credentials = await this.deps.secrets.lapsCredentials(device, deadline, 'current');
       const current = credentials?.[0];
       if (!current) throw noLapsPassword(`${device.deviceName} has no LAPS password backed up to Entra ID. Check its Windows LAPS policy (BackupDirectory = Azure AD).`);
       return { deviceName: device.deviceName, deviceId: device.deviceId, tenantId: device.tenantId, ...current };

@@ -52,17 +52,18 @@ export class DeviceSecrets {
   }
 
   /**
-   * Every backed-up LAPS credential, newest first (the first is the current password). Undefined when
-   * the device has no backup in Entra ID (Graph answers 404).
+   * Every backed-up LAPS credential, newest first (the first is the current password), or with
+   * `current` only the current one, no other decoded. Undefined when the device has no backup in
+   * Entra ID (Graph answers 404).
    */
-  async lapsCredentials(device: Device, deadline?: Deadline): Promise<LapsCredential[] | undefined> {
+  async lapsCredentials(device: Device, deadline?: Deadline, which: 'current' | 'all' = 'all'): Promise<LapsCredential[] | undefined> {
     const graph = this.connections.graphFor(device.tenantId);
     try {
       const info = await graph.call<GraphDeviceLocalCredentialInfo>(
         `/v1.0/directory/deviceLocalCredentials/${graphSegment(device.deviceId)}?$select=id,deviceName,lastBackupDateTime,refreshDateTime,credentials`,
         { permission: 'DeviceLocalCredential.Read.All', ...deadlineOption(deadline) },
       );
-      return toLapsCredentials(info);
+      return toLapsCredentials(info, which === 'current' ? 1 : Infinity);
     } catch (error) {
       if (error instanceof GraphError && error.kind === 'notFound') return undefined;
       throw error;

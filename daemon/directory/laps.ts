@@ -39,14 +39,16 @@ export function decodeLapsPassword(passwordBase64: string): string {
   return bytes.toString(looksUtf16 ? 'utf16le' : 'utf8');
 }
 
-/** All backed-up credentials, newest first: the first is the current password, the rest its history. */
-export function toLapsCredentials(info: GraphDeviceLocalCredentialInfo): LapsCredential[] {
-  return [...(info.credentials ?? [])]
-    .sort((a, b) => Date.parse(b.backupDateTime) - Date.parse(a.backupDateTime))
-    .map((credential, index) => ({
-      account: credential.accountName,
-      password: decodeLapsPassword(credential.passwordBase64),
-      passwordUpdateTime: new Date(credential.backupDateTime).toISOString(),
-      ...(index === 0 && info.refreshDateTime ? { passwordExpirationTime: new Date(info.refreshDateTime).toISOString() } : {}),
-    }));
+/**
+ * The backed-up credentials, newest first: the first is the current password, the rest its history.
+ * Only the first `count` are decoded and returned: a read of the current password holds no other.
+ */
+export function toLapsCredentials(info: GraphDeviceLocalCredentialInfo, count = Infinity): LapsCredential[] {
+  const newestFirst = (info.credentials ?? []).map((credential) => ({ credential, at: Date.parse(credential.backupDateTime) })).sort((a, b) => b.at - a.at);
+  return newestFirst.slice(0, count).map(({ credential }, index) => ({
+    account: credential.accountName,
+    password: decodeLapsPassword(credential.passwordBase64),
+    passwordUpdateTime: new Date(credential.backupDateTime).toISOString(),
+    ...(index === 0 && info.refreshDateTime ? { passwordExpirationTime: new Date(info.refreshDateTime).toISOString() } : {}),
+  }));
 }

@@ -32,3 +32,15 @@ t.test('credentials come out newest first; only the current one has an expiratio
   ]);
   t.same(toLapsCredentials({ id: 'dev-2', deviceName: 'PC02' }), [], 'no credentials selected, none returned');
 });
+
+t.test('a read of the current password decodes that one only', async (t) => {
+  const info = {
+    id: 'dev-1',
+    deviceName: 'PC01',
+    credentials: [
+      { accountName: 'LapsAdmin', backupDateTime: '2026-11-01T00:00:00Z', passwordBase64: utf8('previous') },
+      { accountName: 'LapsAdmin', backupDateTime: '2026-11-20T08:30:00Z', passwordBase64: utf8('current') },
+    ],
+  };
+  t.same(toLapsCredentials(info, 1), [{ account: 'LapsAdmin', password: 'current', passwordUpdateTime: '2026-11-20T08:30:00.000Z' }]);
+});
