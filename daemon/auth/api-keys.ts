@@ -2,7 +2,7 @@
  * API keys: 256 random bits shown once as `ams_<base64url>`, kept only as a SHA-256 hash. A plain hash
  * is enough (no slow KDF): the key is random, so there is nothing to guess from its hash.
  */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, randomUUID } from 'node:crypto';
 import type { components } from '../../openapi/ams.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldError } from '../common/errors.js';
 import type { ApiKeyRecord } from '../store/records.js';
@@ -25,7 +25,7 @@ export const LAST_USED_FLUSH_MS = 60_000;
 
 
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 export function mintKey(): string {
@@ -73,6 +73,7 @@ export type AuthenticationResult = { caller: Caller } | { refused: string };
 export class ApiKeyService {
   /** Key id → when it was used, noted since the last flush. */
   readonly #usedSince = new Map<string, string>();
+  #keysByHash: { version: number; map: ReadonlyMap<string, DeepReadonly<ApiKeyRecord>> } | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -142,15 +143,15 @@ export class ApiKeyService {
       .then(({ after }) => after);
   }
 
-  /** Decides whether a presented key is good, in time independent of how much of it matches. */
+  /**
+   * Decides whether a presented key is good. The key is found by its SHA-256 in a map: the time of that
+   * lookup depends on the hash, which tells nothing about a key one could present (finding a key with
+   * a chosen hash is what SHA-256 prevents), so it leaks nothing a comparison in constant time would guard.
+   */
   authenticate(presented: string): AuthenticationResult {
     if (!presented.startsWith(KEY_PREFIX)) return { refused: 'The bearer token is not an amsd API key (those start with ams_).' };
-    const presentedHash = Buffer.from(hashKey(presented), 'hex');
     const now = new Date();
-    let match: DeepReadonly<ApiKeyRecord> | undefined;
-    for (const record of this.store.state.apiKeys) {
-      if (timingSafeEqual(Buffer.from(record.hash, 'hex'), presentedHash)) match = record;
-    }
+    const match = this.#byHash().get(hashKey(presented));
     if (!match) return { refused: 'The API key is not known to this daemon. Check that it was copied whole.' };
     const status = keyStatus(match, now);
     if (status === 'revoked') return { refused: `The API key '${match.name}' was revoked at ${match.revokedAt}.` };
@@ -166,6 +167,13 @@ export class ApiKeyService {
         ...(match.userPrincipalName ? { userPrincipalName: match.userPrincipalName } : {}),
       },
     };
+  }
+
+  /** The keys by hash, made again when the keys change (the store's version of them). */
+  #byHash(): ReadonlyMap<string, DeepReadonly<ApiKeyRecord>> {
+    const version = this.store.version('apiKeys');
+    if (this.#keysByHash?.version !== version) this.#keysByHash = { version, map: new Map(this.store.state.apiKeys.map((record) => [record.hash, record])) };
+    return this.#keysByHash.map;
   }
 
   /** Notes a key's use in memory; it is written with the others' at the next flush. */
