@@ -61,8 +61,9 @@ export async function runStoreWrites(stage: Stage, lab100: Lab, lab10k: Lab, qui
   const busy: number[] = [];
   let streamed = 0;
   for (let i = 0; i < 20; i++) await lab10k.read();
-  // Unmeasured reads first in each block: the first read after a rule write rebuilds the rule index,
-  // which belongs to the writes, not to the quiet block that may follow them.
+  // Unmeasured reads first in each block: the reads just after the last rule write can still meet its
+  // tail (a fold in pieces, the index's copied shards), which belongs to the writes, not to the quiet
+  // block that may follow them.
   const settle = async () => {
     for (let i = 0; i < 3; i++) await lab10k.read();
   };
