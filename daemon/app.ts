@@ -63,23 +63,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks, not async ones: they run on every request, and a promise per hook is measurable there.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    // API answers describe security state; no cache between the daemon and the caller may keep them.
+    // Set before anything can answer, so refusals and errors say it too.
+    if (request.url.startsWith('/v1/')) reply.header('Cache-Control', 'no-store');
     // A POST with no body to an operation that takes none is fine whatever type it claims (PowerShell's
     // Invoke-WebRequest calls a bodiless POST a form): without the claim, Fastify parses nothing.
-    if (request.routeOptions.schema?.body === undefined && request.headers['content-type'] !== undefined && isBodiless(request.headers)) {
+    // (routeOptions is built anew on each access: asked last.)
+    if (request.headers['content-type'] !== undefined && isBodiless(request.headers) && request.routeOptions.schema?.body === undefined) {
       delete request.headers['content-type'];
     }
+    done();
   });
   app.addHook('onRequest', requireHost);
   // The server exists before it listens; Node closes connections past the cap as soon as they arrive.
   app.server.maxConnections = limits.maxConnections;
   trackAnswers(app.server);
-  app.addHook('onSend', async (request, reply, payload) => {
-    // API answers describe security state; no cache between the daemon and the caller may keep them.
-    if (request.url.startsWith('/v1/')) reply.header('Cache-Control', 'no-store');
-    return payload;
-  });
 
   const operations = listOperations(options.spec);
   app.setNotFoundHandler(notFoundHandler(operations));

@@ -111,8 +111,10 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
 }
 
 /** HTTP/1.1 requires Host (RFC 9112, section 3.2); Node's own refusal would be an empty 400. */
-export async function requireHost(request: FastifyRequest, reply: FastifyReply) {
+export function requireHost(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
   if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
-    return sendProblem(request, reply, 400, 'missing-host', 'An HTTP/1.1 request needs a Host header. Send it with an HTTP client, which sets Host.');
+    sendProblem(request, reply, 400, 'missing-host', 'An HTTP/1.1 request needs a Host header. Send it with an HTTP client, which sets Host.');
+    return; // answered: the request goes no further (a callback hook that replies does not call done)
   }
+  done();
 }

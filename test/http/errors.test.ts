@@ -109,3 +109,23 @@ t.test('a body that must give one of two fields says so in words, not in ajv’s
   t.equal(both.statusCode, 400);
   t.match(both.json().detail, /give only one of computerName and deviceId/);
 });
+
+t.test('every API answer says Cache-Control: no-store, refusals and errors too; the documentation does not', async (t) => {
+  const d = await startTestDaemon(t);
+  const answers = {
+    'a success': await d.call({ url: '/v1/api-keys' }),
+    'no key (401)': await d.call({ url: '/v1/api-keys', key: null }),
+    'an unknown route (404)': await d.call({ url: '/v1/passwords' }),
+    'a wrong method (405)': await d.call({ method: 'PATCH', url: '/v1/api-keys' }),
+    'a validation failure (400)': await d.call({ method: 'POST', url: '/v1/api-keys', body: { role: 'owner' } }),
+    'a body that is not JSON (400)': await d.call({ method: 'POST', url: '/v1/api-keys', body: '{', headers: { 'content-type': 'application/json' } }),
+    'a key that does not exist (404)': await d.call({ method: 'DELETE', url: '/v1/api-keys/00000000-0000-4000-8000-000000000000' }),
+  };
+  for (const [what, res] of Object.entries(answers)) {
+    t.equal(res.headers['cache-control'], 'no-store', what);
+    t.ok(res.headers['x-request-id'], `${what}: its request id`);
+  }
+  const contract = await d.call({ url: '/openapi.json', key: null });
+  t.equal(contract.statusCode, 200);
+  t.not(contract.headers['cache-control'], 'no-store', 'the published contract may be cached');
+});
