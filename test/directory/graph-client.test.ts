@@ -102,6 +102,18 @@ t.test('a Graph that does not answer times out at the deadline', async (t) => {
   t.ok(took >= 280 && took < 2_000, `gave up at the deadline (${took} ms)`);
 });
 
+t.test('an answer whose body stops halfway times out at the deadline too', async (t) => {
+  const graph = await fakeGraph(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"value": ['); // and nothing more
+  });
+  const started = Date.now();
+  const error = await graph.client({ deadlineMs: 300 }).call('/v1.0/x').catch((e: unknown) => e);
+  const took = Date.now() - started;
+  t.match(error, { kind: 'timeout' });
+  t.ok(took >= 280 && took < 2_000, `gave up at the deadline (${took} ms)`);
+});
+
 t.test('403 names the missing permission; 404, other errors and bad JSON are reported with request ids', async (t) => {
   const graph = await fakeGraph(t, (req, res) => {
     if (req.url === '/v1.0/forbidden') return json(res, 403, { error: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges' } }, { 'request-id': 'r-403' });
