@@ -44,11 +44,28 @@ export function decodeLapsPassword(passwordBase64: string): string {
  * Only the first `count` are decoded and returned: a read of the current password holds no other.
  */
 export function toLapsCredentials(info: GraphDeviceLocalCredentialInfo, count = Infinity): LapsCredential[] {
-  const newestFirst = (info.credentials ?? []).map((credential) => ({ credential, at: Date.parse(credential.backupDateTime) })).sort((a, b) => b.at - a.at);
-  return newestFirst.slice(0, count).map(({ credential }, index) => ({
+  const credentials = info.credentials ?? [];
+  const newestFirst = count === 1 ? newestOf(credentials) : credentials.map((credential) => ({ credential, at: Date.parse(credential.backupDateTime) })).sort((a, b) => b.at - a.at).map((c) => c.credential);
+  return newestFirst.slice(0, count).map((credential, index) => ({
     account: credential.accountName,
     password: decodeLapsPassword(credential.passwordBase64),
     passwordUpdateTime: new Date(credential.backupDateTime).toISOString(),
     ...(index === 0 && info.refreshDateTime ? { passwordExpirationTime: new Date(info.refreshDateTime).toISOString() } : {}),
   }));
+}
+
+/** The newest credential alone, in one pass: a read of the current password sorts nothing. */
+function newestOf(credentials: readonly GraphLapsCredential[]): GraphLapsCredential[] {
+  let newest: GraphLapsCredential | undefined;
+  let newestAt = -Infinity;
+  for (const credential of credentials) {
+    const parsed = Date.parse(credential.backupDateTime);
+    const at = Number.isNaN(parsed) ? -Infinity : parsed;
+    // The first of equal times, as the (stable) sort keeps them.
+    if (newest === undefined || at > newestAt) {
+      newest = credential;
+      newestAt = at;
+    }
+  }
+  return newest ? [newest] : [];
 }

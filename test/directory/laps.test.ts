@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import t from 'tap';
 import { decodeLapsPassword, toLapsCredentials } from '../../daemon/directory/laps.js';
 
@@ -43,4 +44,15 @@ t.test('a read of the current password decodes that one only', async (t) => {
     ],
   };
   t.same(toLapsCredentials(info, 1), [{ account: 'LapsAdmin', password: 'current', passwordUpdateTime: '2026-11-20T08:30:00.000Z' }]);
+});
+
+t.test('the current password alone is the first of the whole list, whatever the order and ties Graph sends', async (t) => {
+  const credential = fc.record({
+    accountName: fc.constantFrom('LapsAdmin', 'OldAdmin'),
+    backupDateTime: fc.integer({ min: Date.parse('2026-01-01T00:00:00Z'), max: Date.parse('2026-01-01T00:00:09Z') }).map((ms) => new Date(ms - (ms % 1000)).toISOString()),
+    passwordBase64: fc.string({ minLength: 1, maxLength: 12 }).map(utf8),
+  });
+  const info = fc.record({ id: fc.constant('dev-1'), deviceName: fc.constant('PC01'), refreshDateTime: fc.constant('2026-12-01T00:00:00Z'), credentials: fc.array(credential, { maxLength: 8 }) });
+  fc.assert(fc.property(info, (i) => JSON.stringify(toLapsCredentials(i, 1)) === JSON.stringify(toLapsCredentials(i).slice(0, 1))), { numRuns: 500, seed: 20261201 });
+  t.pass('500 lists');
 });
