@@ -415,17 +415,19 @@ export class AuditLog {
   /** Writes one batch with one fsync; settles every append in it. Never throws. */
   async #commit(batch: PendingAppend[]): Promise<void> {
     const events: AuditEvent[] = [];
-    const lines: Buffer[] = [];
+    const lines: string[] = [];
     let hash = this.lastHash;
     try {
       for (const { content } of batch) {
         const event = sealEvent(content, this.index.count + events.length + 1, hash, this.key);
         events.push(event);
-        lines.push(Buffer.from(JSON.stringify(event) + '\n', 'utf8'));
+        lines.push(JSON.stringify(event));
         hash = event.hash;
       }
       if (this.#needsTruncate) await this.#truncateToAcknowledged();
-      await this.#writeAll(Buffer.concat(lines), this.length);
+      // One buffer for the batch, encoded once (no buffer per line to copy again).
+      lines.push('');
+      await this.#writeAll(Buffer.from(lines.join('\n'), 'utf8'), this.length);
       await this.io.sync(this.handle);
     } catch (error) {
       this.#needsTruncate = true;
@@ -435,7 +437,7 @@ export class AuditLog {
       return;
     }
     events.forEach((event, i) => {
-      const lineLength = lines[i]!.length - 1;
+      const lineLength = Buffer.byteLength(lines[i]!, 'utf8');
       this.index.add(event, this.length, lineLength);
       this.length += lineLength + 1;
     });

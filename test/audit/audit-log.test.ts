@@ -334,3 +334,17 @@ t.test('appends made in one turn of the event loop share one batch and one fdata
   t.same(events.map((e) => e.seq), [1, 2, 3], 'in the order appended');
   t.equal(syncs, 1, 'one fdatasync for the three');
 });
+
+t.test('events of one batch with text of every width are found again where they were written', async (t) => {
+  const { file, log } = await newLog(t);
+  const names = ['Zürich-Büro', 'ＰＣ－東京', 'plain', 'PC-🔑-42', 'Ελλάδα'];
+  const appended = await Promise.all(names.map((displayName) => log.append(change(alice, 'tenant.created', undefined, { displayName }))));
+  const page = await log.query({ top: 10 });
+  t.same(page.events.map((e) => (e as { after?: { displayName?: string } }).after?.displayName).reverse(), names, 'each read back from its offset, newest first');
+  t.same(page.events.reverse(), appended);
+  await log.close();
+  const reopened = await openAuditLog(file, { key: testKey });
+  t.teardown(() => reopened.log.close());
+  t.same((await reopened.log.query({ top: 10 })).events.reverse(), appended, 'and after a re-open');
+  t.ok((await verifyAuditLog(file, testKey)).ok);
+});
