@@ -35,7 +35,8 @@ export interface LapsCredential {
  */
 export function decodeLapsPassword(passwordBase64: string): string {
   const bytes = Buffer.from(passwordBase64, 'base64');
-  const looksUtf16 = bytes.length > 0 && bytes.length % 2 === 0 && bytes.every((byte, i) => i % 2 === 0 || byte === 0);
+  let looksUtf16 = bytes.length > 0 && bytes.length % 2 === 0;
+  for (let i = 1; looksUtf16 && i < bytes.length; i += 2) looksUtf16 = bytes[i] === 0;
   return bytes.toString(looksUtf16 ? 'utf16le' : 'utf8');
 }
 
