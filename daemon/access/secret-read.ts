@@ -139,23 +139,27 @@ export class SecretRead<T> {
   }
 
   async run(): Promise<T> {
-    await this.#checkLimits();
+    // The steps that usually pass decide synchronously, and only a refusal is awaited (its event).
+    const limited = this.#limitRefusal();
+    if (limited) return this.#refuse(limited);
     const { device, principals } = await this.#deviceAndCallerGroups();
     const deviceGroups = await this.#directory(() => targetedDeviceGroups(this.deps.secrets, this.#index, device, this.#now, this.deadline));
-    const decision = await this.#decide(device, principals, deviceGroups);
+    const decision = this.#decide(device, principals, deviceGroups);
+    if ('refusal' in decision) return this.#refuse(decision.refusal);
     const granted: SecretReadEventInput = { ...this.#base, device: this.#auditDevice, outcome: { success: true, code: 'Success', ruleIds: [decision.grantingRule!.id] } };
     const { secret, written } = await this.#secretWhileAuditing(device, granted);
-    await this.#tellMandatoryChannels(decision, granted);
-    this.#notify(this.#successChannels(decision).filter((c) => !c.mandatory).map((c) => c.id), written);
+    const successChannels = this.#successChannels(decision);
+    if (successChannels.some((c) => c.mandatory)) await this.#tellMandatoryChannels(successChannels, decision, granted);
+    this.#notify(successChannels.filter((c) => !c.mandatory).map((c) => c.id), written);
     return secret;
   }
 
-  async #checkLimits(): Promise<void> {
+  #limitRefusal(): RateLimitedError | undefined {
     const limit = this.deps.limiter.takeBoth(callerKey(this.caller), this.origin.ip, Date.now());
-    if (limit.allowed) return;
+    if (limit.allowed) return undefined;
     const who = limit.code === 'UserRateLimitExceeded' ? 'You have' : `Your address ${this.origin.ip} has`;
     const detail = `${who} made too many secret requests this ${limit.window}; try again in ${limit.retryAfterSeconds} s.`;
-    await this.#refuse(new RateLimitedError(kebab(limit.code), detail, limit.retryAfterSeconds, { resultCode: limit.code }));
+    return new RateLimitedError(kebab(limit.code), detail, limit.retryAfterSeconds, { resultCode: limit.code });
   }
 
   /** Neither depends on the other, so both are asked at once; the device's answer is taken first. */
@@ -188,7 +192,8 @@ export class SecretRead<T> {
     }
   }
 
-  async #decide(device: Device, principals: ReadonlySet<string>, deviceGroups: ReadonlySet<string>): Promise<AccessDecision> {
+  /** The decision, or the refusal to record and answer. */
+  #decide(device: Device, principals: ReadonlySet<string>, deviceGroups: ReadonlySet<string>): AccessDecision | { refusal: DomainError & { resultCode?: ResultCode } } {
     const decision = this.#index.evaluate({ device: deviceIdentity(device), deviceGroupIds: deviceGroups, callerPrincipalIds: principals, accessType: this.accessType, now: this.#now });
     this.#decision = decision;
     this.#ruleIds = decision.allowed ? [decision.grantingRule!.id] : decision.denyingRules.length > 0 ? decision.denyingRules : decision.matchingRules;
@@ -196,16 +201,16 @@ export class SecretRead<T> {
     if (!decision.allowed) {
       const code = decision.code as keyof typeof REFUSAL_DETAIL;
       const detail = code === 'NoMatchingRuleForUser' && !this.caller.principalId ? actsAsNoUser(this.caller, what, device.deviceName) : REFUSAL_DETAIL[code](what, device.deviceName);
-      return this.#refuse(new ForbiddenError(kebab(code), detail, { resultCode: code }));
+      return { refusal: new ForbiddenError(kebab(code), detail, { resultCode: code }) };
     }
     if (decision.reasonRequirement === 'Required' && !this.request.reason?.trim()) {
-      return this.#refuse(
-        new ValidationError([{ path: 'body/reason', message: 'is required by the rule that grants this access' }], {
+      return {
+        refusal: new ValidationError([{ path: 'body/reason', message: 'is required by the rule that grants this access' }], {
           reason: 'reason-required',
           detail: `The rule '${decision.grantingRule!.description}' asks for a reason: say why you need it (reason).`,
           resultCode: 'ReasonRequired',
         }),
-      );
+      };
     }
     return decision;
   }
@@ -232,8 +237,8 @@ export class SecretRead<T> {
   }
 
   /** Mandatory channels are told before the secret leaves; if one cannot be, the secret does not leave. */
-  async #tellMandatoryChannels(decision: AccessDecision, granted: SecretReadEventInput): Promise<void> {
-    const mandatory = this.#successChannels(decision).filter((c) => c.mandatory);
+  async #tellMandatoryChannels(channels: readonly DeepReadonly<ChannelRecord>[], decision: AccessDecision, granted: SecretReadEventInput): Promise<void> {
+    const mandatory = channels.filter((c) => c.mandatory);
     const extra = { ruleDescription: decision.grantingRule!.description };
     const results = await Promise.all(mandatory.map((channel) => this.deps.queue.deliverNow(channel, granted, extra)));
     const failed = mandatory.flatMap((channel, i) => {
