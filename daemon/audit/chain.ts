@@ -24,13 +24,56 @@ import { eventIdOf, type AuditEvent, type AuditEventInput } from './events.js';
 export const GENESIS_HASH = '0'.repeat(64);
 
 export function canonicalJson(value: unknown): string {
+  // JSON.stringify writes an object's keys in the order they were added, natively: a copy whose keys
+  // were added in sorted order is written in the canonical form. That copy is a few small objects,
+  // where building the text by hand left ~4 KB of intermediate strings per audit event.
+  const sorted = sortedCopy(value);
+  return sorted === UNSORTABLE ? canonicalJsonByHand(value) : JSON.stringify(sorted);
+}
+
+/** A copy could not keep the sorted order: the hand-written form then. */
+const UNSORTABLE = Symbol('unsortable');
+
+/**
+ * `value` with every object's keys added in sorted order, or UNSORTABLE when an object has a key that
+ * an object does not keep where it was added: integer-like keys (always first, in numeric order) and
+ * `__proto__` (which sets the prototype).
+ */
+function sortedCopy(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const copy: unknown[] = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = sortedCopy(value[i]);
+      if (item === UNSORTABLE) return UNSORTABLE;
+      copy[i] = item;
+    }
+    return copy;
+  }
+  const record = value as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  for (const key of sortedKeys(record)) {
+    if (key === '__proto__' || isIntegerLike(key)) return UNSORTABLE;
+    const item = sortedCopy(record[key]);
+    if (item === UNSORTABLE) return UNSORTABLE;
+    copy[key] = item;
+  }
+  return copy;
+}
+
+/** An array index as objects order them: digits, no leading zero, below 2^32 - 1. */
+function isIntegerLike(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return first >= 48 && first <= 57 && /^(?:0|[1-9]\d*)$/.test(key) && Number(key) < 4294967295;
+}
+
+function canonicalJsonByHand(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  // Loops and string appends rather than map/filter/join: every audit event is hashed through here.
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      out += (i === 0 ? '' : ',') + (item === undefined ? 'null' : canonicalJson(item));
+      out += (i === 0 ? '' : ',') + (item === undefined ? 'null' : canonicalJsonByHand(item));
     }
     return out + ']';
   }
@@ -39,7 +82,7 @@ export function canonicalJson(value: unknown): string {
   for (const key of sortedKeys(record)) {
     const item = record[key];
     if (item === undefined) continue;
-    out += (out.length === 1 ? '' : ',') + JSON.stringify(key) + ':' + canonicalJson(item);
+    out += (out.length === 1 ? '' : ',') + JSON.stringify(key) + ':' + canonicalJsonByHand(item);
   }
   return out + '}';
 }
@@ -426,7 +469,7 @@ export async function verifyAuditLog(path: string, key: ChainKey, options: Chain
 export function sealEvent(content: AuditEventInput, seq: number, prevHash: string, key: ChainKey, time = new Date()): AuditEvent {
   const event: Record<string, unknown> = { seq, id: randomUUID(), time: time.toISOString(), eventId: eventIdOf(content) };
   // A JavaScript caller could pass chain fields in `content`: ours win. (A loop, not spreads: every event passes here.)
-  for (const [name, value] of Object.entries(content)) if (!CHAIN_FIELDS.has(name)) event[name] = value;
+  for (const name of Object.keys(content)) if (!CHAIN_FIELDS.has(name)) event[name] = (content as unknown as Record<string, unknown>)[name];
   event.prevHash = prevHash;
   event.hash = createHmac('sha256', key.key).update(prevHash).update(canonicalJson(event)).digest('hex'); // = hashEvent(event, key)
   return event as unknown as AuditEvent;

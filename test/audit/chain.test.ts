@@ -18,6 +18,14 @@ t.test('the canonical form: sorted keys at every level, no whitespace, undefined
   t.equal(canonicalJson({ B: 1, a: 2, Ä: 3 }), '{"B":1,"a":2,"Ä":3}', 'ordered by UTF-16 code units, not by locale');
   t.equal(canonicalJson(['x', null, 1.5, true]), '["x",null,1.5,true]');
   t.equal(canonicalJson('line\nbreak "quoted"'), '"line\\nbreak \\"quoted\\""');
+  // Keys an object does not keep in the order they were added: integer-like ones, and an own __proto__ (JSON.parse makes one).
+  const unusual: unknown[] = [
+    { b: 1, 10: 'ten', 9: 'nine', a: { 2: 'x', 1: 'y' } },
+    { 4294967295: 'not an index', 4294967294: 'the last index', '01': 'leading zero' },
+    JSON.parse('{"b":{"x":[{"y":1}]},"__proto__":{"a":1},"a":[{}]}'),
+  ];
+  for (const value of unusual) t.equal(canonicalJson(value), documentedCanonicalForm(value), JSON.stringify(value));
+  t.equal(canonicalJson(unusual[0]), '{"10":"ten","9":"nine","a":{"1":"y","2":"x"},"b":1}', 'by code units: "10" before "9"');
 });
 
 /** The canonical form as documented in chain.ts, written the plainest way (amsd's own code until 2026-12): what trails so far were hashed over. */
