@@ -93,6 +93,8 @@ const MAX_TRANSPORT_RETRIES = 2;
 
 export class GraphClient {
   readonly #options: Required<Omit<GraphClientOptions, 'logger'>> & { logger?: Logger };
+  readonly #userAgent: string;
+  #bearer: { token: string; header: string } | undefined;
 
   constructor(options: GraphClientOptions) {
     this.#options = {
@@ -105,6 +107,7 @@ export class GraphClient {
       ...options,
       endpoint: options.endpoint.replace(/\/+$/, ''),
     };
+    this.#userAgent = `${this.#options.clientName}/${this.#options.clientVersion}`;
   }
 
   /** One call; `path` is relative to the endpoint (`/v1.0/devices?...`) or a whole `@odata.nextLink`. */
@@ -140,9 +143,9 @@ export class GraphClient {
           dispatcher: this.#options.dispatcher,
           method: options.method ?? 'GET',
           headers: {
-            authorization: `Bearer ${token}`,
+            authorization: this.#authorization(token),
             accept: 'application/json',
-            'user-agent': `${this.#options.clientName}/${this.#options.clientVersion}`,
+            'user-agent': this.#userAgent,
             'ocp-client-name': this.#options.clientName,
             'ocp-client-version': this.#options.clientVersion,
             'client-request-id': clientRequestId,
@@ -233,6 +236,15 @@ export class GraphClient {
   }
 
   /** The bearer token; a failure to get one is a GraphError that says so (the token provider names the host). */
+  /**
+   * `Bearer <token>`, made once per token: the token is a JWT of a kilobyte or two, and a header made
+   * anew per call is a new string that undici's header check scans and its writer copies again.
+   */
+  #authorization(token: string): string {
+    if (this.#bearer?.token !== token) this.#bearer = { token, header: `Bearer ${token}` };
+    return this.#bearer.header;
+  }
+
   async #token(options: TokenRequestOptions | undefined, clientRequestId: string, deadline: Deadline | undefined): Promise<string> {
     try {
       return await this.#options.getToken(deadline ? { ...options, deadline } : options);
