@@ -105,9 +105,10 @@ export class DeviceDirectory {
     return matches[0]!;
   }
 
-  async find(query: { name?: string; deviceId?: string; tenantId?: string }, deadline?: Deadline): Promise<Device[]> {
+  async find(query: { name?: string; deviceId?: string; tenantId?: string }, deadline?: Deadline): Promise<readonly Device[]> {
     const tenantIds = this.#tenantsToSearch(query.tenantId);
     const filter = query.deviceId ? `deviceId eq ${odataString(query.deviceId.toLowerCase())}` : `displayName eq ${odataString(query.name ?? '')}`;
+    if (tenantIds.length === 1) return this.#findIn(tenantIds[0]!, filter, deadline);
     const results = await Promise.all(tenantIds.map((tenantId) => this.#findIn(tenantId, filter, deadline)));
     return results.flat();
   }
@@ -152,7 +153,7 @@ export class DeviceDirectory {
     return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as ListPosition;
   }
 
-  async #findIn(tenantId: string, filter: string, deadline: Deadline | undefined): Promise<Device[]> {
+  async #findIn(tenantId: string, filter: string, deadline: Deadline | undefined): Promise<readonly Device[]> {
     const key = `${tenantId}\n${filter.toLowerCase()}`;
     const cached = this.#cache.get(key);
     if (cached) return cached;

@@ -17,9 +17,13 @@ export class InvalidGraphSegment extends Error {
 
 // encodeURIComponent leaves !'()* alone; in an OData path `(` and `'` are key syntax, so encode them too.
 const ODATA_RESERVED = /[!'()*]/g;
+/** Letters, digits, `-` and `_`: never empty, never `.` or `..`, never `$`, and encodeURIComponent leaves them as they are. */
+const PLAIN_SEGMENT = /^[A-Za-z0-9_-]+$/;
 
 /** `value` as one percent-encoded path segment, or InvalidGraphSegment. */
 export function graphSegment(value: string): string {
+  // An id (a GUID, say) is made of unreserved characters only: nothing to refuse, nothing to encode.
+  if (PLAIN_SEGMENT.test(value)) return value;
   if (!value.isWellFormed()) throw new InvalidGraphSegment(value, 'contains a lone UTF-16 surrogate');
   if (value.trim() === '') throw new InvalidGraphSegment(value, 'is empty or only spaces');
   if (value.trim() === '.' || value.trim() === '..') throw new InvalidGraphSegment(value, `'${value}' names no object`);

@@ -1,6 +1,7 @@
 /**
  * Every value placed in a Graph URL is one path segment of the collection it is meant for (issue 11, item 4).
  */
+import fc from 'fast-check';
 import t from 'tap';
 import { InvalidGraphSegment, graphSegment } from '../../daemon/directory/graph-path.js';
 
@@ -31,4 +32,10 @@ t.test('values that cannot name one object are refused, saying why', async (t) =
     t.throws(() => graphSegment(value), InvalidGraphSegment, JSON.stringify(value));
     t.throws(() => graphSegment(value), { message: reason });
   }
+});
+
+t.test('an id of letters, digits, - and _ is its own segment, as the full encoding makes it', async (t) => {
+  t.equal(graphSegment('0f5a4ab1-3c8d-4e2f-9a6b-7c1d2e3f4a5b'), '0f5a4ab1-3c8d-4e2f-9a6b-7c1d2e3f4a5b');
+  fc.assert(fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/), (value) => graphSegment(value) === encodeURIComponent(value)), { numRuns: 500, seed: 20261201 });
+  t.pass('500 ids');
 });
