@@ -240,6 +240,18 @@ export function buildCli(): Command {
       process.exitCode = await runAuditRekey({ dataDir: options.dataDir, operator: operator(), out: process.stdout, ...masterKeyFile(), ...(options.reason ? { reason: options.reason } : {}) });
     });
 
+  const db = program.command('db').description('Work with the PostgreSQL database several daemons share (see the README\'s PostgreSQL section).');
+  db.command('migrate')
+    .description(
+      'Bring the database\'s schema to the version this amsd knows, in one transaction (two daemons or commands at once never both apply a step), and say what was applied. ' +
+        'A database of a newer schema is refused, naming both versions. Safe to run again: a current database is left as it is.',
+    )
+    .addOption(new Option('--database <url>', 'the database, as postgres://user:password@host:5432/name (never printed with its password)').env('AMS_DATABASE_URL').makeOptionMandatory())
+    .action(async (options: { database: string }) => {
+      const { runDbMigrate } = await import('./store/postgres/migrate-command.js');
+      process.exitCode = await runDbMigrate(options.database, process.stdout, process.stderr);
+    });
+
   // The PowerShell module generator (psmodule/generator), loaded only when asked for.
   program
     .command('generate-module')
