@@ -14,6 +14,7 @@ import { DatabaseStateError } from '../../../daemon/store/postgres/state-tables.
 import type { CommittedChange, Store } from '../../../daemon/store/store.js';
 import { needsPostgres, postgresClusterFor } from './cluster.js';
 import { apiKey, descriptions, id, rule } from './records.js';
+import { storeContract } from '../store-contract.js';
 
 const postgres = postgresClusterFor(t);
 const masterKey = randomBytes(32);
@@ -40,6 +41,8 @@ function nextChange(store: Store, matches: (change: CommittedChange) => boolean,
     });
   });
 }
+
+storeContract(t, 'the PostgreSQL store', async (t) => openStore(t, await postgres.database()), needsPostgres(t));
 
 const touches = (collection: string, key: string) => (change: CommittedChange) => change.collections.get(collection as never)?.keys.includes(key) ?? false;
 
