@@ -221,3 +221,48 @@ t.test('a database that cannot be reached is refused at open, the URL\'s passwor
   t.match((error as Error).message, /ECONNREFUSED/);
   t.notMatch((error as Error).message, 'Sup3r-Secret-pw');
 });
+
+t.test('B further behind than the change log reaches reads the whole state afresh, and announces every key that moved', needsPostgres(t), async (t) => {
+  const url = await postgres.database();
+  const cluster = await postgres.cluster();
+  const a = await openStore(t, url);
+  await a.mutate((d) => {
+    d.put('rules', rule('stays', 1));
+    d.put('rules', rule('goes', 2));
+  });
+  const b = await openStore(t, url, { pollMs: 200, applicationName: 'amsd-b', reconnectMs: { first: 60_000, max: 60_000 } });
+  await cluster.query(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'amsd-b listen'");
+  await a.mutate((d) => void d.delete('rules', id(2)));
+  await a.mutate((d) => d.put('rules', rule('new', 3)));
+  // What pruning leaves: the log no longer holds the changes B has not seen.
+  await cluster.query(url, 'DELETE FROM changes');
+  const seen = nextChange(b, (c) => c.revision === a.revision, 5000);
+  const change = await seen;
+  t.same(descriptions(b.state.rules), ['stays', 'new']);
+  t.same([...(change.collections.get('rules')?.keys ?? [])].sort(), [id(1), id(2), id(3)], 'every key it had or has');
+  t.equal(b.version('rules'), a.version('rules'));
+});
+
+t.test('connections killed under a store: the next change gets a new one, and the listening one comes back', needsPostgres(t), async (t) => {
+  const url = await postgres.database();
+  const cluster = await postgres.cluster();
+  const errors: unknown[] = [];
+  const a = await openStore(t, url, { applicationName: 'amsd-a', reconnectMs: { first: 50, max: 200 }, onError: (e) => errors.push(e) });
+  const b = await openStore(t, url);
+  await a.mutate((d) => d.put('rules', rule('before', 1)));
+  const killed = await cluster.query<{ n: number }>(url, "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name LIKE 'amsd-a%'");
+  t.ok(killed.rows[0]!.n >= 2, 'the pool\'s connection and the listening one');
+  // A dead pooled connection fails the change it is handed to; the pool then makes new ones.
+  let done = false;
+  let attempts = 0;
+  for (; attempts < 3 && !done; attempts++) {
+    done = await a.mutate((d) => d.put('rules', rule('after', 2))).then(() => true, () => false);
+  }
+  t.ok(done, 'a change succeeds again');
+  const seen = b.get('rules', id(2)) ? Promise.resolve() : nextChange(b, touches('rules', id(2)), 2000);
+  await seen;
+  t.equal(b.get('rules', id(2))?.description, 'after', 'and reaches B');
+  for (let i = 0; i < 100 && !a.listening; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(a.listening, true, 'A listens again');
+  t.ok(errors.length > 0, 'the lost connections were reported');
+});
