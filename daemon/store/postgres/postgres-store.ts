@@ -202,6 +202,19 @@ export class PostgresStore implements Store {
       );
   }
 
+  /** Whether the database answers a query within `timeoutMs` (the health answer). Never throws. */
+  async ping(timeoutMs = 2000): Promise<boolean> {
+    if (this.#closed) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const query = withClient(this.pool, async (client) => (await client.query('SELECT 1')).rowCount === 1).catch(() => false);
+    try {
+      return await Promise.race([query, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Waits for the changes and catch-ups queued so far (tests, close). */
   idle(): Promise<void> {
     return this.#queue.idle();

@@ -14,6 +14,7 @@ import { DatabaseStateError } from '../../../daemon/store/postgres/state-tables.
 import type { CommittedChange, Store } from '../../../daemon/store/store.js';
 import { needsPostgres, postgresClusterFor } from './cluster.js';
 import { apiKey, descriptions, id, rule } from './records.js';
+import { nextChange } from './wait.js';
 import { storeContract } from '../store-contract.js';
 
 const postgres = postgresClusterFor(t);
@@ -24,22 +25,6 @@ async function openStore(t: Test, url: string, options: Partial<OpenPostgresStor
   const { store } = await openPostgresStore({ url, masterKey, onError: (e) => errors.push(e), ...options });
   t.teardown(() => store.close());
   return store;
-}
-
-/** The next change a store announces that `matches`, within `ms` (the bound is the requirement, not a measurement). */
-function nextChange(store: Store, matches: (change: CommittedChange) => boolean, ms = 1000): Promise<CommittedChange> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no such change was announced within ${ms} ms`));
-    }, ms);
-    const off = store.subscribe((change) => {
-      if (!matches(change)) return;
-      clearTimeout(timer);
-      off();
-      resolve(change);
-    });
-  });
 }
 
 storeContract(t, 'the PostgreSQL store', async (t) => openStore(t, await postgres.database()), needsPostgres(t));
