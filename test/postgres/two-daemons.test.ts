@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { packageRoot } from '../../openapi/package-root.js';
-import { assertMatchesSpec, startTestDaemon, tempDir, type TestDaemon } from '../helpers.js';
+import { assertMatchesSpec, createRule, registerTenant, simulatedTenantFor, startTestDaemon, tempDir, type TestDaemon } from '../helpers.js';
 import { needsPostgres, postgresClusterFor } from '../store/postgres/cluster.js';
 import { nextChange } from '../store/postgres/wait.js';
 
@@ -24,11 +24,12 @@ async function masterKeyFile(t: Test): Promise<string> {
   return file;
 }
 
-async function twoDaemons(t: Test): Promise<{ url: string; a: TestDaemon; b: TestDaemon }> {
+async function twoDaemons(t: Test, caFile?: string): Promise<{ url: string; a: TestDaemon; b: TestDaemon }> {
   const url = await postgres.database();
   const keyFile = await masterKeyFile(t);
-  const a = await startTestDaemon(t, undefined, { databaseUrl: url, masterKeyFile: keyFile, logLevel: 'warn' });
-  const b = await startTestDaemon(t, undefined, { databaseUrl: url, masterKeyFile: keyFile, logLevel: 'warn', adminKey: a.adminKey });
+  const options = { databaseUrl: url, masterKeyFile: keyFile, logLevel: 'warn' as const, ...(caFile ? { caFile } : {}) };
+  const a = await startTestDaemon(t, undefined, options);
+  const b = await startTestDaemon(t, undefined, { ...options, adminKey: a.adminKey });
   return { url, a, b };
 }
 
@@ -48,6 +49,30 @@ t.test('an API key made through A works on B at once; revoked through B, A refus
   t.equal((await b.call({ method: 'DELETE', url: `/v1/api-keys/${id}` })).statusCode, 200);
   await revokedOnA;
   t.equal((await a.call({ url: '/v1/me', key })).statusCode, 401, 'and A refuses it once B revoked it');
+});
+
+t.test('a tenant and a rule made through A: B decides by the rule at once, and no longer once A deleted it', needsPostgres(t), async (t) => {
+  const { tenant, caFile } = await simulatedTenantFor(t, { devices: 10 });
+  const { a, b } = await twoDaemons(t, caFile);
+  const tenantArrived = nextChange(b.store, (c) => c.collections.has('tenants'));
+  await registerTenant(t, a, tenant);
+  await tenantArrived;
+  const user = tenant.directory.users[0]!;
+  const device = tenant.directory.devices[0]!;
+  const access = async (daemon: TestDaemon) => {
+    const res = await daemon.call({ url: `/v1/effective-access?user=${encodeURIComponent(user.userPrincipalName)}&computerName=${device.displayName}` });
+    t.equal(res.statusCode, 200, res.body);
+    return res.json<{ access: { accessType: string; allowed: boolean; grantingRuleId?: string }[] }>().access.find((x) => x.accessType === 'LocalAdminPassword');
+  };
+  t.match(await access(b), { allowed: false }, 'B knows the tenant A registered; no rule yet');
+  const arrived = nextChange(b.store, (c) => c.collections.has('rules'));
+  const rule = await createRule(t, a, { description: 'Helpdesk, tenant-wide', tenantId: tenant.tenantId, principalsAllowedLaps: [user.userPrincipalName] });
+  await arrived;
+  t.match(await access(b), { allowed: true, grantingRuleId: rule.id }, 'B grants by the rule made through A (its rule index updated from the change)');
+  const gone = nextChange(b.store, (c) => c.collections.get('rules')?.keys.includes(rule.id) ?? false);
+  t.equal((await a.call({ method: 'DELETE', url: `/v1/computer-authorization-rules/${rule.id}` })).statusCode, 204);
+  await gone;
+  t.match(await access(b), { allowed: false }, 'and refuses once A deleted it');
 });
 
 t.test('settings changed through A are in force on B, and on B\'s audit trail only A\'s change is not', needsPostgres(t), async (t) => {
