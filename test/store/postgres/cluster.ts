@@ -59,6 +59,8 @@ export interface PostgresCluster {
   port: number;
   /** A new, empty database; its URL (user postgres, no password: the cluster trusts loopback). */
   createDatabase(): Promise<string>;
+  /** Stops the server (fast: connections are cut) and starts it again on the same port. */
+  restart(): Promise<void>;
   /** Runs one statement on a database as the superuser, on a connection of its own. */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(databaseUrl: string, sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
 }
@@ -147,6 +149,10 @@ async function startCluster(root: Test, options: ClusterOptions): Promise<Postgr
     return {
       port,
       query,
+      async restart() {
+        // Without -o, pg_ctl restart starts with the options of the last start (postmaster.opts): the same port.
+        await as('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-m', 'fast', '-w', '-t', String(WAIT_SECONDS), 'restart']);
+      },
       async createDatabase() {
         const name = `amsd_test_${++databases}`;
         await query(url('postgres'), `CREATE DATABASE ${name}`);

@@ -251,3 +251,25 @@ t.test('connections killed under a store: the next change gets a new one, and th
   t.equal(a.listening, true, 'A listens again');
   t.ok(errors.length > 0, 'the lost connections were reported');
 });
+
+t.test('the database restarts: changes fail while it is down, then both stores carry on and follow each other again', needsPostgres(t), async (t) => {
+  const url = await postgres.database();
+  const cluster = await postgres.cluster();
+  const errors: unknown[] = [];
+  const a = await openStore(t, url, { reconnectMs: { first: 50, max: 500 }, onError: (e) => errors.push(e) });
+  const b = await openStore(t, url, { reconnectMs: { first: 50, max: 500 }, onError: (e) => errors.push(e) });
+  await a.mutate((d) => d.put('rules', rule('before the restart', 1)));
+  await cluster.restart();
+  // The first change after a restart may meet a connection the server cut: the error is passed on, nothing is half-made.
+  let made = false;
+  for (let attempt = 0; attempt < 5 && !made; attempt++) made = await a.mutate((d) => d.put('rules', rule('after the restart', 2))).then(() => true, () => false);
+  t.ok(made, 'changes work again after the restart');
+  const seen = b.get('rules', id(2)) ? Promise.resolve() : nextChange(b, touches('rules', id(2)), 5000);
+  await seen;
+  t.same(descriptions(b.state.rules), ['before the restart', 'after the restart'], 'B follows A again');
+  const back = nextChange(a, touches('rules', id(3)), 5000);
+  await b.mutate((d) => d.put('rules', rule('from B', 3)));
+  await back;
+  t.same(descriptions(a.state.rules), ['before the restart', 'after the restart', 'from B'], 'and A follows B');
+  t.ok(errors.length > 0, 'the cut connections were reported');
+});
