@@ -118,7 +118,8 @@ async function startCluster(root: Test, options: ClusterOptions): Promise<Postgr
 
   try {
     await as('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', ...(options.durable ? [] : ['--no-sync'])]);
-    const settings = ['-c', 'listen_addresses=127.0.0.1', '-k', dir, '-c', 'max_connections=200'];
+    // Small: tap runs several files at once, each with a cluster of its own.
+    const settings = ['-c', 'listen_addresses=127.0.0.1', '-k', dir, '-c', 'max_connections=50', '-c', 'shared_buffers=16MB'];
     if (!options.durable) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
     // A free port can be taken between the check and the start: try a few.
     let port = 0;
