@@ -299,11 +299,11 @@ async function inSnapshot<T>(client: pg.ClientBase, work: () => Promise<T>): Pro
   }
 }
 
-/** The same error with the URL's password taken out of its message. */
+/** The same error with the URL's password taken out of its message and its stack (which repeats the message). */
 function redactedError(error: unknown, url: string): unknown {
   if (error instanceof Error) {
-    const message = redactPassword(error.message, url);
-    if (message !== error.message) error.message = message;
+    error.message = redactPassword(error.message, url);
+    if (error.stack) error.stack = redactPassword(error.stack, url);
   }
   return error;
 }
