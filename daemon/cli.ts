@@ -27,6 +27,7 @@ interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   caFile?: string;
+  database?: string;
   logLevel: LogLevel;
 }
 
@@ -36,6 +37,16 @@ async function serve(options: ServeOptions) {
   }
   const https = options.tlsCert && options.tlsKey ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) } : undefined;
   const logger = createLogger(options.logLevel);
+  let database: string | undefined;
+  if (options.database) {
+    const { checkDatabaseUrl, redactDatabaseUrl } = await import('./store/postgres/database-url.js');
+    try {
+      checkDatabaseUrl(options.database);
+    } catch (error) {
+      fail(`--database: ${(error as Error).message}`);
+    }
+    database = redactDatabaseUrl(options.database);
+  }
 
   let daemon;
   try {
@@ -46,6 +57,7 @@ async function serve(options: ServeOptions) {
       ...(process.env.AMS_MASTER_KEY_FILE ? { masterKeyFile: process.env.AMS_MASTER_KEY_FILE } : {}),
       ...(process.env.AMS_PWSH ? { pwshPath: process.env.AMS_PWSH } : {}),
       ...(options.caFile ? { caFile: options.caFile } : {}),
+      ...(options.database ? { databaseUrl: options.database } : {}),
       ...(https ? { https } : {}),
     });
   } catch (error) {
@@ -67,6 +79,7 @@ async function serve(options: ServeOptions) {
     `amsd ${packageVersion} is serving at ${address}`,
     `  Swagger UI:   ${address}/docs`,
     `  Data dir:     ${options.dataDir}`,
+    database ? `  Database:     ${database} (the state: API keys, tenants, rules, channels, settings; the audit trail stays in the data dir)` : undefined,
     daemon.bootstrapKeyFile
       ? `  Admin key:    written to ${daemon.bootstrapKeyFile} (first start; keep it safe, then delete the file)`
       : existsSync(keyFile)
@@ -155,6 +168,11 @@ export function buildCli(): Command {
     .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS with; needs --tls-key'))
     .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert'))
     .addOption(new Option('--ca-file <file>', 'PEM of an extra CA to trust for Entra ID and Graph, besides the system roots').env('AMS_CA_FILE'))
+    .addOption(
+      new Option('--database <url>', 'keep the state in this PostgreSQL database, shared with the other daemons on it (postgres://user:password@host:5432/name; never printed with its password)').env(
+        'AMS_DATABASE_URL',
+      ),
+    )
     .addOption(new Option('--log-level <level>', 'how much to log (JSON lines on standard output)').choices(LOG_LEVELS).default('info'))
     .addHelpText(
       'after',
@@ -163,6 +181,7 @@ export function buildCli(): Command {
         'Environment:',
         '  AMS_DATA_DIR          default for --data-dir',
         '  AMS_CA_FILE           default for --ca-file',
+        '  AMS_DATABASE_URL      default for --database',
         '  AMS_MASTER_KEY_FILE   file holding the 32-byte key that seals secrets at rest (default: <data-dir>/master.key, created on first start)',
         '  AMS_PWSH              the pwsh that runs PowerShell notification channels (default: pwsh on the PATH)',
         '',
@@ -238,6 +257,18 @@ export function buildCli(): Command {
     .action(async (options: { dataDir: string; reason?: string }) => {
       const { runAuditRekey } = await import('./audit/trail-commands.js');
       process.exitCode = await runAuditRekey({ dataDir: options.dataDir, operator: operator(), out: process.stdout, ...masterKeyFile(), ...(options.reason ? { reason: options.reason } : {}) });
+    });
+
+  const db = program.command('db').description('Work with the PostgreSQL database several daemons share (see the README\'s PostgreSQL section).');
+  db.command('migrate')
+    .description(
+      'Bring the database\'s schema to the version this amsd knows, in one transaction (two daemons or commands at once never both apply a step), and say what was applied. ' +
+        'A database of a newer schema is refused, naming both versions. Safe to run again: a current database is left as it is.',
+    )
+    .addOption(new Option('--database <url>', 'the database, as postgres://user:password@host:5432/name (never printed with its password)').env('AMS_DATABASE_URL').makeOptionMandatory())
+    .action(async (options: { database: string }) => {
+      const { runDbMigrate } = await import('./store/postgres/migrate-command.js');
+      process.exitCode = await runDbMigrate(options.database, process.stdout, process.stderr);
     });
 
   // The PowerShell module generator (psmodule/generator), loaded only when asked for.

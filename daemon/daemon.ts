@@ -31,6 +31,7 @@ import type { ServerLimits } from './http/connection-errors.js';
 import { loadSpec } from '../openapi/contract.js';
 import { packageVersion } from '../openapi/package-root.js';
 import { openJsonFileStore } from './store/json-file-store.js';
+import type { PostgresStore } from './store/postgres/postgres-store.js';
 import { STATE_FILE, emptyState } from './store/state.js';
 import { lockDataDir, type DataDirLock } from './store/lock.js';
 import { createSealer, loadMasterKey, type Sealer } from './store/sealing.js';
@@ -43,6 +44,12 @@ export interface DaemonOptions {
   dataDir: string;
   /** `$AMS_MASTER_KEY_FILE`; without it the key lives in the data directory. */
   masterKeyFile?: string;
+  /**
+   * `--database` / `AMS_DATABASE_URL`: keep the state (API keys, tenants, rules, channels, settings) in
+   * this PostgreSQL database, shared with the other daemons on it. The audit trail, the notification
+   * queue and the rate limits stay this daemon's own, in its data directory.
+   */
+  databaseUrl?: string;
   logger: Logger;
   /** Serve HTTPS with this certificate and key. */
   https?: { cert: Buffer; key: Buffer };
@@ -70,6 +77,8 @@ export interface DaemonTestingOptions {
   auditCheckpoints?: Pick<CheckpointOptions, 'everyEvents' | 'everyMs'>;
   /** Filled with every route the app registers, as `METHOD /url`, to compare with the spec. */
   registeredRoutes?: string[];
+  /** On PostgreSQL: how often the revision is asked besides the notifications. */
+  databasePollMs?: number;
 }
 
 export interface Daemon {
@@ -123,6 +132,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(options.https ? { https: options.https } : {}),
       ...(options.serverLimits ? { serverLimits: options.serverLimits } : {}),
       ...(options.testing?.registeredRoutes ? { registeredRoutes: options.testing.registeredRoutes } : {}),
+      ...(data.database ? { databaseAnswers: data.database.ping.bind(data.database) } : {}),
     });
     notifications.queue.start();
     app.addHook('onClose', async () => {
@@ -169,7 +179,30 @@ async function openData(options: DaemonOptions, closes: CloseStack) {
   });
   closes.push('the data file', () => store.close());
   if (removedTempFiles.length > 0) logger.info({ files: removedTempFiles }, 'removed temporary copies of the data file left by an interrupted write');
-  return { dataDir, masterKey: masterKey.key, stateFile, auditFile, store, created };
+  // The audit trail's record (the auditTrail document) is this daemon's, with its trail: it stays in amsd.json.
+  const local = { dataDir, masterKey: masterKey.key, stateFile, auditFile, auditStore: store };
+  if (!options.databaseUrl) return { ...local, store, created, database: undefined };
+  const shared = await openSharedState(options, options.databaseUrl, masterKey, closes);
+  // The first daemon on a database writes the first admin key, whatever its data directory holds.
+  return { ...local, store: shared.store as Store, created: shared.firstStart, database: shared.store };
+}
+
+/** The state in PostgreSQL: the schema migrated, the master key checked, other daemons' changes followed. */
+async function openSharedState(options: DaemonOptions, url: string, masterKey: { key: Buffer; file: string }, closes: CloseStack): Promise<{ store: PostgresStore; firstStart: boolean }> {
+  const { logger } = options;
+  // Loaded only with --database: the embedded store's daemon never loads pg.
+  const { openPostgresStore } = await import('./store/postgres/postgres-store.js');
+  const { store, migration, firstStart } = await openPostgresStore({
+    url,
+    masterKey: masterKey.key,
+    masterKeyFile: masterKey.file,
+    ...(options.testing?.databasePollMs ? { pollMs: options.testing.databasePollMs } : {}),
+    onError: (error) => logger.error({ err: error }, 'the state in PostgreSQL: a connection failed or a change of another daemon could not be applied; retrying'),
+  });
+  closes.push('the PostgreSQL store', () => store.close());
+  if (migration.applied.length > 0) logger.info({ database: store.database, from: migration.from, to: migration.to }, 'migrated the database schema');
+  logger.info({ database: store.database, revision: store.revision }, 'the state is in PostgreSQL');
+  return { store, firstStart };
 }
 
 /** The audit log bound to the state, its checkpoints, and retention (at start, on every settings change, and hourly). */
@@ -178,7 +211,7 @@ async function openAudit(options: DaemonOptions, data: Data, settings: SettingsS
   const { log, warning, indexCache } = await openBoundAuditLog({
     file: data.auditFile,
     stateFile: data.stateFile,
-    store: data.store,
+    store: data.auditStore,
     masterKey: data.masterKey,
     ...(testing?.auditIo ? { io: testing.auditIo } : {}),
   });
@@ -187,7 +220,7 @@ async function openAudit(options: DaemonOptions, data: Data, settings: SettingsS
   );
   if (warning) logger.warn(warning);
   logger.debug({ indexCache }, 'audit trail opened');
-  const checkpoints = new AuditCheckpoints(data.store, log, data.masterKey, {
+  const checkpoints = new AuditCheckpoints(data.auditStore, log, data.masterKey, {
     ...testing?.auditCheckpoints,
     onError: (error) => logger.error({ err: error }, 'could not checkpoint the audit trail in the data file'),
   });

@@ -684,6 +684,12 @@ export interface components {
              * @example 0.1.0
              */
             version: string;
+            /**
+             * @description Only when the daemon keeps its state in PostgreSQL (`amsd serve --database`): whether the
+             *     database answered a query just now, within 2 seconds.
+             * @enum {string}
+             */
+            database?: "ok" | "unreachable";
         };
         /**
          * @description `admin` may manage the daemon (keys, tenants, rules, settings); `user` may only request

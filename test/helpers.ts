@@ -52,7 +52,11 @@ export interface TestDaemon extends Daemon {
 export async function startTestDaemon(
   t: TestContext,
   dataDir?: string,
-  { logLevel = 'trace', ...options }: Pick<DaemonOptions, 'caFile' | 'pwshPath' | 'serverLimits' | 'testing'> & { logLevel?: LogLevel } = {},
+  { logLevel = 'trace', adminKey: givenAdminKey, ...options }: Pick<DaemonOptions, 'caFile' | 'pwshPath' | 'serverLimits' | 'testing' | 'databaseUrl' | 'masterKeyFile'> & {
+    logLevel?: LogLevel;
+    /** The admin key to call with when this start writes none (a second daemon on one database). */
+    adminKey?: string;
+  } = {},
 ): Promise<TestDaemon> {
   const dir = dataDir ?? join(await tempDir(t), 'data');
   const logLines: string[] = [];
@@ -65,7 +69,7 @@ export async function startTestDaemon(
   const daemon = await openDaemon({ dataDir: dir, logger: createLogger(logLevel, sink), ...options });
   t.teardown(() => daemon.app.close());
   await daemon.app.ready();
-  const adminKey = (await readFile(join(dir, 'bootstrap-admin.key'), 'utf8')).trim();
+  const adminKey = daemon.bootstrapKeyFile || givenAdminKey === undefined ? (await readFile(join(dir, 'bootstrap-admin.key'), 'utf8')).trim() : givenAdminKey;
   return {
     ...daemon,
     dataDir: dir,

@@ -33,13 +33,15 @@ export interface HandlerDependencies {
   settings: SettingsService;
   channels: ChannelService;
   queue: NotificationQueue;
+  /** With the state in PostgreSQL: whether the database answers now (the health answer says). */
+  databaseAnswers?: () => Promise<boolean>;
 }
 
 /** Every operation of the contract, by operationId. The type makes a missing one a compile error. */
 export function createHandlers(deps: HandlerDependencies): OperationHandlers {
   const tools = requestContextTools(deps.settings, deps.audit);
   return {
-    ...serviceHandlers(deps.version, deps.tenants),
+    ...serviceHandlers(deps.version, deps.tenants, deps.databaseAnswers),
     ...apiKeyHandlers(deps.apiKeys, tools),
     ...tenantHandlers(deps.tenants, deps.dispatcher, tools),
     ...deviceHandlers(deps.devices),

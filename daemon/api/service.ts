@@ -2,7 +2,11 @@ import { toCallerView } from '../auth/caller.js';
 import type { TenantService } from '../directory/tenant-service.js';
 import type { OperationHandlers } from './operation-types.js';
 
-export function serviceHandlers(version: string, tenants: TenantService): Pick<OperationHandlers, 'getHealth' | 'getCurrentCaller' | 'getAuthConfig'> {
+export function serviceHandlers(
+  version: string,
+  tenants: TenantService,
+  databaseAnswers?: () => Promise<boolean>,
+): Pick<OperationHandlers, 'getHealth' | 'getCurrentCaller' | 'getAuthConfig'> {
   return {
     async getAuthConfig() {
       const signInTenants = tenants
@@ -23,7 +27,8 @@ export function serviceHandlers(version: string, tenants: TenantService): Pick<O
       };
     },
     async getHealth() {
-      return { status: 'ok', version };
+      if (!databaseAnswers) return { status: 'ok', version };
+      return { status: 'ok', version, database: (await databaseAnswers()) ? 'ok' : 'unreachable' };
     },
     async getCurrentCaller({ caller }) {
       return toCallerView(caller);

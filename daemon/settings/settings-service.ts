@@ -39,7 +39,14 @@ export class SettingsService {
   /** The settings in effect, and the version of the stored settings they were made from. Frozen: every caller shares them. */
   #effective: { version: number; settings: ServiceConfig } | undefined;
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store) {
+    // Every change to the settings, this daemon's or (on PostgreSQL) another's, reaches what holds one.
+    store.subscribe((change) => {
+      if (!change.collections.has('settings')) return;
+      const current = this.get();
+      for (const apply of this.#listeners) apply(current);
+    });
+  }
 
   /** The settings in effect (a read asks several times; built again only when the stored settings change). */
   get(): ServiceConfig {
@@ -81,9 +88,7 @@ export class SettingsService {
       },
       () => author.record({ type: 'settings.updated', target: SETTINGS_TARGET, before, after: { ...before, ...change } }),
     );
-    const current = this.get();
-    for (const apply of this.#listeners) apply(current);
-    return current;
+    return this.get();
   }
 }
 

@@ -2,9 +2,10 @@
  * The store the rest of the daemon uses. Its state is named collections, each with a version: keyed
  * rows (API keys, tenants, rules, channels) and single documents (settings, the audit trail's record).
  * A change is a set of operations on them (put or delete a row by its key, set a document) made
- * durable in one step; subscribers are told which collections and keys it changed. One backend today
- * (json-file-store.ts: a lowdb snapshot and a change journal); a row-based one (PostgreSQL) maps a
- * collection to a table and a change to a transaction.
+ * durable in one step; subscribers are told which collections and keys it changed. Two backends:
+ * json-file-store.ts (a lowdb snapshot and a change journal, one daemon per data directory) and
+ * postgres/postgres-store.ts (a table per collection, a change per transaction, shared by several
+ * daemons: each one's subscribers are also told of the changes the others made).
  */
 import type { ApiKeyRecord, AuditTrailRecord, ChannelRecord, RuleRecord, SettingsRecord, TenantRecord } from './records.js';
 
@@ -68,7 +69,7 @@ export interface Draft {
 
 /** A committed change, as subscribers learn of it. */
 export interface CommittedChange {
-  /** The store's revision after it (one more per change). */
+  /** The store's revision after it (one more per change; more when it brings several changes other daemons made). */
   revision: number;
   /** Each collection it changed: its new version, and for row collections the keys put or deleted. */
   collections: ReadonlyMap<CollectionName, { version: number; keys: readonly string[] }>;
@@ -84,7 +85,9 @@ export interface Store {
   get<C extends RowCollection>(collection: C, key: string): DeepReadonly<Rows[C]> | undefined;
   /**
    * Runs `change` on a draft of the state and makes its operations durable in one step. Changes run
-   * one at a time; the promise resolves once the change is on disk. If `change` throws, an operation
+   * one at a time; the promise resolves once the change is on disk. `change` may run more than once
+   * (on PostgreSQL, again on the state another daemon left first), so it only reads and writes the
+   * draft; its last run's result is the one returned. If `change` throws, an operation
    * holds a value the next start could not load (StateCheckError), or the write fails, the state
    * stays as it was and the error is passed on.
    *

@@ -15,8 +15,8 @@ import { tempDir } from '../helpers.js';
 
 const CLI = join(packageRoot, 'dist', 'daemon', 'cli.js');
 const START_TIMEOUT_MS = 15_000;
-/** Packages `serve` has no use for until a mail, a CSV import, a Graph call, an Entra token, Swagger UI or the demo. */
-const LOADED_ON_USE = ['nodemailer', 'csv-parse', '@azure/msal-node', 'jose', 'node-forge', '@fastify/swagger', '@fastify/swagger-ui', 'yaml'];
+/** Packages `serve` has no use for until a mail, a CSV import, a Graph call, an Entra token, Swagger UI, the demo or --database. */
+const LOADED_ON_USE = ['pg', 'nodemailer', 'csv-parse', '@azure/msal-node', 'jose', 'node-forge', '@fastify/swagger', '@fastify/swagger-ui', 'yaml'];
 
 t.test('serve starts and answers without loading the packages it uses only on demand', async (t) => {
   const dir = await tempDir(t);

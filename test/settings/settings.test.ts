@@ -80,3 +80,14 @@ t.test('the settings in effect are one shared, frozen object until they change',
   t.not(settings.get(), first);
   t.equal(settings.get().secretReadTimeoutSeconds, 12, 'a change is in effect at once');
 });
+
+t.test('a change to the settings made past the service (another daemon\'s, on a shared database) reaches what holds a setting', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const settings = new SettingsService(daemon.store);
+  const applied: number[] = [];
+  settings.subscribe((current) => applied.push(current.userRateLimitPerMinute));
+  // What a store announces for a change another daemon made: the same as for one made here.
+  await daemon.store.mutate((draft) => draft.set('settings', { ...draft.document('settings'), userRateLimitPerMinute: 4 }));
+  await daemon.store.mutate((draft) => draft.put('apiKeys', { ...draft.rows('apiKeys')[0]!, description: 'not a settings change' }));
+  t.same(applied, [10, 4], 'applied at once when it changes, and only then');
+});

@@ -9,8 +9,9 @@ import { basename, join } from 'node:path';
 import { StoreLoadError, openJsonFileStore } from '../../daemon/store/json-file-store.js';
 import { journalFileOf } from '../../daemon/store/journal.js';
 import { readState } from '../../daemon/store/state-files.js';
-import type { CommittedChange, Draft } from '../../daemon/store/store.js';
+import type { Draft } from '../../daemon/store/store.js';
 import { tempDir, type TestContext } from '../helpers.js';
+import { storeContract } from './store-contract.js';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const key = (name: string, n = 1) => ({
@@ -28,6 +29,12 @@ async function newStoreFile(t: TestContext) {
   const dir = await tempDir(t);
   return { dir, file: join(dir, 'amsd.json') };
 }
+
+storeContract(t, 'the embedded store', async (t) => {
+  const { store } = await openJsonFileStore((await newStoreFile(t)).file);
+  t.teardown(() => store.close());
+  return store;
+});
 
 t.test('a new file starts empty; an acknowledged change is in the journal at once, and in the snapshot after close', async (t) => {
   const { dir, file } = await newStoreFile(t);
@@ -177,51 +184,6 @@ t.test('copy-on-write: a change that throws, or a journal write that fails, leav
   t.same(names(keysBefore), ['kept'], 'while what a reader held stays as it was');
   await store.close();
   t.same(names((await openJsonFileStore(file)).store.state.apiKeys), ['kept', 'later']);
-});
-
-t.test('subscribers learn which collections, and which keys, a change changed', async (t) => {
-  const { file } = await newStoreFile(t);
-  const { store } = await openJsonFileStore(file);
-  t.teardown(() => store.close());
-  const seen: { revision: number; collections: Record<string, unknown> }[] = [];
-  const unsubscribe = store.subscribe((change: CommittedChange) => {
-    seen.push({ revision: change.revision, collections: Object.fromEntries(change.collections) });
-    t.equal(store.revision, change.revision, 'the new state is readable when the subscriber is told');
-  });
-  await store.mutate((d) => {
-    d.put('apiKeys', key('a', 1));
-    d.put('apiKeys', key('b', 2));
-  });
-  await store.mutate((d) => d.set('settings', { groupCacheSeconds: 5 }));
-  await store.mutate((d) => void d.delete('apiKeys', id(1)));
-  await store.mutate((d) => void d.delete('apiKeys', id(99))); // nothing to delete: no change
-  t.same(seen, [
-    { revision: 1, collections: { apiKeys: { version: 1, keys: [id(1), id(2)] } } },
-    { revision: 2, collections: { settings: { version: 2, keys: [] } } },
-    { revision: 3, collections: { apiKeys: { version: 3, keys: [id(1)] } } },
-  ]);
-  t.same([store.version('apiKeys'), store.version('settings'), store.version('rules')], [3, 2, 0], 'each collection has its own version');
-  unsubscribe();
-  await store.mutate((d) => d.put('apiKeys', key('c', 3)));
-  t.equal(seen.length, 3, 'an unsubscribed listener is told nothing');
-});
-
-t.test('a draft sees its own operations', async (t) => {
-  const { file } = await newStoreFile(t);
-  const { store } = await openJsonFileStore(file);
-  t.teardown(() => store.close());
-  await store.mutate((d) => d.put('apiKeys', key('a', 1)));
-  await store.mutate((d: Draft) => {
-    d.put('apiKeys', key('b', 2));
-    t.same(names(d.rows('apiKeys')), ['a', 'b']);
-    t.ok(d.delete('apiKeys', id(1)));
-    t.notOk(d.get('apiKeys', id(1)));
-    t.same(names(d.rows('apiKeys')), ['b']);
-    d.set('settings', { deviceCacheSeconds: 1 });
-    t.same(d.document('settings'), { deviceCacheSeconds: 1 });
-    t.same(names(store.state.apiKeys), ['a'], 'the store itself is unchanged until the change is committed');
-  });
-  t.same(names(store.state.apiKeys), ['b']);
 });
 
 t.test('a corrupt or invalid snapshot stops the load, names the file and the problem, and is not touched', async (t) => {

@@ -241,6 +241,7 @@ $script:AmsShapes = @{
         Properties = @(
             @{ Wire = 'status'; Name = 'Status'; Kind = 'value' }
             @{ Wire = 'version'; Name = 'Version'; Kind = 'value' }
+            @{ Wire = 'database'; Name = 'Database'; Kind = 'value' }
         )
     }
     'LocalAdminPassword' = @{

@@ -1,0 +1,119 @@
+/**
+ * The database's schema, as ordered steps: step N takes a database from schema version N-1 to N, and
+ * `schema_version` records each step applied. `migrate` applies the missing steps in ONE transaction
+ * under a transaction-level advisory lock, so two daemons starting at once never both apply a step
+ * (the second waits, then finds nothing to do); a failed step leaves the database as it was. A
+ * database whose schema is newer than this build knows is refused, naming both versions.
+ */
+import type pg from 'pg';
+import { ROW_COLLECTIONS, DOCUMENT_NAMES, type RowCollection } from '../store.js';
+
+/** The table of each row collection. */
+export const ROW_TABLES = { apiKeys: 'api_keys', tenants: 'tenants', rules: 'rules', channels: 'channels' } as const satisfies Record<RowCollection, string>;
+
+/** pg_advisory_xact_lock's key for schema changes (any fixed number no other part of amsd uses). */
+export const MIGRATION_LOCK_KEY = 4_262_019_015;
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+const rowTable = (table: string) => `
+  CREATE TABLE ${table} (
+    key text PRIMARY KEY,
+    value jsonb NOT NULL,
+    -- the store's revision of the change that last wrote the row
+    version bigint NOT NULL,
+    -- rows are read in the order they were first added, as the embedded store keeps them
+    position bigint GENERATED ALWAYS AS IDENTITY
+  );`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'the state: a table per row collection, the documents, the revision, collection versions, the change log and the master key check',
+    sql: `
+      ${Object.values(ROW_TABLES).map(rowTable).join('\n')}
+      CREATE TABLE documents (name text PRIMARY KEY, value jsonb, version bigint NOT NULL);
+      INSERT INTO documents (name, value, version) VALUES ('settings', '{}', 0), ('auditTrail', NULL, 0);
+      -- one row: how many changes the state holds; every change takes it FOR UPDATE
+      CREATE TABLE revision (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), revision bigint NOT NULL);
+      INSERT INTO revision (revision) VALUES (0);
+      CREATE TABLE collection_versions (collection text PRIMARY KEY, version bigint NOT NULL);
+      INSERT INTO collection_versions (collection, version) VALUES ${[...ROW_COLLECTIONS, ...DOCUMENT_NAMES].map((c) => `('${c}', 0)`).join(', ')};
+      -- what each change wrote ({collection: [keys]}), so another daemon fetches only that; the oldest are pruned
+      CREATE TABLE changes (revision bigint PRIMARY KEY, collections jsonb NOT NULL, made_at timestamptz NOT NULL DEFAULT now());
+      -- a value sealed under the master key at the first start: a daemon with another key refuses to start
+      CREATE TABLE master_key_check (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), sealed text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
+
+/** The database holds a schema this amsd does not know: written by a newer amsd. */
+export class SchemaTooNewError extends Error {
+  constructor(readonly database: string, readonly found: number) {
+    super(
+      `The database ${database} has schema version ${found}, newer than this amsd knows (versions 1 to ${LATEST_SCHEMA_VERSION}): ` +
+        'it was migrated by a newer amsd. Run that version (or a later one), or restore the database from a backup taken before that migration.',
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+export interface MigrationResult {
+  /** The version before, 0 for an empty database. */
+  from: number;
+  to: number;
+  applied: readonly Migration[];
+}
+
+const CREATE_SCHEMA_VERSION = `
+  CREATE TABLE IF NOT EXISTS schema_version (
+    version integer PRIMARY KEY,
+    description text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+  )`;
+
+/**
+ * Applies the missing steps, in one transaction on `client` (which must not be in one), under the
+ * advisory lock. `database` names the database in messages (its URL without the password).
+ */
+export async function migrate(client: pg.ClientBase, database: string, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationResult> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await client.query(CREATE_SCHEMA_VERSION);
+    const from = await currentVersion(client);
+    const latest = migrations.at(-1)?.version ?? 0;
+    if (from > latest) throw new SchemaTooNewError(database, from);
+    const applied = migrations.filter((m) => m.version > from);
+    for (const step of applied) {
+      await client.query(step.sql);
+      await client.query('INSERT INTO schema_version (version, description) VALUES ($1, $2)', [step.version, step.description]);
+    }
+    await client.query('COMMIT');
+    return { from, to: Math.max(from, latest), applied };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The schema version a database holds (0: none yet). */
+export async function currentVersion(client: pg.ClientBase): Promise<number> {
+  const table = await client.query<{ exists: boolean }>("SELECT to_regclass('schema_version') IS NOT NULL AS exists");
+  if (!table.rows[0]?.exists) return 0;
+  const result = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_version');
+  return result.rows[0]?.version ?? 0;
+}
+
+/** What `amsd db migrate` prints. */
+export function describeMigration(database: string, result: MigrationResult): string {
+  if (result.applied.length === 0) return `The database ${database} is at schema version ${result.to}, the latest this amsd knows: nothing to do.\n`;
+  const steps = result.applied.map((m) => `  ${m.version}: ${m.description}\n`).join('');
+  return `Migrated the database ${database} from schema version ${result.from} to ${result.to}:\n${steps}`;
+}
