@@ -21,11 +21,12 @@ import { createSealer } from '../sealing.js';
 import type { CollectionName, CommittedChange, DeepReadonly, Draft, Operation, RowCollection, Rows, StateView, Store } from '../store.js';
 import type { StoreDraft } from '../draft.js';
 import { ChangeWatcher } from './change-watcher.js';
-import { redactDatabaseUrl, redactPassword } from './database-url.js';
+import { redactDatabaseUrl } from './database-url.js';
 import { checkMasterKey } from './master-key-check.js';
 import { migrate, type MigrationResult } from './migrations.js';
 import { Replica } from './replica.js';
 import { jsonbProblem, readChangesSince, readRevision, readState, writeChange } from './state-tables.js';
+import { inSnapshot, redactedError, rollback, withClient } from './connections.js';
 
 export interface OpenPostgresStoreOptions {
   /** A postgres:// URL (checked with checkDatabaseUrl); never shown with its password. */
@@ -99,7 +100,8 @@ export class PostgresStore implements Store {
   #failing = false;
 
   constructor(
-    private readonly pool: pg.Pool,
+    /** The daemon's connections to the database, for what else it keeps there (connections.ts runs work on them). */
+    readonly pool: pg.Pool,
     private readonly watcher: ChangeWatcher,
     private readonly replica: Replica,
     /** The URL without its password, for messages. */
@@ -259,51 +261,4 @@ function checkedOperations<T>(draft: StoreDraft, change: (draft: Draft) => T, ke
 
 function localUpdates(ops: readonly Operation[]) {
   return ops.map((op) => (op.op === 'set' ? { collection: op.collection, value: op.value } : { collection: op.collection, key: op.key, value: op.op === 'put' ? op.value : undefined }));
-}
-
-/**
- * Runs `work` on a pooled connection. A connection that failed while in use (the server went away,
- * or a ROLLBACK could not be sent) is closed rather than given back to the pool.
- */
-async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let failure: Error | undefined;
-  // The pool listens for errors only on idle connections: one in use that drops must not crash the process.
-  const onError = (error: Error) => (failure = error);
-  client.on('error', onError);
-  try {
-    return await work(client);
-  } finally {
-    client.off('error', onError);
-    client.release(failure ?? (broken.has(client) ? new Error('a ROLLBACK failed') : undefined));
-  }
-}
-
-/** Connections whose ROLLBACK failed: in an unknown state. */
-const broken = new WeakSet<pg.ClientBase>();
-
-async function rollback(client: pg.ClientBase): Promise<void> {
-  await client.query('ROLLBACK').catch(() => broken.add(client));
-}
-
-/** Runs `work` in a read-only transaction that sees one snapshot of the database. */
-async function inSnapshot<T>(client: pg.ClientBase, work: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  try {
-    const result = await work();
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await rollback(client);
-    throw error;
-  }
-}
-
-/** The same error with the URL's password taken out of its message and its stack (which repeats the message). */
-function redactedError(error: unknown, url: string): unknown {
-  if (error instanceof Error) {
-    error.message = redactPassword(error.message, url);
-    if (error.stack) error.stack = redactPassword(error.stack, url);
-  }
-  return error;
 }
