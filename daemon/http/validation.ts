@@ -11,7 +11,9 @@
  *   anything else stays a string, so the schema's type check refuses it with a message naming the field.
  *   Bounds are then checked on the number itself.
  * - Every string anywhere in a request must be well-formed Unicode: a lone UTF-16 surrogate (which
- *   `\ud800` in JSON can carry) cannot be encoded into a Graph URL, a log line or a file.
+ *   `\ud800` in JSON can carry) cannot be encoded into a Graph URL, a log line or a file. Nor may it
+ *   hold NUL (`\u0000`): no name, id or text means one, and PostgreSQL's jsonb and text cannot store
+ *   it, so the embedded store and the shared one answer the same 400.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -109,7 +111,7 @@ export function coerceParameters(schema: JsonSchema, data: unknown): void {
 }
 
 /**
- * Where a request part holds a string (value or key) that is not well-formed Unicode, as ajv-style
+ * Where a request part holds a string (value or key) that is not well-formed Unicode or holds NUL, as ajv-style
  * errors so they are reported like any other validation failure. Walks arrays and objects to any depth.
  */
 export function malformedText(value: unknown): ErrorObject[] {
@@ -120,12 +122,14 @@ export function malformedText(value: unknown): ErrorObject[] {
   const walk = (node: unknown, path: string[]): void => {
     if (typeof node === 'string') {
       if (!node.isWellFormed()) report(path, 'contains a lone UTF-16 surrogate (such as \\ud800); send well-formed Unicode text');
+      else if (node.includes('\u0000')) report(path, 'contains the NUL character (\\u0000), which no name, id or text here may hold; remove it');
     } else if (Array.isArray(node)) {
       node.forEach((child, i) => walk(child, [...path, String(i)]));
     } else if (node && typeof node === 'object') {
       for (const [key, child] of Object.entries(node)) {
-        if (key.isWellFormed()) walk(child, [...path, key]);
-        else report([...path, key.toWellFormed()], 'is a field name with a lone UTF-16 surrogate; send well-formed Unicode text');
+        if (!key.isWellFormed()) report([...path, key.toWellFormed()], 'is a field name with a lone UTF-16 surrogate; send well-formed Unicode text');
+        else if (key.includes('\u0000')) report([...path, key.replaceAll('\u0000', '\ufffd')], 'is a field name with the NUL character (\\u0000); remove it');
+        else walk(child, [...path, key]);
       }
     }
   };
@@ -135,9 +139,9 @@ export function malformedText(value: unknown): ErrorObject[] {
 
 const NO_ERRORS: ErrorObject[] = Object.freeze([]) as unknown as ErrorObject[];
 
-/** Whether every string in `value`, and every field name, is well-formed: the walk of malformedText without its paths. */
+/** Whether every string in `value`, and every field name, is well-formed and free of NUL: the walk of malformedText without its paths. */
 function allWellFormed(node: unknown): boolean {
-  if (typeof node === 'string') return node.isWellFormed();
+  if (typeof node === 'string') return node.isWellFormed() && !node.includes('\u0000');
   if (Array.isArray(node)) {
     for (const child of node) if (!allWellFormed(child)) return false;
     return true;
@@ -145,7 +149,7 @@ function allWellFormed(node: unknown): boolean {
   if (node && typeof node === 'object') {
     for (const key in node) {
       if (!Object.prototype.hasOwnProperty.call(node, key)) continue;
-      if (!key.isWellFormed() || !allWellFormed((node as Record<string, unknown>)[key])) return false;
+      if (!allWellFormed(key) || !allWellFormed((node as Record<string, unknown>)[key])) return false;
     }
   }
   return true;

@@ -97,3 +97,23 @@ t.test('a user or principal that is not one path segment is a 400, and Graph is 
   });
   t.equal(rule.statusCode, 400, `principals are checked the same way (${rule.body})`);
 });
+
+t.test('NUL in any text is a 400 naming the field, on every store (PostgreSQL cannot hold it), and nothing is written', async (t) => {
+  const { tenant, daemon } = await setUp(t);
+  const raw = (method: string, url: string, json: string) => daemon.call({ method, url, body: json, headers: { 'content-type': 'application/json' } });
+  const rulesBefore = (await daemon.call({ url: '/v1/computer-authorization-rules' })).json().items.length;
+  const cases: [string, Promise<import('fastify').LightMyRequestResponse>, string][] = [
+    ['a rule description', raw('POST', '/v1/computer-authorization-rules', `{"tenantId":"${tenant.tenantId}","description":"a\\u0000b","principalsAllowedLaps":["AMS-Helpdesk"]}`), 'body/description'],
+    ['an API key name', raw('POST', '/v1/api-keys', '{"name":"k\\u0000","role":"user"}'), 'body/name'],
+    ['computerName', raw('POST', '/v1/secrets/local-admin-password', '{"computerName":"PC-0001\\u0000"}'), 'body/computerName'],
+    ['a field name', raw('POST', '/v1/api-keys', '{"name":"k","role":"user","x\\u0000":1}'), 'body/x\ufffd'],
+  ];
+  for (const [what, pending, path] of cases) {
+    const res = await pending;
+    t.equal(res.statusCode, 400, `${what}: 400 (${res.body})`);
+    t.equal(res.headers['content-type'], PROBLEM);
+    t.ok(res.json().errors.some((e: { path: string }) => e.path === path), `${what}: names ${path}`);
+    t.match(res.json().detail, /NUL character/);
+  }
+  t.equal((await daemon.call({ url: '/v1/computer-authorization-rules' })).json().items.length, rulesBefore, 'no rule was made');
+});
