@@ -3,8 +3,12 @@
  */
 import type { CommittedChange, Store } from '../../../daemon/store/store.js';
 
-/** The next change a store announces that `matches`, within `ms` (the bound is the requirement, not a measurement). */
-export function nextChange(store: Store, matches: (change: CommittedChange) => boolean, ms = 1000): Promise<CommittedChange> {
+/**
+ * The next change a store announces that `matches`, within `ms`. A bound against a hang, not a
+ * measurement: on a loaded CI machine a notification can take longer than the second the README
+ * promises, which `npm run bench` measures (no test times anything).
+ */
+export function nextChange(store: Store, matches: (change: CommittedChange) => boolean, ms = 10_000): Promise<CommittedChange> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
