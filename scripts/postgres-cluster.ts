@@ -96,7 +96,9 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
   process.on('exit', stopAtExit);
 
   try {
-    await as('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', ...(options.durable ? [] : ['--no-sync'])]);
+    // --no-sync even when durable: it only skips syncing initdb's own files once at the end, which
+    // matters for a machine that loses power during initdb; the server's own fsync is what durable keeps.
+    await as('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
     const settings = ['-c', 'listen_addresses=127.0.0.1', '-k', dir, '-c', 'max_connections=50', '-c', `shared_buffers=${options.sharedBuffers ?? '16MB'}`];
     if (!options.durable) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
     // A free port can be taken between the check and the start: try a few.
