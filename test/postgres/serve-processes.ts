@@ -36,6 +36,8 @@ export interface ServeOptions {
   caFile?: string;
   /** 0 (a free port) by default. */
   port?: number;
+  /** More arguments for `amsd serve` (`--tls-cert`, `--tls-key`). */
+  extraArgs?: string[];
 }
 
 export async function masterKeyFile(t: Test): Promise<string> {
@@ -47,7 +49,7 @@ export async function masterKeyFile(t: Test): Promise<string> {
 /** Starts `amsd serve --database` and resolves once it listens (or rejects with what it said). Killed at the test's end. */
 export async function startServe(t: Test, options: ServeOptions): Promise<ServeProcess> {
   const dataDir = options.dataDir ?? join(await tempDir(t), 'data');
-  const args = [CLI, 'serve', '--port', String(options.port ?? 0), '--data-dir', dataDir, '--database', options.databaseUrl, '--log-level', 'info', ...(options.caFile ? ['--ca-file', options.caFile] : [])];
+  const args = [CLI, 'serve', '--port', String(options.port ?? 0), '--data-dir', dataDir, '--database', options.databaseUrl, '--log-level', 'info', ...(options.caFile ? ['--ca-file', options.caFile] : []), ...(options.extraArgs ?? [])];
   // Only the settings given here: no AMS_* of the shell running the tests.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AMS_')));
   const child = spawn(process.execPath, args, { env: { ...env, AMS_MASTER_KEY_FILE: options.masterKeyFile }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -66,7 +68,7 @@ export async function startServe(t: Test, options: ServeOptions): Promise<ServeP
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`amsd serve did not listen within ${START_TIMEOUT_MS} ms: ${stderr}`)), START_TIMEOUT_MS);
     const look = () => {
-      const found = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+      const found = /Server listening at (https?:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
       if (found) done(undefined, found[1]);
     };
     const onExit = (code: number | null) => done(new Error(`amsd serve exited (${code}) before listening: ${stderr}`));
@@ -108,9 +110,9 @@ export interface Fleet {
 }
 
 /** `count` daemons on one new database: the first alone (it migrates and writes the admin key), then the others at once. */
-export async function startFleet(t: Test, databaseUrl: string, count: number, options: { caFile?: string } = {}): Promise<Fleet> {
+export async function startFleet(t: Test, databaseUrl: string, count: number, options: { caFile?: string; extraArgs?: string[] } = {}): Promise<Fleet> {
   const keyFile = await masterKeyFile(t);
-  const common = { databaseUrl, masterKeyFile: keyFile, ...(options.caFile ? { caFile: options.caFile } : {}) };
+  const common = { databaseUrl, masterKeyFile: keyFile, ...(options.caFile ? { caFile: options.caFile } : {}), ...(options.extraArgs ? { extraArgs: options.extraArgs } : {}) };
   const first = await startServe(t, common);
   const adminKey = (await readFile(join(first.dataDir, 'bootstrap-admin.key'), 'utf8')).trim();
   const others = await Promise.all(Array.from({ length: count - 1 }, () => startServe(t, common)));
