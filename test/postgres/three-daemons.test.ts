@@ -107,7 +107,7 @@ const missingFrom = (have: Set<string>, wanted: readonly string[]) => wanted.fil
 t.test('kill -9 of one daemon under rule writes through all three: nothing acknowledged is lost, the others keep serving', needsPostgres(t), async (t) => {
   const { tenant, fleet } = await threeDaemons(t);
   const [a, b, c] = fleet.daemons as [ServeProcess, ServeProcess, ServeProcess];
-  const tallies = new Map(fleet.daemons.map((d) => [d, { acknowledged: [], failures: [], reads: 0 } as Tally]));
+  const tallies = new Map<ServeProcess, Tally>(fleet.daemons.map((d) => [d, { acknowledged: [], failures: [], reads: 0 }]));
   let bKilled = false;
   let stopping = false;
   const writers = fleet.daemons.flatMap((daemon, index) =>
