@@ -4,8 +4,8 @@
  * `--serve-node-args "--cpu-prof --cpu-prof-dir=/tmp/amsd-prof"`; the figures then include the profiler's cost).
  */
 
-/** `startup` includes idle memory, taken from its last fresh start. */
-export const GROUPS = ['evaluation', 'startup', 'reads', 'writes'] as const;
+/** `startup` includes idle memory, taken from its last fresh start; `postgres` needs PostgreSQL installed (else it is skipped, saying so). */
+export const GROUPS = ['evaluation', 'startup', 'reads', 'writes', 'postgres'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchArgs {

@@ -102,7 +102,11 @@ export async function openStage(): Promise<Stage> {
 export async function openLab(stage: Stage, options: { fillerRules: number }): Promise<Lab> {
   const dataDir = join(tempDir('lab'), 'data');
   const { userKey } = await seedReadingDataDir(dataDir, { tenant: stage.tenant, caFile: stage.caFile, userId: stage.userId, readDeviceId: stage.device.deviceId, fillerRules: options.fillerRules });
-  const serve = await startServe(dataDir, { caFile: stage.caFile });
+  return labOn(stage, await startServe(dataDir, { caFile: stage.caFile }), userKey);
+}
+
+/** A lab on a daemon already serving (one of several on a PostgreSQL database): its admin API and reads as `userKey`. */
+export function labOn(stage: Stage, serve: ServeProcess, userKey: string): Lab {
   const client = new Agent({ connections: CONNECTIONS, keepAliveTimeout: 30_000 });
   const adminKey = serve.adminKey;
   const admin = async (method: string, path: string, body?: unknown): Promise<ApiAnswer> => {

@@ -79,7 +79,7 @@ export interface ServeProcess {
   dataDir: string;
   /** From spawn to the first 200 from /v1/health, in ms. */
   startupMs: number;
-  /** The bootstrap admin key of its data directory. */
+  /** The bootstrap admin key of its data directory (or of the database's first daemon). */
   adminKey: string;
   /** Everything it wrote to stderr so far (the banner, errors). */
   stderr: () => string;
@@ -91,13 +91,22 @@ export interface ServeProcess {
  * Spawns `node dist/daemon/cli.js serve` on `dataDir` and waits for its first healthy answer. Its log
  * (JSON lines on stdout, at the default level) goes to /dev/null: written, as in production, not kept.
  */
-export async function startServe(dataDir: string, options: { caFile?: string; timeoutMs?: number } = {}): Promise<ServeProcess> {
+export interface ServeOptions {
+  caFile?: string;
+  timeoutMs?: number;
+  /** `--database`: the state in PostgreSQL, with the master key file every daemon on it shares, and the admin key its first daemon wrote. */
+  database?: { url: string; masterKeyFile: string; adminKey: string };
+}
+
+export async function startServe(dataDir: string, options: ServeOptions = {}): Promise<ServeProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = [...serveNodeArgs, CLI, 'serve', '--port', String(port), '--data-dir', dataDir, ...(options.caFile ? ['--ca-file', options.caFile] : [])];
+  const database = options.database;
+  const args = [...serveNodeArgs, CLI, 'serve', '--port', String(port), '--data-dir', dataDir, ...(options.caFile ? ['--ca-file', options.caFile] : []), ...(database ? ['--database', database.url] : [])];
   const started = performance.now();
   // The daemon's own settings only: no AMS_* of the shell running the benchmark (a master key file elsewhere).
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AMS_')));
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AMS_')));
+  if (database) env.AMS_MASTER_KEY_FILE = database.masterKeyFile;
   const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env }));
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -121,7 +130,7 @@ export async function startServe(dataDir: string, options: { caFile?: string; ti
     throw error;
   }
   const startupMs = since(started);
-  const adminKey = readFileSync(join(dataDir, 'bootstrap-admin.key'), 'utf8').trim();
+  const adminKey = database?.adminKey ?? readFileSync(join(dataDir, 'bootstrap-admin.key'), 'utf8').trim();
   return { pid: child.pid!, url, dataDir, startupMs, adminKey, stderr: () => stderr, stop };
 }
 

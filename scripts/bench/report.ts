@@ -19,6 +19,9 @@ export const FIGURE_NAMES = [
   'readP99DuringWritesRatio',
   'evalP99Us',
   'evalSpeedupVsScan',
+  'pgRuleWriteMs10k',
+  'pgRuleWriteMs100k',
+  'twoDaemonReadsRatio',
 ] as const;
 export type FigureName = (typeof FIGURE_NAMES)[number];
 
@@ -48,6 +51,9 @@ export const FIGURES: Record<FigureName, FigureDefinition> = {
   readP99DuringWritesRatio: { label: 'read p99 during rule writes / quiet', target: { op: '<=', value: 2 }, digits: 2 },
   evalP99Us: { label: 'evaluation p99 at 10,000 rules (µs)', target: { op: '<', value: 50 }, digits: 1 },
   evalSpeedupVsScan: { label: 'evaluation, index vs linear scan, 10,000 rules (×)', target: { op: '>=', value: 20 }, digits: 0 },
+  pgRuleWriteMs10k: { label: 'one rule write on PostgreSQL at 10,000 rules, p50 (ms)', target: { op: '<', value: 25 }, digits: 1 },
+  pgRuleWriteMs100k: { label: 'one rule write on PostgreSQL at 100,000 rules, p50 (ms)', target: { op: '<', value: 50 }, digits: 1 },
+  twoDaemonReadsRatio: { label: 'reads/s at 0 ms, two daemons / one, one database', target: { op: '>=', value: 1.5 }, digits: 2 },
 };
 
 /** One measured figure and, in words, the reference measured beside it. */

@@ -5,7 +5,7 @@
  * Progress goes to stderr. It asserts nothing about speed: a target not met is reported, not failed;
  * the exit status is 1 only when a measurement could not be made.
  *
- * `--only reads,startup` runs some groups only (evaluation, startup with idle memory, reads, writes);
+ * `--only reads,startup` runs some groups only (evaluation, startup with idle memory, reads, writes, postgres);
  * `--serve-node-args "--cpu-prof --cpu-prof-dir=DIR"` profiles the daemons it starts (args.ts).
  */
 import { availableParallelism, cpus } from 'node:os';
@@ -13,6 +13,7 @@ import { parseArgs, type Group } from './args.js';
 import { runEvaluation } from './evaluation.js';
 import { openLab, openStage, type Lab, type Stage } from './lab.js';
 import { cleanUp, cleanUpOnExit, setServeNodeArgs } from './processes.js';
+import { postgresMissing, runPostgres } from './postgres.js';
 import { runReads } from './reads.js';
 import { jsonLine, mergeResults, table, type GroupResult } from './report.js';
 import { runStartup } from './startup.js';
@@ -49,12 +50,14 @@ async function main(): Promise<number> {
   await attempt('startup', () => runStartup(args.quick));
   let stage: Stage | undefined;
   let lab100: Lab | undefined;
-  const needsStage = args.groups.includes('reads') || args.groups.includes('writes');
+  const needsStage = args.groups.includes('reads') || args.groups.includes('writes') || (args.groups.includes('postgres') && !postgresMissing);
+  const meta: Record<string, string> = {};
   try {
     if (needsStage) {
-      progress('opening the simulated tenant and a daemon with 100 rules...');
+      const needsLab100 = args.groups.includes('reads') || args.groups.includes('writes');
+      progress(`opening the simulated tenant${needsLab100 ? ' and a daemon with 100 rules' : ''}...`);
       stage = await openStage();
-      lab100 = await openLab(stage, { fillerRules: 99 });
+      if (needsLab100) lab100 = await openLab(stage, { fillerRules: 99 });
     }
     await attempt('reads', () => runReads(stage!, lab100!, args.quick));
     await attempt('writes', async () => {
@@ -66,6 +69,13 @@ async function main(): Promise<number> {
         await lab10k.close();
       }
     });
+    if (args.groups.includes('postgres') && postgresMissing) {
+      progress(`postgres skipped: ${postgresMissing}`);
+      meta.postgresSkipped = postgresMissing;
+    } else {
+      const embedded10k = results.find((r) => r.figures.ruleWriteMs10k)?.figures.ruleWriteMs10k;
+      await attempt('postgres', () => runPostgres(stage!, args.quick, embedded10k, progress));
+    }
   } catch (error) {
     failed.push('stage');
     progress(`the simulated tenant or the daemon could not be set up: ${(error as Error).stack ?? String(error)}`);
@@ -77,8 +87,8 @@ async function main(): Promise<number> {
   const merged = mergeResults(results);
   const seconds = (performance.now() - started) / 1000;
   console.log(`\n${table(merged)}\n`);
-  console.log(`(${seconds.toFixed(1)} s on ${machine}${failed.length ? `; NOT MEASURED: ${failed.join(', ')}` : ''})`);
-  console.log(jsonLine(merged, { quick: args.quick, cores: availableParallelism(), node: process.version, seconds, ...timings }));
+  console.log(`(${seconds.toFixed(1)} s on ${machine}${failed.length ? `; NOT MEASURED: ${failed.join(', ')}` : ''}${meta.postgresSkipped ? `; postgres SKIPPED: ${meta.postgresSkipped}` : ''})`);
+  console.log(jsonLine(merged, { quick: args.quick, cores: availableParallelism(), node: process.version, seconds, ...timings, ...meta }));
   return failed.length > 0 ? 1 : 0;
 }
 

@@ -20,8 +20,20 @@ const quietLogger = () => createLogger('warn', new Writable({ write: (_chunk, _e
 /** Seeding only: written, not synced (see above). */
 const unsyncedAudit = { sync: async () => {} };
 
-async function openSeeding(dataDir: string, caFile?: string): Promise<{ daemon: Daemon; api: Api }> {
-  const daemon = await openDaemon({ dataDir, logger: quietLogger(), testing: { auditIo: unsyncedAudit }, ...(caFile ? { caFile } : {}) });
+/** Seeding a PostgreSQL database instead of the data directory's state: its URL and the master key file its daemons share. */
+export interface SeedDatabase {
+  url: string;
+  masterKeyFile: string;
+}
+
+async function openSeeding(dataDir: string, caFile?: string, database?: SeedDatabase): Promise<{ daemon: Daemon; api: Api }> {
+  const daemon = await openDaemon({
+    dataDir,
+    logger: quietLogger(),
+    testing: { auditIo: unsyncedAudit },
+    ...(caFile ? { caFile } : {}),
+    ...(database ? { databaseUrl: database.url, masterKeyFile: database.masterKeyFile } : {}),
+  });
   const adminKey = readFileSync(join(dataDir, 'bootstrap-admin.key'), 'utf8').trim();
   return { daemon, api: injected(daemon.app, adminKey) };
 }
@@ -44,17 +56,22 @@ async function expect(answer: ReturnType<Api>, status: number, what: string): Pr
 export interface ReadingSetup {
   /** The secret of a key with role user acting as `userId`. */
   userKey: string;
+  /** The bootstrap admin key the seeding start wrote. */
+  adminKey: string;
 }
 
 /**
- * A data directory configured for reads: the simulated tenant, the contract's highest rate limits (the
+ * A data directory (or, with `database`, a PostgreSQL database) configured for reads: the simulated tenant, the contract's highest rate limits (the
  * benchmark reads far more than a person), caches that keep their answers for the whole run, a user
  * key acting as `userId`, the rule that lets the helpdesk read workstation passwords (a group rule,
  * so a read needs the device's groups), and `fillerRules` more rules (see fillerRuleCsv).
  */
-export async function seedReadingDataDir(dataDir: string, options: { tenant: SimulatedTenant; caFile: string; userId: string; readDeviceId: string; fillerRules: number }): Promise<ReadingSetup> {
+export async function seedReadingDataDir(
+  dataDir: string,
+  options: { tenant: SimulatedTenant; caFile: string; userId: string; readDeviceId: string; fillerRules: number; database?: SeedDatabase },
+): Promise<ReadingSetup> {
   const { tenant } = options;
-  const { daemon, api } = await openSeeding(dataDir, options.caFile);
+  const { daemon, api } = await openSeeding(dataDir, options.caFile, options.database);
   try {
     await expect(
       api('POST', '/v1/tenants', {
@@ -92,7 +109,7 @@ export async function seedReadingDataDir(dataDir: string, options: { tenant: Sim
       const csv = fillerRuleCsv(tenant, from, Math.min(1_000, options.fillerRules - from), options.readDeviceId);
       await expect(api('POST', '/v1/computer-authorization-rules/import', { csv, allowDuplicates: true }), 200, `importing filler rules ${from}..`);
     }
-    return { userKey: key as string };
+    return { userKey: key as string, adminKey: readFileSync(join(dataDir, 'bootstrap-admin.key'), 'utf8').trim() };
   } finally {
     await daemon.app.close();
   }

@@ -11,7 +11,7 @@ import type { GroupResult } from './report.js';
 import { closedLoop, interleave, median, percentile, since } from './stats.js';
 
 /** A writer of rules that change no decision the benchmark reads (see fillerRuleCsv). */
-function ruleWriter(stage: Stage, lab: Lab, label: string) {
+export function ruleWriter(stage: Stage, lab: Lab, label: string) {
   const targets = stage.tenant.directory.devices.filter((d) => d.deviceId !== stage.device.deviceId);
   let n = 0;
   let last: string | undefined;

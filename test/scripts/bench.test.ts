@@ -18,7 +18,8 @@ import { percentile, sequentialRoundTrips } from '../../scripts/bench/stats.js';
 import { simulatedTenantFor, startTestDaemon, tempDir } from '../helpers.js';
 
 t.test('the command line: --quick, --only with known groups, --serve-node-args; anything else is refused', async (t) => {
-  t.same(parseArgs([]), { quick: false, groups: ['evaluation', 'startup', 'reads', 'writes'], serveNodeArgs: [] });
+  t.same(parseArgs([]), { quick: false, groups: ['evaluation', 'startup', 'reads', 'writes', 'postgres'], serveNodeArgs: [] });
+  t.same(parseArgs(['--only', 'postgres']).groups, ['postgres']);
   t.same(parseArgs(['--quick', '--only', 'reads,writes']), { quick: true, groups: ['reads', 'writes'], serveNodeArgs: [] });
   t.same(parseArgs(['--serve-node-args', ' --cpu-prof  --cpu-prof-dir=/tmp/p ']).serveNodeArgs, ['--cpu-prof', '--cpu-prof-dir=/tmp/p']);
   t.same(parseArgs(['--serve-node-args=--cpu-prof']).serveNodeArgs, ['--cpu-prof']);

@@ -1,9 +1,7 @@
 /**
- * A throwaway PostgreSQL for the tests that need a real one: ONE cluster per test file (initdb into a
- * fresh temporary directory, `pg_ctl start` on 127.0.0.1 and a free port, its unix socket in that
- * directory), started by the first test that asks for a database and stopped and removed when the
- * file's tests end. Each test gets a database of its own. The server refuses to run as root: as root,
- * initdb and pg_ctl run as the `postgres` user, on a directory that user owns.
+ * A throwaway PostgreSQL for the tests that need a real one: ONE cluster per test file
+ * (scripts/postgres-cluster.ts, the same the bench starts), started by the first test that asks for a
+ * database and stopped and removed when the file's tests end. Each test gets a database of its own.
  *
  * Without the binaries (scripts/install-postgresql.sh installs Debian's postgresql package), a test
  * that needs them fails in CI (`$CI` set) and is skipped, loudly, elsewhere: `needsPostgres`.
@@ -12,34 +10,10 @@
  * off: cheaper, and nothing a test checks depends on them. A test that kills the server or the machine's
  * idea of it (crash tests) asks for `durable: true`, which keeps PostgreSQL's defaults.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import pg from 'pg';
 import type { Test } from 'tap';
+import { postgresMissing, startPostgresCluster, type ClusterOptions, type PostgresCluster } from '../../../scripts/postgres-cluster.js';
 
-const run = promisify(execFile);
-
-/** initdb, pg_ctl and postgres of the newest PostgreSQL installed, or undefined. */
-function findBinaries(): string | undefined {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root)
-    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')) && existsSync(join(root, v, 'bin', 'pg_ctl')))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions[0] && join(root, versions[0], 'bin');
-}
-
-export const postgresBin = process.env.AMS_TEST_POSTGRES_BIN ?? findBinaries();
-
-/** Why the PostgreSQL tests cannot run here, or undefined when they can. */
-export const postgresMissing = postgresBin && existsSync(join(postgresBin, 'initdb'))
-  ? undefined
-  : 'PostgreSQL is missing (no /usr/lib/postgresql/<version>/bin/initdb): run scripts/install-postgresql.sh';
+export { postgresBin, postgresMissing, type ClusterOptions, type PostgresCluster } from '../../../scripts/postgres-cluster.js';
 
 /**
  * Options for a test that needs PostgreSQL: `t.test(name, needsPostgres(t), ...)`. Without PostgreSQL,
@@ -55,124 +29,16 @@ export function needsPostgres(root: Test): { skip: string | false } {
 }
 let warned = false;
 
-export interface PostgresCluster {
-  port: number;
-  /** A new, empty database; its URL (user postgres, no password: the cluster trusts loopback). */
-  createDatabase(): Promise<string>;
-  /** Stops the server (fast: connections are cut) and starts it again on the same port. */
-  restart(): Promise<void>;
-  /** Runs one statement on a database as the superuser, on a connection of its own. */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(databaseUrl: string, sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
-}
-
-export interface ClusterOptions {
-  /** Keep fsync and synchronous commits on (crash tests). */
-  durable?: boolean;
-}
-
-/** Bounds every wait on the server: start, stop, a statement. */
-const WAIT_SECONDS = 30;
-
 /**
  * The file's cluster, started when the first database is asked for and stopped in the root test's
  * teardown. Call it once per file, at the top, with the file's root `t`.
  */
 export function postgresClusterFor(root: Test, options: ClusterOptions = {}): { database(): Promise<string>; cluster(): Promise<PostgresCluster> } {
   let started: Promise<PostgresCluster> | undefined;
-  const cluster = () => (started ??= startCluster(root, options));
+  const cluster = () =>
+    (started ??= startPostgresCluster(options).then((c) => {
+      root.teardown(() => c.stop());
+      return c;
+    }));
   return { cluster, database: async () => (await cluster()).createDatabase() };
-}
-
-async function startCluster(root: Test, options: ClusterOptions): Promise<PostgresCluster> {
-  if (!postgresBin || postgresMissing) throw new Error(postgresMissing);
-  const dir = await mkdtemp(join(tmpdir(), 'amsd-pg-'));
-  const asPostgres = process.getuid?.() === 0;
-  // The server refuses to run as root: the postgres user owns the directory and runs the binaries.
-  if (asPostgres) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-    chownSync(dir, uid, gid);
-  }
-  const data = join(dir, 'data');
-  const as = (binary: string, args: string[]) =>
-    asPostgres ? run('runuser', ['-u', 'postgres', '--', join(postgresBin, binary), ...args], { timeout: WAIT_SECONDS * 1000 }) : run(join(postgresBin, binary), args, { timeout: WAIT_SECONDS * 1000 });
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    process.off('exit', stopAtExit);
-    // Immediate: the cluster is thrown away, nothing needs a clean checkpoint.
-    await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', String(WAIT_SECONDS), 'stop']).catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-  };
-  // A test process that dies without its teardown must not leave a server running.
-  const stopAtExit = () => {
-    try {
-      execFileSync(asPostgres ? 'runuser' : join(postgresBin, 'pg_ctl'), [...(asPostgres ? ['-u', 'postgres', '--', join(postgresBin, 'pg_ctl')] : []), '-D', data, '-m', 'immediate', 'stop'], { stdio: 'ignore', timeout: 10_000 });
-    } catch {
-      // already stopped
-    }
-  };
-  process.on('exit', stopAtExit);
-  root.teardown(stop);
-
-  try {
-    await as('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', ...(options.durable ? [] : ['--no-sync'])]);
-    // Small: tap runs several files at once, each with a cluster of its own.
-    const settings = ['-c', 'listen_addresses=127.0.0.1', '-k', dir, '-c', 'max_connections=50', '-c', 'shared_buffers=16MB'];
-    if (!options.durable) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-    // A free port can be taken between the check and the start: try a few.
-    let port = 0;
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      try {
-        await as('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', String(WAIT_SECONDS), '-o', [...settings, '-p', String(port)].join(' '), 'start']);
-        break;
-      } catch (error) {
-        if (attempt >= 3) {
-          const log = await readFile(join(dir, 'server.log'), 'utf8').catch(() => '');
-          throw new Error(`PostgreSQL did not start in ${dir}: ${(error as Error).message}\n${log}`, { cause: error });
-        }
-      }
-    }
-    let databases = 0;
-    const url = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
-    const query = async <R extends pg.QueryResultRow>(databaseUrl: string, sql: string, params: unknown[] = []) => {
-      const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: WAIT_SECONDS * 1000, statement_timeout: WAIT_SECONDS * 1000 });
-      client.on('error', () => undefined); // a backend a test terminates; the query's own promise says so
-      await client.connect();
-      try {
-        return await client.query<R>(sql, params);
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    };
-    return {
-      port,
-      query,
-      async restart() {
-        // Without -o, pg_ctl restart starts with the options of the last start (postmaster.opts): the same port.
-        await as('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-m', 'fast', '-w', '-t', String(WAIT_SECONDS), 'restart']);
-      },
-      async createDatabase() {
-        const name = `amsd_test_${++databases}`;
-        await query(url('postgres'), `CREATE DATABASE ${name}`);
-        return url(name);
-      },
-    };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
