@@ -94,6 +94,13 @@ export function whereClause(query: ParsedQuery): { where: string; params: unknow
   return { where: clauses.join(' AND '), params };
 }
 
+/** The statement of one page: newest first, one more than asked for (it tells whether there is a next page). */
+export function pageQuery(parsed: ParsedQuery): { text: string; values: unknown[] } {
+  const { where, params } = whereClause(parsed);
+  params.push(parsed.top + 1);
+  return { text: `SELECT event FROM audit_events WHERE ${where} ORDER BY seq DESC LIMIT $${params.length}`, values: params };
+}
+
 interface PendingAppend {
   content: AuditEventInput;
   resolve: (event: AuditEvent) => void;
@@ -196,9 +203,7 @@ export class PostgresAuditTrail implements AuditTrail {
         // The database's head, not this daemon's: a cursor another daemon gave out is one of this trail's too.
         const head = await readHead(client);
         const parsed = parseAuditQuery(query, head.seq);
-        const { where, params } = whereClause(parsed);
-        params.push(parsed.top + 1); // one more than asked for tells whether there is a next page
-        const { rows } = await client.query<{ event: string }>(`SELECT event FROM audit_events WHERE ${where} ORDER BY seq DESC LIMIT $${params.length}`, params);
+        const { rows } = await client.query<{ event: string }>(pageQuery(parsed));
         const events = rows.slice(0, parsed.top).map((row) => JSON.parse(row.event) as AuditEvent);
         return { events, ...(rows.length > parsed.top ? { nextCursor: String(events.at(-1)!.seq) } : {}) };
       }),
