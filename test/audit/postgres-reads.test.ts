@@ -26,11 +26,12 @@ async function setUp(t: Test, daemons = 1) {
   // Room for the reads of the test, whichever daemon counts them (set before the others start: they read it at start).
   const limits = { userRateLimitPerMinute: 1000, userRateLimitPerHour: 1000, userRateLimitPerDay: 1000, ipRateLimitPerMinute: 1000, ipRateLimitPerHour: 1000, ipRateLimitPerDay: 1000 };
   t.equal((await a.call({ method: 'PATCH', url: '/v1/service-config', body: limits })).statusCode, 200);
-  const all: TestDaemon[] = [a];
-  for (let i = 1; i < daemons; i++) all.push(await startTestDaemon(t, undefined, { caFile, databaseUrl: url, masterKeyFile, adminKey: a.adminKey, logLevel: 'fatal' }));
   await registerTenant(t, a, tenant);
   await createRule(t, a, { description: 'Helpdesk', tenantId: tenant.tenantId, principalsAllowedLaps: ['AMS-Helpdesk'] });
   const key = await createKey(t, a, { name: 'helpdesk', role: 'user', tenantId: tenant.tenantId, principalId: tenant.directory.users[0]!.id });
+  // The others start on the state A made (how fast a change reaches a running daemon is two-daemons.test.ts's concern).
+  const all: TestDaemon[] = [a];
+  for (let i = 1; i < daemons; i++) all.push(await startTestDaemon(t, undefined, { caFile, databaseUrl: url, masterKeyFile, adminKey: a.adminKey, logLevel: 'fatal' }));
   return { tenant, url, daemons: all, key, device: tenant.directory.devices[0]! };
 }
 
