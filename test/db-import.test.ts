@@ -5,7 +5,10 @@
  * empty, a trail that does not verify, a master key that does not open the secrets; and a failure
  * half-way leaves the database empty.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { packageRoot } from '../openapi/package-root.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -135,4 +138,20 @@ t.test('a failure half-way (the database refuses an event) leaves the database e
   const mended = await importInto(dataDir, url);
   t.equal(mended.code, 0, mended.out);
   t.equal(await count(url, 'SELECT count(*) AS n FROM audit_events'), events.length);
+});
+
+t.test('the CLI: amsd db import and amsd audit verify, with AMS_DATABASE_URL; the password never printed', needsPostgres(t), async (t) => {
+  const { dataDir, events } = await servedDataDir(t);
+  const url = (await postgres.database()).replace('postgres@', 'postgres:Sup3r-Secret-pw@'); // the cluster trusts loopback: any password works
+  const cli = join(packageRoot, 'dist', 'daemon', 'cli.js');
+  const env = { ...process.env, AMS_DATABASE_URL: url };
+  const run = promisify(execFile);
+  const imported = await run(process.execPath, [cli, 'db', 'import', '--data-dir', dataDir], { env });
+  t.match(imported.stdout, /^imported .* into postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+, in one transaction:/);
+  const verified = await run(process.execPath, [cli, 'audit', 'verify', '--data-dir', dataDir], { env });
+  t.match(verified.stdout, new RegExp(`^audit trail OK: ${events.length} events, keyed chain intact\\n  database: postgres://postgres:\\*\\*\\*@`));
+  const again = await run(process.execPath, [cli, 'db', 'import', '--data-dir', dataDir], { env }).then(() => undefined, (e: { code: number; stdout: string }) => e);
+  t.equal(again?.code, 1, 'a second import is refused: exit code 1');
+  t.match(again?.stdout, /is not empty/);
+  for (const text of [imported.stdout, imported.stderr, verified.stdout, verified.stderr, again?.stdout ?? '']) t.notMatch(text, 'Sup3r-Secret-pw');
 });
