@@ -17,6 +17,7 @@
  */
 import type pg from 'pg';
 import { AuditWriteError } from '../common/errors.js';
+import { SerialQueue } from '../common/serial.js';
 import { inSnapshot, inTransaction, rollback, withClient } from '../store/postgres/connections.js';
 import type { Store } from '../store/store.js';
 import { plainEventContent } from './audit-log.js';
@@ -115,6 +116,7 @@ export class PostgresAuditTrail implements AuditTrail {
   #drained: Promise<void> = Promise.resolve();
   #closed = false;
   #commitListener: ((head: TrailHead) => void) | undefined;
+  readonly #pruning = new SerialQueue();
 
   /** Use `openPostgresAuditTrail`. */
   constructor(
@@ -215,7 +217,12 @@ export class PostgresAuditTrail implements AuditTrail {
    * removed and its hash) is appended, then the older events are deleted, as the file trail does, so
    * the trail still verifies. Two daemons pruning at once take turns, the second finding less to do.
    */
-  async prune(options: { olderThan?: Date; keepLast?: number }): Promise<{ removed: number }> {
+  prune(options: { olderThan?: Date; keepLast?: number }): Promise<{ removed: number }> {
+    // One at a time from this daemon (others wait on the head row); close waits for the one in flight.
+    return this.#pruning.run(() => this.#prune(options));
+  }
+
+  async #prune(options: { olderThan?: Date; keepLast?: number }): Promise<{ removed: number }> {
     if (this.#closed) throw new Error('The audit log is closed');
     let head: TrailHead | undefined;
     const removed = await withClient(this.pool, async (client) => {
@@ -266,6 +273,7 @@ export class PostgresAuditTrail implements AuditTrail {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#pruning.idle();
     await this.#drained;
   }
 }
