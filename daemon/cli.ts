@@ -199,7 +199,7 @@ export function buildCli(): Command {
     .addOption(new Option('--log-level <level>', 'how much to log (JSON lines on standard output)').choices(LOG_LEVELS).default('warn'))
     .action(demo);
 
-  const audit = program.command('audit').description('Work with the audit trail of a data directory.');
+  const audit = program.command('audit').description('Work with the audit trail of a data directory (verify also the one every daemon on a PostgreSQL database shares).');
   const dataDirOption = (what: string) =>
     new Option('--data-dir <dir>', `the data directory whose audit trail (<data-dir>/audit/audit.jsonl) to ${what}`).default(
       defaultDataDir(),
@@ -221,7 +221,7 @@ export function buildCli(): Command {
     )
     .addOption(dataDirOption('check'))
     .addOption(
-      new Option('--database <url>', 'check instead the trail every daemon on this PostgreSQL database shares (the table audit_events), end to end (never printed with its password)').env('AMS_DATABASE_URL'),
+      new Option('--database <url>', 'check instead the trail every daemon on this PostgreSQL database shares (the table audit_events), end to end; the master key is still $AMS_MASTER_KEY_FILE, else <data-dir>/master.key (never printed with its password)').env('AMS_DATABASE_URL'),
     )
     .addHelpText(
       'after',
