@@ -79,7 +79,7 @@ async function serve(options: ServeOptions) {
     `amsd ${packageVersion} is serving at ${address}`,
     `  Swagger UI:   ${address}/docs`,
     `  Data dir:     ${options.dataDir}`,
-    database ? `  Database:     ${database} (the state: API keys, tenants, rules, channels, settings; the audit trail stays in the data dir)` : undefined,
+    database ? `  Database:     ${database} (the state: API keys, tenants, rules, channels, settings; and the audit trail, one chain for every daemon on it)` : undefined,
     daemon.bootstrapKeyFile
       ? `  Admin key:    written to ${daemon.bootstrapKeyFile} (first start; keep it safe, then delete the file)`
       : existsSync(keyFile)
