@@ -144,6 +144,22 @@ t.test('start refuses a chain changed after its checkpoint, and a cut past it', 
   t.match(out.text(), /^audit trail BROKEN at row 3 \(seq 3\): hash mismatch/);
 });
 
+t.test('a trail whose record was removed from the state is refused by start and by verify', needsPostgres(t), async (t) => {
+  const url = await postgres.database();
+  const opened = await openDatabaseTrail(t, url);
+  await opened.trail.append(secretRead(alice, pc1));
+  await opened.close();
+  await (await postgres.cluster()).query(url, "UPDATE documents SET value = NULL WHERE name = 'auditTrail'");
+  const refused = await openDatabaseTrail(t, url).then(() => undefined, (e: unknown) => e);
+  t.match((refused as Error).message, /cannot be used: the state names no audit trail, yet the database holds events up to seq 1: the auditTrail document was removed/);
+  const out = collect();
+  t.equal(await runAuditVerifyDatabase(url, out.stream, { dataDir: await keyDir(t) }), 1);
+  t.match(out.text(), /^audit trail REFUSED: the state names no audit trail, yet the database holds events up to seq 1/);
+  const empty = collect();
+  t.equal(await runAuditVerifyDatabase(await postgres.database(), empty.stream, { dataDir: await keyDir(t) }), 1);
+  t.match(empty.text(), /^audit trail REFUSED: the database holds no audit trail \(its schema is older than version 2/, 'a database no daemon served on');
+});
+
 t.test('amsd audit verify --database: OK with what it checked; exit 0', needsPostgres(t), async (t) => {
   const url = await postgres.database();
   const opened = await openDatabaseTrail(t, url);
