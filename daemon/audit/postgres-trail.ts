@@ -127,6 +127,7 @@ export class PostgresAuditTrail implements AuditTrail {
     private lastHead: TrailHead,
   ) {}
 
+  /** The newest head this daemon committed or found at start (others' appends since are not known until then). */
   get head(): TrailHead {
     return this.lastHead;
   }

@@ -53,8 +53,8 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     description: 'the audit trail: one keyed hash chain shared by every daemon, append-only, its head row and the indexes of its queries',
     sql: `
-      -- one row per event; event is its JSON exactly as hashed and returned (text, not jsonb: jsonb would
-      -- refuse a NUL and reorder nothing that matters, but text keeps the event byte for byte as written)
+      -- one row per event; event is its JSON text byte for byte as written (not jsonb, which would
+      -- reorder its keys and refuse a \u0000 in a string); the other columns are what queries filter on
       CREATE TABLE audit_events (
         seq bigint PRIMARY KEY,
         -- Date.parse of the event's time (NULL when it does not parse: no time filter matches it)
