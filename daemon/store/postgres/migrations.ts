@@ -54,7 +54,7 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'the audit trail: one keyed hash chain shared by every daemon, append-only, its head row and the indexes of its queries',
     sql: `
       -- one row per event; event is its JSON text byte for byte as written (not jsonb, which would
-      -- reorder its keys and refuse a \u0000 in a string); the other columns are what queries filter on
+      -- reorder its keys and refuse the NUL character in a string); the other columns are what queries filter on
       CREATE TABLE audit_events (
         seq bigint PRIMARY KEY,
         -- Date.parse of the event's time (NULL when it does not parse: no time filter matches it)
