@@ -79,7 +79,7 @@ async function serve(options: ServeOptions) {
     `amsd ${packageVersion} is serving at ${address}`,
     `  Swagger UI:   ${address}/docs`,
     `  Data dir:     ${options.dataDir}`,
-    database ? `  Database:     ${database} (the state: API keys, tenants, rules, channels, settings; the audit trail stays in the data dir)` : undefined,
+    database ? `  Database:     ${database} (the state: API keys, tenants, rules, channels, settings; and the audit trail, one chain for every daemon on it)` : undefined,
     daemon.bootstrapKeyFile
       ? `  Admin key:    written to ${daemon.bootstrapKeyFile} (first start; keep it safe, then delete the file)`
       : existsSync(keyFile)
@@ -199,7 +199,7 @@ export function buildCli(): Command {
     .addOption(new Option('--log-level <level>', 'how much to log (JSON lines on standard output)').choices(LOG_LEVELS).default('warn'))
     .action(demo);
 
-  const audit = program.command('audit').description('Work with the audit trail of a data directory.');
+  const audit = program.command('audit').description('Work with the audit trail of a data directory (verify also the one every daemon on a PostgreSQL database shares).');
   const dataDirOption = (what: string) =>
     new Option('--data-dir <dir>', `the data directory whose audit trail (<data-dir>/audit/audit.jsonl) to ${what}`).default(
       defaultDataDir(),
@@ -220,6 +220,9 @@ export function buildCli(): Command {
         'reaching its last checkpoint. Exits 0 if so, 1 if it is broken, missing or would be refused. Only reads; safe while amsd serves.',
     )
     .addOption(dataDirOption('check'))
+    .addOption(
+      new Option('--database <url>', 'check instead the trail every daemon on this PostgreSQL database shares (the table audit_events), end to end; the master key is still $AMS_MASTER_KEY_FILE, else <data-dir>/master.key (never printed with its password)').env('AMS_DATABASE_URL'),
+    )
     .addHelpText(
       'after',
       [
@@ -227,9 +230,15 @@ export function buildCli(): Command {
         'The chain is keyed with a key derived from the master key ($AMS_MASTER_KEY_FILE, else <data-dir>/master.key), which verify needs too:',
         'without it, no one can recompute a link. amsd.json records the trail\'s id and, every few seconds and at shutdown, a checkpoint of its head,',
         'so a trail cut at its end back past the checkpoint is caught; events after the last checkpoint are not covered.',
+        'With --database, the trail\'s id and checkpoint are in the database\'s state, and the head row must be at the last event.',
       ].join('\n'),
     )
-    .action(async (options: { dataDir: string }) => {
+    .action(async (options: { dataDir: string; database?: string }) => {
+      if (options.database) {
+        const { runAuditVerifyDatabase } = await import('./audit/postgres-verify.js');
+        process.exitCode = await runAuditVerifyDatabase(options.database, process.stdout, { dataDir: options.dataDir, ...masterKeyFile() });
+        return;
+      }
       const { runAuditVerify } = await import('./audit/verify-command.js');
       process.exitCode = await runAuditVerify(options.dataDir, process.stdout, masterKeyFile());
     });
@@ -269,6 +278,18 @@ export function buildCli(): Command {
     .action(async (options: { database: string }) => {
       const { runDbMigrate } = await import('./store/postgres/migrate-command.js');
       process.exitCode = await runDbMigrate(options.database, process.stdout, process.stderr);
+    });
+
+  db.command('import')
+    .description(
+      'Copy a data directory\'s state (API keys, tenants, rules, channels, settings; secrets stay sealed, and the master key must open them) and its audit trail ' +
+        '(verified first, in full; refused if it does not verify) into an EMPTY database, in one transaction: all or nothing. amsd must be stopped on the data directory, which is left as it is.',
+    )
+    .addOption(new Option('--data-dir <dir>', 'the data directory to copy').default(defaultDataDir(), '$AMS_DATA_DIR, else a per-user data directory'))
+    .addOption(new Option('--database <url>', 'the database, as postgres://user:password@host:5432/name (never printed with its password)').env('AMS_DATABASE_URL').makeOptionMandatory())
+    .action(async (options: { dataDir: string; database: string }) => {
+      const { runDbImport } = await import('./db-import.js');
+      process.exitCode = await runDbImport({ dataDir: options.dataDir, url: options.database, out: process.stdout, ...masterKeyFile() });
     });
 
   // The PowerShell module generator (psmodule/generator), loaded only when asked for.

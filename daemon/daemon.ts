@@ -19,7 +19,8 @@ import { ChannelService } from './notifications/channel-service.js';
 import { DEFAULT_PWSH } from './notifications/deliver.js';
 import { NotificationQueue, queueFilePath } from './notifications/queue.js';
 import { SettingsService } from './settings/settings-service.js';
-import { auditLogPath, type AuditFileIo, type AuditLog } from './audit/audit-log.js';
+import { auditLogPath, type AuditFileIo } from './audit/audit-log.js';
+import type { AuditTrail } from './audit/audit-trail.js';
 import { AuditCheckpoints, AuditTrailError, closeAuditLog, createEmptyTrail, newTrailRecord, openBoundAuditLog, orphanTrailProblem, type CheckpointOptions } from './audit/trail.js';
 import { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { CloseStack } from './common/close-stack.js';
@@ -45,9 +46,9 @@ export interface DaemonOptions {
   /** `$AMS_MASTER_KEY_FILE`; without it the key lives in the data directory. */
   masterKeyFile?: string;
   /**
-   * `--database` / `AMS_DATABASE_URL`: keep the state (API keys, tenants, rules, channels, settings) in
-   * this PostgreSQL database, shared with the other daemons on it. The audit trail, the notification
-   * queue and the rate limits stay this daemon's own, in its data directory.
+   * `--database` / `AMS_DATABASE_URL`: keep the state (API keys, tenants, rules, channels, settings)
+   * and the audit trail (one chain for all) in this PostgreSQL database, shared with the other daemons
+   * on it.
    */
   databaseUrl?: string;
   logger: Logger;
@@ -87,7 +88,7 @@ export interface Daemon {
   sealer: Sealer;
   /** The configured Entra tenants; `getWithCredential` gives what signing in to one needs. */
   tenants: TenantService;
-  audit: AuditLog;
+  audit: AuditTrail;
   rules: RuleService;
   /** Set when this start created the first admin key. */
   bootstrapKeyFile?: string;
@@ -179,7 +180,7 @@ async function openData(options: DaemonOptions, closes: CloseStack) {
   });
   closes.push('the data file', () => store.close());
   if (removedTempFiles.length > 0) logger.info({ files: removedTempFiles }, 'removed temporary copies of the data file left by an interrupted write');
-  // The audit trail's record (the auditTrail document) is this daemon's, with its trail: it stays in amsd.json.
+  // The file trail's record (the auditTrail document) stays in amsd.json; on PostgreSQL the shared state holds the shared trail's.
   const local = { dataDir, masterKey: masterKey.key, stateFile, auditFile, auditStore: store };
   if (!options.databaseUrl) return { ...local, store, created, database: undefined };
   const shared = await openSharedState(options, options.databaseUrl, masterKey, closes);
@@ -208,21 +209,10 @@ async function openSharedState(options: DaemonOptions, url: string, masterKey: {
 /** The audit log bound to the state, its checkpoints, and retention (at start, on every settings change, and hourly). */
 async function openAudit(options: DaemonOptions, data: Data, settings: SettingsService, closes: CloseStack) {
   const { logger, testing } = options;
-  const { log, warning, indexCache } = await openBoundAuditLog({
-    file: data.auditFile,
-    stateFile: data.stateFile,
-    store: data.auditStore,
-    masterKey: data.masterKey,
-    ...(testing?.auditIo ? { io: testing.auditIo } : {}),
-  });
-  closes.push('the audit log', () =>
-    closeAuditLog(log, (error) => logger.warn({ err: error }, 'could not write the audit index cache; the next start reads the whole trail')),
-  );
-  if (warning) logger.warn(warning);
-  logger.debug({ indexCache }, 'audit trail opened');
-  const checkpoints = new AuditCheckpoints(data.auditStore, log, data.masterKey, {
+  const { log, checkpointStore } = data.database ? await openSharedAudit(data.database, data, closes) : await openFileAudit(options, data, closes);
+  const checkpoints = new AuditCheckpoints(checkpointStore, log, data.masterKey, {
     ...testing?.auditCheckpoints,
-    onError: (error) => logger.error({ err: error }, 'could not checkpoint the audit trail in the data file'),
+    onError: (error) => logger.error({ err: error }, 'could not checkpoint the audit trail in the state'),
   });
   // The last checkpoint comes after the last append (closes run newest first) and before the store closes.
   closes.push('the audit checkpoints', () =>
@@ -240,6 +230,32 @@ async function openAudit(options: DaemonOptions, data: Data, settings: SettingsS
   retentionTimer.unref();
   closes.push('the audit retention timer', () => clearInterval(retentionTimer));
   return { log, applyRetention };
+}
+
+/** The data directory's own trail, its checkpoint in amsd.json. */
+async function openFileAudit(options: DaemonOptions, data: Data, closes: CloseStack): Promise<{ log: AuditTrail; checkpointStore: Store }> {
+  const { logger, testing } = options;
+  const { log, warning, indexCache } = await openBoundAuditLog({
+    file: data.auditFile,
+    stateFile: data.stateFile,
+    store: data.auditStore,
+    masterKey: data.masterKey,
+    ...(testing?.auditIo ? { io: testing.auditIo } : {}),
+  });
+  closes.push('the audit log', () =>
+    closeAuditLog(log, (error) => logger.warn({ err: error }, 'could not write the audit index cache; the next start reads the whole trail')),
+  );
+  if (warning) logger.warn(warning);
+  logger.debug({ indexCache }, 'audit trail opened');
+  return { log, checkpointStore: data.auditStore };
+}
+
+/** The trail every daemon on the database shares, its checkpoint in the shared state. */
+async function openSharedAudit(database: PostgresStore, data: Data, closes: CloseStack): Promise<{ log: AuditTrail; checkpointStore: Store }> {
+  const { openPostgresAuditTrail } = await import('./audit/postgres-trail.js');
+  const log = await openPostgresAuditTrail({ pool: database.pool, store: database, masterKey: data.masterKey, database: database.database });
+  closes.push('the audit trail in PostgreSQL', () => log.close());
+  return { log, checkpointStore: database };
 }
 
 type Directory = ReturnType<typeof openDirectory>;
@@ -287,7 +303,7 @@ async function openAuth(options: DaemonOptions, data: Data, directory: Directory
 }
 
 /** The durable notification queue (started once the app is built) and the channels it delivers to. */
-async function openNotifications(options: DaemonOptions, data: Data, directory: Directory, audit: AuditLog, closes: CloseStack) {
+async function openNotifications(options: DaemonOptions, data: Data, directory: Directory, audit: AuditTrail, closes: CloseStack) {
   const { logger, testing } = options;
   const { store } = data;
   const queue = await NotificationQueue.open({
@@ -313,7 +329,7 @@ async function openNotifications(options: DaemonOptions, data: Data, directory: 
 }
 
 /** The rules, the read rate limits and the service that decides and serves secret reads. */
-function openAccess(options: DaemonOptions, data: Data, directory: Directory, audit: AuditLog, settings: SettingsService, queue: NotificationQueue) {
+function openAccess(options: DaemonOptions, data: Data, directory: Directory, audit: AuditTrail, settings: SettingsService, queue: NotificationQueue) {
   const { logger } = options;
   const { store } = data;
   const rules = new RuleService(store, directory.names, directory.devices, directory.tenants);

@@ -7,7 +7,7 @@
  * mandatory channel was told. Every refusal is an event; a failure after the granted event is a second
  * one. Other channels are told through the persistent queue.
  */
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
 import { auditActor } from '../audit/change-author.js';
 import type { AuditDevice, SecretReadEventInput } from '../audit/events.js';
 import { callerKey, type Caller } from '../auth/caller.js';
@@ -43,7 +43,7 @@ export interface SecretReadDependencies {
   rules: { index(): RuleIndex };
   devices: DeviceDirectory;
   secrets: DeviceSecrets;
-  audit: AuditLog;
+  audit: AuditTrail;
   limiter: ReadRateLimiter;
   settings: SettingsService;
   /** The channels as stored now. */

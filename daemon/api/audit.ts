@@ -1,9 +1,9 @@
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
 import { AuditQueryError } from '../audit/event-index.js';
 import type { OperationHandlers } from './operation-types.js';
 import { ValidationError } from '../common/errors.js';
 
-export function auditHandlers(audit: AuditLog): Pick<OperationHandlers, 'listAuditEvents'> {
+export function auditHandlers(audit: AuditTrail): Pick<OperationHandlers, 'listAuditEvents'> {
   return {
     async listAuditEvents({ query }) {
       try {

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { AccessService } from '../access/access-service.js';
 import type { RuleService } from '../access/rule-service.js';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
 import type { ApiKeyService } from '../auth/api-keys.js';
 import type { DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
@@ -22,7 +22,7 @@ import { tenantHandlers } from './tenants.js';
 
 export interface HandlerDependencies {
   version: string;
-  audit: AuditLog;
+  audit: AuditTrail;
   apiKeys: ApiKeyService;
   tenants: TenantService;
   /** The outbound HTTP stack, for Entra and Graph. */

@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { clientIp } from '../access/client-ip.js';
 import type { RequestOrigin } from '../access/access-service.js';
 import type { Caller } from '../auth/caller.js';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
 import { changeAuthor, type ChangeAuthor } from '../audit/change-author.js';
 import type { SettingsService } from '../settings/settings-service.js';
 
@@ -25,7 +25,7 @@ export interface RequestContextTools {
   author(context: { caller: Caller; request: FastifyRequest }): ChangeAuthor;
 }
 
-export function requestContextTools(settings: SettingsService, audit: AuditLog): RequestContextTools {
+export function requestContextTools(settings: SettingsService, audit: AuditTrail): RequestContextTools {
   const origin = (request: FastifyRequest) => requestOrigin(request, settings.get().trustedProxies);
   return {
     origin,

@@ -30,6 +30,7 @@ import { ChainChecker, readLines, sealEvent, type ChainBreak, type ChainKey, typ
 import { AuditEventIndex, parseAuditQuery, type AuditPage, type AuditQuery, type IndexSnapshot } from './event-index.js';
 import { loadIndexCache, type IndexCacheResult } from './index-cache.js';
 import { checkEventInput, type AuditEvent, type AuditEventInput } from './events.js';
+import type { AuditTrail } from './audit-trail.js';
 
 export const AUDIT_DIR = 'audit';
 export const AUDIT_FILE = 'audit.jsonl';
@@ -226,13 +227,23 @@ function plainJsonCopy(value: unknown): unknown {
   return result === NOT_PLAIN ? undefined : result;
 }
 
+/**
+ * The event to seal, checked (TypeError when it is not valid): a copy of plain JSON data from here on
+ * (dates as strings, no undefined), so the hash is over what a reader parses back and no later change
+ * to the input reaches the event. Both trails seal what this returns.
+ */
+export function plainEventContent(input: AuditEventInput): AuditEventInput {
+  checkEventInput(input);
+  return (plainJsonCopy(input) ?? JSON.parse(JSON.stringify(input))) as AuditEventInput;
+}
+
 interface PendingAppend {
   content: AuditEventInput;
   resolve: (event: AuditEvent) => void;
   reject: (error: unknown) => void;
 }
 
-export class AuditLog {
+export class AuditLog implements AuditTrail {
   readonly #pending: PendingAppend[] = [];
   #writing = false;
   #drained: Promise<void> = Promise.resolve();
@@ -283,10 +294,7 @@ export class AuditLog {
     if (this.#closed) return Promise.reject(new AuditWriteError(this.file, 'the audit log is closed'));
     let content: AuditEventInput;
     try {
-      checkEventInput(input);
-      // A copy of plain JSON data from here on (dates as strings, no undefined), so the hash is over what a
-      // reader parses back and no later change to the input reaches the event.
-      content = (plainJsonCopy(input) ?? JSON.parse(JSON.stringify(input))) as AuditEventInput;
+      content = plainEventContent(input);
     } catch (error) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rejects with what checkEventInput or JSON.stringify threw, unchanged
       return Promise.reject(error);

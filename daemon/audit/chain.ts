@@ -433,32 +433,44 @@ export type AuditVerifyResult =
 export async function verifyAuditLog(path: string, key: ChainKey, options: ChainCheckOptions = {}): Promise<AuditVerifyResult> {
   const handle = await open(path, 'r');
   try {
-    const checker = new ChainChecker(key, options);
-    let lastTime: string | undefined;
-    let unfinished: { line: number; bytes: number } | undefined;
-    for await (const line of readLines(handle)) {
-      if (!line.terminated) {
-        unfinished = { line: line.number, bytes: line.length };
-        break;
-      }
-      const result = checker.check(line);
-      if ('broken' in result) return { ok: false, events: checker.events, firstBroken: result.broken };
-      lastTime = result.event.time;
-    }
-    const atEnd = checker.finish(unfinished?.line);
-    if (atEnd) return { ok: false, events: atEnd.broken.reason === 'cut-at-end' ? checker.events : 0, firstBroken: atEnd.broken };
-    return {
-      ok: true,
-      events: checker.events,
-      firstSeq: checker.firstSeq,
-      lastHash: checker.lastHash,
-      ...(lastTime ? { lastTime } : {}),
-      ...(checker.keyedFrom !== undefined ? { keyedFrom: checker.keyedFrom } : {}),
-      ...(unfinished ? { unfinishedLastLine: unfinished } : {}),
-    };
+    return await verifyChain(readLines(handle), key, options);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Checks a whole chain given as lines, first to last (a file's, or a table's rows in seq order, one
+ * row a line): the check `verifyAuditLog` makes of a file, for any source of events.
+ */
+export async function verifyChain(
+  lines: AsyncIterable<Pick<FileLine, 'number' | 'text' | 'length' | 'terminated'>>,
+  key: ChainKey,
+  options: ChainCheckOptions = {},
+): Promise<AuditVerifyResult> {
+  const checker = new ChainChecker(key, options);
+  let lastTime: string | undefined;
+  let unfinished: { line: number; bytes: number } | undefined;
+  for await (const line of lines) {
+    if (!line.terminated) {
+      unfinished = { line: line.number, bytes: line.length };
+      break;
+    }
+    const result = checker.check(line);
+    if ('broken' in result) return { ok: false, events: checker.events, firstBroken: result.broken };
+    lastTime = result.event.time;
+  }
+  const atEnd = checker.finish(unfinished?.line);
+  if (atEnd) return { ok: false, events: atEnd.broken.reason === 'cut-at-end' ? checker.events : 0, firstBroken: atEnd.broken };
+  return {
+    ok: true,
+    events: checker.events,
+    firstSeq: checker.firstSeq,
+    lastHash: checker.lastHash,
+    ...(lastTime ? { lastTime } : {}),
+    ...(checker.keyedFrom !== undefined ? { keyedFrom: checker.keyedFrom } : {}),
+    ...(unfinished ? { unfinishedLastLine: unfinished } : {}),
+  };
 }
 
 /**

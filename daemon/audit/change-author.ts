@@ -4,7 +4,7 @@
  * cannot be written is not made.
  */
 import type { Caller } from '../auth/caller.js';
-import type { AuditLog } from './audit-log.js';
+import type { AuditTrail } from './audit-trail.js';
 import type { AuditActor, ChangeEventInput } from './events.js';
 
 /** `before` and `after` without secrets: services pass their API views, which never hold one. */
@@ -30,7 +30,7 @@ export function auditActor(caller: Caller): AuditActor {
   };
 }
 
-export function changeAuthor(audit: AuditLog, caller: Caller, request: { ip?: string; requestId?: string }): ChangeAuthor {
+export function changeAuthor(audit: AuditTrail, caller: Caller, request: { ip?: string; requestId?: string }): ChangeAuthor {
   const actor = auditActor(caller);
   return {
     name: caller.displayName,

@@ -23,6 +23,7 @@ import type { AuditTrailRecord } from '../store/records.js';
 import { syncDirectory } from '../common/durable-files.js';
 import type { Store } from '../store/store.js';
 import { adviceFor, dataDirOfTrail, openAuditLog, type AuditFileIo, type AuditLog, type OpenedAuditLog } from './audit-log.js';
+import type { AuditTrail } from './audit-trail.js';
 import { GENESIS_HASH, chainKeyFor, macRecord, verifyAuditLog, type ChainKey, type Checkpoint } from './chain.js';
 import { indexCachePath, saveIndexCache } from './index-cache.js';
 
@@ -39,6 +40,12 @@ export class AuditTrailError extends Error {
 function recordMac(record: Omit<AuditTrailRecord, 'mac'>, key: ChainKey): string {
   const { id, createdAt, checkpoint } = record;
   return macRecord(RECORD_MAC_LABEL, { id, createdAt, checkpoint }, key);
+}
+
+/** The chain key of the trail `record` names, when it has the record's shape and its MAC holds under `masterKey`. */
+export function trailRecordKey(record: AuditTrailRecord, masterKey: Buffer): ChainKey | undefined {
+  const key = chainKeyFor(masterKey, String(record.id));
+  return isTrailRecord(record) && recordMac(record, key) === record.mac ? key : undefined;
 }
 
 /** A record for trail `id` (a new one by default) whose head is `head`, with its MAC. */
@@ -203,7 +210,8 @@ export const DEFAULT_CHECKPOINT_MS = 5000;
  * Writes the trail's head into the state's record: one change of the state at most every
  * `everyEvents` events or `everyMs`, only when the head moved, at once after the first event of a
  * trail (so an emptied young trail is caught too), and on `close`. The head written is always one
- * already on disk, so the trail can only be ahead of its checkpoint, never behind.
+ * already durable, so the trail can only be ahead of its checkpoint, never behind; and a checkpoint
+ * never goes back (on PostgreSQL, another daemon may have written a newer one).
  */
 export class AuditCheckpoints {
   readonly #everyEvents: number;
@@ -214,7 +222,7 @@ export class AuditCheckpoints {
 
   constructor(
     private readonly store: Store,
-    private readonly log: AuditLog,
+    private readonly log: AuditTrail,
     private readonly masterKey: Buffer,
     private readonly options: CheckpointOptions = {},
   ) {
@@ -254,6 +262,8 @@ export class AuditCheckpoints {
       // Read at the moment the state is written: every event up to it is on disk already.
       const head = this.log.head;
       seq = head.seq;
+      // Several daemons on one database each checkpoint the shared trail: never back to an older head.
+      if (current.checkpoint.seq >= head.seq) return;
       draft.set('auditTrail', trailRecord(this.masterKey, head, current.id, current.createdAt));
     });
     this.#written = Math.max(this.#written, seq);

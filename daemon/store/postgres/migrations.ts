@@ -49,6 +49,48 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE master_key_check (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), sealed text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
     `,
   },
+  {
+    version: 2,
+    description: 'the audit trail: one keyed hash chain shared by every daemon, append-only, its head row and the indexes of its queries',
+    sql: `
+      -- one row per event; event is its JSON text byte for byte as written (not jsonb, which would
+      -- reorder its keys and refuse the NUL character in a string); the other columns are what queries filter on
+      CREATE TABLE audit_events (
+        seq bigint PRIMARY KEY,
+        -- Date.parse of the event's time (NULL when it does not parse: no time filter matches it)
+        time_ms bigint,
+        type text,
+        access_type text,
+        outcome_code text,
+        -- the actor's id, principal id, display name and UPN, lowercased (the user filter)
+        actor_ids text[] NOT NULL,
+        -- the device's name, deviceId, object id and what was typed for one not found, lowercased
+        device_ids text[] NOT NULL,
+        event text NOT NULL
+      );
+      -- every query pages newest first by seq (the primary key); each filter has an index of its own
+      CREATE INDEX audit_events_time ON audit_events (time_ms, seq);
+      CREATE INDEX audit_events_type ON audit_events (type, seq);
+      CREATE INDEX audit_events_access_type ON audit_events (access_type, seq);
+      CREATE INDEX audit_events_outcome ON audit_events (outcome_code, seq);
+      CREATE INDEX audit_events_actor ON audit_events USING gin (actor_ids);
+      CREATE INDEX audit_events_device ON audit_events USING gin (device_ids);
+      -- one row: the last event (seq 0 and 64 zeros when there is none). An append takes it FOR UPDATE,
+      -- which serialises the chain: two daemons appending at once link one after the other, never fork
+      CREATE TABLE audit_head (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), seq bigint NOT NULL, hash text NOT NULL);
+      INSERT INTO audit_head (seq, hash) VALUES (0, '${'0'.repeat(64)}');
+      -- append-only: an event is never changed, and removed only by retention, which says so for its
+      -- transaction (SET LOCAL amsd.audit_pruning = 'on') after appending the chained audit.pruned event.
+      -- A guard against mistakes, not against an owner of the database: that is the keyed chain's job.
+      CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'DELETE' AND current_setting('amsd.audit_pruning', true) = 'on' THEN RETURN OLD; END IF;
+        RAISE EXCEPTION 'audit_events is append-only: % refused (only audit retention removes events)', TG_OP;
+      END $$;
+      CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+      CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
