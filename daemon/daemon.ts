@@ -13,11 +13,11 @@ import { ApiKeyService, resolveActingUser } from './auth/api-keys.js';
 import { TenantConnections } from './directory/connections.js';
 import { AccessService } from './access/access-service.js';
 import { DirectoryNames } from './access/directory-names.js';
-import { ReadRateLimiter } from './access/rate-limit.js';
+import { ReadRateLimiter, type ReadLimits } from './access/rate-limit.js';
 import { RuleService } from './access/rule-service.js';
 import { ChannelService } from './notifications/channel-service.js';
 import { DEFAULT_PWSH } from './notifications/deliver.js';
-import { NotificationQueue, queueFilePath } from './notifications/queue.js';
+import { NotificationQueue, queueFilePath, type DeliveryQueue, type NotificationQueueOptions } from './notifications/queue.js';
 import { SettingsService } from './settings/settings-service.js';
 import { auditLogPath, type AuditFileIo, type AuditLog } from './audit/audit-log.js';
 import { AuditCheckpoints, AuditTrailError, closeAuditLog, createEmptyTrail, newTrailRecord, openBoundAuditLog, orphanTrailProblem, type CheckpointOptions } from './audit/trail.js';
@@ -46,8 +46,8 @@ export interface DaemonOptions {
   masterKeyFile?: string;
   /**
    * `--database` / `AMS_DATABASE_URL`: keep the state (API keys, tenants, rules, channels, settings) in
-   * this PostgreSQL database, shared with the other daemons on it. The audit trail, the notification
-   * queue and the rate limits stay this daemon's own, in its data directory.
+   * this PostgreSQL database, shared with the other daemons on it, and the notification queue and the
+   * rate-limit counters too. The audit trail stays this daemon's own, in its data directory.
    */
   databaseUrl?: string;
   logger: Logger;
@@ -79,6 +79,9 @@ export interface DaemonTestingOptions {
   registeredRoutes?: string[];
   /** On PostgreSQL: how often the revision is asked besides the notifications. */
   databasePollMs?: number;
+  /** On PostgreSQL: how long a claimed notification stays its daemon's, and how often due ones are looked for. */
+  notificationLeaseMs?: number;
+  notificationPollMs?: number;
 }
 
 export interface Daemon {
@@ -104,7 +107,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     const directory = openDirectory(options, data, closes);
     const auth = await openAuth(options, data, directory, closes);
     const notifications = await openNotifications(options, data, directory, audit.log, closes);
-    const access = openAccess(options, data, directory, audit.log, settings, notifications.queue);
+    const access = await openAccess(options, data, directory, audit.log, settings, notifications.queue, closes);
     settings.subscribe((current) => {
       access.limiter.setLimits({
         user: { perMinute: current.userRateLimitPerMinute, perHour: current.userRateLimitPerHour, perDay: current.userRateLimitPerDay },
@@ -290,8 +293,7 @@ async function openAuth(options: DaemonOptions, data: Data, directory: Directory
 async function openNotifications(options: DaemonOptions, data: Data, directory: Directory, audit: AuditLog, closes: CloseStack) {
   const { logger, testing } = options;
   const { store } = data;
-  const queue = await NotificationQueue.open({
-    file: queueFilePath(data.dataDir),
+  const queueOptions: Omit<NotificationQueueOptions, 'file'> = {
     ...(testing?.notificationBackoffMs ? { backoffMs: testing.notificationBackoffMs } : {}),
     channel: (id) => store.state.channels.find((c) => c.id === id),
     deliverOptions: { sealer: directory.sealer, dispatcher: directory.dispatcher, pwshPath: options.pwshPath ?? DEFAULT_PWSH, userAgent: `amsd/${packageVersion}` },
@@ -306,18 +308,43 @@ async function openNotifications(options: DaemonOptions, data: Data, directory: 
       });
     },
     onError: (error) => logger.error({ err: error }, 'the notification queue cannot be written'),
-  });
+  };
+  let queue: DeliveryQueue;
+  if (data.database) {
+    // Shared by the daemons on the database: each delivery claimed and made by one of them.
+    const { PostgresNotificationQueue } = await import('./notifications/postgres-queue.js');
+    queue = new PostgresNotificationQueue({
+      ...queueOptions,
+      pool: data.database.pool,
+      ...(testing?.notificationLeaseMs ? { leaseMs: testing.notificationLeaseMs } : {}),
+      ...(testing?.notificationPollMs ? { pollMs: testing.notificationPollMs } : {}),
+    });
+  } else {
+    queue = await NotificationQueue.open({ ...queueOptions, file: queueFilePath(data.dataDir) });
+  }
   // Deliveries in flight may still write to the audit trail and use the HTTP stack: they stop first.
   closes.push('the notification queue', () => queue.stop());
   return { queue, channels: new ChannelService(store, directory.sealer, () => queue) };
 }
 
-/** The rules, the read rate limits and the service that decides and serves secret reads. */
-function openAccess(options: DaemonOptions, data: Data, directory: Directory, audit: AuditLog, settings: SettingsService, queue: NotificationQueue) {
+/** The rules, the read rate limits (in memory, or shared in PostgreSQL) and the service that decides and serves secret reads. */
+async function openAccess(options: DaemonOptions, data: Data, directory: Directory, audit: AuditLog, settings: SettingsService, queue: DeliveryQueue, closes: CloseStack) {
   const { logger } = options;
   const { store } = data;
   const rules = new RuleService(store, directory.names, directory.devices, directory.tenants);
-  const limiter = new ReadRateLimiter();
+  let limiter: ReadLimits;
+  if (data.database) {
+    const { SharedReadRateLimiter } = await import('./access/shared-rate-limit.js');
+    const shared = new SharedReadRateLimiter({
+      pool: data.database.pool,
+      reachability: data.database.reachability,
+      onError: (error) => logger.warn({ err: error }, 'could not prune the old rate-limit counters; trying again later'),
+    });
+    closes.push('the shared rate limits', () => shared.close());
+    limiter = shared;
+  } else {
+    limiter = new ReadRateLimiter();
+  }
   const service = new AccessService({
     rules,
     devices: directory.devices,

@@ -16,7 +16,7 @@ import type { Deadline } from '../directory/deadline.js';
 import type { DeviceSecrets } from '../directory/device-secrets.js';
 import { AmbiguousDeviceError, isDeviceLookupRefusal, type Device, type DeviceDirectory } from '../directory/devices.js';
 import { enabledChannels } from '../notifications/channel-references.js';
-import type { NotificationQueue } from '../notifications/queue.js';
+import type { DeliveryQueue } from '../notifications/queue.js';
 import type { NotificationEvent } from '../notifications/templates.js';
 import type { SettingsService } from '../settings/settings-service.js';
 import type { ChannelRecord } from '../store/records.js';
@@ -49,7 +49,7 @@ export interface SecretReadDependencies {
   settings: SettingsService;
   /** The channels as stored now. */
   channels: () => readonly DeepReadonly<ChannelRecord>[];
-  queue: NotificationQueue;
+  queue: DeliveryQueue;
   /** A notification that could not even be queued (the queue file cannot be written). */
   onNotificationError: (error: unknown) => void;
 }
