@@ -99,6 +99,8 @@ export class PostgresNotificationQueue implements DeliveryQueue {
   /** A claim is under way; `#again` asks for another once it is done. */
   #claiming: Promise<void> | undefined;
   #again = false;
+  /** The last claim failed (the database is down, say): said once, not every poll, until one works again. */
+  #claimFailing = false;
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #reporting = new Map<string, Promise<void>>();
 
@@ -179,7 +181,16 @@ export class PostgresNotificationQueue implements DeliveryQueue {
     const room = (this.#options.concurrency ?? 4) - this.#inFlight.size;
     if (room <= 0) return;
     this.#claiming = this.#claim(room)
-      .catch((error: unknown) => this.#options.onError?.(error))
+      .then(
+        () => {
+          this.#claimFailing = false;
+        },
+        (error: unknown) => {
+          if (this.#claimFailing) return;
+          this.#claimFailing = true;
+          this.#options.onError?.(error);
+        },
+      )
       .finally(() => {
         this.#claiming = undefined;
         if (this.#again) {

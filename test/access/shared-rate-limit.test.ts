@@ -86,7 +86,9 @@ t.test('a read the address limit refuses does not use the user\'s budget; old wi
 
 t.test('two daemons: the user limit holds across both, the 429 says when to retry, and a settings change applies on both', needsPostgres(t), async (t) => {
   const url = await postgres.database();
-  const { daemons: [a, b], helpdesk, computerName, inStep } = await sharedDaemons(t, url, 2);
+  const shared = await sharedDaemons(t, url, 2);
+  const { daemons: [a, b], helpdesk, computerName } = shared;
+  const inStep = () => shared.inStep();
   const patched = await a!.call({ method: 'PATCH', url: '/v1/service-config', body: { userRateLimitPerMinute: 3 } });
   t.equal(patched.statusCode, 200, patched.body);
   await inStep();
