@@ -12,6 +12,8 @@ import type { FailedDelivery } from '../../daemon/notifications/queue.js';
 import { migrate } from '../../daemon/store/postgres/migrations.js';
 import type { ChannelRecord } from '../../daemon/store/records.js';
 import { needsPostgres, postgresClusterFor } from '../store/postgres/cluster.js';
+import { LAPS, sharedDaemons, until as untilTrue } from '../store/postgres/shared-daemons.js';
+import { assertMatchesSpec } from '../helpers.js';
 import { channel, event, sealer, startReceiver } from './fixtures.js';
 
 const postgres = postgresClusterFor(t);
@@ -183,4 +185,38 @@ t.test('a failing endpoint is retried after each backoff step, then a final fail
   later.queue.start();
   await later.queue.idle();
   t.same(later.reported, [], 'reported once');
+});
+
+t.test('two daemons: reads through both are notified once each through the shared queue, listed the same by both', needsPostgres(t), async (t) => {
+  const url = await postgres.database();
+  const shared = await sharedDaemons(t, url, 2, { notificationPollMs: 50 });
+  const [a, b] = shared.daemons;
+  // Held until every read is made, so the deliveries are still queued when the daemons race for them.
+  let open = false;
+  const accepted = new Map<string, number>();
+  const receiver = await startReceiver(t, (request) => {
+    if (!open) return 503;
+    const id = String(request.headers['x-ams-delivery-id']);
+    accepted.set(id, (accepted.get(id) ?? 0) + 1);
+    return 204;
+  });
+  const created = await a!.call({ method: 'POST', url: '/v1/notification-channels', body: { name: 'SOC', kind: 'webhook', url: `${receiver.url}/hook`, bodyTemplate: '{"code": "{{Code}}"}' } });
+  t.equal(created.statusCode, 201, created.body);
+  const patched = await a!.call({ method: 'PATCH', url: '/v1/service-config', body: { globalChannelsSuccess: ['SOC'] } });
+  t.equal(patched.statusCode, 200, patched.body);
+  await shared.inStep();
+  const reads = 8;
+  for (let i = 0; i < reads; i++) {
+    const res = await (i % 2 ? a! : b!).call({ method: 'POST', url: LAPS, key: shared.helpdesk, body: { computerName: shared.computerName } });
+    t.equal(res.statusCode, 200, res.body);
+  }
+  await untilTrue(async () => (await b!.call({ url: '/v1/notification-deliveries?status=pending' })).json().items.length === reads, 'every read is queued');
+  const listed = await b!.call({ url: '/v1/notification-deliveries?status=pending' });
+  assertMatchesSpec(t, listed, 'listNotificationDeliveries');
+  t.same(listed.json().items.map((d: { id: string }) => d.id).sort(), (await a!.call({ url: '/v1/notification-deliveries?status=pending' })).json().items.map((d: { id: string }) => d.id).sort(), 'both daemons list the same queue');
+  open = true;
+  await untilTrue(async () => (await a!.call({ url: '/v1/notification-deliveries?status=pending' })).json().items.length === 0, 'every delivery is made', 20_000);
+  t.equal(accepted.size, reads, 'one delivery per read');
+  t.same([...accepted.values()].filter((n) => n !== 1), [], 'each accepted exactly once');
+  t.same(new Set(listed.json().items.map((d: { id: string }) => d.id)), new Set(accepted.keys()), 'the ones that were queued');
 });
