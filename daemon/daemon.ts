@@ -316,6 +316,7 @@ async function openNotifications(options: DaemonOptions, data: Data, directory: 
     queue = new PostgresNotificationQueue({
       ...queueOptions,
       pool: data.database.pool,
+      reachability: data.database.reachability,
       ...(testing?.notificationLeaseMs ? { leaseMs: testing.notificationLeaseMs } : {}),
       ...(testing?.notificationPollMs ? { pollMs: testing.notificationPollMs } : {}),
     });

@@ -27,6 +27,7 @@ import type pg from 'pg';
 import type { DeepReadonly } from '../store/store.js';
 import type { ChannelRecord } from '../store/records.js';
 import { withClient, inTransaction } from '../store/postgres/connections.js';
+import type { DatabaseReachability } from '../store/postgres/reachability.js';
 import { deliver as deliverToChannel, type DeliveryResult } from './deliver.js';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_FAILED, attemptQueued, backoffWait, type DeliveryQueue, type FailedDelivery, type NotificationQueueOptions, type PendingDelivery } from './queue.js';
 import type { NotificationEvent, VariableExtras } from './templates.js';
@@ -37,6 +38,8 @@ const REPORT_SWEEP_MS = 60_000;
 
 export interface PostgresQueueOptions extends Omit<NotificationQueueOptions, 'file' | 'clock'> {
   pool: pg.Pool;
+  /** The store's: a list asked for while the database cannot be reached is answered as unavailable (503). */
+  reachability?: DatabaseReachability;
   /** How long a claim lasts before another daemon may take the delivery (default 2 minutes). */
   leaseMs?: number;
   /** How often the table is asked for due deliveries besides after each change (default 2 s). */
@@ -161,14 +164,24 @@ export class PostgresNotificationQueue implements DeliveryQueue {
 
   /** Deliveries still to be made by any daemon, oldest first. */
   async pending(): Promise<PendingDelivery[]> {
-    const result = await withClient(this.#options.pool, (client) => client.query<DeliveryRow>('SELECT * FROM notification_deliveries ORDER BY created_at, id'));
+    const result = await this.#list('the pending deliveries', () => withClient(this.#options.pool, (client) => client.query<DeliveryRow>('SELECT * FROM notification_deliveries ORDER BY created_at, id')));
     return result.rows.map(toPending);
   }
 
   /** Deliveries that finally failed, oldest first (the last `maxFailed`). */
   async failed(): Promise<FailedDelivery[]> {
-    const result = await withClient(this.#options.pool, (client) => client.query<FailureRow>('SELECT * FROM notification_failures ORDER BY failed_at, id'));
+    const result = await this.#list('the failed deliveries', () => withClient(this.#options.pool, (client) => client.query<FailureRow>('SELECT * FROM notification_failures ORDER BY failed_at, id')));
     return result.rows.map(toFailed);
+  }
+
+  async #list<T>(what: string, query: () => Promise<T>): Promise<T> {
+    const reachability = this.#options.reachability;
+    if (!reachability) return query();
+    try {
+      return await reachability.track(query);
+    } catch (error) {
+      throw reachability.noteFailure(error) ? reachability.requestRefusal(what, error) : error;
+    }
   }
 
   /** Claims as many due deliveries as `concurrency` leaves room for; one claim at a time. */

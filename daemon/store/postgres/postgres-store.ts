@@ -186,7 +186,8 @@ export class PostgresStore implements Store {
     try {
       return await this.reachability.track(work);
     } catch (error) {
-      throw this.reachability.noteFailure(error) ? this.reachability.changeRefusal(error) : error;
+      const redacted = redactedError(error, this.options.url);
+      throw this.reachability.noteFailure(redacted) ? this.reachability.changeRefusal(redacted) : redacted;
     }
   }
 

@@ -82,6 +82,16 @@ export class DatabaseReachability {
     );
   }
 
+  /** The error a request that needed the database (a list of what it holds) is answered with meanwhile. */
+  requestRefusal(what: string, cause?: unknown): UnavailableError {
+    return new UnavailableError(
+      'database-unreachable',
+      `The database cannot be reached, so ${what} cannot be shown. Try again in a few seconds; if it lasts, an administrator must check the database server and the network to it.`,
+      DATABASE_RETRY_SECONDS,
+      cause === undefined ? {} : { cause },
+    );
+  }
+
   /** The error a secret read is refused with (fail closed: the rules and rate limits in force are not known). */
   readRefusal(cause?: unknown): UnavailableError {
     return new UnavailableError(

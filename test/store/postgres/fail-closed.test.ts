@@ -41,6 +41,10 @@ t.test('the database down: reads, changes and health answer 503 and no secret le
   const newKey = await daemon!.call({ method: 'POST', url: '/v1/api-keys', body: { name: 'while-down', role: 'user' } });
   t.equal(newKey.statusCode, 503, 'a new API key too');
 
+  const deliveries = await daemon!.call({ url: '/v1/notification-deliveries' });
+  t.equal(deliveries.statusCode, 503, `the shared queue cannot be listed: ${deliveries.body}`);
+  assertMatchesSpec(t, deliveries, 'listNotificationDeliveries');
+
   const health = await daemon!.call({ url: '/v1/health', key: null });
   t.equal(health.statusCode, 503, 'health answers 503: a load balancer takes the daemon out');
   t.match(health.json(), { status: 'unavailable', database: 'unreachable' });
