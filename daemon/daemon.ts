@@ -320,6 +320,10 @@ async function openNotifications(options: DaemonOptions, data: Data, directory: 
       ...(testing?.notificationLeaseMs ? { leaseMs: testing.notificationLeaseMs } : {}),
       ...(testing?.notificationPollMs ? { pollMs: testing.notificationPollMs } : {}),
     });
+    // An earlier amsd kept the queue in the data directory even with --database: what it holds is not taken over.
+    if (await exists(queueFilePath(data.dataDir))) {
+      logger.warn({ file: queueFilePath(data.dataDir) }, 'the notification queue is in the database now: this file of an earlier amsd is not delivered from; move it away once it holds nothing you need');
+    }
   } else {
     queue = await NotificationQueue.open({ ...queueOptions, file: queueFilePath(data.dataDir) });
   }
