@@ -13,11 +13,11 @@ import { ApiKeyService, resolveActingUser } from './auth/api-keys.js';
 import { TenantConnections } from './directory/connections.js';
 import { AccessService } from './access/access-service.js';
 import { DirectoryNames } from './access/directory-names.js';
-import { ReadRateLimiter } from './access/rate-limit.js';
+import { ReadRateLimiter, type ReadLimits } from './access/rate-limit.js';
 import { RuleService } from './access/rule-service.js';
 import { ChannelService } from './notifications/channel-service.js';
 import { DEFAULT_PWSH } from './notifications/deliver.js';
-import { NotificationQueue, queueFilePath } from './notifications/queue.js';
+import { NotificationQueue, queueFilePath, type DeliveryQueue, type NotificationQueueOptions } from './notifications/queue.js';
 import { SettingsService } from './settings/settings-service.js';
 import { auditLogPath, type AuditFileIo } from './audit/audit-log.js';
 import type { AuditTrail } from './audit/audit-trail.js';
@@ -46,9 +46,9 @@ export interface DaemonOptions {
   /** `$AMS_MASTER_KEY_FILE`; without it the key lives in the data directory. */
   masterKeyFile?: string;
   /**
-   * `--database` / `AMS_DATABASE_URL`: keep the state (API keys, tenants, rules, channels, settings)
-   * and the audit trail (one chain for all) in this PostgreSQL database, shared with the other daemons
-   * on it.
+   * `--database` / `AMS_DATABASE_URL`: keep the state (API keys, tenants, rules, channels, settings),
+   * the audit trail (one chain for all), the notification queue and the rate-limit counters in this
+   * PostgreSQL database, shared with the other daemons on it.
    */
   databaseUrl?: string;
   logger: Logger;
@@ -80,6 +80,9 @@ export interface DaemonTestingOptions {
   registeredRoutes?: string[];
   /** On PostgreSQL: how often the revision is asked besides the notifications. */
   databasePollMs?: number;
+  /** On PostgreSQL: how long a claimed notification stays its daemon's, and how often due ones are looked for. */
+  notificationLeaseMs?: number;
+  notificationPollMs?: number;
 }
 
 export interface Daemon {
@@ -105,7 +108,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     const directory = openDirectory(options, data, closes);
     const auth = await openAuth(options, data, directory, closes);
     const notifications = await openNotifications(options, data, directory, audit.log, closes);
-    const access = openAccess(options, data, directory, audit.log, settings, notifications.queue);
+    const access = await openAccess(options, data, directory, audit.log, settings, notifications.queue, closes);
     settings.subscribe((current) => {
       access.limiter.setLimits({
         user: { perMinute: current.userRateLimitPerMinute, perHour: current.userRateLimitPerHour, perDay: current.userRateLimitPerDay },
@@ -306,8 +309,7 @@ async function openAuth(options: DaemonOptions, data: Data, directory: Directory
 async function openNotifications(options: DaemonOptions, data: Data, directory: Directory, audit: AuditTrail, closes: CloseStack) {
   const { logger, testing } = options;
   const { store } = data;
-  const queue = await NotificationQueue.open({
-    file: queueFilePath(data.dataDir),
+  const queueOptions: Omit<NotificationQueueOptions, 'file'> = {
     ...(testing?.notificationBackoffMs ? { backoffMs: testing.notificationBackoffMs } : {}),
     channel: (id) => store.state.channels.find((c) => c.id === id),
     deliverOptions: { sealer: directory.sealer, dispatcher: directory.dispatcher, pwshPath: options.pwshPath ?? DEFAULT_PWSH, userAgent: `amsd/${packageVersion}` },
@@ -322,18 +324,48 @@ async function openNotifications(options: DaemonOptions, data: Data, directory: 
       });
     },
     onError: (error) => logger.error({ err: error }, 'the notification queue cannot be written'),
-  });
+  };
+  let queue: DeliveryQueue;
+  if (data.database) {
+    // Shared by the daemons on the database: each delivery claimed and made by one of them.
+    const { PostgresNotificationQueue } = await import('./notifications/postgres-queue.js');
+    queue = new PostgresNotificationQueue({
+      ...queueOptions,
+      pool: data.database.pool,
+      reachability: data.database.reachability,
+      ...(testing?.notificationLeaseMs ? { leaseMs: testing.notificationLeaseMs } : {}),
+      ...(testing?.notificationPollMs ? { pollMs: testing.notificationPollMs } : {}),
+    });
+    // An earlier amsd kept the queue in the data directory even with --database: what it holds is not taken over.
+    if (await exists(queueFilePath(data.dataDir))) {
+      logger.warn({ file: queueFilePath(data.dataDir) }, 'the notification queue is in the database now: this file of an earlier amsd is not delivered from; move it away once it holds nothing you need');
+    }
+  } else {
+    queue = await NotificationQueue.open({ ...queueOptions, file: queueFilePath(data.dataDir) });
+  }
   // Deliveries in flight may still write to the audit trail and use the HTTP stack: they stop first.
   closes.push('the notification queue', () => queue.stop());
   return { queue, channels: new ChannelService(store, directory.sealer, () => queue) };
 }
 
-/** The rules, the read rate limits and the service that decides and serves secret reads. */
-function openAccess(options: DaemonOptions, data: Data, directory: Directory, audit: AuditTrail, settings: SettingsService, queue: NotificationQueue) {
+/** The rules, the read rate limits (in memory, or shared in PostgreSQL) and the service that decides and serves secret reads. */
+async function openAccess(options: DaemonOptions, data: Data, directory: Directory, audit: AuditTrail, settings: SettingsService, queue: DeliveryQueue, closes: CloseStack) {
   const { logger } = options;
   const { store } = data;
   const rules = new RuleService(store, directory.names, directory.devices, directory.tenants);
-  const limiter = new ReadRateLimiter();
+  let limiter: ReadLimits;
+  if (data.database) {
+    const { SharedReadRateLimiter } = await import('./access/shared-rate-limit.js');
+    const shared = new SharedReadRateLimiter({
+      pool: data.database.pool,
+      reachability: data.database.reachability,
+      onError: (error) => logger.warn({ err: error }, 'could not prune the old rate-limit counters; trying again later'),
+    });
+    closes.push('the shared rate limits', () => shared.close());
+    limiter = shared;
+  } else {
+    limiter = new ReadRateLimiter();
+  }
   const service = new AccessService({
     rules,
     devices: directory.devices,

@@ -14,7 +14,9 @@ export interface paths {
         /**
          * Reports whether the daemon is up and which version it runs.
          * @description Answers without authentication so that load balancers and monitoring can probe the daemon.
-         *     It reveals nothing but the daemon's version.
+         *     It reveals nothing but the daemon's version. A daemon that keeps its state in PostgreSQL
+         *     (`amsd serve --database`) answers 503 while it cannot reach the database: it then refuses
+         *     secret reads and changes (fail closed), so a load balancer should send requests elsewhere.
          */
         get: operations["getHealth"];
         put?: never;
@@ -677,8 +679,11 @@ export interface components {
             message: string;
         };
         Health: {
-            /** @enum {string} */
-            status: "ok";
+            /**
+             * @description `unavailable` (with a 503) while the daemon cannot reach its database.
+             * @enum {string}
+             */
+            status: "ok" | "unavailable";
             /**
              * @description The daemon's version.
              * @example 0.1.0
@@ -686,7 +691,7 @@ export interface components {
             version: string;
             /**
              * @description Only when the daemon keeps its state in PostgreSQL (`amsd serve --database`): whether the
-             *     database answered a query just now, within 2 seconds.
+             *     database answered a query just now, within 2 seconds (`unreachable` comes with a 503).
              * @enum {string}
              */
             database?: "ok" | "unreachable";
@@ -1741,8 +1746,9 @@ export interface components {
             };
         };
         /**
-         * @description The audit trail cannot be written (nothing was returned or changed), or Microsoft Graph kept
-         *     throttling past the daemon's deadline. Retry after `Retry-After` seconds.
+         * @description The audit trail cannot be written (nothing was returned or changed), the daemon cannot reach
+         *     its PostgreSQL database (`amsd serve --database`: nothing was returned or changed), or
+         *     Microsoft Graph kept throttling past the daemon's deadline. Retry after `Retry-After` seconds.
          */
         ServiceUnavailable: {
             headers: {
@@ -1978,6 +1984,20 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            /**
+             * @description The daemon is up but cannot reach its database (`database: unreachable`), so it refuses
+             *     secret reads and changes until the database answers again (it recovers by itself).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before asking again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
         };
     };
     getCurrentCaller: {
@@ -2949,6 +2969,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
 }

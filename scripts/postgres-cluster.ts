@@ -46,6 +46,9 @@ export interface PostgresCluster {
   createDatabase(): Promise<string>;
   /** Stops the server (fast: connections are cut) and starts it again on the same port. */
   restart(): Promise<void>;
+  /** Stops the server (fast: connections are cut); `startServer` brings it back on the same port. */
+  stopServer(): Promise<void>;
+  startServer(): Promise<void>;
   /** Runs one statement on a database as the superuser, on a connection of its own. */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(databaseUrl: string, sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   /** Stops the server at once and removes its directory. */
@@ -132,6 +135,12 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
       dir,
       query,
       stop,
+      async stopServer() {
+        await as('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', String(WAIT_SECONDS), 'stop']);
+      },
+      async startServer() {
+        await as('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', String(WAIT_SECONDS), '-o', [...settings, '-p', String(port)].join(' '), 'start']);
+      },
       async restart() {
         // Without -o, pg_ctl restart starts with the options of the last start (postmaster.opts): the same port.
         await as('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-m', 'fast', '-w', '-t', String(WAIT_SECONDS), 'restart']);

@@ -24,7 +24,7 @@ export type RateWindow = 'minute' | 'hour' | 'day';
 
 export type RateDecision = { allowed: true } | { allowed: false; window: RateWindow; retryAfterSeconds: number };
 
-const WINDOWS: readonly { window: RateWindow; ms: number; limit: keyof RateLimits }[] = [
+export const WINDOWS: readonly { window: RateWindow; ms: number; limit: keyof RateLimits }[] = [
   { window: 'minute', ms: 60_000, limit: 'perMinute' },
   { window: 'hour', ms: 3_600_000, limit: 'perHour' },
   { window: 'day', ms: 86_400_000, limit: 'perDay' },
@@ -103,11 +103,22 @@ export type RateLimitCode = 'UserRateLimitExceeded' | 'IpRateLimitExceeded';
 export type ReadRateDecision = { allowed: true } | { allowed: false; code: RateLimitCode; window: RateWindow; retryAfterSeconds: number };
 
 /**
+ * What a secret read asks of its rate limits: this file's ReadRateLimiter (in memory, synchronous: the
+ * embedded store's read path awaits nothing here), or SharedReadRateLimiter (shared-rate-limit.ts, in
+ * PostgreSQL, shared by every daemon on the database, so asynchronous). Both count a read against both
+ * keys or neither.
+ */
+export interface ReadLimits {
+  setLimits(limits: { user?: RateLimits; ip?: RateLimits }): void;
+  takeBoth(userKey: string, ipKey: string, now: number): ReadRateDecision | Promise<ReadRateDecision>;
+}
+
+/**
  * The two limits on a secret read, per user and per client IP, each with its own limits. A read is
  * counted against both or neither: one refused by the IP limit does not use the user's budget, and the
  * other way round.
  */
-export class ReadRateLimiter {
+export class ReadRateLimiter implements ReadLimits {
   readonly users: RateLimiter;
   readonly ips: RateLimiter;
 
@@ -180,7 +191,7 @@ function firstAfter(times: readonly number[], since: number): number {
   return lo;
 }
 
-function validLimits(limits: RateLimits): RateLimits {
+export function validLimits(limits: RateLimits): RateLimits {
   for (const { limit } of WINDOWS) {
     const value = limits[limit];
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`rate limit ${limit} must be a positive integer, got ${String(value)}`);

@@ -16,13 +16,13 @@ import type { Deadline } from '../directory/deadline.js';
 import type { DeviceSecrets } from '../directory/device-secrets.js';
 import { AmbiguousDeviceError, isDeviceLookupRefusal, type Device, type DeviceDirectory } from '../directory/devices.js';
 import { enabledChannels } from '../notifications/channel-references.js';
-import type { NotificationQueue } from '../notifications/queue.js';
+import type { DeliveryQueue } from '../notifications/queue.js';
 import type { NotificationEvent } from '../notifications/templates.js';
 import type { SettingsService } from '../settings/settings-service.js';
 import type { ChannelRecord } from '../store/records.js';
 import type { DeepReadonly } from '../store/store.js';
 import type { AccessDecision, RuleIndex } from './evaluation.js';
-import type { ReadRateLimiter } from './rate-limit.js';
+import type { ReadLimits, ReadRateDecision } from './rate-limit.js';
 import type { AccessType } from './types.js';
 
 export type SecretRequest = import('../../openapi/ams.js').components['schemas']['SecretRequest'];
@@ -44,11 +44,12 @@ export interface SecretReadDependencies {
   devices: DeviceDirectory;
   secrets: DeviceSecrets;
   audit: AuditTrail;
-  limiter: ReadRateLimiter;
+  /** In memory (synchronous), or shared in PostgreSQL (a promise, which may reject with UnavailableError: fail closed). */
+  limiter: ReadLimits;
   settings: SettingsService;
   /** The channels as stored now. */
   channels: () => readonly DeepReadonly<ChannelRecord>[];
-  queue: NotificationQueue;
+  queue: DeliveryQueue;
   /** A notification that could not even be queued (the queue file cannot be written). */
   onNotificationError: (error: unknown) => void;
 }
@@ -140,7 +141,9 @@ export class SecretRead<T> {
 
   async run(): Promise<T> {
     // The steps that usually pass decide synchronously, and only a refusal is awaited (its event).
-    const limited = this.#limitRefusal();
+    // In memory the limit is decided synchronously; only the shared (PostgreSQL) limiter is awaited.
+    let limited = this.#limitRefusal();
+    if (limited instanceof Promise) limited = await limited;
     if (limited) return this.#refuse(limited);
     const { device, principals } = await this.#deviceAndCallerGroups();
     const deviceGroups = await this.#directory(() => targetedDeviceGroups(this.deps.secrets, this.#index, device, this.#now, this.deadline));
@@ -154,8 +157,22 @@ export class SecretRead<T> {
     return secret;
   }
 
-  #limitRefusal(): RateLimitedError | undefined {
+  #limitRefusal(): RateLimitedError | UnavailableError | undefined | Promise<RateLimitedError | UnavailableError | undefined> {
     const limit = this.deps.limiter.takeBoth(callerKey(this.caller), this.origin.ip, Date.now());
+    if (limit instanceof Promise) {
+      // The shared limiter cannot count the read without its database: refused (and audited), no secret leaves.
+      return limit.then(
+        (decided) => this.#rateRefusal(decided),
+        (error: unknown) => {
+          if (error instanceof UnavailableError && error.resultCode) return error;
+          throw error;
+        },
+      );
+    }
+    return this.#rateRefusal(limit);
+  }
+
+  #rateRefusal(limit: ReadRateDecision): RateLimitedError | undefined {
     if (limit.allowed) return undefined;
     const who = limit.code === 'UserRateLimitExceeded' ? 'You have' : `Your address ${this.origin.ip} has`;
     const detail = `${who} made too many secret requests this ${limit.window}; try again in ${limit.retryAfterSeconds} s.`;
@@ -259,8 +276,9 @@ export class SecretRead<T> {
     const code = refusal.resultCode!;
     const event = await this.deps.audit.append({ ...this.#base, device: this.#auditDevice, outcome: { success: false, code, message: auditMessage ?? refusal.message, ...(this.#ruleIds ? { ruleIds: this.#ruleIds } : {}) } });
     this.audited.add(refusal);
-    // Rate-limit refusals are not announced: a script in a loop would flood every channel.
-    if (!(refusal instanceof RateLimitedError)) this.#notifyFailure(event as NotificationEvent);
+    // Rate-limit refusals are not announced: a script in a loop would flood every channel. Nor is a
+    // database that cannot be reached: the shared queue is in it.
+    if (!(refusal instanceof RateLimitedError) && refusal.reason !== 'database-unreachable') this.#notifyFailure(event as NotificationEvent);
     throw refusal;
   }
 

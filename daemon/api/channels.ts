@@ -1,6 +1,6 @@
 import type { OperationHandlers } from './operation-types.js';
 import type { ChannelService } from '../notifications/channel-service.js';
-import type { FailedDelivery, NotificationQueue, PendingDelivery } from '../notifications/queue.js';
+import type { DeliveryQueue, FailedDelivery, PendingDelivery } from '../notifications/queue.js';
 import type { RequestContextTools } from './request-origin.js';
 
 type ChannelOperations =
@@ -11,7 +11,7 @@ type ChannelOperations =
   | 'testNotificationChannel'
   | 'listNotificationDeliveries';
 
-export function channelHandlers(channels: ChannelService, queue: () => NotificationQueue, tools: RequestContextTools): Pick<OperationHandlers, ChannelOperations> {
+export function channelHandlers(channels: ChannelService, queue: () => DeliveryQueue, tools: RequestContextTools): Pick<OperationHandlers, ChannelOperations> {
   return {
     async listNotificationChannels({ query }) {
       return { items: channels.list(query) };
@@ -34,7 +34,7 @@ export function channelHandlers(channels: ChannelService, queue: () => Notificat
     async listNotificationDeliveries({ query }) {
       const status = query.status ?? 'pending';
       const names = new Map(channels.list().map((c) => [c.id, c.name]));
-      const deliveries = status === 'pending' ? queue().pending() : queue().failed();
+      const deliveries = await (status === 'pending' ? queue().pending() : queue().failed());
       return {
         items: deliveries
           .filter((d) => !query.channelId || d.channelId === query.channelId.toLowerCase())

@@ -7,7 +7,7 @@ import type { DeviceDirectory } from '../directory/devices.js';
 import type { TenantService } from '../directory/tenant-service.js';
 import type { OperationErrorHooks, OperationHandlers } from './operation-types.js';
 import type { ChannelService } from '../notifications/channel-service.js';
-import type { NotificationQueue } from '../notifications/queue.js';
+import type { DeliveryQueue } from '../notifications/queue.js';
 import type { SettingsService } from '../settings/settings-service.js';
 import { apiKeyHandlers } from './api-keys.js';
 import { auditHandlers } from './audit.js';
@@ -32,7 +32,7 @@ export interface HandlerDependencies {
   access: AccessService;
   settings: SettingsService;
   channels: ChannelService;
-  queue: NotificationQueue;
+  queue: DeliveryQueue;
   /** With the state in PostgreSQL: whether the database answers now (the health answer says). */
   databaseAnswers?: () => Promise<boolean>;
 }

@@ -2,6 +2,9 @@ import { toCallerView } from '../auth/caller.js';
 import type { TenantService } from '../directory/tenant-service.js';
 import type { OperationHandlers } from './operation-types.js';
 
+/** What a 503 of the health check asks to wait: about how often a daemon asks its database again. */
+const DATABASE_RETRY_SECONDS = 5;
+
 export function serviceHandlers(
   version: string,
   tenants: TenantService,
@@ -26,9 +29,12 @@ export function serviceHandlers(
         tenants: signInTenants,
       };
     },
-    async getHealth() {
+    async getHealth({ reply }) {
       if (!databaseAnswers) return { status: 'ok', version };
-      return { status: 'ok', version, database: (await databaseAnswers()) ? 'ok' : 'unreachable' };
+      if (await databaseAnswers()) return { status: 'ok', version, database: 'ok' };
+      // The daemon refuses reads and changes meanwhile (fail closed): a load balancer should take it out.
+      reply.code(503).header('Retry-After', String(DATABASE_RETRY_SECONDS));
+      return { status: 'unavailable', version, database: 'unreachable' };
     },
     async getCurrentCaller({ caller }) {
       return toCallerView(caller);

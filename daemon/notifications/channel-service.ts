@@ -16,7 +16,7 @@ import { channelNamed, findChannel } from './channel-references.js';
 import { applyChannelUpdate } from './channel-update.js';
 import { toChannelView } from './channel-view.js';
 import { validateNewChannel } from './new-channel.js';
-import type { NotificationQueue } from './queue.js';
+import type { DeliveryQueue } from './queue.js';
 import { sampleEvent } from './templates.js';
 
 function channelTarget(channel: { id: string; name: string }) {
@@ -35,7 +35,7 @@ export class ChannelService {
   constructor(
     private readonly store: Store,
     private readonly sealer: Sealer,
-    private readonly queue: () => NotificationQueue,
+    private readonly queue: () => DeliveryQueue,
   ) {}
 
   list(filter: { id?: string; name?: string } = {}): ChannelView[] {

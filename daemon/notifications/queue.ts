@@ -203,7 +203,43 @@ async function loadQueueFile(file: string): Promise<QueueFileContent | undefined
   }
 }
 
-export class NotificationQueue {
+/**
+ * What the daemon asks of its queue: this file's NotificationQueue (a file in the data directory), or
+ * PostgresNotificationQueue (postgres-queue.ts: shared by the daemons on one database), whose lists are
+ * read from the database, so asynchronously.
+ */
+export interface DeliveryQueue {
+  start(): void;
+  stop(): Promise<void>;
+  idle(): Promise<void>;
+  enqueue(channelId: string, event: NotificationEvent, extra?: VariableExtras): Promise<string>;
+  deliverNow(channel: DeepReadonly<ChannelRecord>, event: NotificationEvent, extra?: VariableExtras): Promise<DeliveryResult>;
+  pending(): PendingDelivery[] | Promise<PendingDelivery[]>;
+  failed(): FailedDelivery[] | Promise<FailedDelivery[]>;
+}
+
+/** What a queued delivery's attempt gives: the channel as it is now (if any) and the outcome. */
+export async function attemptQueued(
+  options: Pick<NotificationQueueOptions, 'channel' | 'deliverOptions' | 'deliver'>,
+  delivery: Pick<PendingDelivery, 'id' | 'channelId' | 'event' | 'extra'>,
+): Promise<{ channel: DeepReadonly<ChannelRecord> | undefined; result: DeliveryResult }> {
+  const channel = options.channel(delivery.channelId);
+  if (!channel) return { channel, result: { ok: false, error: 'the channel was removed before the notification could be delivered', retryable: false } };
+  if (!channel.enabled) return { channel, result: { ok: false, error: 'the channel is disabled', retryable: false } };
+  const result = await (options.deliver ?? deliverToChannel)(channel, delivery.event, { ...options.deliverOptions, ...(delivery.extra ? { extra: delivery.extra } : {}), deliveryId: delivery.id });
+  return { channel, result };
+}
+
+/** The wait before attempt `attempts + 1`: the backoff step, varied by the jitter. */
+export function backoffWait(options: Pick<NotificationQueueOptions, 'backoffMs' | 'jitter' | 'random'>, attempts: number): number {
+  const steps = options.backoffMs ?? DEFAULT_BACKOFF_MS;
+  const base = steps[Math.min(attempts - 1, steps.length - 1)] ?? 60_000;
+  const jitter = options.jitter ?? 0.2;
+  const random = (options.random ?? Math.random)();
+  return Math.round(base * (1 - jitter + 2 * jitter * random));
+}
+
+export class NotificationQueue implements DeliveryQueue {
   readonly #options: NotificationQueueOptions;
   readonly #clock: Clock;
   #state: QueueFileContent;
@@ -337,11 +373,7 @@ export class NotificationQueue {
   }
 
   async #attempt(delivery: PendingDelivery): Promise<void> {
-    const channel = this.#options.channel(delivery.channelId);
-    let result: DeliveryResult;
-    if (!channel) result = { ok: false, error: 'the channel was removed before the notification could be delivered', retryable: false };
-    else if (!channel.enabled) result = { ok: false, error: 'the channel is disabled', retryable: false };
-    else result = await this.#deliver(channel, delivery.event, { ...(delivery.extra ? { extra: delivery.extra } : {}), deliveryId: delivery.id });
+    const { channel, result } = await attemptQueued(this.#options, delivery);
 
     const now = this.#clock.now();
     const attempts = delivery.attempts + 1;
@@ -387,11 +419,7 @@ export class NotificationQueue {
 
   /** The wait before attempt `attempts + 1`. */
   #backoff(attempts: number): number {
-    const steps = this.#options.backoffMs ?? DEFAULT_BACKOFF_MS;
-    const base = steps[Math.min(attempts - 1, steps.length - 1)] ?? 60_000;
-    const jitter = this.#options.jitter ?? 0.2;
-    const random = (this.#options.random ?? Math.random)();
-    return Math.round(base * (1 - jitter + 2 * jitter * random));
+    return backoffWait(this.#options, attempts);
   }
 
   #report(failed: FailedDelivery): Promise<void> {

@@ -98,7 +98,8 @@ t.test('health says whether the database answers', needsPostgres(t), async (t) =
   await cluster.query(admin, `ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
   await cluster.query(admin, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
   const down = await a.call({ url: '/v1/health', key: null });
-  t.match(down.json(), { status: 'ok', database: 'unreachable' }, 'the daemon answers, and says the database does not');
+  t.equal(down.statusCode, 503, 'a load balancer takes the daemon out');
+  t.match(down.json(), { status: 'unavailable', database: 'unreachable' }, 'the daemon answers, and says the database does not');
   assertMatchesSpec(t, down, 'getHealth');
   await cluster.query(admin, `ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
   t.match((await a.call({ url: '/v1/health', key: null })).json(), { database: 'ok' }, 'and answers again once it is back');

@@ -91,6 +91,53 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
     `,
   },
+  {
+    version: 3,
+    description: 'the notification queue (deliveries claimed with a lease, failed deliveries) and the shared rate-limit counters',
+    sql: `
+      -- a delivery still to be made; a daemon claims it (claimed_by, claimed_until) before making it, and
+      -- one whose claim expired (the daemon died) is claimed again by any daemon
+      CREATE TABLE notification_deliveries (
+        id text PRIMARY KEY,
+        channel_id text NOT NULL,
+        event jsonb NOT NULL,
+        extra jsonb,
+        attempts integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL,
+        next_attempt_at timestamptz NOT NULL,
+        last_attempt_at timestamptz,
+        last_error text,
+        claimed_by text,
+        claimed_until timestamptz
+      );
+      CREATE INDEX notification_deliveries_due ON notification_deliveries (next_attempt_at);
+      -- deliveries that finally failed; reported (on the audit trail) once, under a claim of its own
+      CREATE TABLE notification_failures (
+        id text PRIMARY KEY,
+        channel_id text NOT NULL,
+        channel_name text,
+        event jsonb NOT NULL,
+        extra jsonb,
+        attempts integer NOT NULL,
+        created_at timestamptz NOT NULL,
+        failed_at timestamptz NOT NULL,
+        last_error text NOT NULL,
+        reported_at timestamptz,
+        report_claimed_until timestamptz
+      );
+      CREATE INDEX notification_failures_failed_at ON notification_failures (failed_at);
+      -- reads counted per key (scope user or ip) and fixed window; windows over a day old are pruned
+      CREATE TABLE rate_counts (
+        scope text NOT NULL,
+        key text NOT NULL,
+        window_name text NOT NULL,
+        window_start timestamptz NOT NULL,
+        count integer NOT NULL,
+        PRIMARY KEY (scope, key, window_name, window_start)
+      );
+      CREATE INDEX rate_counts_window_start ON rate_counts (window_start);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

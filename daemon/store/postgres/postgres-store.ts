@@ -27,6 +27,7 @@ import { migrate, type MigrationResult } from './migrations.js';
 import { Replica } from './replica.js';
 import { jsonbProblem, readChangesSince, readRevision, readState, writeChange } from './state-tables.js';
 import { inSnapshot, redactedError, rollback, withClient } from './connections.js';
+import { DatabaseReachability } from './reachability.js';
 
 export interface OpenPostgresStoreOptions {
   /** A postgres:// URL (checked with checkDatabaseUrl); never shown with its password. */
@@ -79,10 +80,14 @@ export async function openPostgresStore(options: OpenPostgresStoreOptions): Prom
       onHint: (revision) => store?.catchUp(revision),
       onPoll: () => store?.catchUp(),
       onReconnected: () => store?.reload(),
-      onError: (error) => options.onError?.(redactedError(error, options.url)),
+      onError: (error) => {
+        options.onError?.(redactedError(error, options.url));
+        // The listening connection dropped (or could not be made again): does the database still answer?
+        void store?.ping();
+      },
     });
     const loaded = await withClient(pool, (client) => inSnapshot(client, () => readState(client, database)));
-    store = new PostgresStore(pool, watcher, new Replica(loaded, (error) => options.onError?.(error)), database, options);
+    store = new PostgresStore(pool, watcher, new Replica(loaded, (error) => options.onError?.(error)), database, options, new DatabaseReachability(database));
     return { store, migration, firstStart };
   } catch (error) {
     await watcher?.close();
@@ -107,6 +112,8 @@ export class PostgresStore implements Store {
     /** The URL without its password, for messages. */
     readonly database: string,
     private readonly options: OpenPostgresStoreOptions,
+    /** Whether the database can be reached (reachability.ts): every query of the store tells it. */
+    readonly reachability: DatabaseReachability,
   ) {}
 
   get state(): StateView {
@@ -144,7 +151,7 @@ export class PostgresStore implements Store {
         if (beforeCommit) await beforeCommit(result);
         return result;
       }
-      return withClient(this.pool, async (client) => {
+      return this.#tracked(() => withClient(this.pool, async (client) => {
         await client.query('BEGIN');
         try {
           const head = await readRevision(client, true);
@@ -167,8 +174,21 @@ export class PostgresStore implements Store {
           await rollback(client);
           throw redactedError(error, this.options.url);
         }
-      });
+      }));
     });
+  }
+
+  /**
+   * Runs a change's round trips, noting how they went; one that failed for want of a connection is
+   * refused as unavailable (503, fail closed), not as an unexpected failure.
+   */
+  async #tracked<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await this.reachability.track(work);
+    } catch (error) {
+      const redacted = redactedError(error, this.options.url);
+      throw this.reachability.noteFailure(redacted) ? this.reachability.changeRefusal(redacted) : redacted;
+    }
   }
 
   /**
@@ -181,11 +201,11 @@ export class PostgresStore implements Store {
     this.#queue
       .run(async () => {
         this.#catchUpQueued = false;
-        await withClient(this.pool, async (client) => {
+        await this.reachability.track(() => withClient(this.pool, async (client) => {
           const head = await readRevision(client);
           if (head === this.replica.revision) return;
           await inSnapshot(client, async () => this.#applyChangesUpTo(client, await readRevision(client)));
-        });
+        }));
       })
       .then(
         () => (this.#failing = false),
@@ -197,21 +217,24 @@ export class PostgresStore implements Store {
   reload(): void {
     if (this.#closed) return;
     this.#queue
-      .run(() => withClient(this.pool, (client) => inSnapshot(client, async () => this.replica.replace(await readState(client, this.database)))))
+      .run(() => this.reachability.track(() => withClient(this.pool, (client) => inSnapshot(client, async () => this.replica.replace(await readState(client, this.database))))))
       .then(
         () => (this.#failing = false),
         (error: unknown) => this.#reportCatchUpFailure(error),
       );
   }
 
-  /** Whether the database answers a query within `timeoutMs` (the health answer). Never throws. */
+  /** Whether the database answers a query within `timeoutMs` (the health answer), noted in `reachability`. Never throws. */
   async ping(timeoutMs = 2000): Promise<boolean> {
     if (this.#closed) return false;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
     const query = withClient(this.pool, async (client) => (await client.query('SELECT 1')).rowCount === 1).catch(() => false);
     try {
-      return await Promise.race([query, timeout]);
+      const answered = await Promise.race([query, timeout]);
+      if (answered) this.reachability.noteSuccess();
+      else this.reachability.noteFailure(new Error('Connection terminated: no answer to a ping within ' + timeoutMs + ' ms'));
+      return answered;
     } finally {
       clearTimeout(timer);
     }

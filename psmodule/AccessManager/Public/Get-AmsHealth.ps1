@@ -7,7 +7,9 @@ function Get-AmsHealth {
 
     .DESCRIPTION
     Answers without authentication so that load balancers and monitoring can probe the daemon.
-    It reveals nothing but the daemon's version.
+    It reveals nothing but the daemon's version. A daemon that keeps its state in PostgreSQL
+    (`amsd serve --database`) answers 503 while it cannot reach the database: it then refuses
+    secret reads and changes (fail closed), so a load balancer should send requests elsewhere.
 
     Needs no sign-in.
 
