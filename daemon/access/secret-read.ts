@@ -11,7 +11,7 @@ import type { AuditTrail } from '../audit/audit-trail.js';
 import { auditActor } from '../audit/change-author.js';
 import type { AuditDevice, SecretReadEventInput } from '../audit/events.js';
 import { callerKey, type Caller } from '../auth/caller.js';
-import { DomainError, ForbiddenError, GraphError, RateLimitedError, UnavailableError, ValidationError, type ResultCode } from '../common/errors.js';
+import { AuditWriteError, DomainError, ForbiddenError, GraphError, RateLimitedError, UnavailableError, ValidationError, type ResultCode } from '../common/errors.js';
 import type { Deadline } from '../directory/deadline.js';
 import type { DeviceSecrets } from '../directory/device-secrets.js';
 import { AmbiguousDeviceError, isDeviceLookupRefusal, type Device, type DeviceDirectory } from '../directory/devices.js';
@@ -274,11 +274,21 @@ export class SecretRead<T> {
   /** Audits a refusal, tells the failure channels (queued: nothing is left to refuse), and throws it as the answer. */
   async #refuse(refusal: DomainError & { resultCode?: ResultCode }, auditMessage?: string): Promise<never> {
     const code = refusal.resultCode!;
-    const event = await this.deps.audit.append({ ...this.#base, device: this.#auditDevice, outcome: { success: false, code, message: auditMessage ?? refusal.message, ...(this.#ruleIds ? { ruleIds: this.#ruleIds } : {}) } });
+    const unreachable = refusal.reason === 'database-unreachable';
+    let event;
+    try {
+      event = await this.deps.audit.append({ ...this.#base, device: this.#auditDevice, outcome: { success: false, code, message: auditMessage ?? refusal.message, ...(this.#ruleIds ? { ruleIds: this.#ruleIds } : {}) } });
+    } catch (error) {
+      // The shared trail is in the database that cannot be reached: the refusal cannot be recorded there,
+      // and is the answer (503, no secret); the access log has the request.
+      if (!(unreachable && error instanceof AuditWriteError)) throw error;
+      this.audited.add(refusal);
+      throw refusal;
+    }
     this.audited.add(refusal);
     // Rate-limit refusals are not announced: a script in a loop would flood every channel. Nor is a
     // database that cannot be reached: the shared queue is in it.
-    if (!(refusal instanceof RateLimitedError) && refusal.reason !== 'database-unreachable') this.#notifyFailure(event as NotificationEvent);
+    if (!(refusal instanceof RateLimitedError) && !unreachable) this.#notifyFailure(event as NotificationEvent);
     throw refusal;
   }
 

@@ -16,7 +16,8 @@
  *   it all (postgres-verify.ts).
  */
 import type pg from 'pg';
-import { AuditWriteError } from '../common/errors.js';
+import { AuditWriteError, UnavailableError } from '../common/errors.js';
+import { DATABASE_RETRY_SECONDS, isConnectionFailure } from '../store/postgres/reachability.js';
 import { SerialQueue } from '../common/serial.js';
 import { inSnapshot, inTransaction, rollback, withClient } from '../store/postgres/connections.js';
 import type { Store } from '../store/store.js';
@@ -137,7 +138,7 @@ export class PostgresAuditTrail implements AuditTrail {
   }
 
   append(input: AuditEventInput): Promise<AuditEvent> {
-    if (this.#closed) return Promise.reject(new AuditWriteError(databaseTrailName(this.database), 'the audit trail is closed'));
+    if (this.#closed) return Promise.reject(new AuditWriteError(databaseTrailName(this.database), 'the audit trail is closed', { store: 'database' }));
     let content: AuditEventInput;
     try {
       content = plainEventContent(input);
@@ -170,7 +171,7 @@ export class PostgresAuditTrail implements AuditTrail {
     try {
       events = await inTransaction(this.pool, (client) => this.#appendLocked(client, batch.map((append) => append.content)));
     } catch (error) {
-      const failure = new AuditWriteError(databaseTrailName(this.database), (error as Error).message, { cause: error });
+      const failure = new AuditWriteError(databaseTrailName(this.database), (error as Error).message, { cause: error, store: 'database' });
       for (const append of batch) append.reject(failure);
       return;
     }
@@ -201,16 +202,27 @@ export class PostgresAuditTrail implements AuditTrail {
 
   async query(query: AuditQuery = {}): Promise<AuditPage> {
     if (this.#closed) throw new Error('The audit log is closed');
-    return withClient(this.pool, (client) =>
-      inSnapshot(client, async () => {
-        // The database's head, not this daemon's: a cursor another daemon gave out is one of this trail's too.
-        const head = await readHead(client);
-        const parsed = parseAuditQuery(query, head.seq);
-        const { rows } = await client.query<{ event: string }>(pageQuery(parsed));
-        const events = rows.slice(0, parsed.top).map((row) => JSON.parse(row.event) as AuditEvent);
-        return { events, ...(rows.length > parsed.top ? { nextCursor: String(events.at(-1)!.seq) } : {}) };
-      }),
-    );
+    try {
+      return await withClient(this.pool, (client) =>
+        inSnapshot(client, async () => {
+          // The database's head, not this daemon's: a cursor another daemon gave out is one of this trail's too.
+          const head = await readHead(client);
+          const parsed = parseAuditQuery(query, head.seq);
+          const { rows } = await client.query<{ event: string }>(pageQuery(parsed));
+          const events = rows.slice(0, parsed.top).map((row) => JSON.parse(row.event) as AuditEvent);
+          return { events, ...(rows.length > parsed.top ? { nextCursor: String(events.at(-1)!.seq) } : {}) };
+        }),
+      );
+    } catch (error) {
+      // The database is down: a 503 that says so, as for the state and the queue, not a 500.
+      if (!isConnectionFailure(error)) throw error;
+      throw new UnavailableError(
+        'database-unreachable',
+        'The database cannot be reached, so the audit trail cannot be shown. Try again in a few seconds; if it lasts, an administrator must check the database server and the network to it.',
+        DATABASE_RETRY_SECONDS,
+        { cause: error },
+      );
+    }
   }
 
   /**

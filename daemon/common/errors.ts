@@ -128,8 +128,12 @@ export class GraphError extends Error {
 
 /** An audit event could not be made durable. Whatever it recorded must not happen (for a secret read: no secret). */
 export class AuditWriteError extends Error {
-  constructor(readonly file: string, problem: string, options?: { cause: unknown }) {
-    super(`The audit trail ${file} cannot be written (${problem}); the event was not recorded.`, options);
+  /** Where the trail is: a file in the data directory, or the database the daemons share. */
+  readonly store: 'file' | 'database';
+
+  constructor(readonly file: string, problem: string, options?: { cause?: unknown; store?: 'file' | 'database' }) {
+    super(`The audit trail ${file} cannot be written (${problem}); the event was not recorded.`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AuditWriteError';
+    this.store = options?.store ?? 'file';
   }
 }

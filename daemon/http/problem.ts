@@ -220,7 +220,8 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     // Fail closed: what needed recording (a secret, a change) did not happen.
     request.log.error({ err: error }, 'the audit trail cannot be written');
     reply.header('Retry-After', '30');
-    return sendProblem(request, reply, 503, 'audit-unavailable', 'The audit trail cannot be written, so nothing was done or returned. An administrator must check the disk of the data directory; then try again.', {
+    const check = error.store === 'database' ? 'the PostgreSQL database the daemons share (its audit_events table)' : 'the disk of the data directory';
+    return sendProblem(request, reply, 503, 'audit-unavailable', `The audit trail cannot be written, so nothing was done or returned. An administrator must check ${check}; then try again.`, {
       code: 'AuditUnavailable',
     });
   }
