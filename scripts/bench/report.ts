@@ -22,6 +22,7 @@ export const FIGURE_NAMES = [
   'pgRuleWriteMs10k',
   'pgRuleWriteMs100k',
   'twoDaemonReadsRatio',
+  'pgPropagationMs',
 ] as const;
 export type FigureName = (typeof FIGURE_NAMES)[number];
 
@@ -54,6 +55,7 @@ export const FIGURES: Record<FigureName, FigureDefinition> = {
   pgRuleWriteMs10k: { label: 'one rule write on PostgreSQL at 10,000 rules, p50 (ms)', target: { op: '<', value: 25 }, digits: 1 },
   pgRuleWriteMs100k: { label: 'one rule write on PostgreSQL at 100,000 rules, p50 (ms)', target: { op: '<', value: 50 }, digits: 1 },
   twoDaemonReadsRatio: { label: 'reads/s at 0 ms, two daemons / one, one database', target: { op: '>=', value: 1.5 }, digits: 2 },
+  pgPropagationMs: { label: 'a rule made through one daemon, in force on the other, slowest (ms)', target: { op: '<', value: 1000 }, digits: 0 },
 };
 
 /** One measured figure and, in words, the reference measured beside it. */
