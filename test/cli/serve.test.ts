@@ -50,7 +50,7 @@ async function serve(t: Test, dataDir: string, extra: string[] = []): Promise<Ru
 
 /** The banner's line that matches, once it is printed (the log says "listening" a moment before). */
 async function bannerLine(daemon: Running, pattern: RegExp): Promise<string | undefined> {
-  for (let i = 0; i < 200 && !/Data dir:/.test(daemon.stderr()); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  for (let i = 0; i < 400 && !/Data dir:/.test(daemon.stderr()); i++) await new Promise((resolve) => setTimeout(resolve, 25));
   return pattern.exec(daemon.stderr())?.[0].trim();
 }
 
@@ -90,8 +90,9 @@ t.test('--help explains every option', async (t) => {
 t.test('first start, restart with every key kept, one daemon per data dir, clean stop', async (t) => {
   const dataDir = join(await tempDir(t), 'data');
   const first = await serve(t, dataDir);
-  t.match(first.stderr(), /Swagger UI: +http:\/\/127\.0\.0\.1:\d+\/docs/, 'prints where Swagger UI is');
-  t.match(first.stderr(), new RegExp(`Admin key: +written to ${join(dataDir, 'bootstrap-admin.key')}`), 'and where the admin key is');
+  // The banner follows the log's "listening" line: waited for, as bannerLine does.
+  t.match(await bannerLine(first, /Swagger UI: +http:\/\/127\.0\.0\.1:\d+\/docs/), /Swagger UI/, 'prints where Swagger UI is');
+  t.match(await bannerLine(first, new RegExp(`Admin key: +written to ${join(dataDir, 'bootstrap-admin.key')}`)), /Admin key/, 'and where the admin key is');
 
   const health = await fetch(`${first.url}/v1/health`);
   t.same(await health.json(), { status: 'ok', version: JSON.parse(await readFile(join(packageRoot, 'package.json'), 'utf8')).version });
