@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path';
 import { AuditWriteError } from '../common/errors.js';
 import { atomicWrite, nodeAppendIo, removeLeftoverTempFiles, syncDirectory, type AppendFileIo } from '../common/durable-files.js';
 import { SerialQueue } from '../common/serial.js';
+import { afterWhatGoesOutNext } from '../common/turns.js';
 import { ChainChecker, readLines, sealEvent, type ChainBreak, type ChainKey, type Checkpoint } from './chain.js';
 import { AuditEventIndex, parseAuditQuery, type AuditPage, type AuditQuery, type IndexSnapshot } from './event-index.js';
 import { loadIndexCache, type IndexCacheResult } from './index-cache.js';
@@ -407,13 +408,9 @@ export class AuditLog implements AuditTrail {
     // Set and cleared synchronously with the emptiness check, so no append can slip between them unwritten.
     this.#writing = true;
     try {
-      // Sealed and written after this turn of the event loop, not inside append(): what the caller starts
-      // next goes out first (a read's request to Graph for the secret, which the event is written
-      // alongside), and the appends of one turn share a batch and its fdatasync. Two turns of the check
-      // phase: undici sends a request on a kept-alive connection from a setImmediate of its own (it first
-      // lets the poll phase see whether the server closed it), and that one is to go before this batch.
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
+      // Sealed and written after this turn, not inside append(): the appends of one turn share a batch
+      // and its fdatasync, and what the caller starts next goes out first.
+      await afterWhatGoesOutNext();
       while (this.#pending.length > 0) await this.#commit(this.#pending.splice(0));
     } finally {
       this.#writing = false;

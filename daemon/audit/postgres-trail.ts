@@ -17,6 +17,7 @@
  */
 import type pg from 'pg';
 import { AuditWriteError, UnavailableError } from '../common/errors.js';
+import { afterWhatGoesOutNext } from '../common/turns.js';
 import { DATABASE_RETRY_SECONDS, isConnectionFailure } from '../store/postgres/reachability.js';
 import { SerialQueue } from '../common/serial.js';
 import { inSnapshot, inTransaction, rollback, withClient } from '../store/postgres/connections.js';
@@ -155,10 +156,9 @@ export class PostgresAuditTrail implements AuditTrail {
   async #drain(): Promise<void> {
     this.#writing = true;
     try {
-      // As the file trail: what the caller starts next (the secret's Graph request) goes out first, and
-      // the appends of one turn share a transaction (see AuditLog's #drain for the two turns).
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
+      // As the file trail: the appends of one turn share a transaction, and what the caller starts next
+      // (the secret's Graph request) goes out first.
+      await afterWhatGoesOutNext();
       while (this.#pending.length > 0) await this.#commit(this.#pending.splice(0));
     } finally {
       this.#writing = false;
