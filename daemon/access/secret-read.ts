@@ -160,7 +160,8 @@ export class SecretRead<T> {
   #limitRefusal(): RateLimitedError | UnavailableError | undefined | Promise<RateLimitedError | UnavailableError | undefined> {
     const limit = this.deps.limiter.takeBoth(callerKey(this.caller), this.origin.ip, Date.now());
     if (limit instanceof Promise) {
-      // The shared limiter cannot count the read without its database: refused (and audited), no secret leaves.
+      // The shared limiter cannot count the read without its database: refused, no secret leaves (recorded
+      // if the trail can still be written; the shared trail is in that database too: see #refuse).
       return limit.then(
         (decided) => this.#rateRefusal(decided),
         (error: unknown) => {
