@@ -29,7 +29,7 @@ import type { ChannelRecord } from '../store/records.js';
 import { withClient, inTransaction } from '../store/postgres/connections.js';
 import type { DatabaseReachability } from '../store/postgres/reachability.js';
 import { deliver as deliverToChannel, type DeliveryResult } from './deliver.js';
-import { DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_FAILED, attemptQueued, backoffWait, type DeliveryQueue, type FailedDelivery, type NotificationQueueOptions, type PendingDelivery } from './queue.js';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_FAILED, attemptQueued, backoffWait, reportOnce, type DeliveryQueue, type FailedDelivery, type NotificationQueueOptions, type PendingDelivery } from './queue.js';
 import type { NotificationEvent, VariableExtras } from './templates.js';
 
 export const DEFAULT_LEASE_MS = 120_000;
@@ -292,16 +292,9 @@ export class PostgresNotificationQueue implements DeliveryQueue {
   #report(failed: FailedDelivery): Promise<void> {
     const onFinalFailure = this.#options.onFinalFailure;
     if (!onFinalFailure) return Promise.resolve();
-    const running = this.#reporting.get(failed.id);
-    if (running) return running;
-    const report = (async () => {
-      await onFinalFailure(structuredClone(failed));
-      await withClient(this.#options.pool, (client) => client.query('UPDATE notification_failures SET reported_at = statement_timestamp() WHERE id = $1', [failed.id]));
-    })()
-      .catch((error: unknown) => this.#options.onError?.(error))
-      .finally(() => this.#reporting.delete(failed.id));
-    this.#reporting.set(failed.id, report);
-    return report;
+    return reportOnce(this.#reporting, failed, onFinalFailure, this.#options.onError, () =>
+      withClient(this.#options.pool, (client) => client.query('UPDATE notification_failures SET reported_at = statement_timestamp() WHERE id = $1', [failed.id])),
+    );
   }
 }
 

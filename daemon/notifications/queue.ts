@@ -239,6 +239,30 @@ export function backoffWait(options: Pick<NotificationQueueOptions, 'backoffMs' 
   return Math.round(base * (1 - jitter + 2 * jitter * random));
 }
 
+/**
+ * Tells `onFinalFailure` of a delivery that finally failed, then marks it reported (`markReported`),
+ * at most once at a time per delivery (`reporting` holds the reports in progress, which stopping waits
+ * for); a failure of either is passed to `onError`, and the delivery stays unreported for the queue to report again.
+ */
+export function reportOnce(
+  reporting: Map<string, Promise<void>>,
+  failed: FailedDelivery,
+  onFinalFailure: (failed: FailedDelivery) => Promise<void> | void,
+  onError: ((error: unknown) => void) | undefined,
+  markReported: () => Promise<unknown>,
+): Promise<void> {
+  const running = reporting.get(failed.id);
+  if (running) return running;
+  const report = (async () => {
+    await onFinalFailure(structuredClone(failed));
+    await markReported();
+  })()
+    .catch((error: unknown) => onError?.(error))
+    .finally(() => reporting.delete(failed.id));
+  reporting.set(failed.id, report);
+  return report;
+}
+
 export class NotificationQueue implements DeliveryQueue {
   readonly #options: NotificationQueueOptions;
   readonly #clock: Clock;
@@ -425,19 +449,12 @@ export class NotificationQueue implements DeliveryQueue {
   #report(failed: FailedDelivery): Promise<void> {
     const onFinalFailure = this.#options.onFinalFailure;
     if (!onFinalFailure) return Promise.resolve();
-    const running = this.#reporting.get(failed.id);
-    if (running) return running;
-    const report = (async () => {
-      await onFinalFailure(structuredClone(failed));
+    return reportOnce(this.#reporting, failed, onFinalFailure, this.#options.onError, async () => {
       const at = new Date(this.#clock.now()).toISOString();
       await this.#mutate((state) => {
         const stored = state.failed.find((f) => f.id === failed.id);
         if (stored) stored.reportedAt = at;
       });
-    })()
-      .catch((error: unknown) => this.#options.onError?.(error))
-      .finally(() => this.#reporting.delete(failed.id));
-    this.#reporting.set(failed.id, report);
-    return report;
+    });
   }
 }
