@@ -130,11 +130,14 @@ export class GraphClient {
     const { at: deadline, deadline: budget } = limit;
     const idempotent = options.idempotent ?? (options.method ?? 'GET') === 'GET';
     let transportRetries = 0;
+    // A broken connection that a retry then ran into the deadline with: the break is the cause to report
+    // (502), not the clock (504), as with the token endpoint.
+    let broken: string | undefined;
     /** After Graph rejected the token: how to get the next one (a fresh one). At most once per call. */
     let refresh: TokenRequestOptions | undefined;
     let refreshed = false;
     for (let attempt = 1; ; attempt++) {
-      if (deadline - Date.now() <= 0) throw this.#timeout(url, clientRequestId, budget);
+      if (deadline - Date.now() <= 0) throw this.#timeout(url, clientRequestId, budget, broken);
       const token = await this.#token(refresh, clientRequestId, options.deadline);
       refresh = undefined;
       let response: Dispatcher.ResponseData;
@@ -156,10 +159,12 @@ export class GraphClient {
           signal,
         });
       } catch (error) {
-        if (isTimeout(error)) throw this.#timeout(url, clientRequestId, budget);
+        if (isTimeout(error)) throw this.#timeout(url, clientRequestId, budget, broken);
+        broken = (error as Error).message;
         if (idempotent && (await this.#mayRetryTransport(++transportRetries, deadline))) continue;
         throw new GraphError('failed', `Microsoft Graph (${hostOf(url)}) could not be reached: ${(error as Error).message}`, { clientRequestId });
       }
+      broken = undefined;
 
       const requestId = header(response, 'request-id');
       // Checked first: the line's object would otherwise be built on every call, to be dropped below debug.
@@ -169,7 +174,8 @@ export class GraphClient {
         try {
           text = await response.body.text();
         } catch (error) {
-          if (isTimeout(error)) throw this.#timeout(url, clientRequestId, budget);
+          if (isTimeout(error)) throw this.#timeout(url, clientRequestId, budget, broken);
+          broken = (error as Error).message;
           if (idempotent && (await this.#mayRetryTransport(++transportRetries, deadline))) continue;
           throw new GraphError('failed', `Microsoft Graph's answer broke off: ${(error as Error).message}`, { clientRequestId });
         }
@@ -283,7 +289,8 @@ export class GraphClient {
     return backoffDelay(attempt, this.#options.backoffBaseMs, this.#options.backoffMaxMs);
   }
 
-  #timeout(url: string, clientRequestId: string, budget: Deadline | undefined): GraphError {
+  #timeout(url: string, clientRequestId: string, budget: Deadline | undefined, broken?: string): GraphError {
+    if (broken) return new GraphError('failed', `Microsoft Graph (${hostOf(url)}) could not be reached (${broken}) and then did not answer in time.`, { clientRequestId });
     const within = budget ? `within ${budget.what} of ${formatSeconds(budget.budgetMs)}` : `within ${Math.round(this.#options.deadlineMs / 1000)} s`;
     return new GraphError('timeout', `Microsoft Graph (${hostOf(url)}) did not answer ${new URL(url).pathname} ${within}.`, { clientRequestId });
   }

@@ -69,8 +69,14 @@ export class UndiciNetworkClient implements INetworkModule {
     const fail = (kind: 'throttled' | 'timeout' | 'failed', message: string, details: Partial<GraphError['details']> = {}) =>
       new TokenRequestFailed(new GraphError(kind, `Entra ID's token endpoint (${host}) ${message}`, { clientRequestId: correlationId, ...details }));
 
+    // The last attempt's failure that was not a timeout: when a retry then runs into the budget, the
+    // endpoint's persistent fault (a reset connection) is the cause to report, not the clock.
+    let unreachable: string | undefined;
     for (let attempt = 1; ; attempt++) {
-      if (Date.now() >= deadline) throw fail('timeout', `did not answer ${within}.`);
+      if (Date.now() >= deadline) {
+        if (unreachable) throw fail('failed', `could not be reached (${unreachable}), ${attempt - 1} attempt(s) ${within}.`);
+        throw fail('timeout', `did not answer ${within}.`);
+      }
       let status: number;
       let headers: Record<string, string>;
       let text: string;
@@ -88,16 +94,20 @@ export class UndiciNetworkClient implements INetworkModule {
           if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
         }
         text = await response.body.text();
+        unreachable = undefined;
       } catch (error) {
         // A timed-out attempt is retried too while the budget lasts: the next one may be served.
-        const cause = isTimeout(error) ? 'did not answer in time' : `could not be reached (${(error as Error).message})`;
+        if (!isTimeout(error)) unreachable = (error as Error).message;
         const waitMs = backoffDelay(attempt, this.#retry.backoffBaseMs, this.#retry.backoffMaxMs);
         if (attempt < this.#retry.maxAttempts && Date.now() + waitMs < deadline) {
           await sleep(waitMs);
           continue;
         }
-        if (isTimeout(error) || Date.now() >= deadline) throw fail('timeout', `did not answer ${within} (${attempt} attempt(s)).`);
-        throw fail('failed', `${cause}, ${attempt} attempt(s).`);
+        if (unreachable) {
+          const then = isTimeout(error) ? ' and then did not answer in time' : '';
+          throw fail('failed', `could not be reached (${unreachable})${then}, ${attempt} attempt(s).`);
+        }
+        throw fail('timeout', `did not answer ${within} (${attempt} attempt(s)).`);
       }
 
       let body: unknown;

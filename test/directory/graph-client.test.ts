@@ -186,6 +186,18 @@ t.test('a connection reset on a GET is retried, a bounded number of times; a POS
   t.equal(graph.seen.length, before + 1 + 3, 'a reading POST is retried');
 });
 
+t.test('a reset connection whose retry then runs into the deadline is reported as the reset (502), not a timeout', async (t) => {
+  // What a loaded machine makes of a Graph that keeps resetting: the retry after the backoff is cut off
+  // by the deadline. The fault the admin must look at is the reset.
+  const graph = await fakeGraph(t, (req, _res, call) => {
+    if (call === 1) req.socket.destroy();
+    // and the retry is never answered
+  });
+  const error = await graph.client({ deadlineMs: 300 }).call('/v1.0/devices').catch((e: unknown) => e);
+  t.match(error, { kind: 'failed', message: /could not be reached \(.+\) and then did not answer in time/ });
+  t.equal(graph.seen.length, 2, 'the reset was retried');
+});
+
 t.test('a token Graph rejects (401 InvalidAuthenticationToken) is replaced once by a fresh one', async (t) => {
   const rejected = new Set(['token-1']);
   const graph = await fakeGraph(t, (req, res) =>

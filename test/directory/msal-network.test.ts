@@ -135,6 +135,17 @@ t.test('a reset connection is retried; a hang ends with the budget of the reques
   t.ok(took >= 380 && took < 3_000, `within the budget (${took} ms)`);
 });
 
+t.test('a reset connection whose retry then runs into the budget is reported as the reset, not a timeout', async (t) => {
+  // The fault matrix's persistent reset on a loaded machine: the last retry is cut off by the budget.
+  const endpoint = await tokenEndpoint(t, (req, _res, call) => {
+    if (call === 1) req.socket.destroy();
+    // and the retry is never answered
+  });
+  const error = (await endpoint.post(deadlineIn(400, "the secret read's budget")).catch((e: unknown) => e)) as TokenRequestFailed;
+  t.match(error.failure, { kind: 'failed', message: /could not be reached \(.+\) and then did not answer in time, 2 attempt\(s\)/ });
+  t.equal(endpoint.seen.length, 2);
+});
+
 t.test('a Retry-After longer than the budget is not waited for', async (t) => {
   const endpoint = await tokenEndpoint(t, (_req, res) => reply(res, 429, { error: 'temporarily_unavailable' }, { 'retry-after': '30' }));
   const started = Date.now();
