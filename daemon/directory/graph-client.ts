@@ -56,6 +56,12 @@ export interface GraphRequestOptions {
   idempotent?: boolean;
   /** The budget of the request this call serves (deadline.ts); the call's own `deadlineMs` applies too. */
   deadline?: Deadline;
+  /**
+   * At most this many attempts for this call (default: the client's `maxAttempts`). A caller with its own
+   * retry schedule (a persistent job) passes 1, so that a 429 reaches it at once with its Retry-After
+   * instead of being waited out inside the call.
+   */
+  maxAttempts?: number;
 }
 
 interface GraphErrorBody {
@@ -124,7 +130,8 @@ export class GraphClient {
   }
 
   async #call<T>(path: string, options: GraphRequestOptions, limit: { at: number; deadline?: Deadline }, signal: CallTimeout): Promise<T> {
-    const { maxAttempts, logger } = this.#options;
+    const { logger } = this.#options;
+    const maxAttempts = options.maxAttempts ?? this.#options.maxAttempts;
     const url = /^https?:\/\//.test(path) ? path : this.#options.endpoint + path;
     const clientRequestId = randomUUID();
     const { at: deadline, deadline: budget } = limit;

@@ -93,6 +93,16 @@ t.test('a 429 storm is bounded by the number of attempts', async (t) => {
   t.equal(graph.seen.length, 4);
 });
 
+t.test('a per-call maxAttempts of 1 hands the first 429 back at once, with its Retry-After', async (t) => {
+  const graph = await fakeGraph(t, (_req, res, call) => (call <= 2 ? json(res, 429, { error: { code: 'TooManyRequests' } }, { 'retry-after': '0.05' }) : json(res, 200, { ok: true })));
+  const client = graph.client();
+  const error = await client.call('/v1.0/x', { method: 'POST', maxAttempts: 1 }).catch((e: unknown) => e);
+  t.match(error, { kind: 'throttled', details: { status: 429, retryAfterSeconds: 1 } });
+  t.equal(graph.seen.length, 1, 'not retried inside the call');
+  t.same(await client.call('/v1.0/x'), { ok: true }, "other calls keep the client's own maxAttempts: the second 429 is waited out");
+  t.equal(graph.seen.length, 3);
+});
+
 t.test('a Graph that does not answer times out at the deadline', async (t) => {
   const graph = await fakeGraph(t, () => undefined /* never answers */);
   const started = Date.now();
