@@ -235,7 +235,7 @@ export class GraphClient {
         await sleep(waitMs);
         continue;
       }
-      const what = errorBody.error?.message ? `: ${errorBody.error.message}` : '';
+      const what = errorBody.error?.message ? `: ${readableMessage(errorBody.error.message)}` : '';
       if (response.statusCode === 403) {
         throw new GraphError(
           'forbidden',
@@ -316,6 +316,23 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * Graph's error message, as a person can read it. Intune puts a JSON text of its own there
+ * (`{"_version": 3, "Message": "Application is not authorized ... - Operation ID (for customer support): ... - Url: ...", ...}`,
+ * https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/87): its `Message` up to the
+ * support ids is the message (the request-id, which support asks for, is kept in the error's details).
+ */
+export function readableMessage(message: string): string {
+  if (!message.startsWith('{')) return message;
+  try {
+    const inner = JSON.parse(message) as { Message?: unknown };
+    if (typeof inner.Message === 'string') return inner.Message.split(' - Operation ID')[0]!.trim() || message;
+  } catch {
+    // not Intune's shape after all
+  }
+  return message;
 }
 
 function header(response: Dispatcher.ResponseData, name: string): string | undefined {

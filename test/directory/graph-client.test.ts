@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { deadlineIn } from '../../daemon/directory/deadline.js';
-import { claimsChallenge, GraphClient, GraphError, parseRetryAfter, type TokenRequestOptions } from '../../daemon/directory/graph-client.js';
+import { claimsChallenge, GraphClient, GraphError, parseRetryAfter, readableMessage, type TokenRequestOptions } from '../../daemon/directory/graph-client.js';
 
 type Script = (req: IncomingMessage, res: ServerResponse, call: number) => void;
 
@@ -101,6 +101,17 @@ t.test('a per-call maxAttempts of 1 hands the first 429 back at once, with its R
   t.equal(graph.seen.length, 1, 'not retried inside the call');
   t.same(await client.call('/v1.0/x'), { ok: true }, "other calls keep the client's own maxAttempts: the second 429 is waited out");
   t.equal(graph.seen.length, 3);
+});
+
+t.test("Intune's JSON text inside Graph's error message is read down to its Message", async (t) => {
+  const intune = JSON.stringify({ _version: 3, Message: 'Application is not authorized to perform this operation. Application must have one of the following scopes: X.All - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: a - Url: https://fef.example/x', CustomApiErrorPhrase: '', RetryAfter: null }, null, 2);
+  const graph = await fakeGraph(t, (_req, res) => json(res, 403, { error: { code: 'Forbidden', message: intune } }));
+  const error = (await graph.client().call('/beta/x', { method: 'POST', permission: 'X.All' }).catch((e: unknown) => e)) as GraphError;
+  t.match(error, { kind: 'forbidden', details: { code: 'Forbidden', permission: 'X.All' } });
+  t.equal(error.message, 'Microsoft Graph refused the call (403: Application is not authorized to perform this operation. Application must have one of the following scopes: X.All); the app registration needs the application permission X.All, admin-consented.');
+  t.equal(readableMessage('{"not": "intune"}'), '{"not": "intune"}', 'other JSON is left as it is');
+  t.equal(readableMessage('{broken'), '{broken');
+  t.equal(readableMessage('Insufficient privileges to complete the operation.'), 'Insufficient privileges to complete the operation.');
 });
 
 t.test('a Graph that does not answer times out at the deadline', async (t) => {
