@@ -4,6 +4,12 @@
  * duplicate device names, devices without a LAPS backup, password histories not sorted newest first,
  * both password encodings, a history entry for another account, BitLocker keys whose volumeType is
  * sometimes a number and sometimes a name, and groups nested in groups.
+ *
+ * Intune (intune.ts) manages most devices, not all: every 8th device from the 4th on (index % 8 === 3:
+ * PC-0004, PC-0012, PC-0020, ...) is not enrolled, so some devices with a LAPS backup cannot be rotated
+ * through Intune. Of the managed ones, index % 25 === 12 (PC-0013, PC-0038) is offline: Intune accepts
+ * an action for it, and it rotates only once it is set online. PC-0001 (index 0) is managed, online and
+ * has a LAPS backup; PC-0005 (index 4) is managed without one.
  */
 
 /**
@@ -54,6 +60,15 @@ export interface SeededDevice {
   approximateLastSignInDateTime: string;
   laps?: SeededLaps;
   bitlockerKeys: SeededBitlockerKey[];
+  /** The device's Intune record; absent when Intune does not manage it. */
+  intune?: SeededManagedDevice;
+}
+
+export interface SeededManagedDevice {
+  /** Intune's id of the device (not the Entra ids): the key of `/deviceManagement/managedDevices/{id}`. */
+  managedDeviceId: string;
+  /** Whether the device checks in, and so carries out an action such as a password rotation; mutable. */
+  online: boolean;
 }
 
 export interface SeededUser {
@@ -109,8 +124,8 @@ export function generateDirectory(options: { devices?: number; seed?: number; no
   const seed = options.seed ?? 1;
   const random = prng(seed);
   const int = (max: number) => Math.floor(random() * max);
-  const uuid = () => {
-    const b = Array.from({ length: 16 }, () => int(256));
+  const uuid = (draw: (max: number) => number = int) => {
+    const b = Array.from({ length: 16 }, () => draw(256));
     b[6] = (b[6]! & 0x0f) | 0x40;
     b[8] = (b[8]! & 0x3f) | 0x80;
     const h = b.map((x) => x.toString(16).padStart(2, '0')).join('');
@@ -119,6 +134,10 @@ export function generateDirectory(options: { devices?: number; seed?: number; no
   const password = () => Array.from({ length: 20 }, () => PASSWORD_ALPHABET[int(PASSWORD_ALPHABET.length)]).join('');
   const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
   const sid = (rid: number) => `S-1-5-21-${1000000000 + int(1e9)}-${1000000000 + int(1e9)}-${1000000000 + int(1e9)}-${rid}`;
+
+  // Intune's ids come from a stream of their own, so that adding them left every other seeded value as it was.
+  const intuneRandom = prng(seed ^ 0x1a7e5eed);
+  const intuneInt = (max: number) => Math.floor(intuneRandom() * max);
 
   const devices: SeededDevice[] = [];
   for (let i = 0; i < count; i++) {
@@ -137,6 +156,7 @@ export function generateDirectory(options: { devices?: number; seed?: number; no
       bitlockerKeys: [],
     };
     if (i % 10 !== 4) device.laps = seedLaps(i);
+    if (i % 8 !== 3) device.intune = { managedDeviceId: uuid(intuneInt), online: i % 25 !== 12 };
     if (i % 3 === 0) {
       device.bitlockerKeys.push(bitlockerKey(device.deviceId, i % 2 === 0 ? 'operatingSystemVolume' : 1));
       if (i % 9 === 0) device.bitlockerKeys.push(bitlockerKey(device.deviceId, i % 2 === 0 ? 'fixedDataVolume' : 2));

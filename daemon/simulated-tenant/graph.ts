@@ -16,6 +16,8 @@ const IMPLIED: Record<string, string[]> = {
   'Group.Read.All': ['GroupMember.Read.All'],
   'DeviceLocalCredential.Read.All': ['DeviceLocalCredential.ReadBasic.All'],
   'BitlockerKey.Read.All': ['BitlockerKey.ReadBasic.All'],
+  // Not PrivilegedOperations.All: it lets an app run device actions, not read devices (intune.ts).
+  'DeviceManagementManagedDevices.ReadWrite.All': ['DeviceManagementManagedDevices.Read.All'],
 };
 
 const DEVICE_FIELDS = ['id', 'deviceId', 'displayName', 'operatingSystem', 'operatingSystemVersion', 'accountEnabled', 'trustType', 'approximateLastSignInDateTime'] as const;
@@ -36,15 +38,8 @@ export class Graph {
   /** Routes under `/v1.0/`; undefined when the path is not a Graph route. */
   async handle(req: RouteRequest): Promise<Reply | undefined> {
     if (!req.url.pathname.startsWith('/v1.0/')) return undefined;
-    const auth = /^Bearer\s+(.+)$/i.exec(String(req.headers.authorization ?? ''))?.[1];
-    const wwwAuthenticate = { 'www-authenticate': `Bearer realm="", authorization_uri="${this.identity.host}/${this.identity.tenantId}/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"` };
-    if (!auth) return graphError(req, 401, 'InvalidAuthenticationToken', 'Access token is empty.', wwwAuthenticate);
-    const checked = await this.identity.verifyGraphToken(auth);
-    if ('failure' in checked) {
-      const challenge = checked.claimsChallenge ? { 'www-authenticate': `${wwwAuthenticate['www-authenticate']}, error="insufficient_claims", claims="${checked.claimsChallenge}"` } : wwwAuthenticate;
-      return graphError(req, 401, 'InvalidAuthenticationToken', checked.failure, challenge);
-    }
-    return this.#route({ ...req, roles: expandRoles(checked.claims) });
+    const authorized = await authorizeGraphCall(req, this.identity);
+    return 'reply' in authorized ? authorized.reply : this.#route({ ...req, roles: authorized.roles });
   }
 
   #route(req: Ctx): Reply {
@@ -235,6 +230,22 @@ export class Graph {
   }
 }
 
+/**
+ * The application permissions of a Graph call's bearer token (with those they imply), or Graph's 401 for
+ * a missing, foreign, expired or revoked token. Shared by every Graph version the tenant serves.
+ */
+export async function authorizeGraphCall(req: RouteRequest, identity: Identity): Promise<{ roles: Set<string> } | { reply: Reply }> {
+  const auth = /^Bearer\s+(.+)$/i.exec(String(req.headers.authorization ?? ''))?.[1];
+  const wwwAuthenticate = { 'www-authenticate': `Bearer realm="", authorization_uri="${identity.host}/${identity.tenantId}/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"` };
+  if (!auth) return { reply: graphError(req, 401, 'InvalidAuthenticationToken', 'Access token is empty.', wwwAuthenticate) };
+  const checked = await identity.verifyGraphToken(auth);
+  if ('failure' in checked) {
+    const challenge = checked.claimsChallenge ? { 'www-authenticate': `${wwwAuthenticate['www-authenticate']}, error="insufficient_claims", claims="${checked.claimsChallenge}"` } : wwwAuthenticate;
+    return { reply: graphError(req, 401, 'InvalidAuthenticationToken', checked.failure, challenge) };
+  }
+  return { roles: expandRoles(checked.claims) };
+}
+
 function expandRoles(claims: JWTPayload): Set<string> {
   const roles = new Set(Array.isArray(claims.roles) ? (claims.roles as string[]) : []);
   for (const role of [...roles]) for (const implied of IMPLIED[role] ?? []) roles.add(implied);
@@ -255,13 +266,13 @@ function lapsView(d: SeededDevice, withCredentials: boolean): Item {
   };
 }
 
-function selectOf(req: RouteRequest): string[] | undefined {
+export function selectOf(req: RouteRequest): string[] | undefined {
   const select = req.url.searchParams.get('$select');
   return select ? select.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
 }
 
 /** Only the selected properties; Graph matches property names case-insensitively. */
-function project(item: Item, select: string[]): Item {
+export function project(item: Item, select: string[]): Item {
   const wanted = new Set(select.map((s) => s.toLowerCase()));
   return Object.fromEntries(Object.entries(item).filter(([k]) => wanted.has(k.toLowerCase())));
 }

@@ -4,8 +4,9 @@
  * 127.0.0.1 with a CA generated at start, serving a seeded directory. Faults can be armed per path prefix
  * and every request is logged, so tests can assert on retries and call counts. Nothing leaves loopback.
  *
- * The same origin serves both halves: identity under `/{tenantId}/...`, Graph under `/v1.0/...`. Users
- * sign in with the device code flow (device-authorization.ts): its page is `/devicelogin`.
+ * The same origin serves both halves: identity under `/{tenantId}/...`, Graph under `/v1.0/...` and
+ * Intune's beta routes under `/beta/deviceManagement/...` (intune.ts). Users sign in with the device code
+ * flow (device-authorization.ts): its page is `/devicelogin`.
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -19,9 +20,11 @@ import { Faults, type FaultSpec } from './faults.js';
 import { Graph } from './graph.js';
 import { graphError, oauthError, type Reply, type RouteRequest } from './http.js';
 import { GRAPH_AUDIENCE, Identity, type AppRegistration, type UserTokenOptions } from './identity.js';
+import { Intune, type SimulatedIntune } from './intune.js';
 
 export type { FaultKind, FaultSpec } from './faults.js';
-export type { SeededBitlockerKey, SeededDevice, SeededDirectory, SeededGroup, SeededPassword, SeededUser } from './directory-data.js';
+export type { SeededBitlockerKey, SeededDevice, SeededDirectory, SeededGroup, SeededManagedDevice, SeededPassword, SeededUser } from './directory-data.js';
+export type { IntuneRotation, SimulatedIntune } from './intune.js';
 export type { AppRegistration, UserTokenOptions } from './identity.js';
 export type { DeviceAuthorizationOptions } from './device-authorization.js';
 export { DEFAULT_API_SCOPE, DEVICE_CODE_GRANT } from './device-authorization.js';
@@ -35,6 +38,9 @@ export const DEFAULT_PERMISSIONS = [
   'User.Read.All',
   'DeviceLocalCredential.Read.All',
   'BitlockerKey.Read.All',
+  // Intune: find a device's managed device, and rotate its LAPS password (issue 16).
+  'DeviceManagementManagedDevices.Read.All',
+  'DeviceManagementManagedDevices.PrivilegedOperations.All',
 ] as const;
 
 /** The device code options (publicClients, autoApproveAs, ...) are documented on DeviceAuthorizationOptions. */
@@ -52,6 +58,8 @@ export interface SimulatedTenantOptions extends DeviceAuthorizationOptions {
    * long as a real Graph front end does, so a pause between measurements does not make new TLS handshakes.
    */
   keepAliveTimeoutMs?: number;
+  /** How long after a rotateLocalAdminPassword action an online device rotates (default 1000 ms); see intune.ts. */
+  rotationDelayMs?: number;
 }
 
 export interface CallRecord {
@@ -60,6 +68,7 @@ export interface CallRecord {
   /** Path and query as sent. */
   url: string;
   path: string;
+  /** `graph` for Graph calls of either version (`/v1.0/`, `/beta/`). */
   service: 'graph' | 'identity' | 'other';
   /** Status answered; undefined for a hang or a reset. */
   status?: number;
@@ -103,6 +112,8 @@ export interface SimulatedTenant {
   /** Declines a pending device code: its client's next poll gets `authorization_declined`. */
   declineDeviceCode(userCode: string): void;
   directory: SeededDirectory;
+  /** Intune's managed devices: which are managed or online, the rotations received (intune.ts). */
+  intune: SimulatedIntune;
   /**
    * getMemberGroups answers 400 Directory_ResultSizeLimitExceeded for an object in more groups than this
    * (Graph's limit is 11,000; lower it to play a user in too many groups without seeding 11,000).
@@ -116,7 +127,7 @@ export interface SimulatedTenant {
   faults: Faults;
   /** Every request served, oldest first. */
   calls: readonly CallRecord[];
-  /** Requests whose path starts with `pathPrefix` (default `/v1.0`: all Graph calls), faulted ones included. */
+  /** Requests whose path starts with `pathPrefix` (default: all Graph calls, `/v1.0` and `/beta`), faulted ones included. */
   callCount(pathPrefix?: string): number;
   resetCalls(): void;
   close(): Promise<void>;
@@ -138,6 +149,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
   const sockets = new Set<Socket>();
   let identity: Identity | undefined;
   let graph: Graph | undefined;
+  let intune: Intune | undefined;
   let deviceAuthorization: DeviceAuthorization | undefined;
 
   const server: Server = createServer({ key: serverCertificate.privateKeyPem, cert: serverCertificate.certificatePem }, (req, res) => {
@@ -156,7 +168,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     const url = new URL(req.url ?? '/', host);
     const requestId = randomUUID();
     const clientRequestId = header(req, 'client-request-id');
-    const service = url.pathname.startsWith('/v1.0/') ? 'graph' : url.pathname.split('/').length > 2 ? 'identity' : 'other';
+    const service = url.pathname.startsWith('/v1.0/') || url.pathname.startsWith('/beta/') ? 'graph' : url.pathname.split('/').length > 2 ? 'identity' : 'other';
     const record: CallRecord = { at: Date.now(), method: req.method ?? 'GET', url: req.url ?? '/', path: url.pathname, service, requestId, ...(clientRequestId ? { clientRequestId } : {}) };
     calls.push(record);
 
@@ -197,6 +209,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
         (await deviceAuthorization!.handle(routeRequest)) ??
         (await identity!.handle(routeRequest)) ??
         (await graph!.handle(routeRequest)) ??
+        (await intune!.handle(routeRequest)) ??
         { status: 404, body: { error: { code: 'NotFound', message: `No route for ${url.pathname} in the simulated tenant.` } } };
     }
 
@@ -230,6 +243,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
   identity.addClientCertificate(clientCertificate.certificatePem);
   const limits = { getMemberGroups: options.getMemberGroupsLimit ?? 11_000 };
   graph = new Graph(directory, identity, host, limits);
+  intune = new Intune(directory, identity, host, options.rotationDelayMs === undefined ? {} : { rotationDelayMs: options.rotationDelayMs });
   deviceAuthorization = new DeviceAuthorization(identity, directory, options);
 
   return {
@@ -250,14 +264,16 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     approveDeviceCode: (userCode, user) => deviceAuthorization.approve(userCode, user),
     declineDeviceCode: (userCode) => deviceAuthorization.decline(userCode),
     directory,
+    intune,
     limits,
     revokeAppTokens: (revokeOptions) => identity.revokeAppTokens(revokeOptions),
     faults,
     calls,
-    callCount: (pathPrefix = '/v1.0') => calls.filter((c) => c.path.startsWith(pathPrefix)).length,
+    callCount: (pathPrefix) => calls.filter((c) => (pathPrefix === undefined ? c.service === 'graph' : c.path.startsWith(pathPrefix))).length,
     resetCalls: () => void calls.splice(0),
     close: async () => {
       faults.clear();
+      intune.close();
       const closed = once(server, 'close');
       server.close();
       // Hung requests and keep-alive connections would hold close() forever.
