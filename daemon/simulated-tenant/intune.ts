@@ -45,7 +45,7 @@ export interface IntuneRotation {
   deviceId: string;
   /** When the action was received (Date.now()). */
   at: number;
-  /** Whether the device has carried it out: a new password backed up. */
+  /** Whether the device has carried it out: checked in and, if it has a LAPS backup, backed up a new password. */
   applied: boolean;
   appliedAt?: number;
 }
