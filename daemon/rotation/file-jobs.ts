@@ -128,7 +128,7 @@ export class FileRotationJobStore implements RotationJobStore {
   /** As on disk; replaced (never changed in place) by each change once it is written. */
   #jobs: readonly RotationJob[];
   readonly #writes = new SerialQueue();
-  /** Claimed jobs: when each lease ends (ms since the epoch). */
+  /** Claimed jobs: when each lease ends (ms since the epoch); removed when the job is updated. */
   readonly #leases = new Map<string, number>();
 
   private constructor(options: FileRotationJobStoreOptions, jobs: RotationJob[]) {
@@ -167,8 +167,8 @@ export class FileRotationJobStore implements RotationJobStore {
   claimDue(now: number, limit: number, leaseMs: number): Promise<RotationJob[]> {
     // In turn with the changes: a job being updated keeps its lease until the update is written.
     return this.#writes.run(() => {
-      for (const [id, until] of this.#leases) if (until <= now) this.#leases.delete(id);
-      const due = this.#jobs.filter((j) => j.status === 'pending' && Date.parse(j.dueAt) <= now && !this.#leases.has(j.id)).sort(dueFirst).slice(0, Math.max(0, limit));
+      // A lease that ended stays until the job is updated (as lease_until does in the table): nextDueAt counts it.
+      const due = this.#jobs.filter((j) => j.status === 'pending' && Date.parse(j.dueAt) <= now && !((this.#leases.get(j.id) ?? -Infinity) > now)).sort(dueFirst).slice(0, Math.max(0, limit));
       for (const job of due) this.#leases.set(job.id, now + leaseMs);
       return structuredClone(due);
     });

@@ -88,7 +88,9 @@ export function changedJob(job: RotationJob, change: RotationJobChange): Rotatio
 
 /** The job as scheduled: lower-case device id, the store's id, pending, no attempt yet. */
 export function newJob(id: string, job: Omit<RotationJob, 'id' | 'status' | 'attempts'>): RotationJob {
-  return checkedJob({ ...job, id, deviceId: job.deviceId.toLowerCase(), status: 'pending', attempts: 0 });
+  // A field given as undefined is not there, as it would not be once written and read again.
+  const given = Object.fromEntries(Object.entries(job).filter(([, value]) => value !== undefined)) as typeof job;
+  return checkedJob({ ...given, id, deviceId: job.deviceId.toLowerCase(), status: 'pending', attempts: 0 });
 }
 
 export const DEFAULT_LIST_LIMIT = 100;
