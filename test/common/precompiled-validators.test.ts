@@ -21,6 +21,7 @@ const built = createRequire(import.meta.url)(join(packageRoot, 'dist', 'daemon',
 const groups: [string, object, object[], unknown[]][] = [
   ['the state', STATE_VALIDATION_OPTIONS, [stateSchema, ...Object.values(recordSchemas)], [emptyState(), { ...emptyState(), schemaVersion: 'x' }, { apiKeys: 1 }]],
   ['the notification queue', QUEUE_VALIDATION_OPTIONS, [queueFileSchema], [{ version: 1, pending: [], failed: [] }, { version: 1, pending: [{ id: '' }], failed: [] }]],
+  ['the rotation jobs', ROTATION_VALIDATION_OPTIONS, [rotationJobsFileSchema, rotationJobSchema], [{ version: 1, jobs: [] }, { version: 1, jobs: [{ id: '', status: 'later' }] }, { id: 'j', dueAt: 'soon' }]],
 ];
 
 for (const [what, options, schemas, samples] of groups) {

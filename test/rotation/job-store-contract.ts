@@ -174,13 +174,13 @@ export function rotationJobStoreContract(t: Test, backend: string, open: (t: Tes
     const { store } = await open(t);
     const make = async (deviceId: string) => (await store.schedule(newJob(deviceId))).job;
     const [a, b, c, d] = [await make('dev-a'), await make('dev-b'), await make('dev-c'), await make('dev-d')];
-    await store.update(b!.id, { status: 'failed', completedAt: at(T0 + 3 * MINUTE), lastError: 'offline for a week' });
-    await store.update(a!.id, { status: 'failed', completedAt: at(T0 + 4 * MINUTE), lastError: 'no permission' });
-    await store.update(c!.id, { status: 'done', completedAt: at(T0 + 2 * MINUTE) });
-    t.same(ids(await store.unreported()), [b!.id, a!.id]);
-    await store.update(b!.id, { reportedAt: at(T0 + 5 * MINUTE) });
-    t.same(ids(await store.unreported()), [a!.id], 'a reported failure is not told again');
-    t.match(await store.get(d!.id), { status: 'pending' });
+    await store.update(b.id, { status: 'failed', completedAt: at(T0 + 3 * MINUTE), lastError: 'offline for a week' });
+    await store.update(a.id, { status: 'failed', completedAt: at(T0 + 4 * MINUTE), lastError: 'no permission' });
+    await store.update(c.id, { status: 'done', completedAt: at(T0 + 2 * MINUTE) });
+    t.same(ids(await store.unreported()), [b.id, a.id]);
+    await store.update(b.id, { reportedAt: at(T0 + 5 * MINUTE) });
+    t.same(ids(await store.unreported()), [a.id], 'a reported failure is not told again');
+    t.match(await store.get(d.id), { status: 'pending' });
   });
 
   test('what a store holds is there when it is opened again', async (t) => {
