@@ -3,7 +3,7 @@
  * does: a file that cannot be trusted stops the daemon naming it and is left as it was, temporary
  * copies left by a kill are removed, a restart ends every lease.
  */
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { FileRotationJobStore, RotationJobsLoadError, rotationJobsFilePath } from '../../daemon/rotation/file-jobs.js';
@@ -97,4 +97,24 @@ t.test('changes are made one at a time, in the order asked: many schedules at on
     const d = Number(job.deviceId.slice('dev-'.length));
     t.equal(job.dueAt, at(T0 + (4 - d) * MINUTE), `${job.deviceId}: due at the earliest time asked for`);
   }
+});
+
+t.test('a change that cannot be written is not made: the store answers as the file does', async (t) => {
+  const file = await jobsFile(t);
+  const store = await open(file);
+  const { job } = await store.schedule(newJob('dev-1', { dueAt: at(T0 + 10 * MINUTE) }));
+  // The directory's place taken by a file: the temporary file cannot be made (as root, a mode would not stop it).
+  const dir = join(file, '..');
+  const moved = `${dir}.away`;
+  await rename(dir, moved);
+  await writeFile(dir, 'in the way');
+  await t.rejects(store.schedule(newJob('dev-2')), { code: 'ENOTDIR' });
+  await t.rejects(store.schedule(newJob('dev-1', { dueAt: at(T0) })), { code: 'ENOTDIR' });
+  await t.rejects(store.update(job.id, { status: 'done', completedAt: at(T0) }), { code: 'ENOTDIR' });
+  t.same(await store.list(), [job], 'nothing changed');
+  await rm(dir);
+  await rename(moved, dir);
+  const created = await store.schedule(newJob('dev-2', { createdAt: at(T0 + MINUTE) }));
+  t.equal(created.created, true, 'works again once the file can be written');
+  t.same((await open(file).then((s) => s.list())).map((j) => j.deviceId), ['dev-2', 'dev-1']);
 });
