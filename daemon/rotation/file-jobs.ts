@@ -106,10 +106,20 @@ async function loadJobsFile(file: string): Promise<JobsFileContent | undefined> 
   }
 }
 
+/**
+ * Each job's line, made once: a job is never changed in place (a change replaces it), and serializing
+ * a thousand jobs anew for every change was most of a change's CPU.
+ */
+const jobLines = new WeakMap<RotationJob, string>();
+
 /** One job a line: a thousand jobs stay readable (and repairable) without the size of indented JSON. */
 function fileText(jobs: readonly RotationJob[]): string {
-  const lines = jobs.map((job) => JSON.stringify(job)).join(',\n');
-  return `{"version":${JOBS_VERSION},"jobs":[${jobs.length > 0 ? `\n${lines}\n` : ''}]}\n`;
+  const lines = jobs.map((job) => {
+    let line = jobLines.get(job);
+    if (line === undefined) jobLines.set(job, (line = JSON.stringify(job)));
+    return line;
+  });
+  return `{"version":${JOBS_VERSION},"jobs":[${jobs.length > 0 ? `\n${lines.join(',\n')}\n` : ''}]}\n`;
 }
 
 const deviceKey = (job: Pick<RotationJob, 'tenantId' | 'deviceId'>) => `${job.tenantId}\n${job.deviceId.toLowerCase()}`;
@@ -228,8 +238,13 @@ export class FileRotationJobStore implements RotationJobStore {
   /** `jobs` without the removable finished jobs past the newest `maxFinished` or older than `maxAgeMs`. */
   #retained(jobs: readonly RotationJob[]): readonly RotationJob[] {
     const oldest = this.#clock.now() - this.#retention.maxAgeMs;
-    const finished = jobs.filter((j) => j.status !== 'pending').sort(finishedFirst).reverse();
-    const dropped = new Set(finished.filter((j, rank) => removable(j) && (rank >= this.#retention.maxFinished || finishedAt(j) < oldest)));
+    const finished = jobs.filter((j) => j.status !== 'pending');
+    const dropped = new Set(finished.filter((j) => removable(j) && finishedAt(j) < oldest));
+    // Ranked only when there are more than may be kept (a change at a time adds at most one).
+    if (finished.length > this.#retention.maxFinished) {
+      const newestFirst = finished.sort(finishedFirst).reverse();
+      for (const job of newestFirst.slice(this.#retention.maxFinished)) if (removable(job)) dropped.add(job);
+    }
     return dropped.size === 0 ? jobs : jobs.filter((j) => !dropped.has(j));
   }
 }
