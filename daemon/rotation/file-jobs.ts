@@ -228,6 +228,11 @@ export class FileRotationJobStore implements RotationJobStore {
     return next;
   }
 
+  /** Resolves once the changes asked for so far are written (or failed): for the daemon's close, before the lock goes. */
+  idle(): Promise<void> {
+    return this.#writes.idle();
+  }
+
   /** Writes `jobs`, less what retention removes, durably, then makes them current. */
   async #write(jobs: readonly RotationJob[]): Promise<void> {
     const kept = this.#retained(jobs);

@@ -33,6 +33,11 @@ t.test('the file is in <dataDir>/rotations, versioned, one job a line, and holds
   t.equal(text, `{"version":1,"jobs":[\n${JSON.stringify(job)}\n]}\n`);
   await store.update(job.id, { status: 'done', completedAt: at(T0 + MINUTE) });
   t.same(JSON.parse(await readFile(file, 'utf8')).jobs[0].status, 'done');
+
+  const asked = store.schedule(newJob('dev-2'));
+  await store.idle();
+  t.equal(JSON.parse(await readFile(file, 'utf8')).jobs.length, 2, 'idle: the changes asked for are written');
+  t.equal((await asked).created, true);
 });
 
 const badFiles: [string, string, RegExp][] = [
