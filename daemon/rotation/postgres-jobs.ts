@@ -10,8 +10,9 @@
  *   `SELECT ... FOR UPDATE SKIP LOCKED` (two daemons claiming at once take different jobs, neither
  *   waits) and sets `lease_until`, committed at once so that no transaction stays open while Intune
  *   is called. A daemon that dies mid-attempt leaves its lease to run out; any daemon claims the job then.
- * - Retention as in the file: finished jobs past the newest 1,000 or older than 30 days are removed,
- *   never a pending job or a failed one not yet reported; one daemon at a time prunes (an advisory lock).
+ * - Retention as in the file: finished jobs past the newest 1,000 or older than 30 days are removed
+ *   (when a job finishes or a failure is reported, in that update's transaction), never a pending job
+ *   or a failed one not yet reported; one daemon at a time prunes (an advisory lock; the others skip it).
  * - A query that fails for want of a connection is refused as unavailable (UnavailableError,
  *   `database-unreachable`), as the store's own are, and noted in the store's reachability.
  *
