@@ -4,6 +4,8 @@
  * Jobs are persistent (they survive restarts), retried with backoff, and listed by
  * Get-AmsPasswordRotation. They live in the store: a file in the data directory (file-jobs.ts), or a
  * table shared by every daemon on one PostgreSQL (postgres-jobs.ts), where each job is run by one daemon.
+ * Both keep every pending job and every failed job not yet reported; of the finished others, the newest
+ * 1,000 of the last 30 days (job-checks.ts: RotationRetention).
  */
 import type { AuditActor } from '../audit/events.js';
 
@@ -64,7 +66,8 @@ export interface RotationJobStore {
   /**
    * A new pending job, or the device's pending one (same tenantId and deviceId) with its dueAt moved to
    * the earlier of the two: reading a password twice within the delay schedules one rotation. Durable
-   * once it resolves. `created` says which.
+   * once it resolves. `created` says which. The device id is kept in lower case; the pending job's
+   * other fields stay as they were.
    */
   schedule(job: NewRotationJob): Promise<{ job: RotationJob; created: boolean }>;
   /**
@@ -72,13 +75,23 @@ export interface RotationJobStore {
    * claim (by this daemon or another on the same database) gets it until the lease ends or it is updated.
    */
   claimDue(now: number, limit: number, leaseMs: number): Promise<RotationJob[]>;
-  /** Records an attempt's outcome and ends the job's lease; undefined when there is no such job. */
+  /**
+   * Records an attempt's outcome and ends the job's lease; undefined when there is no such job. A field
+   * given as undefined is removed. A finished job is never made pending again (RotationJobCheckError):
+   * its device may have a newer pending job, and an attempt that outlived its lease must not undo another's.
+   */
   update(id: string, change: RotationJobChange): Promise<RotationJob | undefined>;
   get(id: string): Promise<RotationJob | undefined>;
   /** Newest first (by createdAt). */
   list(filter?: RotationJobFilter): Promise<RotationJob[]>;
-  /** Failed jobs whose failure was not yet reported (reportedAt absent), oldest first. */
+  /**
+   * Failed jobs whose failure was not yet reported (reportedAt absent), oldest failure first. Not a
+   * claim: two daemons on one database asking at once both get the same jobs.
+   */
   unreported(): Promise<RotationJob[]>;
-  /** The earliest dueAt of a pending job (ms since the epoch), for the worker's timer. */
+  /**
+   * The earliest dueAt of a pending job (ms since the epoch), for the worker's timer; a claimed job
+   * counts from when its lease ends, so that the timer does not wake for a job that is being attempted.
+   */
   nextDueAt(): Promise<number | undefined>;
 }

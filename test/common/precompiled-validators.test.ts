@@ -1,6 +1,6 @@
 /**
  * The validators `npm run build` compiles for the daemon's own files (dist/daemon/common/file-validators.cjs)
- * are there for every schema the state and the queue are checked with, and answer as compiling the
+ * are there for every schema the state, the queue and the rotation jobs are checked with, and answer as compiling the
  * schema would: the same verdict and the same errors. Needs `npm run build` first.
  */
 import { createRequire } from 'node:module';
@@ -10,6 +10,8 @@ import t from 'tap';
 import { createAjv } from '../../daemon/common/ajv.js';
 import { fileValidator, fileValidatorName } from '../../daemon/common/precompiled-validators.js';
 import { QUEUE_VALIDATION_OPTIONS, queueFileSchema } from '../../daemon/notifications/queue.js';
+import { rotationJobsFileSchema } from '../../daemon/rotation/file-jobs.js';
+import { ROTATION_VALIDATION_OPTIONS, rotationJobSchema } from '../../daemon/rotation/job-checks.js';
 import { STATE_VALIDATION_OPTIONS, recordSchemas } from '../../daemon/store/record-checks.js';
 import { emptyState, stateSchema } from '../../daemon/store/state.js';
 import { packageRoot } from '../../openapi/package-root.js';
@@ -19,6 +21,7 @@ const built = createRequire(import.meta.url)(join(packageRoot, 'dist', 'daemon',
 const groups: [string, object, object[], unknown[]][] = [
   ['the state', STATE_VALIDATION_OPTIONS, [stateSchema, ...Object.values(recordSchemas)], [emptyState(), { ...emptyState(), schemaVersion: 'x' }, { apiKeys: 1 }]],
   ['the notification queue', QUEUE_VALIDATION_OPTIONS, [queueFileSchema], [{ version: 1, pending: [], failed: [] }, { version: 1, pending: [{ id: '' }], failed: [] }]],
+  ['the rotation jobs', ROTATION_VALIDATION_OPTIONS, [rotationJobsFileSchema, rotationJobSchema], [{ version: 1, jobs: [] }, { version: 1, jobs: [{ id: '', status: 'later' }] }, { id: 'j', dueAt: 'soon' }]],
 ];
 
 for (const [what, options, schemas, samples] of groups) {

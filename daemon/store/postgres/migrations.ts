@@ -138,6 +138,40 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX rate_counts_window_start ON rate_counts (window_start);
     `,
   },
+  {
+    version: 4,
+    description: 'the password rotation jobs: at most one pending per device, claimed with a lease',
+    sql: `
+      -- job is the whole job as amsd reads it back; the other columns are copies of what queries
+      -- filter and sort on, written with it
+      CREATE TABLE rotation_jobs (
+        id text PRIMARY KEY,
+        tenant_id text NOT NULL,
+        -- lower-case, as is device_name_lower (so that a filter on the name ignores case)
+        device_id text NOT NULL,
+        device_name_lower text NOT NULL,
+        status text NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+        due_at timestamptz NOT NULL,
+        created_at timestamptz NOT NULL,
+        -- when a finished job finished (completedAt, else its last due time); NULL while pending
+        finished_at timestamptz,
+        reported_at timestamptz,
+        -- a claim: no other claim takes the job before this time
+        lease_until timestamptz,
+        job jsonb NOT NULL,
+        CHECK ((status = 'pending') = (finished_at IS NULL))
+      );
+      -- two daemons scheduling the same device at once make one job: the second moves its due time
+      CREATE UNIQUE INDEX rotation_jobs_one_pending ON rotation_jobs (tenant_id, device_id) WHERE status = 'pending';
+      CREATE INDEX rotation_jobs_due ON rotation_jobs (due_at) WHERE status = 'pending';
+      CREATE INDEX rotation_jobs_created ON rotation_jobs (created_at DESC);
+      CREATE INDEX rotation_jobs_device_name ON rotation_jobs (device_name_lower, created_at DESC);
+      CREATE INDEX rotation_jobs_device_id ON rotation_jobs (device_id, created_at DESC);
+      CREATE INDEX rotation_jobs_status ON rotation_jobs (status, created_at DESC);
+      CREATE INDEX rotation_jobs_finished ON rotation_jobs (finished_at DESC) WHERE status <> 'pending';
+      CREATE INDEX rotation_jobs_unreported ON rotation_jobs (finished_at) WHERE status = 'failed' AND reported_at IS NULL;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

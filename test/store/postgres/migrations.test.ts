@@ -32,9 +32,9 @@ t.test('an empty database is migrated to the latest version in one step; a secon
   const client = await connect(t, url);
   const first = await migrate(client, 'db');
   t.same([first.from, first.to, first.applied.map((m) => m.version)], [0, LATEST_SCHEMA_VERSION, MIGRATIONS.map((m) => m.version)]);
-  t.same(await tables(client), ['api_keys', 'audit_events', 'audit_head', 'changes', 'channels', 'collection_versions', 'documents', 'master_key_check', 'notification_deliveries', 'notification_failures', 'rate_counts', 'revision', 'rules', 'schema_version', 'tenants']);
+  t.same(await tables(client), ['api_keys', 'audit_events', 'audit_head', 'changes', 'channels', 'collection_versions', 'documents', 'master_key_check', 'notification_deliveries', 'notification_failures', 'rate_counts', 'revision', 'rotation_jobs', 'rules', 'schema_version', 'tenants']);
   t.same((await client.query('SELECT version, description FROM schema_version')).rows, MIGRATIONS.map((m) => ({ version: m.version, description: m.description })));
-  t.match(describeMigration('db', first), new RegExp(`^Migrated the database db from schema version 0 to ${LATEST_SCHEMA_VERSION}:\\n {2}1: the state.*\\n {2}2: the audit trail.*\\n {2}3: the notification queue`));
+  t.match(describeMigration('db', first), new RegExp(`^Migrated the database db from schema version 0 to ${LATEST_SCHEMA_VERSION}:\\n {2}1: the state.*\\n {2}2: the audit trail.*\\n {2}3: the notification queue.*\\n {2}4: the password rotation jobs`));
 
   const second = await migrate(client, 'db');
   t.same([second.from, second.to, second.applied], [LATEST_SCHEMA_VERSION, LATEST_SCHEMA_VERSION, []]);
