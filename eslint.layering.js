@@ -3,7 +3,7 @@
 // ("a <- b": b may import a, never the other way). Paths are resolved to real files, so a zone holds
 // however the relative path is spelled, and `import type` and `export ... from` count too.
 
-const domainAreas = ['access', 'audit', 'auth', 'directory', 'notifications', 'settings'].map((a) => `daemon/${a}`);
+const domainAreas = ['access', 'audit', 'auth', 'directory', 'notifications', 'rotation', 'settings'].map((a) => `daemon/${a}`);
 // The process side: only these wire everything together; nothing below them imports them.
 const entryFiles = ['app.ts', 'daemon.ts', 'cli.ts', 'demo.ts', 'config.ts', 'listen-check.ts'].map((f) => `daemon/${f}`);
 const allDaemonFolders = [...domainAreas, 'daemon/common', 'daemon/store', 'daemon/api', 'daemon/http', 'daemon/simulated-tenant'];

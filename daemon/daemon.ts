@@ -18,6 +18,11 @@ import { RuleService } from './access/rule-service.js';
 import { ChannelService } from './notifications/channel-service.js';
 import { DEFAULT_PWSH } from './notifications/deliver.js';
 import { NotificationQueue, queueFilePath, type DeliveryQueue, type NotificationQueueOptions } from './notifications/queue.js';
+import { enabledChannels } from './notifications/channel-references.js';
+import { FileRotationJobStore, rotationJobsFilePath } from './rotation/file-jobs.js';
+import { findManagedDevice, probeRotatePermission, rotateLocalAdminPassword } from './directory/intune.js';
+import type { RotationJobStore } from './rotation/rotation-jobs.js';
+import { RotationService } from './rotation/rotation-service.js';
 import { SettingsService } from './settings/settings-service.js';
 import { auditLogPath, type AuditFileIo } from './audit/audit-log.js';
 import type { AuditTrail } from './audit/audit-trail.js';
@@ -83,6 +88,9 @@ export interface DaemonTestingOptions {
   /** On PostgreSQL: how long a claimed notification stays its daemon's, and how often due ones are looked for. */
   notificationLeaseMs?: number;
   notificationPollMs?: number;
+  /** Waits between rotation attempts, and how often due rotations are looked for. */
+  rotationBackoffMs?: readonly number[];
+  rotationPollMs?: number;
 }
 
 export interface Daemon {
@@ -108,7 +116,8 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
     const directory = openDirectory(options, data, closes);
     const auth = await openAuth(options, data, directory, closes);
     const notifications = await openNotifications(options, data, directory, audit.log, closes);
-    const access = await openAccess(options, data, directory, audit.log, settings, notifications.queue, closes);
+    const rotation = await openRotation(options, data, directory, audit.log, settings, notifications.queue, closes);
+    const access = await openAccess(options, data, directory, audit.log, settings, notifications.queue, rotation, closes);
     settings.subscribe((current) => {
       access.limiter.setLimits({
         user: { perMinute: current.userRateLimitPerMinute, perHour: current.userRateLimitPerHour, perDay: current.userRateLimitPerDay },
@@ -139,6 +148,7 @@ export async function openDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(data.database ? { databaseAnswers: data.database.ping.bind(data.database) } : {}),
     });
     notifications.queue.start();
+    rotation.start();
     app.addHook('onClose', async () => {
       await closes.close();
     });
@@ -274,6 +284,7 @@ function openDirectory(options: DaemonOptions, data: Data, closes: CloseStack) {
     sealer,
     tenants,
     dispatcher,
+    connections,
     devices: new DeviceDirectory(tenants, connections),
     deviceSecrets: new DeviceSecrets(connections),
     names: new DirectoryNames(connections),
@@ -349,7 +360,7 @@ async function openNotifications(options: DaemonOptions, data: Data, directory: 
 }
 
 /** The rules, the read rate limits (in memory, or shared in PostgreSQL) and the service that decides and serves secret reads. */
-async function openAccess(options: DaemonOptions, data: Data, directory: Directory, audit: AuditTrail, settings: SettingsService, queue: DeliveryQueue, closes: CloseStack) {
+async function openAccess(options: DaemonOptions, data: Data, directory: Directory, audit: AuditTrail, settings: SettingsService, queue: DeliveryQueue, rotation: RotationService, closes: CloseStack) {
   const { logger } = options;
   const { store } = data;
   const rules = new RuleService(store, directory.names, directory.devices, directory.tenants);
@@ -376,9 +387,50 @@ async function openAccess(options: DaemonOptions, data: Data, directory: Directo
     settings,
     channels: () => store.state.channels,
     queue,
+    rotation,
     onNotificationError: (error) => logger.error({ err: error }, 'a notification could not be queued'),
   });
   return { rules, limiter, service };
+}
+
+/**
+ * Rotation of LAPS passwords through Intune: the jobs in the data directory, or in the database (each
+ * run by one daemon), asked of Intune through each tenant's Graph client. A final failure is told to
+ * the failure channels of the rule that scheduled it and the global ones.
+ */
+async function openRotation(options: DaemonOptions, data: Data, directory: Directory, audit: AuditTrail, settings: SettingsService, queue: DeliveryQueue, closes: CloseStack) {
+  const { logger } = options;
+  const { store } = data;
+  let jobs: RotationJobStore;
+  if (data.database) {
+    const { PostgresRotationJobStore } = await import('./rotation/postgres-jobs.js');
+    jobs = new PostgresRotationJobStore({ pool: data.database.pool, reachability: data.database.reachability });
+  } else {
+    jobs = await FileRotationJobStore.open({ file: rotationJobsFilePath(data.dataDir) });
+  }
+  const graph = (tenantId: string) => directory.connections.graphFor(tenantId);
+  const rotation = new RotationService({
+    jobs,
+    audit,
+    intune: {
+      findManagedDevice: async (tenantId, deviceId, deadline) => (await findManagedDevice(graph(tenantId), deviceId, deadline ? { deadline } : {}))?.id,
+      rotate: (tenantId, managedDeviceId) => rotateLocalAdminPassword(graph(tenantId), managedDeviceId),
+      mayRotate: (tenantId, deadline) => probeRotatePermission(graph(tenantId), deadline ? { deadline } : {}),
+    },
+    notifyFailure: (event, ruleId) => {
+      const rule = ruleId ? store.get('rules', ruleId) : undefined;
+      const channels = enabledChannels(store.state.channels, [...(rule?.notificationChannelsFailure ?? []), ...settings.get().globalChannelsFailure]);
+      for (const channel of channels) {
+        queue.enqueue(channel.id, event, rule ? { ruleDescription: rule.description } : {}).catch((error: unknown) => logger.error({ err: error }, 'a notification could not be queued'));
+      }
+    },
+    ...(options.testing?.rotationBackoffMs ? { backoffMs: options.testing.rotationBackoffMs } : {}),
+    ...(options.testing?.rotationPollMs ? { pollMs: options.testing.rotationPollMs } : {}),
+    onError: (error) => logger.error({ err: error }, 'a password rotation could not be run or recorded; it is tried again later'),
+  });
+  // Jobs running may still write to the audit trail and use the HTTP stack: they stop first.
+  closes.push('the password rotations', () => rotation.stop());
+  return rotation;
 }
 
 async function exists(file: string): Promise<boolean> {

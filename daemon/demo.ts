@@ -54,6 +54,12 @@ export interface DemoInfo {
   /** Devices whose password the user key may read, and some it is refused, with the result code. */
   allowedDevices: string[];
   deniedDevices: { deviceName: string; code: 'ExplicitlyDenied' | 'NoMatchingRuleForUser' }[];
+  /**
+   * The device whose seeded rule rotates its password through (simulated) Intune at once after each read,
+   * and lets the user key ask for a rotation (Reset-AmsLocalAdminPassword): read it twice a few seconds
+   * apart and the password has changed. Not among allowedDevices, whose passwords stay put.
+   */
+  rotatingDevice?: { deviceName: string; rule: string; rotateAfterReadMinutes: number };
 }
 
 export interface RateLimitWindows {
@@ -113,7 +119,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       const helpdeskUser = directory.users[0]!;
       const helpdeskGroups = transitiveGroupIds(directory, helpdeskUser.id);
       await configureTenant(api, tenant, administrators.id);
-      await seedRules(api, tenant.tenantId);
+      const names = new Map<string, number>();
+      for (const d of directory.devices) names.set(d.displayName, (names.get(d.displayName) ?? 0) + 1);
+      const devices = demoDevices(directory, names);
+      await seedRules(api, tenant.tenantId, devices.rotatingDevice);
       const rateLimits = await configureRateLimits(api, daemon.store.state.settings);
       const userKeyFile = join(dataDir, DEMO_USER_KEY_FILE);
       await ensureUserKey(daemon.app, api, userKeyFile, tenant.tenantId, helpdeskUser.id, helpdeskUser.userPrincipalName);
@@ -121,8 +130,6 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       const address = await daemon.app.listen({ host: options.host, port: options.port }).catch((error: unknown) => {
         throw new Error(listenFailure(options.host, options.port, error));
       });
-      const names = new Map<string, number>();
-      for (const d of directory.devices) names.set(d.displayName, (names.get(d.displayName) ?? 0) + 1);
       const info: DemoInfo = {
         url: address,
         swaggerUi: `${address}/docs`,
@@ -140,7 +147,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         sampleDevices: [...names].filter(([, n]) => n === 1).map(([name]) => name).slice(0, 5),
         ...(directory.duplicateNames[0] ? { duplicatedDeviceName: directory.duplicateNames[0] } : {}),
         signIn: { audience: DEMO_AUDIENCE, clientId: DEMO_PUBLIC_CLIENT_ID, administratorsGroup: administrators.displayName, verificationUri: tenant.verificationUri },
-        ...demoDevices(directory, names),
+        ...devices,
       };
       await writeFile(join(dataDir, DEMO_FILE), JSON.stringify(info, null, 2) + '\n');
       return { app: daemon.app, tenant, info };
@@ -195,15 +202,26 @@ const DEMO_RULES = [
   { description: 'Administrators: BitLocker recovery keys', principalsAllowedBitLocker: ['AMS-Admins'], userRequestReasonRequirement: 'Required' },
 ];
 
-async function seedRules(api: ApiCall, tenantId: string) {
+/** The rule of the rotating device: the most specific (a device rule), so its rotation is what applies. */
+function rotatingRule(rotating: NonNullable<DemoInfo['rotatingDevice']>) {
+  return {
+    description: rotating.rule,
+    deviceId: rotating.deviceName,
+    principalsAllowedLaps: ['AMS-Helpdesk'],
+    principalsAllowedLapsRotation: ['AMS-Helpdesk'],
+    rotateAfterReadMinutes: rotating.rotateAfterReadMinutes,
+  };
+}
+
+async function seedRules(api: ApiCall, tenantId: string, rotating: DemoInfo['rotatingDevice']) {
   const existing = new Set(((await api('GET', `/v1/computer-authorization-rules?tenantId=${tenantId}`)).body.items ?? []).map((r) => r.description));
-  for (const rule of DEMO_RULES) {
+  for (const rule of [...DEMO_RULES, ...(rotating ? [rotatingRule(rotating)] : [])]) {
     if (!existing.has(rule.description)) await expectOk(api('POST', '/v1/computer-authorization-rules', { tenantId, ...rule }), `seed the rule '${rule.description}'`);
   }
 }
 
 /** Which unique-named devices the seeded rules let the helpdesk user read, and which they refuse. */
-function demoDevices(directory: SimulatedTenant['directory'], names: Map<string, number>): Pick<DemoInfo, 'allowedDevices' | 'deniedDevices'> {
+function demoDevices(directory: SimulatedTenant['directory'], names: Map<string, number>): Pick<DemoInfo, 'allowedDevices' | 'deniedDevices' | 'rotatingDevice'> {
   const group = (name: string) => directory.groups.find((g) => g.displayName === name)!.id;
   const [workstations, servers] = [group('All-Workstations'), group('Servers-Tier0')];
   const allowedDevices: string[] = [];
@@ -217,7 +235,13 @@ function demoDevices(directory: SimulatedTenant['directory'], names: Map<string,
     else if (device.laps) allowedDevices.push(device.displayName);
   }
   const pick = (code: string) => deniedDevices.filter((d) => d.code === code).slice(0, 3);
-  return { allowedDevices: allowedDevices.slice(0, 5), deniedDevices: [...pick('ExplicitlyDenied'), ...pick('NoMatchingRuleForUser')] };
+  // A workstation past the five listed, managed by Intune and online, rotates after each read.
+  const rotating = allowedDevices.slice(5).find((name) => directory.devices.find((d) => d.displayName === name)?.intune?.online);
+  return {
+    allowedDevices: allowedDevices.slice(0, 5),
+    deniedDevices: [...pick('ExplicitlyDenied'), ...pick('NoMatchingRuleForUser')],
+    ...(rotating ? { rotatingDevice: { deviceName: rotating, rule: `Helpdesk: ${rotating} is rotated after each read`, rotateAfterReadMinutes: 0 } } : {}),
+  };
 }
 
 function limits(windows: RateLimitWindows): string {
@@ -259,6 +283,10 @@ export function demoInstructions(info: DemoInfo): string {
     `  Connect-AmsServer -Uri ${info.url} -ApiKey (Get-Content ${info.userKeyFile} | ConvertTo-SecureString -AsPlainText -Force)`,
     `  Get-AmsDevice -Name ${device} | Get-AmsLocalAdminPassword -AsPlainText`,
     denied ? `  Get-AmsLocalAdminPassword -ComputerName ${denied.deviceName}   # refused: ${denied.code}` : '',
+    info.rotatingDevice
+      ? `  Get-AmsLocalAdminPassword ${info.rotatingDevice.deviceName} -AsPlainText; Start-Sleep 3; Get-AmsLocalAdminPassword ${info.rotatingDevice.deviceName} -AsPlainText   # rotated through Intune after the first read ('${info.rotatingDevice.rule}')`
+      : undefined,
+    info.rotatingDevice ? `  Reset-AmsLocalAdminPassword ${info.rotatingDevice.deviceName} -WhatIf   # or ask Intune for a rotation now; Get-AmsPasswordRotation (as an admin) lists them` : undefined,
     // The simulated tenant's CA is its own, trusted by nothing here: the sign-in's calls to it need the switch.
     `  Connect-AmsServer -Uri ${info.url} -UseDeviceCode -SkipCertificateCheck   # sign in as a simulated user at ${info.signIn.verificationUri}`,
     '',

@@ -455,6 +455,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/secrets/local-admin-password/rotation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Asks Intune to rotate a device's local administrator password (Windows LAPS) now.
+         * @description Schedules a rotation job that asks Intune (Microsoft Graph beta, managed device action
+         *     rotateLocalAdminPassword) to rotate the device's Windows LAPS password at once, and answers with the
+         *     job (Get-AmsPasswordRotation follows it). Allowed to administrators and to users a rule grants the
+         *     access type `LocalAdminPasswordRotation` (principalsAllowedLapsRotation). The request is decided and
+         *     audited like a read (event 3005 when granted; refusals as for reads), and the job's own progress is
+         *     audited too (3011 scheduled, 3013 done, 4051 failed).
+         *
+         *     The device must be managed by Intune, and the tenant's app needs the application permission
+         *     DeviceManagementManagedDevices.PrivilegedOperations.All (and DeviceManagementManagedDevices.Read.All
+         *     to find the managed device): otherwise 409 `rotation-unavailable`, saying which. A device that is
+         *     offline rotates when it next checks in with Intune. If a rotation of the device is already pending,
+         *     it is moved to now and answered, not doubled.
+         */
+        post: operations["resetLocalAdminPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/password-rotations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists password rotation jobs, newest first.
+         * @description Rotations scheduled after reads (a rule's rotateAfterReadMinutes) and asked for on demand
+         *     (Reset-AmsLocalAdminPassword): pending ones (with when the next attempt is due and, after a failure
+         *     Intune may recover from, its last error), done ones (Intune accepted the action; an offline device
+         *     rotates when it next checks in) and failed ones (given up, and told to the failure channels).
+         */
+        get: operations["listPasswordRotations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit-events": {
         parameters: {
             query?: never;
@@ -628,12 +682,14 @@ export interface components {
         TenantCheckReport: {
             /** Format: uuid */
             tenantId: string;
-            /** @description True when every check passed. */
+            /** @description True when every check that is not optional passed. */
             succeeded: boolean;
             checks: {
                 /** @enum {string} */
-                name: "signIn" | "readDevices" | "readLapsMetadata" | "readGroups" | "readBitLockerMetadata";
+                name: "signIn" | "readDevices" | "readLapsMetadata" | "readGroups" | "readBitLockerMetadata" | "findIntuneDevices" | "rotateLapsPasswords";
                 succeeded: boolean;
+                /** @description The check is for a feature the tenant may go without: rotating LAPS passwords through Intune after reads (rotateAfterReadMinutes) and on demand (Reset-AmsLocalAdminPassword). Its failure does not fail the report. */
+                optional?: boolean;
                 /** @description What was found, or what to fix. */
                 detail: string;
                 /**
@@ -1011,13 +1067,16 @@ export interface components {
             /** @description The scopes to request; the resulting access token is accepted by amsd. */
             scopes: string[];
         };
-        /** @enum {string} */
-        AccessType: "LocalAdminPassword" | "LocalAdminPasswordHistory" | "BitLockerRecoveryKey";
+        /**
+         * @description What is asked for. `LocalAdminPasswordRotation` is asking Intune to rotate a device's LAPS password (Reset-AmsLocalAdminPassword).
+         * @enum {string}
+         */
+        AccessType: "LocalAdminPassword" | "LocalAdminPasswordHistory" | "BitLockerRecoveryKey" | "LocalAdminPasswordRotation";
         /**
          * @description The outcome of a secret request, as Access Manager names it (amsd adds the device and directory ones).
          * @enum {string}
          */
-        ResultCode: "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed" | "InvalidRequest" | "InternalError";
+        ResultCode: "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed" | "InvalidRequest" | "InternalError" | "RotationUnavailable";
         /**
          * @description Whether users are asked for a reason when this rule grants them access.
          * @enum {string}
@@ -1061,6 +1120,17 @@ export interface components {
             principalsAllowedBitLocker?: string[];
             /** @description Users or groups (object id, UPN or group name) who may never read BitLocker recovery keys. */
             principalsDeniedBitLocker?: string[];
+            /** @description Users or groups (object id, UPN or group name) who may have the LAPS password rotated through Intune (Reset-AmsLocalAdminPassword). */
+            principalsAllowedLapsRotation?: string[];
+            /** @description Users or groups (object id, UPN or group name) who may never have the LAPS password rotated. */
+            principalsDeniedLapsRotation?: string[];
+            /**
+             * @description When this rule grants a read of the current LAPS password, Intune is asked to rotate it this many
+             *     minutes later (0 = at once; at most 1440, a day); absent, never. As with the reason requirement,
+             *     the most specific granting rule decides. Reading it again before then schedules no second rotation.
+             *     Needs the device to be managed by Intune and the app the permission DeviceManagementManagedDevices.PrivilegedOperations.All.
+             */
+            rotateAfterReadMinutes?: number;
             /**
              * Format: date-time
              * @description After this time the rule no longer applies.
@@ -1111,6 +1181,14 @@ export interface components {
             addPrincipalsDeniedBitLocker?: string[];
             /** @description Users or groups to remove from `principalsDeniedBitLocker`. */
             removePrincipalsDeniedBitLocker?: string[];
+            /** @description Users or groups to add to `principalsAllowedLapsRotation`. */
+            addPrincipalsAllowedLapsRotation?: string[];
+            /** @description Users or groups to add to `principalsDeniedLapsRotation`. */
+            addPrincipalsDeniedLapsRotation?: string[];
+            /** @description Users or groups to remove from `principalsAllowedLapsRotation`. */
+            removePrincipalsAllowedLapsRotation?: string[];
+            /** @description Users or groups to remove from `principalsDeniedLapsRotation`. */
+            removePrincipalsDeniedLapsRotation?: string[];
             /**
              * Format: date-time
              * @description A new expiry; null for none.
@@ -1121,6 +1199,8 @@ export interface components {
             /** @description Free text for admins (a ticket, an owner); null removes it. */
             notes?: string | null;
             userRequestReasonRequirement?: components["schemas"]["ReasonRequirement"];
+            /** @description Minutes after a granted read of the current LAPS password that Intune is asked to rotate it (0 = at once, up to 1440); null stops rotating after reads. */
+            rotateAfterReadMinutes?: number | null;
             /** @description Notification channels (id or name) told when this rule grants access. */
             notificationChannelsSuccess?: string[];
             /** @description Notification channels (id or name) told when a request for a device this rule targets is refused. */
@@ -1146,6 +1226,10 @@ export interface components {
             principalsDeniedLapsHistory: components["schemas"]["Principal"][];
             principalsAllowedBitLocker: components["schemas"]["Principal"][];
             principalsDeniedBitLocker: components["schemas"]["Principal"][];
+            principalsAllowedLapsRotation: components["schemas"]["Principal"][];
+            principalsDeniedLapsRotation: components["schemas"]["Principal"][];
+            /** @description Minutes after a granted read of the current LAPS password that Intune is asked to rotate it; absent, never. */
+            rotateAfterReadMinutes?: number;
             /** Format: date-time */
             ruleExpiryDate?: string;
             disabled: boolean;
@@ -1202,6 +1286,20 @@ export interface components {
              * @description When the device will rotate it (current password only).
              */
             passwordExpirationTime?: string;
+            /**
+             * Format: date-time
+             * @description The granting rule rotates the password after it is read (rotateAfterReadMinutes): when Intune is
+             *     to be asked to rotate it (current password only). The device changes it once it is online. A second
+             *     read before then shares the same rotation.
+             */
+            rotationScheduledAt?: string;
+            /**
+             * Format: uuid
+             * @description The rotation job (Get-AmsPasswordRotation), when one follows.
+             */
+            rotationId?: string;
+            /** @description The granting rule asks for a rotation after the read, but none will happen, and why (the device is not managed by Intune, the app lacks the permission). */
+            rotationUnavailableReason?: string;
         };
         LocalAdminPasswordHistory: {
             /** @description Previous passwords, newest first. */
@@ -1228,6 +1326,57 @@ export interface components {
         FveRecoveryKeyList: {
             items: components["schemas"]["FveRecoveryKey"][];
         };
+        /**
+         * @description `pending`: Intune is still to be asked (or asked again after a failure it may recover from); `done`: Intune accepted the action; `failed`: given up.
+         * @enum {string}
+         */
+        RotationStatus: "pending" | "done" | "failed";
+        PasswordRotation: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            tenantId: string;
+            /** Format: uuid */
+            deviceId: string;
+            deviceName: string;
+            status: components["schemas"]["RotationStatus"];
+            /**
+             * @description `afterRead`: a granting rule's rotateAfterReadMinutes; `onDemand`: Reset-AmsLocalAdminPassword.
+             * @enum {string}
+             */
+            trigger: "afterRead" | "onDemand";
+            /** @description Who read the password or asked for the rotation. */
+            requestedBy: string;
+            reason?: string;
+            /**
+             * Format: uuid
+             * @description The rule that granted the read or the request.
+             */
+            ruleId?: string;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When Intune is (or was last) to be asked.
+             */
+            dueAt: string;
+            /** @description Times Intune was asked so far. */
+            attempts: number;
+            /** Format: date-time */
+            lastAttemptAt?: string;
+            /** @description What the last attempt met (throttling, Intune unavailable, not managed, permission missing). */
+            lastError?: string;
+            /** @description The device's id in Intune. */
+            managedDeviceId?: string;
+            /**
+             * Format: date-time
+             * @description When Intune accepted the action (done) or the rotation was given up (failed).
+             */
+            completedAt?: string;
+        };
+        PasswordRotationList: {
+            items: components["schemas"]["PasswordRotation"][];
+        };
         EffectiveAccess: {
             user: {
                 /** Format: uuid */
@@ -1251,6 +1400,8 @@ export interface components {
              */
             grantingRuleId?: string;
             reasonRequirement: components["schemas"]["ReasonRequirement"];
+            /** @description For LocalAdminPassword, when the granting rule has the password rotated after a read, how many minutes after. */
+            rotateAfterReadMinutes?: number;
             /** @description Every active rule whose target contains the device, most specific first, and what it says about the user. */
             rules: components["schemas"]["RuleVerdict"][];
         };
@@ -1348,6 +1499,20 @@ export interface components {
                     /** @description What checking it found (intact, missing, or where it is broken). */
                     check: string;
                 };
+            };
+            /** @description For rotation.* events, the rotation job (rotation.skipped, a rotation a rule asked for that cannot happen, and why). */
+            rotation?: {
+                jobId?: string;
+                /** @enum {string} */
+                trigger?: "afterRead" | "onDemand";
+                /** Format: date-time */
+                dueAt?: string;
+                attempts?: number;
+                managedDeviceId?: string;
+                error?: string;
+                ruleId?: string;
+                /** @description The read or request (its audit event id) that scheduled it. */
+                readEventId?: string;
             };
             /** @description The object before the change, without secrets. */
             before?: {
@@ -2684,6 +2849,80 @@ export interface operations {
             504: components["responses"]["GatewayTimeout"];
         };
     };
+    resetLocalAdminPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "computerName": "PC-0001",
+                 *       "reason": "INC-4711: the password was read out on a call"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SecretRequest"];
+            };
+        };
+        responses: {
+            /** @description The rotation is scheduled (or was already); Intune is asked at once. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordRotation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AccessDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listPasswordRotations: {
+        parameters: {
+            query?: {
+                /** @description Only rotations in this state. */
+                status?: components["schemas"]["RotationStatus"];
+                /** @description Only rotations of the device of this name (the whole name, any case). */
+                computerName?: string;
+                /** @description Only rotations of the device of this id. */
+                deviceId?: string;
+                /** @description Only rotations in this tenant. */
+                tenantId?: string;
+                /** @description At most this many (default 100). */
+                top?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rotations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordRotationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listAuditEvents: {
         parameters: {
             query?: {
@@ -2695,12 +2934,12 @@ export interface operations {
                 user?: string;
                 /** @description Secret requests for this device (name or device id). */
                 device?: string;
-                /** @description Only events of this access type (LocalAdminPassword, LocalAdminPasswordHistory, BitLockerRecoveryKey). */
+                /** @description Only events of this access type (LocalAdminPassword, LocalAdminPasswordHistory, BitLockerRecoveryKey, LocalAdminPasswordRotation). */
                 accessType?: components["schemas"]["AccessType"];
                 /** @description A result code, or `success` / `failure`. */
-                outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed" | "InvalidRequest" | "InternalError";
+                outcome?: "success" | "failure" | "Success" | "NoMatchingRuleForComputer" | "NoMatchingRuleForUser" | "ExplicitlyDenied" | "ReasonRequired" | "UserRateLimitExceeded" | "IpRateLimitExceeded" | "DeviceNotFound" | "AmbiguousDevice" | "NoLapsPassword" | "DirectoryError" | "AuditUnavailable" | "NotificationFailed" | "InvalidRequest" | "InternalError" | "RotationUnavailable";
                 /** @description Only events of this type. */
-                type?: "secret.read" | "notification.failed" | "audit.pruned" | "audit.rekeyed" | "audit.reset" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated" | "channel.created" | "channel.updated" | "channel.deleted";
+                type?: "secret.read" | "notification.failed" | "rotation.scheduled" | "rotation.skipped" | "rotation.completed" | "rotation.failed" | "audit.pruned" | "audit.rekeyed" | "audit.reset" | "tenant.created" | "tenant.updated" | "tenant.deleted" | "rule.created" | "rule.updated" | "rule.deleted" | "apiKey.created" | "apiKey.revoked" | "settings.updated" | "channel.created" | "channel.updated" | "channel.deleted";
                 /** @description At most this many events per page. */
                 top?: number;
                 /** @description The `nextCursor` of the previous page. */

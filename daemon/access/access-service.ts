@@ -5,23 +5,34 @@
 import type { components } from '../../openapi/ams.js';
 import { auditActor } from '../audit/change-author.js';
 import type { Caller } from '../auth/caller.js';
-import { AuditWriteError, NotFoundError, ValidationError } from '../common/errors.js';
-import { deadlineIn } from '../directory/deadline.js';
+import { AuditWriteError, ConflictError, NotFoundError, ValidationError } from '../common/errors.js';
+import { deadlineIn, type Deadline } from '../directory/deadline.js';
+import type { RotationService } from '../rotation/rotation-service.js';
+import type { RotationJob } from '../rotation/rotation-jobs.js';
 import type { DirectoryNames } from './directory-names.js';
 import { UnresolvedName } from './directory-names.js';
 import type { RuleService } from './rule-service.js';
-import { SecretRead, deviceIdentity, targetedDeviceGroups, type RequestOrigin, type SecretFetch, type SecretReadDependencies, type SecretRequest } from './secret-read.js';
+import { SecretRead, deviceIdentity, targetedDeviceGroups, type GrantedRead, type RequestOrigin, type SecretFetch, type SecretReadDependencies, type SecretRequest } from './secret-read.js';
 import { ACCESS_TYPES, type AccessType } from './types.js';
 
 export type { RequestOrigin, SecretRequest } from './secret-read.js';
 export type LocalAdminPassword = components['schemas']['LocalAdminPassword'];
 export type FveRecoveryKey = components['schemas']['FveRecoveryKey'];
 export type EffectiveAccess = components['schemas']['EffectiveAccess'];
+export type PasswordRotation = components['schemas']['PasswordRotation'];
 
 /** What a secret read needs, with the rule service (the read needs only its index) and name resolution. */
 export interface AccessServiceDependencies extends SecretReadDependencies {
   rules: RuleService;
   names: DirectoryNames;
+  /** Rotation through Intune after reads and on demand. */
+  rotation: RotationService;
+}
+
+/** A rotation job as Get-AmsPasswordRotation shows it. */
+export function rotationView(job: RotationJob): PasswordRotation {
+  const { requestedBy, reportedAt: _, ...rest } = job;
+  return { ...rest, requestedBy: requestedBy.userPrincipalName ?? requestedBy.displayName };
 }
 
 export class AccessService {
@@ -61,12 +72,67 @@ export class AccessService {
   }
 
   async localAdminPassword(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<LocalAdminPassword> {
-    return this.#read('LocalAdminPassword', request, caller, origin, async (device, deadline) => {
+    const read = this.#secretRead('LocalAdminPassword', request, caller, origin, async (device, deadline) => {
       const credentials = await this.deps.secrets.lapsCredentials(device, deadline, 'current');
       const current = credentials?.[0];
       if (!current) throw noLapsPassword(`${device.deviceName} has no LAPS password backed up to Entra ID. Check its Windows LAPS policy (BackupDirectory = Azure AD).`);
       return { deviceName: device.deviceName, deviceId: device.deviceId, tenantId: device.tenantId, ...current };
     });
+    const answer = await read.run();
+    const minutes = read.granted?.decision.rotateAfterReadMinutes;
+    if (minutes === undefined) return answer;
+    return { ...answer, ...(await this.#rotateAfterRead(read.granted!, minutes, caller, request)) };
+  }
+
+  /**
+   * The granting rule rotates the password once read: a job due in `minutes` (or the device's pending
+   * one), on the record before the answer says when; or, when Intune cannot rotate it, the reason,
+   * on the record too. The read itself stands either way.
+   */
+  async #rotateAfterRead(read: GrantedRead, minutes: number, caller: Caller, request: SecretRequest): Promise<Pick<LocalAdminPassword, 'rotationScheduledAt' | 'rotationId' | 'rotationUnavailableReason'>> {
+    const base = { device: read.device, trigger: 'afterRead' as const, actor: auditActor(caller), ...(request.reason ? { reason: request.reason } : {}), ruleId: read.decision.grantingRule!.id, ...(read.event.id ? { readEventId: read.event.id } : {}) };
+    const why = await this.deps.rotation.whyNot(read.device, this.#budget());
+    if (why) {
+      await this.deps.rotation.recordSkipped(base, why);
+      return { rotationUnavailableReason: why };
+    }
+    const { job } = await this.deps.rotation.schedule({ ...base, dueAt: Date.now() + minutes * 60_000 });
+    return { rotationScheduledAt: job.dueAt, rotationId: job.id };
+  }
+
+  /**
+   * Reset-AmsLocalAdminPassword: decided and audited like a read (access type LocalAdminPasswordRotation;
+   * administrators are allowed without a rule), refused 409 when Intune cannot rotate the device, then a
+   * job due now (or the device's pending one, moved to now).
+   */
+  async resetLocalAdminPassword(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<PasswordRotation> {
+    const read = this.#secretRead('LocalAdminPasswordRotation', request, caller, origin, async (device, deadline) => {
+      const why = await this.deps.rotation.whyNot(device, deadline);
+      if (why) throw new ConflictError('rotation-unavailable', `No rotation can be made: ${why}`, { resultCode: 'RotationUnavailable' });
+    });
+    await read.run();
+    const granted = read.granted!;
+    const { job } = await this.deps.rotation.schedule({
+      device: granted.device,
+      trigger: 'onDemand',
+      dueAt: Date.now(),
+      actor: auditActor(caller),
+      ...(request.reason ? { reason: request.reason } : {}),
+      ...(granted.decision.grantingRule ? { ruleId: granted.decision.grantingRule.id } : {}),
+      ...(granted.event.id ? { readEventId: granted.event.id } : {}),
+    });
+    return rotationView(job);
+  }
+
+  async passwordRotations(query: { status?: RotationJob['status']; computerName?: string; deviceId?: string; tenantId?: string; top?: number }): Promise<{ items: PasswordRotation[] }> {
+    const jobs = await this.deps.rotation.list({
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.computerName ? { deviceName: query.computerName } : {}),
+      ...(query.deviceId ? { deviceId: query.deviceId.toLowerCase() } : {}),
+      ...(query.tenantId ? { tenantId: query.tenantId.toLowerCase() } : {}),
+      limit: query.top ?? 100,
+    });
+    return { items: jobs.map(rotationView) };
   }
 
   async localAdminPasswordHistory(request: SecretRequest, caller: Caller, origin: RequestOrigin): Promise<{ items: LocalAdminPassword[] }> {
@@ -119,6 +185,7 @@ export class AccessService {
           code: d.code,
           ...(d.grantingRule ? { grantingRuleId: d.grantingRule.id } : {}),
           reasonRequirement: d.reasonRequirement,
+          ...(d.rotateAfterReadMinutes !== undefined ? { rotateAfterReadMinutes: d.rotateAfterReadMinutes } : {}),
           rules: d.explanation.map((e) => ({
             ruleId: e.ruleId,
             description: e.description,
@@ -138,11 +205,18 @@ export class AccessService {
    * Graph step running fails as a timeout (504), which the read's steps audit like any directory failure.
    */
   #read<T>(accessType: AccessType, request: SecretRequest, caller: Caller, origin: RequestOrigin, fetch: SecretFetch<T>): Promise<T> {
+    return this.#secretRead(accessType, request, caller, origin, fetch).run();
+  }
+
+  #secretRead<T>(accessType: AccessType, request: SecretRequest, caller: Caller, origin: RequestOrigin, fetch: SecretFetch<T>): SecretRead<T> {
     if (Boolean(request.computerName) === Boolean(request.deviceId)) {
       throw new ValidationError([{ path: 'body/computerName', message: 'give computerName or deviceId (one of them, not both)' }]);
     }
-    const deadline = deadlineIn(this.deps.settings.get().secretReadTimeoutSeconds * 1000, "the secret read's time budget (secretReadTimeoutSeconds)");
-    return new SecretRead(this.deps, this.#audited, accessType, request, caller, origin, fetch, deadline).run();
+    return new SecretRead(this.deps, this.#audited, accessType, request, caller, origin, fetch, this.#budget());
+  }
+
+  #budget(): Deadline {
+    return deadlineIn(this.deps.settings.get().secretReadTimeoutSeconds * 1000, "the secret read's time budget (secretReadTimeoutSeconds)");
   }
 }
 

@@ -15,6 +15,7 @@
 import {
   ACCESS_TYPES,
   PRINCIPAL_LISTS,
+  principalsIn,
   targetKind,
   type AccessType,
   type DeviceIdentity,
@@ -56,6 +57,8 @@ export interface AccessDecision {
   denyingRules: string[];
   /** The granting rule's; `Hidden` when refused. */
   reasonRequirement: ReasonRequirement;
+  /** The granting rule's, for a granted read of the current LAPS password; absent: no rotation after the read. */
+  rotateAfterReadMinutes?: number;
   /** The granting rule's success channels; empty when refused. */
   successChannels: string[];
   /** The failure channels of every matching rule, deduplicated, in matching-rule order. */
@@ -385,6 +388,10 @@ function decide(matching: readonly IndexedRule[], caller: ReadonlySet<number>, a
     ...(allowed && granting ? { grantingRule: granting.rule } : {}),
     denyingRules,
     reasonRequirement: allowed && granting ? granting.rule.userRequestReasonRequirement : 'Hidden',
+    // Like the reason requirement, the most specific granting rule's word; only a read of the current password rotates it.
+    ...(allowed && granting && accessType === 'LocalAdminPassword' && granting.rule.rotateAfterReadMinutes !== undefined
+      ? { rotateAfterReadMinutes: granting.rule.rotateAfterReadMinutes }
+      : {}),
     successChannels: allowed && granting ? [...granting.rule.notificationChannelsSuccess] : [],
     failureChannels: [...failureChannels],
     explanation,
@@ -398,15 +405,15 @@ function namedIn(r: IndexedRule, list: number, caller: ReadonlySet<number>): Pri
   const numbers = r.principals;
   const start = numbers[list]!;
   const end = numbers[list + 1]!;
-  for (let i = start; i < end; i++) if (caller.has(numbers[i]!)) hits.push(r.rule[LISTS[list]!][i - start]!);
+  for (let i = start; i < end; i++) if (caller.has(numbers[i]!)) hits.push(principalsIn(r.rule, LISTS[list]!)[i - start]!);
   return hits;
 }
 
 function numberLists(rule: RuleRecord, numberOf: (id: string) => number): number[] {
-  const numbers = [0, 0, 0, 0, 0, 0, 0];
+  const numbers = new Array<number>(LISTS.length + 1).fill(0);
   LISTS.forEach((key, list) => {
     numbers[list] = numbers.length;
-    for (const ref of rule[key]) numbers.push(numberOf(ref.id));
+    for (const ref of principalsIn(rule, key)) numbers.push(numberOf(ref.id));
   });
   numbers[LISTS.length] = numbers.length;
   return numbers;

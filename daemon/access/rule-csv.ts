@@ -25,6 +25,7 @@ export const RULE_CSV_COLUMNS = [
   'disabled',
   'notes',
   'userRequestReasonRequirement',
+  'rotateAfterReadMinutes',
   'notificationChannelsSuccess',
   'notificationChannelsFailure',
 ] as const;
@@ -92,6 +93,8 @@ export async function parseRuleCsv(text: string, delimiter: CsvDelimiter = detec
       if (cell === '') return;
       if (LIST_COLUMNS.includes(column)) input[column] = cell.split(';').map((e) => e.trim()).filter(Boolean);
       else if (column === 'disabled') input[column] = /^(true|yes|1)$/i.test(cell) ? true : /^(false|no|0)$/i.test(cell) ? false : cell;
+      // A whole number becomes one; anything else stays text, for the schema to refuse with its words.
+      else if (column === 'rotateAfterReadMinutes') input[column] = /^\s*\d{1,9}\s*$/.test(cell) ? Number(cell) : cell;
       else input[column] = cell;
     });
     const validate = newRuleSchema();
@@ -127,7 +130,7 @@ export function ruleCsv(rules: readonly RuleExportRow[], delimiter: CsvDelimiter
 }
 
 /** What a rule gives to each column of its CSV row. */
-export type RuleExportRow = { [column in (typeof RULE_CSV_COLUMNS)[number]]?: string | boolean | null | readonly (string | { id: string })[] };
+export type RuleExportRow = { [column in (typeof RULE_CSV_COLUMNS)[number]]?: string | number | boolean | null | readonly (string | { id: string })[] };
 
 function pascal(name: string): string {
   return name[0]!.toUpperCase() + name.slice(1);

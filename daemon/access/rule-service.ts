@@ -14,7 +14,7 @@ import type { DeepReadonly, Store } from '../store/store.js';
 import { UnresolvedName, type DirectoryNames } from './directory-names.js';
 import { RuleIndex } from './evaluation.js';
 import { NameLookups } from './name-lookups.js';
-import { PRINCIPAL_LIST_NAMES, targetKind, type PrincipalRef, type RulePrincipals, type RuleRecord } from './types.js';
+import { PRINCIPAL_LIST_NAMES, principalsIn, targetKind, type PrincipalRef, type RulePrincipals, type RuleRecord } from './types.js';
 
 export type RuleView = components['schemas']['ComputerAuthorizationRule'];
 export type NewRule = components['schemas']['NewComputerAuthorizationRule'];
@@ -46,19 +46,20 @@ function ruleContent(rule: DeepReadonly<RuleRecord>): string {
     rule.tenantId.toLowerCase(),
     rule.groupId?.toLowerCase() ?? null,
     rule.deviceId?.toLowerCase() ?? null,
-    ...LIST_NAMES.map((name) => ids(rule[name])),
+    ...LIST_NAMES.map((name) => ids(principalsIn(rule, name))),
     rule.description,
     rule.ruleExpiryDate ?? null,
     rule.disabled,
     rule.notes ?? null,
     rule.userRequestReasonRequirement,
+    rule.rotateAfterReadMinutes ?? null,
     [...rule.notificationChannelsSuccess].sort(),
     [...rule.notificationChannelsFailure].sort(),
   ]);
 }
 
 export function toRuleView(rule: DeepReadonly<RuleRecord>, now = Date.now()): RuleView {
-  const lists = Object.fromEntries(LIST_NAMES.map((name) => [name, rule[name].map((p) => ({ ...p }))])) as unknown as RulePrincipals;
+  const lists = Object.fromEntries(LIST_NAMES.map((name) => [name, principalsIn(rule, name).map((p) => ({ ...p }))])) as unknown as Required<RulePrincipals>;
   return {
     id: rule.id,
     description: rule.description,
@@ -73,6 +74,7 @@ export function toRuleView(rule: DeepReadonly<RuleRecord>, now = Date.now()): Ru
     active: isActive(rule, now),
     ...(rule.notes ? { notes: rule.notes } : {}),
     userRequestReasonRequirement: rule.userRequestReasonRequirement,
+    ...(rule.rotateAfterReadMinutes !== undefined ? { rotateAfterReadMinutes: rule.rotateAfterReadMinutes } : {}),
     notificationChannelsSuccess: [...rule.notificationChannelsSuccess],
     notificationChannelsFailure: [...rule.notificationChannelsFailure],
     createdAt: rule.createdAt,
@@ -208,6 +210,7 @@ export class RuleService {
       disabled: input.disabled ?? false,
       ...(input.notes ? { notes: input.notes } : {}),
       userRequestReasonRequirement: input.userRequestReasonRequirement ?? 'Optional',
+      ...(input.rotateAfterReadMinutes !== undefined ? { rotateAfterReadMinutes: input.rotateAfterReadMinutes } : {}),
       notificationChannelsSuccess: channels.notificationChannelsSuccess ?? [],
       notificationChannelsFailure: channels.notificationChannelsFailure ?? [],
       createdAt: new Date().toISOString(),
@@ -262,7 +265,7 @@ export class RuleService {
       removals[name] = new Set();
       entries.forEach((entry, i) => {
         const key = entry.trim().toLowerCase();
-        const match = existing[name].find((p) => p.id === key || p.displayName.toLowerCase() === key);
+        const match = principalsIn(existing, name).find((p) => p.id === key || p.displayName.toLowerCase() === key);
         if (match) removals[name]!.add(match.id);
         else errors.push({ path: `body/remove${capitalised(name)}/${i}`, message: `'${entry}' is not in ${name} (give its object id or name as listComputerAuthorizationRules, GET /v1/computer-authorization-rules, shows it)` });
       });
@@ -284,8 +287,8 @@ export class RuleService {
         }
         for (const name of LIST_NAMES) {
           const removed = removals[name];
-          if (removed) rule[name] = rule[name].filter((p) => !removed.has(p.id));
-          if (additions[name]) rule[name] = dedupe([...rule[name], ...additions[name]]);
+          if (removed) rule[name] = principalsIn(rule, name).filter((p) => !removed.has(p.id));
+          if (additions[name]) rule[name] = dedupe([...principalsIn(rule, name), ...additions[name]]);
         }
         if (input.ruleExpiryDate === null) delete rule.ruleExpiryDate;
         else if (input.ruleExpiryDate !== undefined) rule.ruleExpiryDate = new Date(input.ruleExpiryDate).toISOString();
@@ -293,6 +296,8 @@ export class RuleService {
         if (input.notes === null || input.notes === '') delete rule.notes;
         else if (input.notes !== undefined) rule.notes = input.notes;
         if (input.userRequestReasonRequirement !== undefined) rule.userRequestReasonRequirement = input.userRequestReasonRequirement;
+        if (input.rotateAfterReadMinutes === null) delete rule.rotateAfterReadMinutes;
+        else if (input.rotateAfterReadMinutes !== undefined) rule.rotateAfterReadMinutes = input.rotateAfterReadMinutes;
         if (channels.notificationChannelsSuccess) rule.notificationChannelsSuccess = channels.notificationChannelsSuccess;
         if (channels.notificationChannelsFailure) rule.notificationChannelsFailure = channels.notificationChannelsFailure;
         rule.modifiedAt = new Date().toISOString();

@@ -57,25 +57,27 @@ export interface SecretReadDependencies {
 /** Past this many targeted groups, one getMemberGroups for the device is cheaper than checkMemberGroups batches of 20. */
 const CHECK_MEMBER_GROUPS_LIMIT = 60;
 
-const ACCESS_NAMES: Record<AccessType, string> = {
-  LocalAdminPassword: 'local administrator password',
-  LocalAdminPasswordHistory: 'local administrator password history',
-  BitLockerRecoveryKey: 'BitLocker recovery keys',
+/** What each access type lets one do to a device, as the refusals say it. */
+const ACCESS_ACTS: Record<AccessType, (device: string) => string> = {
+  LocalAdminPassword: (device) => `read the local administrator password of ${device}`,
+  LocalAdminPasswordHistory: (device) => `read the local administrator password history of ${device}`,
+  BitLockerRecoveryKey: (device) => `read the BitLocker recovery keys of ${device}`,
+  LocalAdminPasswordRotation: (device) => `have the local administrator password of ${device} rotated`,
 };
 
-const REFUSAL_DETAIL: Record<'NoMatchingRuleForComputer' | 'NoMatchingRuleForUser' | 'ExplicitlyDenied', (accessType: string, device: string) => string> = {
-  NoMatchingRuleForComputer: (what, device) => `No authorization rule applies to ${device}, so nobody may read its ${what}. An administrator can add one with createComputerAuthorizationRule (POST /v1/computer-authorization-rules).`,
-  NoMatchingRuleForUser: (what, device) => `No authorization rule lets you read the ${what} of ${device}. Ask an administrator; getEffectiveAccess (GET /v1/effective-access) shows why.`,
-  ExplicitlyDenied: (what, device) => `A rule denies you the ${what} of ${device}; a deny wins over every allow.`,
+const REFUSAL_DETAIL: Record<'NoMatchingRuleForComputer' | 'NoMatchingRuleForUser' | 'ExplicitlyDenied', (act: string, device: string) => string> = {
+  NoMatchingRuleForComputer: (act, device) => `No authorization rule applies to ${device}, so nobody may ${act}. An administrator can add one with createComputerAuthorizationRule (POST /v1/computer-authorization-rules).`,
+  NoMatchingRuleForUser: (act) => `No authorization rule lets you ${act}. Ask an administrator; getEffectiveAccess (GET /v1/effective-access) shows why.`,
+  ExplicitlyDenied: (act) => `A rule forbids you to ${act}; a deny wins over every allow.`,
 };
 
 /**
  * Rules name users and groups, so a key acting as no user (an admin key, typically) matches none of
  * them: asking an administrator would not help the administrator holding it.
  */
-function actsAsNoUser(caller: Caller, what: string, device: string): string {
+function actsAsNoUser(caller: Caller, act: string): string {
   const key = caller.kind === 'apiKey' ? `The API key '${caller.displayName}'` : 'This caller';
-  return `${key} acts as no user, and authorization rules allow users and groups, so no rule can let it read the ${what} of ${device} (its role does not matter). Use a key that acts as a user: createApiKey (POST /v1/api-keys) with that user's tenantId and principalId (object id), or sign in as the user with Entra ID.`;
+  return `${key} acts as no user, and authorization rules allow users and groups, so no rule can let it ${act} (its role does not matter). Use a key that acts as a user: createApiKey (POST /v1/api-keys) with that user's tenantId and principalId (object id), or sign in as the user with Entra ID.`;
 }
 
 /** The caller's object id and every group it is in; an API key acting as nobody is only itself (no rule names it). */
@@ -103,6 +105,19 @@ export function deviceIdentity(device: Device) {
 
 function kebab(code: string): string {
   return code.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+/** What a granted read leaves for what follows it (a rotation after the read). */
+export interface GrantedRead {
+  device: Device;
+  decision: AccessDecision;
+  event: NotificationEvent;
+}
+
+/** An administrator's rotation request that no rule grants: allowed, decided by no rule (an explicit deny of a user still wins for keys acting as that user). */
+function administratorRotation(ruled: AccessDecision): AccessDecision {
+  if (ruled.code === 'ExplicitlyDenied') return ruled;
+  return { ...ruled, allowed: true, code: 'Success', reasonRequirement: 'Optional', successChannels: [] };
 }
 
 export class SecretRead<T> {
@@ -149,12 +164,20 @@ export class SecretRead<T> {
     const deviceGroups = await this.#directory(() => targetedDeviceGroups(this.deps.secrets, this.#index, device, this.#now, this.deadline));
     const decision = this.#decide(device, principals, deviceGroups);
     if ('refusal' in decision) return this.#refuse(decision.refusal);
-    const granted: SecretReadEventInput = { ...this.#base, device: this.#auditDevice, outcome: { success: true, code: 'Success', ruleIds: [decision.grantingRule!.id] } };
+    const granted: SecretReadEventInput = { ...this.#base, device: this.#auditDevice, outcome: { success: true, code: 'Success', ruleIds: this.#ruleIds ?? [] } };
     const { secret, written } = await this.#secretWhileAuditing(device, granted);
     const successChannels = this.#successChannels(decision);
     if (successChannels.some((c) => c.mandatory)) await this.#tellMandatoryChannels(successChannels, decision, granted);
     this.#notify(successChannels.filter((c) => !c.mandatory).map((c) => c.id), written);
+    this.#grant = { device, decision, event: written };
     return secret;
+  }
+
+  #grant: GrantedRead | undefined;
+
+  /** After `run` resolved: the device, the decision and the granted event (what a rotation after the read needs). */
+  get granted(): GrantedRead | undefined {
+    return this.#grant;
   }
 
   #limitRefusal(): RateLimitedError | UnavailableError | undefined | Promise<RateLimitedError | UnavailableError | undefined> {
@@ -212,13 +235,15 @@ export class SecretRead<T> {
 
   /** The decision, or the refusal to record and answer. */
   #decide(device: Device, principals: ReadonlySet<string>, deviceGroups: ReadonlySet<string>): AccessDecision | { refusal: DomainError & { resultCode?: ResultCode } } {
-    const decision = this.#index.evaluate({ device: deviceIdentity(device), deviceGroupIds: deviceGroups, callerPrincipalIds: principals, accessType: this.accessType, now: this.#now });
+    const ruled = this.#index.evaluate({ device: deviceIdentity(device), deviceGroupIds: deviceGroups, callerPrincipalIds: principals, accessType: this.accessType, now: this.#now });
+    // Administrators may have any device's password rotated (issue 16), rules or not; a rule that grants it still names itself.
+    const decision = !ruled.allowed && this.accessType === 'LocalAdminPasswordRotation' && this.caller.role === 'admin' ? administratorRotation(ruled) : ruled;
     this.#decision = decision;
-    this.#ruleIds = decision.allowed ? [decision.grantingRule!.id] : decision.denyingRules.length > 0 ? decision.denyingRules : decision.matchingRules;
-    const what = ACCESS_NAMES[this.accessType];
+    this.#ruleIds = decision.allowed ? (decision.grantingRule ? [decision.grantingRule.id] : []) : decision.denyingRules.length > 0 ? decision.denyingRules : decision.matchingRules;
+    const act = ACCESS_ACTS[this.accessType](device.deviceName);
     if (!decision.allowed) {
       const code = decision.code as keyof typeof REFUSAL_DETAIL;
-      const detail = code === 'NoMatchingRuleForUser' && !this.caller.principalId ? actsAsNoUser(this.caller, what, device.deviceName) : REFUSAL_DETAIL[code](what, device.deviceName);
+      const detail = code === 'NoMatchingRuleForUser' && !this.caller.principalId ? actsAsNoUser(this.caller, act) : REFUSAL_DETAIL[code](act, device.deviceName);
       return { refusal: new ForbiddenError(kebab(code), detail, { resultCode: code }) };
     }
     if (decision.reasonRequirement === 'Required' && !this.request.reason?.trim()) {
@@ -257,7 +282,7 @@ export class SecretRead<T> {
   /** Mandatory channels are told before the secret leaves; if one cannot be, the secret does not leave. */
   async #tellMandatoryChannels(channels: readonly DeepReadonly<ChannelRecord>[], decision: AccessDecision, granted: SecretReadEventInput): Promise<void> {
     const mandatory = channels.filter((c) => c.mandatory);
-    const extra = { ruleDescription: decision.grantingRule!.description };
+    const extra = decision.grantingRule ? { ruleDescription: decision.grantingRule.description } : {};
     const results = await Promise.all(mandatory.map((channel) => this.deps.queue.deliverNow(channel, granted, extra)));
     const failed = mandatory.flatMap((channel, i) => {
       const result = results[i]!;

@@ -2,11 +2,11 @@
  * The vocabulary of access decisions, shared by the rule store, the evaluation engine, the secret-read
  * handlers and the audit trail. Kept free of I/O so the engine stays pure.
  */
-import type { RulePrincipals, RuleRecord } from '../store/records.js';
+import type { PrincipalRef, RulePrincipals, RuleRecord } from '../store/records.js';
 
 export type { PrincipalRef, ReasonRequirement, RulePrincipals, RuleRecord } from '../store/records.js';
 
-export const ACCESS_TYPES = ['LocalAdminPassword', 'LocalAdminPasswordHistory', 'BitLockerRecoveryKey'] as const;
+export const ACCESS_TYPES = ['LocalAdminPassword', 'LocalAdminPasswordHistory', 'BitLockerRecoveryKey', 'LocalAdminPasswordRotation'] as const;
 export type AccessType = (typeof ACCESS_TYPES)[number];
 
 /** Result codes, named as Access Manager admins know them, plus the ones a Graph-backed service adds. */
@@ -26,10 +26,11 @@ export const RESULT_CODES = [
   'NotificationFailed',
   'InvalidRequest',
   'InternalError',
+  'RotationUnavailable',
 ] as const;
 export type ResultCode = (typeof RESULT_CODES)[number];
 
-/** The six principal lists of a rule, in the order admins know them. */
+/** The eight principal lists of a rule, in the order admins know them. */
 export const PRINCIPAL_LIST_NAMES = [
   'principalsAllowedLaps',
   'principalsDeniedLaps',
@@ -37,13 +38,23 @@ export const PRINCIPAL_LIST_NAMES = [
   'principalsDeniedLapsHistory',
   'principalsAllowedBitLocker',
   'principalsDeniedBitLocker',
+  'principalsAllowedLapsRotation',
+  'principalsDeniedLapsRotation',
 ] as const satisfies readonly (keyof RulePrincipals)[];
 
 export const PRINCIPAL_LISTS: Record<AccessType, { allowed: keyof RulePrincipals; denied: keyof RulePrincipals }> = {
   LocalAdminPassword: { allowed: 'principalsAllowedLaps', denied: 'principalsDeniedLaps' },
   LocalAdminPasswordHistory: { allowed: 'principalsAllowedLapsHistory', denied: 'principalsDeniedLapsHistory' },
   BitLockerRecoveryKey: { allowed: 'principalsAllowedBitLocker', denied: 'principalsDeniedBitLocker' },
+  LocalAdminPasswordRotation: { allowed: 'principalsAllowedLapsRotation', denied: 'principalsDeniedLapsRotation' },
 };
+
+const NONE: readonly PrincipalRef[] = Object.freeze([]);
+
+/** A principal list of a rule; the rotation lists are absent in rules written before rotation, as empty. */
+export function principalsIn(rule: { readonly [L in keyof RulePrincipals]?: readonly PrincipalRef[] }, list: keyof RulePrincipals): readonly PrincipalRef[] {
+  return rule[list] ?? NONE;
+}
 
 export type TargetKind = 'device' | 'group' | 'tenant';
 

@@ -3,7 +3,7 @@ import type { AccessType } from '../access/types.js';
 import type { OperationErrorHooks, OperationHandlers } from './operation-types.js';
 import type { RequestContextTools } from './request-origin.js';
 
-type SecretOperations = 'getLocalAdminPassword' | 'getLocalAdminPasswordHistory' | 'getFveRecoveryKey' | 'getEffectiveAccess';
+type SecretOperations = 'getLocalAdminPassword' | 'getLocalAdminPasswordHistory' | 'getFveRecoveryKey' | 'getEffectiveAccess' | 'resetLocalAdminPassword' | 'listPasswordRotations';
 
 /** Cache-Control: no-store is set on every /v1/ answer (app.ts); these are the answers it exists for. */
 export function secretHandlers(access: AccessService, tools: RequestContextTools): Pick<OperationHandlers, SecretOperations> {
@@ -20,10 +20,21 @@ export function secretHandlers(access: AccessService, tools: RequestContextTools
     async getEffectiveAccess({ query }) {
       return access.effectiveAccess(query);
     },
+    async resetLocalAdminPassword({ body, caller, request }) {
+      return access.resetLocalAdminPassword(body, caller, tools.origin(request));
+    },
+    async listPasswordRotations({ query }) {
+      return access.passwordRotations(query);
+    },
   };
 }
 
-const SECRET_READS = { getLocalAdminPassword: 'LocalAdminPassword', getLocalAdminPasswordHistory: 'LocalAdminPasswordHistory', getFveRecoveryKey: 'BitLockerRecoveryKey' } as const satisfies Record<string, AccessType>;
+const SECRET_READS = {
+  getLocalAdminPassword: 'LocalAdminPassword',
+  getLocalAdminPasswordHistory: 'LocalAdminPasswordHistory',
+  getFveRecoveryKey: 'BitLockerRecoveryKey',
+  resetLocalAdminPassword: 'LocalAdminPasswordRotation',
+} as const satisfies Record<string, AccessType>;
 
 /** A secret read refused for any cause the decision steps do not see (a malformed body, a wrong content type) is audited too. */
 export function secretErrorHooks(access: AccessService, tools: RequestContextTools): OperationErrorHooks {

@@ -25,7 +25,11 @@ export const CHANGE_EVENT_TYPES = [
 ] as const;
 export type ChangeEventType = (typeof CHANGE_EVENT_TYPES)[number];
 
-export const AUDIT_EVENT_TYPES = ['secret.read', 'notification.failed', 'audit.pruned', 'audit.rekeyed', 'audit.reset', ...CHANGE_EVENT_TYPES] as const;
+/** A rotation job's life: scheduled, done (Intune accepted the action), failed (given up); skipped: a rule asked for one that cannot happen. */
+export const ROTATION_EVENT_TYPES = ['rotation.scheduled', 'rotation.skipped', 'rotation.completed', 'rotation.failed'] as const;
+export type RotationEventType = (typeof ROTATION_EVENT_TYPES)[number];
+
+export const AUDIT_EVENT_TYPES = ['secret.read', 'notification.failed', ...ROTATION_EVENT_TYPES, 'audit.pruned', 'audit.rekeyed', 'audit.reset', ...CHANGE_EVENT_TYPES] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** Who asked: an API key, or an Entra user signed in with a token. */
@@ -104,6 +108,27 @@ export interface NotificationFailedEventInput extends AuditContext {
 }
 
 /**
+ * A rotation of a device's LAPS password through Intune (rotation-jobs.ts). The actor is who caused it
+ * (the reader, or who asked); `system` for the worker's outcomes.
+ */
+export interface RotationEventInput extends AuditContext {
+  type: RotationEventType;
+  device: AuditDeviceFound;
+  rotation: {
+    jobId?: string;
+    trigger: 'afterRead' | 'onDemand';
+    dueAt?: string;
+    attempts?: number;
+    managedDeviceId?: string;
+    /** Why it failed, or (skipped) why it cannot happen. */
+    error?: string;
+    ruleId?: string;
+    /** The read or request that scheduled it. */
+    readEventId?: string;
+  };
+}
+
+/**
  * Retention removed the oldest events. Chained like any event, it names the last event removed and its
  * hash, which the first kept event's prevHash must equal: `amsd audit verify` accepts a trail that starts
  * after seq 1 only when such an event accounts for the cut.
@@ -138,7 +163,7 @@ export interface AuditTrailEventInput extends AuditContext {
   };
 }
 
-export type AuditEventInput = SecretReadEventInput | ChangeEventInput | NotificationFailedEventInput | AuditPrunedEventInput | AuditTrailEventInput;
+export type AuditEventInput = SecretReadEventInput | ChangeEventInput | NotificationFailedEventInput | RotationEventInput | AuditPrunedEventInput | AuditTrailEventInput;
 
 /** The fields the log adds; `hash` covers everything else (see chain.ts). */
 export interface AuditChainFields {
@@ -164,16 +189,21 @@ export type AuditEvent = AuditEventInput & AuditChainFields;
  * - 4012–4018, secret refused: as in Access Manager, where it has the same reason.
  * - 4031–4035, secret refused for reasons Access Manager has no id for (amsd's own decade).
  * - 4036, refused because a mandatory notification channel could not be told; 4037, refused because
- *   the request itself was invalid (malformed body, lone surrogate); 4038, failed unexpectedly; 4041, a queued
+ *   the request itself was invalid (malformed body, lone surrogate); 4038, failed unexpectedly; 4039, a
+ *   rotation asked for that cannot happen (not managed by Intune, no permission); 4041, a queued
  *   notification that finally failed.
  * - 21TK, configuration changed: T is the target (0 rule, 1 tenant, 2 API key, 3 settings, 4 channel), K the
  *   change (1 created, 2 deleted or revoked, 3 updated). Rules keep Access Manager's 2101–2103.
  * - 2151–2153, the trail itself: pruned by retention, keyed (rekeyed), archived and started anew (reset).
+ * - 3005, a rotation of the LAPS password asked for and granted (Reset-AmsLocalAdminPassword); 3011 a
+ *   rotation scheduled, 3013 done (Intune accepted it); 4051 a rotation that finally failed, 4052 one a
+ *   granting rule asked for that cannot happen (not managed by Intune, no permission). amsd's own.
  */
 export const SECRET_GRANTED_EVENT_IDS: Record<AccessType, number> = {
   LocalAdminPassword: 3001,
   LocalAdminPasswordHistory: 3002,
   BitLockerRecoveryKey: 3004,
+  LocalAdminPasswordRotation: 3005,
 };
 
 export const SECRET_REFUSED_EVENT_IDS: Record<Exclude<ResultCode, 'Success'>, number> = {
@@ -191,6 +221,7 @@ export const SECRET_REFUSED_EVENT_IDS: Record<Exclude<ResultCode, 'Success'>, nu
   NotificationFailed: 4036,
   InvalidRequest: 4037,
   InternalError: 4038,
+  RotationUnavailable: 4039,
 };
 
 export const CHANGE_EVENT_IDS: Record<ChangeEventType, number> = {
@@ -208,6 +239,13 @@ export const CHANGE_EVENT_IDS: Record<ChangeEventType, number> = {
   'channel.updated': 2143,
 };
 
+export const ROTATION_EVENT_IDS: Record<RotationEventType, number> = {
+  'rotation.scheduled': 3011,
+  'rotation.completed': 3013,
+  'rotation.failed': 4051,
+  'rotation.skipped': 4052,
+};
+
 /** A notification that finally failed (after every retry). */
 export const NOTIFICATION_FAILED_EVENT_ID = 4041;
 /** Retention removed the oldest events of the trail. */
@@ -217,6 +255,7 @@ export const AUDIT_TRAIL_EVENT_IDS = { 'audit.rekeyed': 2152, 'audit.reset': 215
 
 export function eventIdOf(input: AuditEventInput): number {
   if (input.type === 'notification.failed') return NOTIFICATION_FAILED_EVENT_ID;
+  if (input.type === 'rotation.scheduled' || input.type === 'rotation.skipped' || input.type === 'rotation.completed' || input.type === 'rotation.failed') return ROTATION_EVENT_IDS[input.type];
   if (input.type === 'audit.pruned') return AUDIT_PRUNED_EVENT_ID;
   if (input.type === 'audit.rekeyed' || input.type === 'audit.reset') return AUDIT_TRAIL_EVENT_IDS[input.type];
   if (input.type !== 'secret.read') return CHANGE_EVENT_IDS[input.type];

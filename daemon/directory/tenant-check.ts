@@ -7,13 +7,17 @@ import type { Dispatcher } from 'undici';
 import type { components } from '../../openapi/ams.js';
 import { packageVersion } from '../../openapi/package-root.js';
 import { connectTo } from './connections.js';
-import { GraphError } from './graph-client.js';
+import { GraphError, type GraphClient } from './graph-client.js';
+import { INTUNE_MANAGED_DEVICES_PROBE, INTUNE_READ_PERMISSION, INTUNE_ROTATE_PERMISSION, probeRotatePermission } from './intune.js';
 import type { TenantService } from './tenant-service.js';
 
 export type TenantCheckReport = components['schemas']['TenantCheckReport'];
 type Check = TenantCheckReport['checks'][number];
 
-const PROBES: { name: Check['name']; path: string; permission: string; what: string }[] = [
+/** Probes of a feature the tenant may go without (rotation through Intune, issue 16): reported, never failing the report. */
+type Probe = { name: Check['name']; path: string; permission: string; what: string; optional?: true; method?: 'POST' };
+
+const PROBES: Probe[] = [
   { name: 'readDevices', path: '/v1.0/devices?$top=1&$select=id', permission: 'Device.Read.All', what: 'find devices by name or id' },
   {
     name: 'readLapsMetadata',
@@ -28,6 +32,13 @@ const PROBES: { name: Check['name']; path: string; permission: string; what: str
     permission: 'BitlockerKey.Read.All',
     what: 'list BitLocker recovery keys',
   },
+  {
+    name: 'findIntuneDevices',
+    path: INTUNE_MANAGED_DEVICES_PROBE,
+    permission: INTUNE_READ_PERMISSION,
+    what: 'find devices in Intune, to rotate their LAPS passwords (optional)',
+    optional: true,
+  },
 ];
 
 export async function checkTenant(tenants: TenantService, tenantId: string, dispatcher: Dispatcher): Promise<TenantCheckReport> {
@@ -41,16 +52,17 @@ export async function checkTenant(tenants: TenantService, tenantId: string, disp
     checks.push({ name: 'signIn', succeeded: true, detail: `Signed in as app ${tenant.clientId} at ${tenant.authorityHost}.` });
   } catch (error) {
     checks.push({ name: 'signIn', succeeded: false, detail: `Sign-in failed: ${(error as Error).message}` });
-    for (const probe of PROBES) {
-      checks.push({ name: probe.name, succeeded: false, detail: 'Not tried: the daemon could not sign in.', permission: probe.permission });
+    for (const probe of [...PROBES, ROTATE_PROBE]) {
+      checks.push({ name: probe.name, succeeded: false, detail: 'Not tried: the daemon could not sign in.', permission: probe.permission, ...(probe.optional ? { optional: true } : {}) });
     }
     return { tenantId: tenant.tenantId, succeeded: false, checks };
   }
 
   for (const probe of PROBES) {
+    const optional = probe.optional ? { optional: true } : {};
     try {
       await graph.call(probe.path, { permission: probe.permission });
-      checks.push({ name: probe.name, succeeded: true, detail: `The app can ${probe.what}.`, permission: probe.permission });
+      checks.push({ name: probe.name, succeeded: true, detail: `The app can ${probe.what}.`, permission: probe.permission, ...optional });
     } catch (error) {
       const graphError = error instanceof GraphError ? error : undefined;
       checks.push({
@@ -61,9 +73,26 @@ export async function checkTenant(tenants: TenantService, tenantId: string, disp
             ? `Graph refused: grant the application permission ${probe.permission} (admin consent) so that the daemon can ${probe.what}.`
             : `The probe failed: ${(error as Error).message}`,
         permission: probe.permission,
+        ...optional,
         ...(graphError?.details.requestId ? { graphRequestId: graphError.details.requestId } : {}),
       });
     }
   }
-  return { tenantId: tenant.tenantId, succeeded: checks.every((c) => c.succeeded), checks };
+  checks.push(await rotationCheck(graph));
+  return { tenantId: tenant.tenantId, succeeded: checks.every((c) => c.succeeded || c.optional), checks };
+}
+
+const ROTATE_PROBE = { name: 'rotateLapsPasswords', permission: INTUNE_ROTATE_PERMISSION, optional: true } as const;
+
+/** Whether the app may ask Intune to rotate, found without rotating anything (intune.ts). */
+async function rotationCheck(graph: GraphClient): Promise<Check> {
+  const base = { name: ROTATE_PROBE.name, permission: ROTATE_PROBE.permission, optional: true };
+  try {
+    const permitted = await probeRotatePermission(graph);
+    return permitted
+      ? { ...base, succeeded: true, detail: 'The app can ask Intune to rotate LAPS passwords (rotateAfterReadMinutes, Reset-AmsLocalAdminPassword).' }
+      : { ...base, succeeded: false, detail: `Intune refused: grant the application permission ${INTUNE_ROTATE_PERMISSION} (admin consent) if rules are to rotate passwords after reads; reads work without it.` };
+  } catch (error) {
+    return { ...base, succeeded: false, detail: `The probe failed: ${(error as Error).message}` };
+  }
 }

@@ -30,7 +30,7 @@ export const TEMPLATE_VARIABLES = {
   Target: 'The computer asked for: its name when it was found, otherwise what the requester typed.',
   Reason: 'The reason the requester gave (empty when none).',
   IPAddress: 'The address the request came from.',
-  AccessType: 'LocalAdminPassword, LocalAdminPasswordHistory or BitLockerRecoveryKey.',
+  AccessType: 'LocalAdminPassword, LocalAdminPasswordHistory, BitLockerRecoveryKey, or LocalAdminPasswordRotation (a rotation asked for, or one that finally failed).',
   RequestId: 'The request id, also in the daemon log and the audit trail.',
   // The response
   IsSuccess: '`true` when the secret was handed out, `false` otherwise.',
@@ -75,7 +75,14 @@ const RENAMED: Record<string, string> = {
  * What templates are filled from: a secret-read event as the audit trail has it, or as it is about
  * to be written (a mandatory channel is told before the record exists: no `id`, `time` or `seq` yet).
  */
-export type NotificationEvent = SecretReadEventInput & Partial<AuditChainFields>;
+export type NotificationEvent = (SecretReadEventInput | RotationFailureNotice) & Partial<AuditChainFields>;
+
+/**
+ * A rotation that finally failed (rotation-service.ts), told to the failure channels in a refused
+ * request's shape: the access type LocalAdminPasswordRotation, and the rotation.failed record's id, time
+ * and event id (4051).
+ */
+export type RotationFailureNotice = Omit<SecretReadEventInput, 'type'> & { type: 'rotation.failed' };
 
 export interface VariableExtras {
   /** The description of the rule that granted access. */
@@ -114,7 +121,7 @@ export function variablesFrom(event: NotificationEvent, extra: VariableExtras = 
     ComputerObjectId: found?.objectId ?? '',
     TenantId: found?.tenantId ?? '',
     DateTimeUtc: event.time ?? now().toISOString(),
-    EventId: String(event.eventId ?? eventIdOf(event)),
+    EventId: String(event.eventId ?? eventIdOf(event as SecretReadEventInput)),
     AuditEventId: event.id ?? '',
   };
 }

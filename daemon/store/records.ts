@@ -110,6 +110,9 @@ export interface RulePrincipals {
   principalsDeniedLapsHistory: PrincipalRef[];
   principalsAllowedBitLocker: PrincipalRef[];
   principalsDeniedBitLocker: PrincipalRef[];
+  /** Who may have the LAPS password rotated through Intune. Absent in rules written before rotation (as empty). */
+  principalsAllowedLapsRotation?: PrincipalRef[];
+  principalsDeniedLapsRotation?: PrincipalRef[];
 }
 
 /** A computer authorization rule as stored. Exactly one target kind: tenant, group (+tenant) or device (+tenant). */
@@ -128,6 +131,8 @@ export interface RuleRecord extends RulePrincipals {
   disabled: boolean;
   notes?: string;
   userRequestReasonRequirement: ReasonRequirement;
+  /** Minutes after a granted read of the current LAPS password that Intune is asked to rotate it; absent, never. */
+  rotateAfterReadMinutes?: number;
   /** Notification channel ids. */
   notificationChannelsSuccess: string[];
   notificationChannelsFailure: string[];

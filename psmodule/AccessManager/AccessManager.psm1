@@ -33,6 +33,7 @@ $amsScripts = @(
     'Public/Get-AmsLocalAdminPasswordHistory.ps1',
     'Public/Get-AmsNotificationChannel.ps1',
     'Public/Get-AmsNotificationDelivery.ps1',
+    'Public/Get-AmsPasswordRotation.ps1',
     'Public/Get-AmsServiceConfig.ps1',
     'Public/Get-AmsTenant.ps1',
     'Public/Import-AmsComputerAuthorizationRule.ps1',
@@ -44,6 +45,7 @@ $amsScripts = @(
     'Public/Remove-AmsComputerAuthorizationRule.ps1',
     'Public/Remove-AmsNotificationChannel.ps1',
     'Public/Remove-AmsTenant.ps1',
+    'Public/Reset-AmsLocalAdminPassword.ps1',
     'Public/Set-AmsComputerAuthorizationRule.ps1',
     'Public/Set-AmsNotificationChannel.ps1',
     'Public/Set-AmsServiceConfig.ps1',
@@ -61,7 +63,9 @@ Register-ArgumentCompleter -CommandName @(
     'Get-AmsEffectiveAccess',
     'Get-AmsFveRecoveryKey',
     'Get-AmsLocalAdminPassword',
-    'Get-AmsLocalAdminPasswordHistory'
+    'Get-AmsLocalAdminPasswordHistory',
+    'Get-AmsPasswordRotation',
+    'Reset-AmsLocalAdminPassword'
 ) -ParameterName 'ComputerName' -ScriptBlock {
     param($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)
     Complete-AmsComputerName -WordToComplete $wordToComplete
@@ -80,11 +84,13 @@ Register-ArgumentCompleter -CommandName @(
     'Get-AmsFveRecoveryKey',
     'Get-AmsLocalAdminPassword',
     'Get-AmsLocalAdminPasswordHistory',
+    'Get-AmsPasswordRotation',
     'Get-AmsTenant',
     'New-AmsApiKey',
     'New-AmsComputerAuthorizationRule',
     'New-AmsTenant',
     'Remove-AmsTenant',
+    'Reset-AmsLocalAdminPassword',
     'Set-AmsTenant',
     'Test-AmsTenant'
 ) -ParameterName 'TenantId' -ScriptBlock {
@@ -122,6 +128,7 @@ Export-ModuleMember -Function @(
     'Get-AmsLocalAdminPasswordHistory',
     'Get-AmsNotificationChannel',
     'Get-AmsNotificationDelivery',
+    'Get-AmsPasswordRotation',
     'Get-AmsServiceConfig',
     'Get-AmsTenant',
     'Import-AmsComputerAuthorizationRule',
@@ -133,6 +140,7 @@ Export-ModuleMember -Function @(
     'Remove-AmsComputerAuthorizationRule',
     'Remove-AmsNotificationChannel',
     'Remove-AmsTenant',
+    'Reset-AmsLocalAdminPassword',
     'Set-AmsComputerAuthorizationRule',
     'Set-AmsNotificationChannel',
     'Set-AmsServiceConfig',

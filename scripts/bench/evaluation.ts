@@ -140,10 +140,10 @@ function naiveEvaluate(
           : r.deviceId!.toLowerCase() === device.deviceId.toLowerCase())),
   );
   if (matching.length === 0) return { allowed: false, code: 'NoMatchingRuleForComputer' };
-  if (matching.some((r) => names(r[lists.denied]))) return { allowed: false, code: 'ExplicitlyDenied' };
+  if (matching.some((r) => names(r[lists.denied] ?? []))) return { allowed: false, code: 'ExplicitlyDenied' };
   const order = { device: 0, group: 1, tenant: 2 };
   const granting = matching
-    .filter((r) => names(r[lists.allowed]))
+    .filter((r) => names(r[lists.allowed] ?? []))
     .sort((a, b) => order[targetKind(a)] - order[targetKind(b)] || Date.parse(a.createdAt) - Date.parse(b.createdAt) || (a.id < b.id ? -1 : 1))[0];
   return granting ? { allowed: true, code: 'Success', grantingRule: granting.id } : { allowed: false, code: 'NoMatchingRuleForUser' };
 }

@@ -113,6 +113,32 @@ t.test('no rule for the computer, no rule for the user', async (t) => {
   t.equal(decision.reasonRequirement, 'Hidden');
 });
 
+t.test('the most specific granting rule decides whether a read of the current password rotates it, and after how long', async (t) => {
+  const index = RuleIndex.build([
+    rule('tenant-rotates-in-an-hour', { principalsAllowedLaps: [user(ALICE)], principalsAllowedLapsHistory: [user(ALICE)], rotateAfterReadMinutes: 60 }),
+    rule('laptops-rotate-at-once', { groupId: LAPTOPS, principalsAllowedLaps: [user(ALICE)], rotateAfterReadMinutes: 0 }),
+    rule('pc2-never', { deviceId: pc2.deviceId, principalsAllowedLaps: [user(ALICE)] }),
+    rule('pc2-bob-rotates', { deviceId: pc2.deviceId, principalsAllowedLaps: [user(BOB)], rotateAfterReadMinutes: 5 }),
+  ]);
+  t.equal(ask(index).rotateAfterReadMinutes, 60, 'only the tenant rule grants it');
+  t.equal(ask(index, { groups: [LAPTOPS] }).rotateAfterReadMinutes, 0, 'the group rule is more specific: 0 means at once');
+  t.equal(ask(index, { device: pc2, groups: [LAPTOPS] }).rotateAfterReadMinutes, undefined, "the device rule grants without rotation: no rotation, whatever the others say");
+  t.equal(ask(index, { device: pc2, caller: [BOB] }).rotateAfterReadMinutes, 5, "a rule that does not grant the caller does not decide");
+  t.equal(ask(index, { accessType: 'LocalAdminPasswordHistory' }).rotateAfterReadMinutes, undefined, 'the history is of passwords no longer in use: no rotation');
+  t.equal(ask(index, { caller: [HELPDESK] }).rotateAfterReadMinutes, undefined, 'nor for a refusal');
+});
+
+t.test('the rotation access type has its own lists; rules written before them grant and deny it nothing', async (t) => {
+  const before = rule('before-rotation', { principalsAllowedLaps: [user(ALICE)] });
+  delete (before as Partial<RuleRecord>).principalsAllowedLapsRotation;
+  delete (before as Partial<RuleRecord>).principalsDeniedLapsRotation;
+  const index = RuleIndex.build([before, rule('rotators', { deviceId: pc2.deviceId, principalsAllowedLapsRotation: [user(BOB)], principalsDeniedLapsRotation: [user(ALICE)] })]);
+  t.equal(ask(index, { accessType: 'LocalAdminPasswordRotation' }).code, 'NoMatchingRuleForUser');
+  t.equal(ask(index, { device: pc2, caller: [BOB], accessType: 'LocalAdminPasswordRotation' }).code, 'Success');
+  t.equal(ask(index, { device: pc2, accessType: 'LocalAdminPasswordRotation' }).code, 'ExplicitlyDenied');
+  t.equal(ask(index, { device: pc2, accessType: 'LocalAdminPassword' }).code, 'Success', 'the read is its own access type');
+});
+
 t.test('a deny in any matching rule wins over every allow', async (t) => {
   const index = RuleIndex.build([
     rule('device-allow', {
@@ -373,7 +399,8 @@ t.test('agrees with a linear scan on a seeded random rule set', async (t) => {
       notificationChannelsFailure: [pick(['f1', 'f2', 'f3'])],
       createdAt: new Date(NOW - Math.floor(random() * 1000) * 86_400_000).toISOString(),
     };
-    const lists = noPrincipals();
+    // Every other rule as written before rotation: without the rotation lists (read as empty).
+    const lists: RulePrincipals = i % 2 === 0 ? { ...noPrincipals(), principalsAllowedLapsRotation: [], principalsDeniedLapsRotation: [] } : noPrincipals();
     for (const key of Object.keys(lists) as (keyof RulePrincipals)[]) lists[key] = random() < 0.3 ? some() : [];
     rules.push(rule(`rule-${String(i).padStart(3, '0')}`, { ...fields, ...lists }));
   }
@@ -386,7 +413,7 @@ t.test('agrees with a linear scan on a seeded random rule set', async (t) => {
         r.tenantId === device.tenantId &&
         (targetKind(r) === 'tenant' || (targetKind(r) === 'group' ? deviceGroups.has(r.groupId!) : r.deviceId === device.deviceId)),
     );
-    const names = (r: RuleRecord, side: 'allowed' | 'denied') => r[PRINCIPAL_LISTS[accessType][side]].some((p) => caller.has(p.id));
+    const names = (r: RuleRecord, side: 'allowed' | 'denied') => (r[PRINCIPAL_LISTS[accessType][side]] ?? []).some((p) => caller.has(p.id));
     if (matching.length === 0) return { code: 'NoMatchingRuleForComputer', matching: [] as string[] };
     const ids = matching.map((r) => r.id).sort();
     if (matching.some((r) => names(r, 'denied'))) return { code: 'ExplicitlyDenied', matching: ids };
@@ -423,6 +450,6 @@ t.test('agrees with a linear scan on a seeded random rule set', async (t) => {
       }
     }
   }
-  t.equal(compared, 4 * 16 * 32 * 3);
+  t.equal(compared, 4 * 16 * 32 * ACCESS_TYPES.length);
   t.same([...codes].sort(), ['ExplicitlyDenied', 'NoMatchingRuleForComputer', 'NoMatchingRuleForUser', 'Success'], 'every outcome was exercised');
 });

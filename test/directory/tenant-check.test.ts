@@ -23,7 +23,7 @@ t.test('a wrong secret fails sign-in with Entra’s reason, and nothing else is 
   const report = await check();
   t.equal(report.succeeded, false);
   t.match(report.checks[0], { name: 'signIn', succeeded: false, detail: /AADSTS7000215/ });
-  t.same(report.checks.slice(1).map((c) => c.succeeded), [false, false, false, false]);
+  t.same(report.checks.slice(1).map((c) => c.succeeded), [false, false, false, false, false, false]);
   t.equal(tenant.callCount('/v1.0'), 0, 'no Graph call without a token');
   t.notOk(JSON.stringify(report).includes('not-the-secret'), 'the secret is not echoed');
   t.notOk(daemon.logLines.join('\n').includes(tenant.app.clientSecret));
@@ -34,7 +34,7 @@ t.test('the right secret passes every check; a missing permission is named', asy
   await register({ clientSecret: tenant.app.clientSecret });
   const report = await check();
   t.equal(report.succeeded, true, JSON.stringify(report.checks.filter((c) => !c.succeeded)));
-  t.same(report.checks.map((c) => c.name), ['signIn', 'readDevices', 'readLapsMetadata', 'readGroups', 'readBitLockerMetadata']);
+  t.same(report.checks.map((c) => c.name), ['signIn', 'readDevices', 'readLapsMetadata', 'readGroups', 'readBitLockerMetadata', 'findIntuneDevices', 'rotateLapsPasswords']);
   t.equal(tenant.callCount('/v1.0/directory/deviceLocalCredentials/'), 0, 'no password was read to find out');
 
   tenant.app.permissions.delete('BitlockerKey.Read.All');

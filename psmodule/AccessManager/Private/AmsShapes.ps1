@@ -13,6 +13,7 @@ $script:AmsShapes = @{
             @{ Wire = 'code'; Name = 'Code'; Kind = 'value' }
             @{ Wire = 'grantingRuleId'; Name = 'GrantingRuleId'; Kind = 'value' }
             @{ Wire = 'reasonRequirement'; Name = 'ReasonRequirement'; Kind = 'value' }
+            @{ Wire = 'rotateAfterReadMinutes'; Name = 'RotateAfterReadMinutes'; Kind = 'value' }
             @{ Wire = 'rules'; Name = 'Rules'; Kind = 'objects'; Shape = 'RuleVerdict' }
         )
     }
@@ -70,6 +71,7 @@ $script:AmsShapes = @{
             @{ Wire = 'delivery'; Name = 'Delivery'; Kind = 'object'; Shape = 'AuditEventDelivery' }
             @{ Wire = 'pruned'; Name = 'Pruned'; Kind = 'object'; Shape = 'AuditEventPruned' }
             @{ Wire = 'trail'; Name = 'Trail'; Kind = 'object'; Shape = 'AuditEventTrail' }
+            @{ Wire = 'rotation'; Name = 'Rotation'; Kind = 'object'; Shape = 'AuditEventRotation' }
             @{ Wire = 'before'; Name = 'Before'; Kind = 'value' }
             @{ Wire = 'after'; Name = 'After'; Kind = 'value' }
             @{ Wire = 'prevHash'; Name = 'PrevHash'; Kind = 'value' }
@@ -93,6 +95,19 @@ $script:AmsShapes = @{
             @{ Wire = 'events'; Name = 'Events'; Kind = 'value' }
             @{ Wire = 'olderThan'; Name = 'OlderThan'; Kind = 'datetime' }
             @{ Wire = 'keepLast'; Name = 'KeepLast'; Kind = 'value' }
+        )
+    }
+    'AuditEventRotation' = @{
+        TypeNames = @('Ams.AuditEventRotation')
+        Properties = @(
+            @{ Wire = 'jobId'; Name = 'JobId'; Kind = 'value' }
+            @{ Wire = 'trigger'; Name = 'Trigger'; Kind = 'value' }
+            @{ Wire = 'dueAt'; Name = 'DueAt'; Kind = 'datetime' }
+            @{ Wire = 'attempts'; Name = 'Attempts'; Kind = 'value' }
+            @{ Wire = 'managedDeviceId'; Name = 'ManagedDeviceId'; Kind = 'value' }
+            @{ Wire = 'error'; Name = 'Error'; Kind = 'value' }
+            @{ Wire = 'ruleId'; Name = 'RuleId'; Kind = 'value' }
+            @{ Wire = 'readEventId'; Name = 'ReadEventId'; Kind = 'value' }
         )
     }
     'AuditEventTrail' = @{
@@ -161,6 +176,9 @@ $script:AmsShapes = @{
             @{ Wire = 'principalsDeniedLapsHistory'; Name = 'PrincipalsDeniedLapsHistory'; Kind = 'objects'; Shape = 'Principal' }
             @{ Wire = 'principalsAllowedBitLocker'; Name = 'PrincipalsAllowedBitLocker'; Kind = 'objects'; Shape = 'Principal' }
             @{ Wire = 'principalsDeniedBitLocker'; Name = 'PrincipalsDeniedBitLocker'; Kind = 'objects'; Shape = 'Principal' }
+            @{ Wire = 'principalsAllowedLapsRotation'; Name = 'PrincipalsAllowedLapsRotation'; Kind = 'objects'; Shape = 'Principal' }
+            @{ Wire = 'principalsDeniedLapsRotation'; Name = 'PrincipalsDeniedLapsRotation'; Kind = 'objects'; Shape = 'Principal' }
+            @{ Wire = 'rotateAfterReadMinutes'; Name = 'RotateAfterReadMinutes'; Kind = 'value' }
             @{ Wire = 'ruleExpiryDate'; Name = 'RuleExpiryDate'; Kind = 'datetime' }
             @{ Wire = 'disabled'; Name = 'Disabled'; Kind = 'value' }
             @{ Wire = 'active'; Name = 'Active'; Kind = 'value' }
@@ -254,6 +272,9 @@ $script:AmsShapes = @{
             @{ Wire = 'password'; Name = 'Password'; Kind = 'secret' }
             @{ Wire = 'passwordUpdateTime'; Name = 'PasswordUpdateTime'; Kind = 'datetime' }
             @{ Wire = 'passwordExpirationTime'; Name = 'PasswordExpirationTime'; Kind = 'datetime' }
+            @{ Wire = 'rotationScheduledAt'; Name = 'RotationScheduledAt'; Kind = 'datetime' }
+            @{ Wire = 'rotationId'; Name = 'RotationId'; Kind = 'value' }
+            @{ Wire = 'rotationUnavailableReason'; Name = 'RotationUnavailableReason'; Kind = 'value' }
         )
     }
     'NotificationChannel' = @{
@@ -316,6 +337,27 @@ $script:AmsShapes = @{
             @{ Wire = 'code'; Name = 'Code'; Kind = 'value' }
             @{ Wire = 'accessType'; Name = 'AccessType'; Kind = 'value' }
             @{ Wire = 'target'; Name = 'Target'; Kind = 'value' }
+        )
+    }
+    'PasswordRotation' = @{
+        TypeNames = @('Ams.PasswordRotation')
+        Properties = @(
+            @{ Wire = 'id'; Name = 'Id'; Kind = 'value' }
+            @{ Wire = 'tenantId'; Name = 'TenantId'; Kind = 'value' }
+            @{ Wire = 'deviceId'; Name = 'DeviceId'; Kind = 'value' }
+            @{ Wire = 'deviceName'; Name = 'DeviceName'; Kind = 'value' }
+            @{ Wire = 'status'; Name = 'Status'; Kind = 'value' }
+            @{ Wire = 'trigger'; Name = 'Trigger'; Kind = 'value' }
+            @{ Wire = 'requestedBy'; Name = 'RequestedBy'; Kind = 'value' }
+            @{ Wire = 'reason'; Name = 'Reason'; Kind = 'value' }
+            @{ Wire = 'ruleId'; Name = 'RuleId'; Kind = 'value' }
+            @{ Wire = 'createdAt'; Name = 'CreatedAt'; Kind = 'datetime' }
+            @{ Wire = 'dueAt'; Name = 'DueAt'; Kind = 'datetime' }
+            @{ Wire = 'attempts'; Name = 'Attempts'; Kind = 'value' }
+            @{ Wire = 'lastAttemptAt'; Name = 'LastAttemptAt'; Kind = 'datetime' }
+            @{ Wire = 'lastError'; Name = 'LastError'; Kind = 'value' }
+            @{ Wire = 'managedDeviceId'; Name = 'ManagedDeviceId'; Kind = 'value' }
+            @{ Wire = 'completedAt'; Name = 'CompletedAt'; Kind = 'datetime' }
         )
     }
     'Principal' = @{
@@ -417,6 +459,7 @@ $script:AmsShapes = @{
         Properties = @(
             @{ Wire = 'name'; Name = 'Name'; Kind = 'value' }
             @{ Wire = 'succeeded'; Name = 'Succeeded'; Kind = 'value' }
+            @{ Wire = 'optional'; Name = 'Optional'; Kind = 'value' }
             @{ Wire = 'detail'; Name = 'Detail'; Kind = 'value' }
             @{ Wire = 'permission'; Name = 'Permission'; Kind = 'value' }
             @{ Wire = 'graphRequestId'; Name = 'GraphRequestId'; Kind = 'value' }

@@ -26,7 +26,7 @@ function Get-AmsAuditEvent {
     Secret requests for this device (name or device id).
 
     .PARAMETER AccessType
-    Only events of this access type (LocalAdminPassword, LocalAdminPasswordHistory, BitLockerRecoveryKey).
+    Only events of this access type (LocalAdminPassword, LocalAdminPasswordHistory, BitLockerRecoveryKey, LocalAdminPasswordRotation).
 
     .PARAMETER Outcome
     A result code, or `success` / `failure`.
@@ -91,17 +91,17 @@ function Get-AmsAuditEvent {
         $Device,
 
         [Parameter()]
-        [ValidateSet('LocalAdminPassword', 'LocalAdminPasswordHistory', 'BitLockerRecoveryKey')]
+        [ValidateSet('LocalAdminPassword', 'LocalAdminPasswordHistory', 'BitLockerRecoveryKey', 'LocalAdminPasswordRotation')]
         [string]
         $AccessType,
 
         [Parameter()]
-        [ValidateSet('success', 'failure', 'Success', 'NoMatchingRuleForComputer', 'NoMatchingRuleForUser', 'ExplicitlyDenied', 'ReasonRequired', 'UserRateLimitExceeded', 'IpRateLimitExceeded', 'DeviceNotFound', 'AmbiguousDevice', 'NoLapsPassword', 'DirectoryError', 'AuditUnavailable', 'NotificationFailed', 'InvalidRequest', 'InternalError', IgnoreCase = $false)]
+        [ValidateSet('success', 'failure', 'Success', 'NoMatchingRuleForComputer', 'NoMatchingRuleForUser', 'ExplicitlyDenied', 'ReasonRequired', 'UserRateLimitExceeded', 'IpRateLimitExceeded', 'DeviceNotFound', 'AmbiguousDevice', 'NoLapsPassword', 'DirectoryError', 'AuditUnavailable', 'NotificationFailed', 'InvalidRequest', 'InternalError', 'RotationUnavailable', IgnoreCase = $false)]
         [string]
         $Outcome,
 
         [Parameter()]
-        [ValidateSet('secret.read', 'notification.failed', 'audit.pruned', 'audit.rekeyed', 'audit.reset', 'tenant.created', 'tenant.updated', 'tenant.deleted', 'rule.created', 'rule.updated', 'rule.deleted', 'apiKey.created', 'apiKey.revoked', 'settings.updated', 'channel.created', 'channel.updated', 'channel.deleted')]
+        [ValidateSet('secret.read', 'notification.failed', 'rotation.scheduled', 'rotation.skipped', 'rotation.completed', 'rotation.failed', 'audit.pruned', 'audit.rekeyed', 'audit.reset', 'tenant.created', 'tenant.updated', 'tenant.deleted', 'rule.created', 'rule.updated', 'rule.deleted', 'apiKey.created', 'apiKey.revoked', 'settings.updated', 'channel.created', 'channel.updated', 'channel.deleted')]
         [string]
         $Type,
 

@@ -57,6 +57,9 @@ function Get-AmsLocalAdminPassword {
 
     .LINK
     about_AccessManager
+
+    .LINK
+    Reset-AmsLocalAdminPassword
     #>
     [CmdletBinding(DefaultParameterSetName = 'ByComputerName', PositionalBinding = $false)]
     [OutputType('Ams.LocalAdminPassword')]

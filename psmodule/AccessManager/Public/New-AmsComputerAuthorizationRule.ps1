@@ -46,6 +46,18 @@ function New-AmsComputerAuthorizationRule {
     .PARAMETER PrincipalsDeniedBitLocker
     Users or groups (object id, UPN or group name) who may never read BitLocker recovery keys.
 
+    .PARAMETER PrincipalsAllowedLapsRotation
+    Users or groups (object id, UPN or group name) who may have the LAPS password rotated through Intune (Reset-AmsLocalAdminPassword).
+
+    .PARAMETER PrincipalsDeniedLapsRotation
+    Users or groups (object id, UPN or group name) who may never have the LAPS password rotated.
+
+    .PARAMETER RotateAfterReadMinutes
+    When this rule grants a read of the current LAPS password, Intune is asked to rotate it this many
+    minutes later (0 = at once; at most 1440, a day); absent, never. As with the reason requirement,
+    the most specific granting rule decides. Reading it again before then schedules no second rotation.
+    Needs the device to be managed by Intune and the app the permission DeviceManagementManagedDevices.PrivilegedOperations.All.
+
     .PARAMETER RuleExpiryDate
     After this time the rule no longer applies.
 
@@ -151,6 +163,19 @@ function New-AmsComputerAuthorizationRule {
         $PrincipalsDeniedBitLocker,
 
         [Parameter()]
+        [string[]]
+        $PrincipalsAllowedLapsRotation,
+
+        [Parameter()]
+        [string[]]
+        $PrincipalsDeniedLapsRotation,
+
+        [Parameter()]
+        [ValidateRange(0, 1440)]
+        [int]
+        $RotateAfterReadMinutes,
+
+        [Parameter()]
         [datetime]
         $RuleExpiryDate,
 
@@ -190,6 +215,9 @@ function New-AmsComputerAuthorizationRule {
         if ($PSBoundParameters.ContainsKey('PrincipalsDeniedLapsHistory')) { $amsBody['principalsDeniedLapsHistory'] = $PrincipalsDeniedLapsHistory }
         if ($PSBoundParameters.ContainsKey('PrincipalsAllowedBitLocker')) { $amsBody['principalsAllowedBitLocker'] = $PrincipalsAllowedBitLocker }
         if ($PSBoundParameters.ContainsKey('PrincipalsDeniedBitLocker')) { $amsBody['principalsDeniedBitLocker'] = $PrincipalsDeniedBitLocker }
+        if ($PSBoundParameters.ContainsKey('PrincipalsAllowedLapsRotation')) { $amsBody['principalsAllowedLapsRotation'] = $PrincipalsAllowedLapsRotation }
+        if ($PSBoundParameters.ContainsKey('PrincipalsDeniedLapsRotation')) { $amsBody['principalsDeniedLapsRotation'] = $PrincipalsDeniedLapsRotation }
+        if ($PSBoundParameters.ContainsKey('RotateAfterReadMinutes')) { $amsBody['rotateAfterReadMinutes'] = $RotateAfterReadMinutes }
         if ($PSBoundParameters.ContainsKey('RuleExpiryDate')) { $amsBody['ruleExpiryDate'] = $RuleExpiryDate }
         if ($PSBoundParameters.ContainsKey('Disabled')) { $amsBody['disabled'] = $Disabled.IsPresent }
         if ($PSBoundParameters.ContainsKey('Notes')) { $amsBody['notes'] = $Notes }

@@ -65,6 +65,18 @@ function Set-AmsComputerAuthorizationRule {
     .PARAMETER RemovePrincipalsDeniedBitLocker
     Users or groups to remove from `principalsDeniedBitLocker`.
 
+    .PARAMETER AddPrincipalsAllowedLapsRotation
+    Users or groups to add to `principalsAllowedLapsRotation`.
+
+    .PARAMETER AddPrincipalsDeniedLapsRotation
+    Users or groups to add to `principalsDeniedLapsRotation`.
+
+    .PARAMETER RemovePrincipalsAllowedLapsRotation
+    Users or groups to remove from `principalsAllowedLapsRotation`.
+
+    .PARAMETER RemovePrincipalsDeniedLapsRotation
+    Users or groups to remove from `principalsDeniedLapsRotation`.
+
     .PARAMETER RuleExpiryDate
     A new expiry; null for none.
     Give $null to clear it.
@@ -79,6 +91,10 @@ function Set-AmsComputerAuthorizationRule {
 
     .PARAMETER UserRequestReasonRequirement
     Whether users are asked for a reason when this rule grants them access.
+
+    .PARAMETER RotateAfterReadMinutes
+    Minutes after a granted read of the current LAPS password that Intune is asked to rotate it (0 = at once, up to 1440); null stops rotating after reads.
+    Give $null to clear it.
 
     .PARAMETER NotificationChannelsSuccess
     Notification channels (id or name) told when this rule grants access.
@@ -196,6 +212,22 @@ function Set-AmsComputerAuthorizationRule {
         $RemovePrincipalsDeniedBitLocker,
 
         [Parameter()]
+        [string[]]
+        $AddPrincipalsAllowedLapsRotation,
+
+        [Parameter()]
+        [string[]]
+        $AddPrincipalsDeniedLapsRotation,
+
+        [Parameter()]
+        [string[]]
+        $RemovePrincipalsAllowedLapsRotation,
+
+        [Parameter()]
+        [string[]]
+        $RemovePrincipalsDeniedLapsRotation,
+
+        [Parameter()]
         [Nullable[datetime]]
         $RuleExpiryDate,
 
@@ -212,6 +244,10 @@ function Set-AmsComputerAuthorizationRule {
         [ValidateSet('Hidden', 'Optional', 'Required')]
         [string]
         $UserRequestReasonRequirement,
+
+        [Parameter()]
+        [Nullable[int]]
+        $RotateAfterReadMinutes,
 
         [Parameter()]
         [string[]]
@@ -240,10 +276,15 @@ function Set-AmsComputerAuthorizationRule {
         if ($PSBoundParameters.ContainsKey('RemovePrincipalsAllowedBitLocker')) { $amsBody['removePrincipalsAllowedBitLocker'] = $RemovePrincipalsAllowedBitLocker }
         if ($PSBoundParameters.ContainsKey('AddPrincipalsDeniedBitLocker')) { $amsBody['addPrincipalsDeniedBitLocker'] = $AddPrincipalsDeniedBitLocker }
         if ($PSBoundParameters.ContainsKey('RemovePrincipalsDeniedBitLocker')) { $amsBody['removePrincipalsDeniedBitLocker'] = $RemovePrincipalsDeniedBitLocker }
+        if ($PSBoundParameters.ContainsKey('AddPrincipalsAllowedLapsRotation')) { $amsBody['addPrincipalsAllowedLapsRotation'] = $AddPrincipalsAllowedLapsRotation }
+        if ($PSBoundParameters.ContainsKey('AddPrincipalsDeniedLapsRotation')) { $amsBody['addPrincipalsDeniedLapsRotation'] = $AddPrincipalsDeniedLapsRotation }
+        if ($PSBoundParameters.ContainsKey('RemovePrincipalsAllowedLapsRotation')) { $amsBody['removePrincipalsAllowedLapsRotation'] = $RemovePrincipalsAllowedLapsRotation }
+        if ($PSBoundParameters.ContainsKey('RemovePrincipalsDeniedLapsRotation')) { $amsBody['removePrincipalsDeniedLapsRotation'] = $RemovePrincipalsDeniedLapsRotation }
         if ($PSBoundParameters.ContainsKey('RuleExpiryDate')) { if ($null -eq $RuleExpiryDate) { $amsBody['ruleExpiryDate'] = $null } else { $amsBody['ruleExpiryDate'] = $RuleExpiryDate } }
         if ($PSBoundParameters.ContainsKey('Disabled')) { $amsBody['disabled'] = $Disabled.IsPresent }
         if ($PSBoundParameters.ContainsKey('Notes')) { if ([string]::IsNullOrEmpty($Notes)) { $amsBody['notes'] = $null } else { $amsBody['notes'] = $Notes } }
         if ($PSBoundParameters.ContainsKey('UserRequestReasonRequirement')) { $amsBody['userRequestReasonRequirement'] = $UserRequestReasonRequirement }
+        if ($PSBoundParameters.ContainsKey('RotateAfterReadMinutes')) { if ($null -eq $RotateAfterReadMinutes) { $amsBody['rotateAfterReadMinutes'] = $null } else { $amsBody['rotateAfterReadMinutes'] = $RotateAfterReadMinutes } }
         if ($PSBoundParameters.ContainsKey('NotificationChannelsSuccess')) { $amsBody['notificationChannelsSuccess'] = $NotificationChannelsSuccess }
         if ($PSBoundParameters.ContainsKey('NotificationChannelsFailure')) { $amsBody['notificationChannelsFailure'] = $NotificationChannelsFailure }
         $amsTarget = [string]$Id

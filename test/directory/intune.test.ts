@@ -6,7 +6,7 @@
 import t from 'tap';
 import { GraphError } from '../../daemon/directory/graph-client.js';
 import { InvalidGraphSegment } from '../../daemon/directory/graph-path.js';
-import { findManagedDevice, INTUNE_READ_PERMISSION, INTUNE_ROTATE_PERMISSION, probeRotatePermission, rotateLocalAdminPassword } from '../../daemon/rotation/intune.js';
+import { findManagedDevice, INTUNE_READ_PERMISSION, INTUNE_ROTATE_PERMISSION, probeRotatePermission, rotateLocalAdminPassword } from '../../daemon/directory/intune.js';
 import { tenantFor } from '../simulated-tenant/fixtures/harness.js';
 
 const BETA = '/beta/';

@@ -21,13 +21,15 @@
  * - One device per call; Intune throttles per app and tenant (429, not always with a Retry-After;
  *   https://learn.microsoft.com/graph/throttling-limits, "Intune service limits").
  */
-import { GraphError, type GraphClient } from '../directory/graph-client.js';
-import { graphSegment, InvalidGraphSegment } from '../directory/graph-path.js';
-import { deadlineOption, type Deadline } from '../directory/deadline.js';
-import { odataString } from '../directory/devices.js';
+import { GraphError, type GraphClient } from './graph-client.js';
+import { graphSegment, InvalidGraphSegment } from './graph-path.js';
+import { deadlineOption, type Deadline } from './deadline.js';
+import { odataString } from './devices.js';
 
 export const INTUNE_ROTATE_PERMISSION = 'DeviceManagementManagedDevices.PrivilegedOperations.All';
 export const INTUNE_READ_PERMISSION = 'DeviceManagementManagedDevices.Read.All';
+/** Test-AmsTenant's probe of the read permission: one managed device's id, no more. */
+export const INTUNE_MANAGED_DEVICES_PROBE = '/beta/deviceManagement/managedDevices?$top=1&$select=id';
 
 export interface ManagedDevice {
   id: string;
