@@ -90,7 +90,7 @@ async function rotationCheck(graph: GraphClient): Promise<Check> {
   try {
     const permitted = await probeRotatePermission(graph);
     return permitted
-      ? { ...base, succeeded: true, detail: 'The app can ask Intune to rotate LAPS passwords (rotateAfterReadMinutes, Reset-AmsLocalAdminPassword).' }
+      ? { ...base, succeeded: true, detail: 'The app can ask Intune to rotate LAPS passwords (rotateAfterReadMinutes, resetLocalAdminPassword).' }
       : { ...base, succeeded: false, detail: `Intune refused: grant the application permission ${INTUNE_ROTATE_PERMISSION} (admin consent) if rules are to rotate passwords after reads; reads work without it.` };
   } catch (error) {
     return { ...base, succeeded: false, detail: `The probe failed: ${(error as Error).message}` };

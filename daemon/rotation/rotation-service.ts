@@ -56,8 +56,8 @@ const READ_PERMISSION = 'DeviceManagementManagedDevices.Read.All';
 
 /** Why a device's password cannot be rotated through Intune, as the answer, the audit and the job say it. */
 export const NOT_MANAGED = (device: string) => `${device} is not managed by Intune, so its LAPS password cannot be rotated remotely; rotate it on the device (Reset-LapsPassword) if policy requires.`;
-export const NO_PERMISSION = `the tenant's app registration lacks the application permission ${ROTATE_PERMISSION} (admin-consented), which Intune requires to rotate a LAPS password; Test-AmsTenant checks it.`;
-export const NO_READ_PERMISSION = `the tenant's app registration lacks the application permission ${READ_PERMISSION}, needed to find the device in Intune; Test-AmsTenant checks it.`;
+export const NO_PERMISSION = `the tenant's app registration lacks the application permission ${ROTATE_PERMISSION} (admin-consented), which Intune requires to rotate a LAPS password; testTenant (POST /v1/tenants/{tenantId}/test) checks it.`;
+export const NO_READ_PERMISSION = `the tenant's app registration lacks the application permission ${READ_PERMISSION}, needed to find the device in Intune; testTenant (POST /v1/tenants/{tenantId}/test) checks it.`;
 
 /** `forbidden`: the app may not look devices up in Intune; `unknown`: Intune could not be asked now. */
 type ManagedLookup = 'managed' | 'notManaged' | 'forbidden' | 'unknown';
