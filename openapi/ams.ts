@@ -1353,6 +1353,11 @@ export interface components {
              * @description The rule that granted the read or the request.
              */
             ruleId?: string;
+            /**
+             * Format: uuid
+             * @description The audit event of the read or request that scheduled it (Get-AmsAuditEvent).
+             */
+            auditEventId?: string;
             /** Format: date-time */
             createdAt: string;
             /**

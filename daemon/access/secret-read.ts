@@ -129,6 +129,8 @@ export class SecretRead<T> {
   /** One rule index and one clock for the device's groups and the decision. */
   readonly #index: RuleIndex;
   readonly #now = Date.now();
+  /** Set once the secret may leave. */
+  #grant: GrantedRead | undefined;
 
   constructor(
     private readonly deps: SecretReadDependencies,
@@ -172,8 +174,6 @@ export class SecretRead<T> {
     this.#grant = { device, decision, event: written };
     return secret;
   }
-
-  #grant: GrantedRead | undefined;
 
   /** After `run` resolved: the device, the decision and the granted event (what a rotation after the read needs). */
   get granted(): GrantedRead | undefined {

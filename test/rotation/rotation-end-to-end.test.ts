@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import type { SimulatedTenant } from '../../daemon/simulated-tenant/index.js';
-import { createKey, createRule, registerTenant, simulatedTenantFor, startTestDaemon, tempDir, type TestContext, type TestDaemon } from '../helpers.js';
+import { assertMatchesSpec, createKey, createRule, registerTenant, simulatedTenantFor, startTestDaemon, tempDir, type TestContext, type TestDaemon } from '../helpers.js';
 
 const ROTATE_PERMISSION = 'DeviceManagementManagedDevices.PrivilegedOperations.All';
 const testing = { rotationBackoffMs: [100, 200], rotationPollMs: 200 };
@@ -48,6 +48,7 @@ t.test('a rule that rotates after reads: the read says when, Intune rotates, the
   const pc = device(tenant, 'PC-0001');
   const first = await read(daemon, key, 'PC-0001');
   t.equal(first.statusCode, 200, first.body);
+  assertMatchesSpec(t, first, 'getLocalAdminPassword');
   const answer = first.json();
   t.ok(answer.rotationScheduledAt, 'the answer says a rotation follows');
   t.ok(Date.parse(answer.rotationScheduledAt) <= Date.now(), '0 minutes: at once');
@@ -136,6 +137,7 @@ t.test('a device Intune does not manage is read, not rotated, and the answer and
 
   const reset = await daemon.call({ method: 'POST', url: '/v1/secrets/local-admin-password/rotation', body: { computerName: 'PC-0004' } });
   t.equal(reset.statusCode, 409);
+  assertMatchesSpec(t, reset, 'resetLocalAdminPassword');
   t.match(reset.json(), { type: 'urn:amsd:problem:rotation-unavailable', detail: /not managed by Intune/ });
   const refused = (await daemon.call({ url: '/v1/audit-events?accessType=LocalAdminPasswordRotation' })).json().items;
   t.match(refused[0], { eventId: 4039, outcome: { success: false, code: 'RotationUnavailable' } }, 'the newest: granted by no rule needed (an admin), then refused');
@@ -172,6 +174,8 @@ t.test('on demand: administrators, and users a rule grants LocalAdminPasswordRot
   await createRule(t, daemon, { description: 'Helpdesk may rotate', tenantId: tenant.tenantId, principalsAllowedLapsRotation: ['AMS-Helpdesk'] });
   const byUser = await daemon.call({ method: 'POST', url: '/v1/secrets/local-admin-password/rotation', key, body: { computerName: 'PC-0001', reason: 'INC-7: read out on a call' } });
   t.equal(byUser.statusCode, 202, byUser.body);
+  assertMatchesSpec(t, byUser, 'resetLocalAdminPassword');
+  assertMatchesSpec(t, await daemon.call({ url: '/v1/password-rotations?status=pending' }), 'listPasswordRotations');
   t.match(byUser.json(), { deviceName: 'PC-0001', trigger: 'onDemand', reason: 'INC-7: read out on a call', requestedBy: tenant.directory.users[0]!.userPrincipalName });
   const granted = (await daemon.call({ url: '/v1/audit-events?accessType=LocalAdminPasswordRotation&outcome=success' })).json().items;
   t.match(granted[0], { eventId: 3005, reason: 'INC-7: read out on a call' });

@@ -351,6 +351,7 @@ $script:AmsShapes = @{
             @{ Wire = 'requestedBy'; Name = 'RequestedBy'; Kind = 'value' }
             @{ Wire = 'reason'; Name = 'Reason'; Kind = 'value' }
             @{ Wire = 'ruleId'; Name = 'RuleId'; Kind = 'value' }
+            @{ Wire = 'auditEventId'; Name = 'AuditEventId'; Kind = 'value' }
             @{ Wire = 'createdAt'; Name = 'CreatedAt'; Kind = 'datetime' }
             @{ Wire = 'dueAt'; Name = 'DueAt'; Kind = 'datetime' }
             @{ Wire = 'attempts'; Name = 'Attempts'; Kind = 'value' }
