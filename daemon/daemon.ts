@@ -405,6 +405,10 @@ async function openRotation(options: DaemonOptions, data: Data, directory: Direc
   if (data.database) {
     const { PostgresRotationJobStore } = await import('./rotation/postgres-jobs.js');
     jobs = new PostgresRotationJobStore({ pool: data.database.pool, reachability: data.database.reachability });
+    // As with the notification queue: jobs an embedded amsd kept in the data directory are not taken over.
+    if (await exists(rotationJobsFilePath(data.dataDir))) {
+      logger.warn({ file: rotationJobsFilePath(data.dataDir) }, 'password rotations are kept in the database now: the pending ones in this file of an earlier amsd are not run; ask for them again (Reset-AmsLocalAdminPassword) and move the file away');
+    }
   } else {
     jobs = await FileRotationJobStore.open({ file: rotationJobsFilePath(data.dataDir) });
   }

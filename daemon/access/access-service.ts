@@ -91,7 +91,7 @@ export class AccessService {
    */
   async #rotateAfterRead(read: GrantedRead, minutes: number, caller: Caller, request: SecretRequest): Promise<Pick<LocalAdminPassword, 'rotationScheduledAt' | 'rotationId' | 'rotationUnavailableReason'>> {
     const base = { device: read.device, trigger: 'afterRead' as const, actor: auditActor(caller), ...(request.reason ? { reason: request.reason } : {}), ruleId: read.decision.grantingRule!.id, ...(read.event.id ? { readEventId: read.event.id } : {}) };
-    const why = await this.deps.rotation.whyNot(read.device, this.#budget());
+    const why = await (read.rotatable ?? this.deps.rotation.whyNot(read.device, this.#budget()));
     if (why) {
       await this.deps.rotation.recordSkipped(base, why);
       return { rotationUnavailableReason: why };

@@ -52,6 +52,8 @@ export interface SecretReadDependencies {
   queue: DeliveryQueue;
   /** A notification that could not even be queued (the queue file cannot be written). */
   onNotificationError: (error: unknown) => void;
+  /** Whether Intune can rotate a device's password (rotation-service.ts); never rejects. */
+  rotation?: { whyNot(device: Device, deadline?: Deadline): Promise<string | undefined> };
 }
 
 /** Past this many targeted groups, one getMemberGroups for the device is cheaper than checkMemberGroups batches of 20. */
@@ -112,6 +114,8 @@ export interface GrantedRead {
   device: Device;
   decision: AccessDecision;
   event: NotificationEvent;
+  /** For a rule that rotates after the read: why Intune cannot rotate the device, or undefined when it can. */
+  rotatable?: Promise<string | undefined>;
 }
 
 /** An administrator's rotation request that no rule grants: allowed, decided by no rule (an explicit deny of a user still wins for keys acting as that user). */
@@ -167,11 +171,13 @@ export class SecretRead<T> {
     const decision = this.#decide(device, principals, deviceGroups);
     if ('refusal' in decision) return this.#refuse(decision.refusal);
     const granted: SecretReadEventInput = { ...this.#base, device: this.#auditDevice, outcome: { success: true, code: 'Success', ruleIds: this.#ruleIds ?? [] } };
+    // A rule that rotates after the read: whether Intune can is asked while the secret is fetched.
+    const rotatable = decision.rotateAfterReadMinutes !== undefined ? this.deps.rotation?.whyNot(device, this.deadline) : undefined;
     const { secret, written } = await this.#secretWhileAuditing(device, granted);
     const successChannels = this.#successChannels(decision);
     if (successChannels.some((c) => c.mandatory)) await this.#tellMandatoryChannels(successChannels, decision, granted);
     this.#notify(successChannels.filter((c) => !c.mandatory).map((c) => c.id), written);
-    this.#grant = { device, decision, event: written };
+    this.#grant = { device, decision, event: written, ...(rotatable ? { rotatable } : {}) };
     return secret;
   }
 
