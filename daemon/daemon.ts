@@ -410,7 +410,10 @@ async function openRotation(options: DaemonOptions, data: Data, directory: Direc
       logger.warn({ file: rotationJobsFilePath(data.dataDir) }, 'password rotations are kept in the database now: the pending ones in this file of an earlier amsd are not run; ask for them again (Reset-AmsLocalAdminPassword) and move the file away');
     }
   } else {
-    jobs = await FileRotationJobStore.open({ file: rotationJobsFilePath(data.dataDir) });
+    const file = await FileRotationJobStore.open({ file: rotationJobsFilePath(data.dataDir) });
+    // Closed after the worker (pushed first): a change under way is written before the lock goes.
+    closes.push('the password rotation jobs file', () => file.idle());
+    jobs = file;
   }
   const graph = (tenantId: string) => directory.connections.graphFor(tenantId);
   const rotation = new RotationService({

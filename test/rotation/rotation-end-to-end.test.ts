@@ -9,6 +9,7 @@
 import t from 'tap';
 import type { SimulatedTenant } from '../../daemon/simulated-tenant/index.js';
 import { assertMatchesSpec, createKey, createRule, registerTenant, simulatedTenantFor, startTestDaemon, tempDir, type TestContext, type TestDaemon } from '../helpers.js';
+import { startReceiver } from '../notifications/fixtures.js';
 
 const ROTATE_PERMISSION = 'DeviceManagementManagedDevices.PrivilegedOperations.All';
 const testing = { rotationBackoffMs: [100, 200], rotationPollMs: 200 };
@@ -192,4 +193,26 @@ t.test('on demand: administrators, and users a rule grants LocalAdminPasswordRot
   tenant.intune.setOnline(offline.deviceId, true);
   await tenant.intune.rotationsApplied(offline.deviceId);
   t.not(await password(), stale, 'rotated once it checked in');
+});
+
+t.test('a rotation Intune never takes fails after its attempts, on the record and told to the failure channels', async (t) => {
+  const { daemon, key, tenant } = await setUp(t, {});
+  const receiver = await startReceiver(t);
+  const channel = await daemon.call({
+    method: 'POST',
+    url: '/v1/notification-channels',
+    body: { name: 'SOC', kind: 'webhook', url: `${receiver.url}/hook`, bodyTemplate: '{"text": "{{EventId}} {{AccessType}} {{ComputerName}} {{Code}}: {{Message}}"}' },
+  });
+  t.equal(channel.statusCode, 201, channel.body);
+  await createRule(t, daemon, { description: 'PC-0001: rotated at once', tenantId: tenant.tenantId, deviceId: 'PC-0001', principalsAllowedLaps: ['AMS-Helpdesk'], rotateAfterReadMinutes: 0, notificationChannelsFailure: ['SOC'] });
+  const pc = device(tenant, 'PC-0001');
+  tenant.faults.inject(`/beta/deviceManagement/managedDevices/${tenant.intune.managedDeviceId(pc.deviceId)}/rotateLocalAdminPassword`, { kind: 'unavailable', times: 50 });
+  const answer = (await read(daemon, key, 'PC-0001')).json();
+  const [job] = await until('the rotation is given up', () => rotations(daemon, '?status=failed'), (items) => items.length === 1);
+  t.match(job, { id: answer.rotationId, attempts: 10, lastError: /gave up after 10 attempts: .*503/ });
+  const [failed] = await events(daemon, 'rotation.failed');
+  t.match(failed, { eventId: 4051, rotation: { jobId: answer.rotationId, attempts: 10 } });
+  const [told] = await receiver.untilRequests(1);
+  t.match(JSON.parse(told!.body).text, /^4051 LocalAdminPasswordRotation PC-0001 DirectoryError: The rotation of the LAPS password of PC-0001 failed: gave up after 10 attempts/);
+  t.equal(tenant.intune.rotations.length, 0);
 });
