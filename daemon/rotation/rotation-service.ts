@@ -210,26 +210,29 @@ export class RotationService {
   async #tick(): Promise<void> {
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
-    const room = (this.#options.concurrency ?? 4) - this.#inFlight.size;
-    const now = this.#clock.now();
-    if (room > 0) {
-      for (const job of await this.#options.jobs.claimDue(now, room, this.#options.leaseMs ?? 120_000)) {
-        if (this.#inFlight.has(job.id)) continue;
-        const run = this.#attempt(job)
-          .catch((error: unknown) => this.#options.onError?.(error))
-          .finally(() => {
-            this.#inFlight.delete(job.id);
-            this.#wake();
-          });
-        this.#inFlight.set(job.id, run);
-      }
-    }
-    if (!this.#running) return;
-    // The next due job, or a look for jobs another daemon scheduled, whichever is first.
-    const next = await this.#options.jobs.nextDueAt();
     const poll = this.#options.pollMs ?? 30_000;
-    const wait = Math.max(50, Math.min(poll, next === undefined ? poll : next - this.#clock.now()));
-    this.#cancelTimer = this.#clock.setTimer(() => this.#wake(), wait);
+    let wait = poll;
+    try {
+      const room = (this.#options.concurrency ?? 4) - this.#inFlight.size;
+      if (room > 0) {
+        for (const job of await this.#options.jobs.claimDue(this.#clock.now(), room, this.#options.leaseMs ?? 120_000)) {
+          if (this.#inFlight.has(job.id)) continue;
+          const run = this.#attempt(job)
+            .catch((error: unknown) => this.#options.onError?.(error))
+            .finally(() => {
+              this.#inFlight.delete(job.id);
+              this.#wake();
+            });
+          this.#inFlight.set(job.id, run);
+        }
+      }
+      // The next due job, or a look for jobs another daemon scheduled, whichever is first.
+      const next = await this.#options.jobs.nextDueAt();
+      if (next !== undefined) wait = Math.max(50, Math.min(poll, next - this.#clock.now()));
+    } finally {
+      // Also when the store could not be asked (a database away): the worker looks again later.
+      if (this.#running) this.#cancelTimer = this.#clock.setTimer(() => this.#wake(), wait);
+    }
   }
 
   /** One attempt: find the device in Intune (once), ask for the rotation, record what happened. */

@@ -277,3 +277,19 @@ t.test('a failure not reported before a restart is reported at the next start', 
   t.ok(first.jobs.jobs[0]!.reportedAt);
   t.same(first.types(), ['rotation.failed']);
 });
+
+t.test('a store that cannot be asked (a database away) does not stop the worker: it looks again later', async (t) => {
+  const { service, jobs, calls, clock, advance, errors } = setUp();
+  await service.schedule({ device: device(1), trigger: 'onDemand', dueAt: clock.now() + 1_000, actor });
+  const claimDue = jobs.claimDue.bind(jobs);
+  let failures = 1;
+  jobs.claimDue = async (...args) => {
+    if (failures-- > 0) throw new Error('database-unreachable');
+    return claimDue(...args);
+  };
+  service.start();
+  await service.idle();
+  t.equal(errors.length, 1, 'the failure is reported');
+  await advance(30_000);
+  t.equal(calls.rotate, 1, 'and the job is run at the next look');
+});
