@@ -197,7 +197,14 @@ async function configureRateLimits(api: ApiCall, stored: Readonly<Record<string,
 
 /** The rules the demo seeds (once; kept as the admin changes them): the user key is allowed some devices and refused others. */
 const DEMO_RULES = [
-  { description: 'Helpdesk: workstation passwords', groupId: 'All-Workstations', principalsAllowedLaps: ['AMS-Helpdesk'], principalsAllowedLapsHistory: ['AMS-Helpdesk'] },
+  // The helpdesk may also have a workstation's password rotated on demand (Reset-AmsLocalAdminPassword).
+  {
+    description: 'Helpdesk: workstation passwords',
+    groupId: 'All-Workstations',
+    principalsAllowedLaps: ['AMS-Helpdesk'],
+    principalsAllowedLapsHistory: ['AMS-Helpdesk'],
+    principalsAllowedLapsRotation: ['AMS-Helpdesk'],
+  },
   { description: 'Tier 0 servers: never the helpdesk', groupId: 'Servers-Tier0', principalsDeniedLaps: ['AMS-Helpdesk'], principalsDeniedLapsHistory: ['AMS-Helpdesk'] },
   { description: 'Administrators: BitLocker recovery keys', principalsAllowedBitLocker: ['AMS-Admins'], userRequestReasonRequirement: 'Required' },
 ];

@@ -177,6 +177,7 @@ t.test('on demand: administrators, and users a rule grants LocalAdminPasswordRot
   t.equal(byUser.statusCode, 202, byUser.body);
   assertMatchesSpec(t, byUser, 'resetLocalAdminPassword');
   assertMatchesSpec(t, await daemon.call({ url: '/v1/password-rotations?status=pending' }), 'listPasswordRotations');
+  t.equal((await daemon.call({ url: '/v1/password-rotations', key })).statusCode, 403, 'the list is for administrators');
   t.match(byUser.json(), { deviceName: 'PC-0001', trigger: 'onDemand', reason: 'INC-7: read out on a call', requestedBy: tenant.directory.users[0]!.userPrincipalName });
   const granted = (await daemon.call({ url: '/v1/audit-events?accessType=LocalAdminPasswordRotation&outcome=success' })).json().items;
   t.match(granted[0], { eventId: 3005, reason: 'INC-7: read out on a call' });
