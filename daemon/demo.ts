@@ -205,7 +205,13 @@ const DEMO_RULES = [
     principalsAllowedLapsHistory: ['AMS-Helpdesk'],
     principalsAllowedLapsRotation: ['AMS-Helpdesk'],
   },
-  { description: 'Tier 0 servers: never the helpdesk', groupId: 'Servers-Tier0', principalsDeniedLaps: ['AMS-Helpdesk'], principalsDeniedLapsHistory: ['AMS-Helpdesk'] },
+  {
+    description: 'Tier 0 servers: never the helpdesk',
+    groupId: 'Servers-Tier0',
+    principalsDeniedLaps: ['AMS-Helpdesk'],
+    principalsDeniedLapsHistory: ['AMS-Helpdesk'],
+    principalsDeniedLapsRotation: ['AMS-Helpdesk'],
+  },
   { description: 'Administrators: BitLocker recovery keys', principalsAllowedBitLocker: ['AMS-Admins'], userRequestReasonRequirement: 'Required' },
 ];
 

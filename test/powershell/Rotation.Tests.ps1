@@ -47,6 +47,7 @@ Describe 'Reset-AmsLocalAdminPassword' {
         $answer | Should -BeNullOrEmpty
         $failures.Count | Should -Be 1
         $failures[0].ToString() | Should -Match ([regex]::Escape($denied))
+        $failures[0].ToString() | Should -Match 'forbids you' -Because 'the Tier 0 rule denies the helpdesk the rotation too'
     }
 }
 
