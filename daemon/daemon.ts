@@ -91,6 +91,8 @@ export interface DaemonTestingOptions {
   /** Waits between rotation attempts, and how often due rotations are looked for. */
   rotationBackoffMs?: readonly number[];
   rotationPollMs?: number;
+  /** How long a read waits to learn whether Intune can rotate. */
+  rotationReadCheckMs?: number;
 }
 
 export interface Daemon {
@@ -433,6 +435,7 @@ async function openRotation(options: DaemonOptions, data: Data, directory: Direc
     },
     ...(options.testing?.rotationBackoffMs ? { backoffMs: options.testing.rotationBackoffMs } : {}),
     ...(options.testing?.rotationPollMs ? { pollMs: options.testing.rotationPollMs } : {}),
+    ...(options.testing?.rotationReadCheckMs ? { readCheckMs: options.testing.rotationReadCheckMs } : {}),
     onError: (error) => logger.error({ err: error }, 'a password rotation could not be run or recorded; it is tried again later'),
   });
   // Jobs running may still write to the audit trail and use the HTTP stack: they stop first.

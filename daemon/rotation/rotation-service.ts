@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import type { AuditActor, AuditDeviceFound, AuditEvent, RotationEventInput } from '../audit/events.js';
 import { GraphError, NotFoundError } from '../common/errors.js';
-import type { Deadline } from '../directory/deadline.js';
+import { deadlineIn, type Deadline } from '../directory/deadline.js';
 import type { Device } from '../directory/devices.js';
 import { TtlCache } from '../directory/ttl-cache.js';
 import { backoffWait, systemClock, type Clock } from '../notifications/queue.js';
@@ -46,6 +46,8 @@ export interface RotationServiceOptions {
   lookupCacheMs?: number;
   /** Jobs run at once. */
   concurrency?: number;
+  /** How long a read waits to learn whether Intune can rotate (within the read's own budget); past it, the job finds out. */
+  readCheckMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -97,7 +99,10 @@ export class RotationService {
    * now: the job will ask again). Asked while a read fetches the secret; cached, so a device read often
    * costs Intune nothing.
    */
-  async whyNot(device: Device, deadline?: Deadline): Promise<string | undefined> {
+  async whyNot(device: Device, readDeadline?: Deadline): Promise<string | undefined> {
+    // A slow Intune must not hold the password back for the read's whole budget.
+    const own = deadlineIn(this.#options.readCheckMs ?? 5_000, 'the rotation check', this.#clock.now());
+    const deadline = readDeadline && readDeadline.at < own.at ? readDeadline : own;
     const [permitted, managed] = await Promise.all([this.#mayRotate(device.tenantId, deadline), this.#managedDevice(device, deadline)]);
     if (permitted === false) return NO_PERMISSION;
     if (managed === 'forbidden') return NO_READ_PERMISSION;

@@ -14,9 +14,9 @@ import { startReceiver } from '../notifications/fixtures.js';
 const ROTATE_PERMISSION = 'DeviceManagementManagedDevices.PrivilegedOperations.All';
 const testing = { rotationBackoffMs: [100, 200], rotationPollMs: 200 };
 
-async function setUp(t: TestContext, rule: Record<string, unknown> = { rotateAfterReadMinutes: 0 }, dataDir?: string) {
+async function setUp(t: TestContext, rule: Record<string, unknown> = { rotateAfterReadMinutes: 0 }, dataDir?: string, more: Record<string, unknown> = {}) {
   const { tenant, caFile } = await simulatedTenantFor(t, { devices: 30, rotationDelayMs: 20 });
-  const daemon = await startTestDaemon(t, dataDir, { caFile, testing });
+  const daemon = await startTestDaemon(t, dataDir, { caFile, testing: { ...testing, ...more } });
   await registerTenant(t, daemon, tenant);
   const user = tenant.directory.users[0]!; // in AMS-Helpdesk
   const key = await createKey(t, daemon, { name: 'helpdesk', role: 'user', tenantId: tenant.tenantId, principalId: user.id });
@@ -216,4 +216,18 @@ t.test('a rotation Intune never takes fails after its attempts, on the record an
   const [told] = await receiver.untilRequests(1);
   t.match(JSON.parse(told!.body).text, /^4051 LocalAdminPasswordRotation PC-0001 DirectoryError: The rotation of the LAPS password of PC-0001 failed: gave up after 10 attempts/);
   t.equal(tenant.intune.rotations.length, 0);
+});
+
+t.test('a slow Intune does not hold the password back: the read answers, and the job finds out later', async (t) => {
+  // The read's budget is 30 s (the default); the check of whether Intune can rotate waits 0.3 s here (5 s by default).
+  const { daemon, key, tenant } = await setUp(t, { rotateAfterReadMinutes: 0 }, undefined, { rotationReadCheckMs: 300 });
+  tenant.faults.inject('/beta/deviceManagement/managedDevices', { kind: 'hang' });
+  const started = Date.now();
+  const res = await read(daemon, key, 'PC-0001');
+  const took = Date.now() - started;
+  t.equal(res.statusCode, 200, res.body);
+  t.ok(took < 15_000, `answered long before the read's budget of 30 s ran out (${took} ms)`);
+  t.ok(res.json().rotationScheduledAt, 'Intune could not say no in time: the rotation is scheduled, and the job asks again');
+  const [job] = await until('the rotation is done', () => rotations(daemon, '?status=done'), (items) => items.length === 1);
+  t.equal(job!.id, res.json().rotationId);
 });
