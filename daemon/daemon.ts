@@ -1,7 +1,7 @@
 /**
  * Opens a data directory and builds the daemon on it, one area at a time: the data (lock, master key,
  * state), the audit trail, the directory (tenants and the Graph/Entra stack), sign-in, notifications,
- * access, and the app. Each area registers its close as it opens; closing the app closes them in the
+ * password rotation, access, and the app. Each area registers its close as it opens; closing the app closes them in the
  * reverse order, and an open that fails half-way closes what it had opened.
  */
 import { mkdir, open, stat } from 'node:fs/promises';
@@ -20,7 +20,6 @@ import { DEFAULT_PWSH } from './notifications/deliver.js';
 import { NotificationQueue, queueFilePath, type DeliveryQueue, type NotificationQueueOptions } from './notifications/queue.js';
 import { enabledChannels } from './notifications/channel-references.js';
 import { FileRotationJobStore, rotationJobsFilePath } from './rotation/file-jobs.js';
-import { findManagedDevice, probeRotatePermission, rotateLocalAdminPassword } from './directory/intune.js';
 import type { RotationJobStore } from './rotation/rotation-jobs.js';
 import { RotationService } from './rotation/rotation-service.js';
 import { SettingsService } from './settings/settings-service.js';
@@ -31,6 +30,7 @@ import { EntraTokenVerifier } from './auth/entra-tokens.js';
 import { CloseStack } from './common/close-stack.js';
 import { DeviceSecrets } from './directory/device-secrets.js';
 import { DeviceDirectory } from './directory/devices.js';
+import { findManagedDevice, probeRotatePermission, rotateLocalAdminPassword } from './directory/intune.js';
 import { createHttpStack } from './directory/http-stack.js';
 import { TenantService } from './directory/tenant-service.js';
 import type { ServerLimits } from './http/connection-errors.js';
