@@ -1,8 +1,8 @@
 /**
  * Opens a data directory and builds the daemon on it, one area at a time: the data (lock, master key,
  * state), the audit trail, the directory (tenants and the Graph/Entra stack), sign-in, notifications,
- * password rotation, access, and the app. Each area registers its close as it opens; closing the app closes them in the
- * reverse order, and an open that fails half-way closes what it had opened.
+ * password rotation, access, and the app. Each area registers its close as it opens; closing the app
+ * closes them in the reverse order, and an open that fails half-way closes what it had opened.
  */
 import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
