@@ -2,8 +2,9 @@
  * `amsd db import --data-dir DIR --database URL`: moves a data directory served by the embedded store
  * onto PostgreSQL. It copies the state (read through the embedded store's loader, so every record is
  * checked as at start; secrets stay sealed, under the same master key, which must open every one of
- * them) and the audit trail (verified first, in full: a trail that does not verify is refused), into a
- * database that holds no state and no audit event, in ONE transaction: all or nothing. The trail keeps
+ * them), the audit trail (verified first, in full: a trail that does not verify is refused) and the
+ * password rotation jobs, into a database that holds no state, no audit event and no job, in ONE
+ * transaction: all or nothing. The trail keeps
  * its id, seqs and hashes, so `amsd serve --database` goes on with the same chain.
  *
  * The data directory is locked meanwhile (its daemon must be stopped) and left as it was.
@@ -19,6 +20,9 @@ import { bindTrail, trailRecord } from './audit/trail.js';
 import { sealingContext } from './directory/tenant-service.js';
 import { channelSealingContext } from './notifications/channel-sealing.js';
 import { openJsonFileStore } from './store/json-file-store.js';
+import { FileRotationJobStore, rotationJobsFilePath } from './rotation/file-jobs.js';
+import { insertRotationJobs } from './rotation/postgres-jobs.js';
+import type { RotationJob } from './rotation/rotation-jobs.js';
 import { lockDataDir } from './store/lock.js';
 import { checkDatabaseUrl, redactDatabaseUrl, redactPassword } from './store/postgres/database-url.js';
 import { checkMasterKey } from './store/postgres/master-key-check.js';
@@ -103,8 +107,18 @@ async function whyNotEmpty(client: pg.ClientBase): Promise<string | undefined> {
   }
   const events = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM audit_events')).rows[0]!.n);
   if (events > 0 || head.seq > 0) counts.push(`audit events up to seq ${head.seq}`);
+  const jobs = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM rotation_jobs')).rows[0]!.n);
+  if (jobs > 0) counts.push(`${jobs} password rotations`);
   if (revision > 0 && counts.length === 0) counts.push(`${revision} changes of the state`);
   return counts.length === 0 ? undefined : counts.join(', ');
+}
+
+/** The data directory's password rotation jobs (checked as at start), or undefined when it has no jobs file. */
+async function rotationJobsOf(dataDir: string): Promise<RotationJob[] | undefined> {
+  const file = rotationJobsFilePath(dataDir);
+  if (!(await stat(file).catch(() => undefined))) return undefined;
+  const jobs = await FileRotationJobStore.open({ file });
+  return jobs.list({ limit: Number.POSITIVE_INFINITY });
 }
 
 /** Copies the trail's complete lines into audit_events, checking they are the chain that was verified. */
@@ -163,6 +177,7 @@ export async function runDbImport(options: DbImportOptions): Promise<number> {
           throw new ImportRefused(`the audit trail ${file} does not verify: broken at line ${line}${seq === undefined ? '' : ` (seq ${seq})`}: ${detail}. Nothing was copied; \`amsd audit verify --data-dir ${dataDir}\` says more.`);
         }
         const record = trailRecord(masterKey.key, { seq: verified.events, hash: verified.lastHash }, bound.key.trailId, state.auditTrail!.createdAt);
+        const rotations = await rotationJobsOf(dataDir);
         const { ops, valueTexts } = stateOperations(state, record);
 
         const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'amsd db import' });
@@ -179,6 +194,7 @@ export async function runDbImport(options: DbImportOptions): Promise<number> {
             await checkMasterKey(client, createSealer(masterKey.key), database, masterKey.file);
             await writeChange(client, 1, ops, valueTexts);
             copied = await copyTrail(client, file, verified);
+            if (rotations) await insertRotationJobs(client, rotations);
             await client.query('COMMIT');
           } catch (error) {
             await client.query('ROLLBACK').catch(() => undefined);
@@ -189,6 +205,7 @@ export async function runDbImport(options: DbImportOptions): Promise<number> {
             `imported ${stateFile} and its audit trail into ${database}, in one transaction:\n` +
               `  state: ${ROW_COLLECTIONS.map(count).join(', ')}, the settings\n` +
               `  audit trail ${bound.key.trailId}: ${copied} events${copied > 0 ? ` (seq ${verified.firstSeq ?? 1} to ${verified.events}), verified before and copied as they are` : ''}\n` +
+              (rotations ? `  password rotations: ${rotations.length} (${rotations.filter((j) => j.status === 'pending').length} pending, run by the daemons on the database from now on)\n` : '') +
               (verified.unfinishedLastLine ? `  not copied: line ${verified.unfinishedLastLine.line} of the trail, an unfinished write never acknowledged\n` : '') +
               `  the data directory ${dataDir} is unchanged; serve with --database from now on (and the same master key)\n`,
           );

@@ -81,6 +81,41 @@ t.test('import, then serve --database: the same rules and keys, the imported eve
   t.match(verify.text(), `audit trail OK: ${events.length + 1} events, keyed chain intact`);
 });
 
+t.test("the data directory's password rotations move too: a pending one is run by the daemon on the database", needsPostgres(t), async (t) => {
+  const { tenant, caFile } = await simulatedTenantFor(t, { devices: 10, rotationDelayMs: 10 });
+  const dataDir = join(await tempDir(t), 'data');
+  const embedded = await startTestDaemon(t, dataDir, { caFile, logLevel: 'warn' });
+  await registerTenant(t, embedded, tenant);
+  await createRule(t, embedded, { description: 'Helpdesk, rotated an hour after reading', tenantId: tenant.tenantId, principalsAllowedLaps: ['AMS-Helpdesk'], rotateAfterReadMinutes: 60 });
+  const key = await createKey(t, embedded, { name: 'helpdesk', role: 'user', tenantId: tenant.tenantId, principalId: tenant.directory.users[0]!.id });
+  const read = (await embedded.call({ method: 'POST', url: LAPS, key, body: { computerName: 'PC-0001' } })).json();
+  t.ok(read.rotationId, 'a rotation is pending in the data directory');
+  await embedded.app.close();
+
+  const url = await postgres.database();
+  const imported = await importInto(dataDir, url);
+  t.equal(imported.code, 0, imported.out);
+  t.match(imported.out, /\n {2}password rotations: 1 \(1 pending, run by the daemons on the database from now on\)\n/);
+
+  const served = await startTestDaemon(t, dataDir, { caFile, databaseUrl: url, logLevel: 'warn', adminKey: embedded.adminKey });
+  const [job] = (await served.call({ url: '/v1/password-rotations' })).json().items;
+  t.match(job, { id: read.rotationId, status: 'pending', dueAt: read.rotationScheduledAt, deviceName: 'PC-0001' });
+  const now = await served.call({ method: 'POST', url: '/v1/secrets/local-admin-password/rotation', body: { computerName: 'PC-0001' } });
+  t.equal(now.json().id, read.rotationId, 'the imported job is the pending one: asking now moves it');
+  let done = [];
+  for (let i = 0; i < 200 && done.length === 0; i++) {
+    done = (await served.call({ url: '/v1/password-rotations?status=done' })).json().items;
+    if (done.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.equal(done.length, 1, 'run by the daemon on the database');
+  t.equal(tenant.intune.rotations.length, 1);
+  await served.app.close();
+
+  const again = await importInto(dataDir, await postgres.database());
+  t.equal(again.code, 0, 'a database of its own takes it again');
+  t.match(again.out, /password rotations: 1 \(1 pending/, 'the data directory was left as it was');
+});
+
 t.test('a database that holds state or events is refused, and left as it was', needsPostgres(t), async (t) => {
   const { dataDir } = await servedDataDir(t);
   const url = await postgres.database();

@@ -204,6 +204,21 @@ export class PostgresRotationJobStore implements RotationJobStore {
   }
 }
 
+/**
+ * Jobs moved from a data directory's file (`amsd db import`), as they are, in the caller's transaction:
+ * pending ones are then run by the daemons on the database, finished ones listed.
+ */
+export async function insertRotationJobs(client: pg.ClientBase, jobs: readonly RotationJob[]): Promise<void> {
+  for (const job of jobs.map(storable)) {
+    const finished = job.status === 'pending' ? null : (job.completedAt ?? job.dueAt);
+    await client.query(
+      `INSERT INTO rotation_jobs (id, tenant_id, device_id, device_name_lower, status, due_at, created_at, finished_at, reported_at, job)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [job.id, job.tenantId, job.deviceId, job.deviceName.toLowerCase(), job.status, job.dueAt, job.createdAt, finished, job.reportedAt ?? null, JSON.stringify(job)],
+    );
+  }
+}
+
 /** The job, when PostgreSQL can hold it (jsonb refuses what JSON allows: a NUL, a lone surrogate). */
 function storable(job: RotationJob): RotationJob {
   const problem = jsonbProblem(job, '');
